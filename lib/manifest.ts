@@ -1,0 +1,83 @@
+/**
+ * Model manifests: everything posekit needs to know about an ONNX model file that the file
+ * itself does not say (family, preprocessing, output roles, keypoint metadata, where to get it).
+ *
+ * One JSON file per model lives in `models/`; a bare .onnx path gets a manifest inferred from
+ * its inputs and outputs (see `lib/families/infer.ts`).
+ */
+
+import type { ColorOrder } from "./types.ts";
+
+/** What a model does in the pipeline. */
+export type ModelTask = "detector" | "keypoints" | "end2end";
+
+/** Known model families; each is one adapter file in `lib/families/`. */
+export type ModelFamily =
+  | "rtmdet"
+  | "yolox"
+  | "detr"
+  | "heatmap"
+  | "simcc"
+  | "prtr"
+  | "prtr-sequential";
+
+/** How a whole image becomes a detector (or end-to-end model) input. */
+export type ImageResize =
+  /** Keep the aspect ratio so the image fits `width`×`height`, pad bottom/right with `padValue`. */
+  | "letterbox"
+  /** DETR style: shorter side to `shorterSide`, longer side at most `longerSideMax`, no padding. */
+  | "shorter-side";
+
+export interface ManifestInput {
+  /** Input tensor name in the ONNX graph. */
+  name: string;
+  /** Network input width in pixels (for "shorter-side" detectors: unused, may be 0). */
+  width: number;
+  /** Network input height in pixels. */
+  height: number;
+  /** Detectors and end-to-end models only. */
+  resize?: ImageResize;
+  /** Letterbox pad value (0–255), default 114. */
+  padValue?: number;
+  /** "shorter-side" resize: target shorter side, default 800. */
+  shorterSide?: number;
+  /** "shorter-side" resize: longest allowed longer side, default 1333. */
+  longerSideMax?: number;
+  colorOrder: ColorOrder;
+  /** Per-channel mean in 0–255 units, in the network's channel order. */
+  mean: [number, number, number];
+  /** Per-channel std in 0–255 units, in the network's channel order. */
+  std: [number, number, number];
+  /** True when the batch dimension is dynamic, so several crops can run at once. */
+  dynamicBatch?: boolean;
+}
+
+export interface ModelManifest {
+  /** Manifest name (the file name in `models/` without `.json`). */
+  name: string;
+  description?: string;
+  task: ModelTask;
+  family: ModelFamily;
+  /** File name of the .onnx model, looked up in the model directories. */
+  file: string;
+  /** Lower-case hex sha256 of the .onnx file. */
+  sha256?: string;
+  /** Official download URL of the model (or of an archive holding it). */
+  url?: string;
+  /** Set when `url` points to an archive: the path of the .onnx inside it. */
+  archive?: { format: "zip"; member: string };
+  license?: string;
+  /** Where the model comes from, for people. */
+  source?: string;
+  input: ManifestInput;
+  /** Output names by role, e.g. `{ "heatmaps": "output" }`; each family documents its roles. */
+  outputs: Record<string, string>;
+  /** Keypoint names in output order (keypoint and end-to-end models). */
+  keypoints?: string[];
+  /** Left/right keypoint index pairs (0-based) swapped by the flip test. */
+  flipPairs?: [number, number][];
+  /** Limbs to draw, as 0-based keypoint index pairs. */
+  skeleton?: [number, number][];
+  /** Family-specific settings (documented in each family's file). */
+  options?: Record<string, number | string | boolean>;
+}
