@@ -1,0 +1,84 @@
+/**
+ * Person boxes from files instead of a detector: a COCO detection results file
+ * (`[{image_id, category_id, bbox: [x, y, w, h], score}]`) or ground-truth annotations.
+ */
+
+import type { Box } from "./types.ts";
+
+/** Boxes by image id, best score first. */
+export type BoxesByImage = Map<number, Box[]>;
+
+function sortByScore(map: BoxesByImage): BoxesByImage {
+  for (const boxes of map.values()) boxes.sort((a, b) => b.score - a.score);
+  return map;
+}
+
+function push(map: BoxesByImage, imageId: number, box: Box): void {
+  const list = map.get(imageId);
+  if (list) list.push(box);
+  else map.set(imageId, [box]);
+}
+
+/**
+ * Reads person boxes (category 1) scoring at least `threshold` from a parsed COCO detection
+ * results file. Errors name `source` and the first bad entry.
+ */
+export function parseDetectionBoxes(json: unknown, source: string, threshold = 0): BoxesByImage {
+  if (!Array.isArray(json)) {
+    throw new Error(`${source}: a COCO detection results file is a JSON array of detections`);
+  }
+  const map: BoxesByImage = new Map();
+  json.forEach((det, index) => {
+    const d = det as { image_id?: unknown; category_id?: unknown; bbox?: unknown; score?: unknown };
+    const bbox = d?.bbox;
+    if (
+      typeof d !== "object" || d === null || typeof d.image_id !== "number" ||
+      !Array.isArray(bbox) || bbox.length !== 4 || !bbox.every(Number.isFinite) ||
+      typeof d.score !== "number" || !Number.isFinite(d.score)
+    ) {
+      throw new Error(
+        `${source}: entry ${index} is not a detection {image_id, category_id, bbox: [x, y, w, h], score}`,
+      );
+    }
+    if ((d.category_id ?? 1) !== 1 || d.score < threshold) return;
+    const [x, y, w, h] = bbox as number[];
+    push(map, d.image_id, { x1: x, y1: y, x2: x + w, y2: y + h, score: d.score });
+  });
+  return sortByScore(map);
+}
+
+/** The fields of a COCO keypoint annotation and image that ground-truth boxes need. */
+export interface GroundTruthForBoxes {
+  images: { id: number; width: number; height: number }[];
+  annotations: {
+    image_id: number;
+    bbox: number[];
+    keypoints?: number[];
+    num_keypoints?: number;
+    iscrowd?: number;
+    category_id?: number;
+  }[];
+}
+
+/**
+ * Ground-truth person boxes of annotations with keypoints, score 1 (the papers' "GT box"
+ * setting). Boxes are clipped to the image as HRNet's COCO loader does
+ * (x2 = min(width − 1, x1 + max(0, w − 1))), and empty ones dropped.
+ */
+export function groundTruthBoxes(gt: GroundTruthForBoxes): BoxesByImage {
+  const sizes = new Map(gt.images.map((im) => [im.id, im]));
+  const map: BoxesByImage = new Map();
+  for (const ann of gt.annotations) {
+    if ((ann.category_id ?? 1) !== 1 || ann.iscrowd) continue;
+    if (!ann.keypoints || Math.max(0, ...ann.keypoints) === 0) continue;
+    const size = sizes.get(ann.image_id);
+    if (!size) continue;
+    const [x, y, w, h] = ann.bbox;
+    const x1 = Math.max(0, x), y1 = Math.max(0, y);
+    const x2 = Math.min(size.width - 1, x1 + Math.max(0, w - 1));
+    const y2 = Math.min(size.height - 1, y1 + Math.max(0, h - 1));
+    if (w * h <= 0 || x2 < x1 || y2 < y1) continue;
+    push(map, ann.image_id, { x1, y1, x2, y2, score: 1 });
+  }
+  return map;
+}
