@@ -23,7 +23,7 @@ import type { ModelManifest } from "./manifest.ts";
 import { resolveModel } from "./models/resolve.ts";
 import { oksNms } from "./nms.ts";
 import { imageToTensor, warpCropToTensor } from "./preprocess.ts";
-import { initRuntime, ModelSession } from "./runtime.ts";
+import { type BackendChoice, initRuntime, ModelSession } from "./runtime.ts";
 import type { Box, ModelOutputs, Pose, RgbImage } from "./types.ts";
 
 /** How to build a pipeline. Every field has a sensible default. */
@@ -36,6 +36,8 @@ export interface PipelineOptions {
   modelDirs?: string[];
   /** WASM threads (default: CPU cores). */
   threads?: number;
+  /** Execution backend: "auto" (default) picks WebGPU on a hardware GPU, else WASM. */
+  backend?: BackendChoice;
   /** Flip test (default true). */
   flip?: boolean;
   /** DARK refinement for heatmap models (default false). */
@@ -156,7 +158,7 @@ export class PosePipeline {
 
   /** Loads the models named in `options` (defaults: RTMDet-nano + SimplePose-nano). */
   static async create(options: PipelineOptions = {}): Promise<PosePipeline> {
-    await initRuntime({ threads: options.threads });
+    await initRuntime({ threads: options.threads, backend: options.backend });
     const pose = await loadModel(options.pose ?? DEFAULT_POSE, options);
     if (pose.adapter.task === "detector") {
       throw new Error(

@@ -12,9 +12,14 @@ import type { ModelOutputs } from "./types.ts";
 /** Execution backend actually used for a session. */
 export type Backend = "wasm" | "webgpu";
 
+/** What the user asks for: a backend, or "auto" (WebGPU on a hardware GPU, else WASM). */
+export type BackendChoice = "auto" | Backend;
+
 export interface RuntimeOptions {
   /** WASM threads; default: the number of CPU cores. */
   threads?: number;
+  /** Default "auto". (WebGPU support: see issue 5; until then always WASM.) */
+  backend?: BackendChoice;
 }
 
 let initialized: { threads: number } | undefined;
