@@ -1,0 +1,304 @@
+/**
+ * The catalog of known models: the manifests in `models/`, embedded with static JSON imports
+ * so that a `deno compile` binary carries them without reading any folder at run time.
+ *
+ * Adding a model = adding `models/<name>.json` and one import line below;
+ * `tests/model_catalog_test.ts` fails when a JSON file on disk is missing here.
+ */
+
+import type { ImageResize, ModelFamily, ModelManifest, ModelTask } from "../manifest.ts";
+import detrResnet50Person from "../../models/detr_resnet50_person.json" with { type: "json" };
+import prtrHrnetW32384x288 from "../../models/prtr_hrnet_w32_384x288.json" with { type: "json" };
+import prtrHrnetW32512x384 from "../../models/prtr_hrnet_w32_512x384.json" with { type: "json" };
+import prtrRes101384x288 from "../../models/prtr_res101_384x288.json" with { type: "json" };
+import prtrRes101512x384 from "../../models/prtr_res101_512x384.json" with { type: "json" };
+import prtrRes50384x288 from "../../models/prtr_res50_384x288.json" with { type: "json" };
+import prtrRes50512x384 from "../../models/prtr_res50_512x384.json" with { type: "json" };
+import rtmdetNanoPerson from "../../models/rtmdet_nano_person.json" with { type: "json" };
+import rtmposeLBody7256x192 from "../../models/rtmpose_l_body7_256x192.json" with { type: "json" };
+import rtmposeMBody7256x192 from "../../models/rtmpose_m_body7_256x192.json" with { type: "json" };
+import rtmposeSBody7256x192 from "../../models/rtmpose_s_body7_256x192.json" with { type: "json" };
+import rtmposeTBody7256x192 from "../../models/rtmpose_t_body7_256x192.json" with { type: "json" };
+import simpleposeNano256x192 from "../../models/simplepose_nano_256x192.json" with { type: "json" };
+import yoloxNano from "../../models/yolox_nano.json" with { type: "json" };
+
+/** Embedded manifests with the file each came from (for error messages). */
+const EMBEDDED: readonly (readonly [source: string, json: unknown])[] = [
+  ["models/detr_resnet50_person.json", detrResnet50Person],
+  ["models/prtr_hrnet_w32_384x288.json", prtrHrnetW32384x288],
+  ["models/prtr_hrnet_w32_512x384.json", prtrHrnetW32512x384],
+  ["models/prtr_res101_384x288.json", prtrRes101384x288],
+  ["models/prtr_res101_512x384.json", prtrRes101512x384],
+  ["models/prtr_res50_384x288.json", prtrRes50384x288],
+  ["models/prtr_res50_512x384.json", prtrRes50512x384],
+  ["models/rtmdet_nano_person.json", rtmdetNanoPerson],
+  ["models/rtmpose_l_body7_256x192.json", rtmposeLBody7256x192],
+  ["models/rtmpose_m_body7_256x192.json", rtmposeMBody7256x192],
+  ["models/rtmpose_s_body7_256x192.json", rtmposeSBody7256x192],
+  ["models/rtmpose_t_body7_256x192.json", rtmposeTBody7256x192],
+  ["models/simplepose_nano_256x192.json", simpleposeNano256x192],
+  ["models/yolox_nano.json", yoloxNano],
+];
+
+let validated: ModelManifest[] | undefined;
+
+/** Every catalog manifest, validated (a broken one throws an Error naming its file). */
+export function listManifests(): ModelManifest[] {
+  validated ??= EMBEDDED.map(([source, json]) => {
+    const manifest = validateManifest(json, source);
+    const expectedName = source.slice(source.lastIndexOf("/") + 1, -".json".length);
+    if (manifest.name !== expectedName) {
+      throw new Error(`${source}: "name" is "${manifest.name}" but must be "${expectedName}"`);
+    }
+    return manifest;
+  });
+  return [...validated];
+}
+
+/** The catalog manifest called `name`, if any. */
+export function findManifest(name: string): ModelManifest | undefined {
+  return listManifests().find((manifest) => manifest.name === name);
+}
+
+const TASKS: readonly ModelTask[] = ["detector", "keypoints", "end2end"];
+const FAMILIES: readonly ModelFamily[] = [
+  "rtmdet",
+  "yolox",
+  "detr",
+  "heatmap",
+  "simcc",
+  "prtr",
+  "prtr-sequential",
+];
+const RESIZES: readonly ImageResize[] = ["letterbox", "shorter-side"];
+const TOP_LEVEL_FIELDS = [
+  "name",
+  "description",
+  "task",
+  "family",
+  "file",
+  "sha256",
+  "url",
+  "archive",
+  "license",
+  "source",
+  "input",
+  "outputs",
+  "keypoints",
+  "flipPairs",
+  "skeleton",
+  "options",
+];
+const INPUT_FIELDS = [
+  "name",
+  "width",
+  "height",
+  "resize",
+  "padValue",
+  "shorterSide",
+  "longerSideMax",
+  "colorOrder",
+  "mean",
+  "std",
+  "dynamicBatch",
+];
+
+/**
+ * Checks that `json` (parsed from `source`, a file path or label used in messages) is a
+ * well-formed model manifest and returns it typed. Errors name the file and the field, e.g.
+ * `my.json: "input.std[1]" must be a positive number`. Unknown fields are errors too (a typo
+ * such as "sha265" would otherwise be silently ignored); fields starting with "$" or "_" are
+ * allowed for comments and schema references.
+ */
+export function validateManifest(json: unknown, source: string): ModelManifest {
+  const fail = (field: string, problem: string): never => {
+    throw new Error(`${source}: "${field}" ${problem}`);
+  };
+  if (!isObject(json)) throw new Error(`${source}: a model manifest must be a JSON object`);
+  checkKnownFields(json, TOP_LEVEL_FIELDS, "", fail);
+
+  requireString(json, "name", fail);
+  optionalString(json, "description", fail);
+  requireOneOf(json, "task", TASKS, fail);
+  requireOneOf(json, "family", FAMILIES, fail);
+  const file = requireString(json, "file", fail);
+  if (/[/\\]/.test(file) || file === "." || file === "..") {
+    fail("file", `must be a plain file name without folders, got "${file}"`);
+  }
+  if (json.sha256 !== undefined) {
+    if (typeof json.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(json.sha256)) {
+      fail("sha256", "must be 64 lower-case hex digits");
+    }
+  }
+  if (json.url !== undefined) {
+    if (typeof json.url !== "string" || !/^https?:\/\/\S+$/.test(json.url)) {
+      fail("url", "must be an http:// or https:// URL");
+    }
+  }
+  if (json.archive !== undefined) {
+    const archive = json.archive;
+    if (!isObject(archive)) return fail("archive", 'must be {"format": "zip", "member": "..."}');
+    checkKnownFields(archive, ["format", "member"], "archive.", fail);
+    if (archive.format !== "zip") fail("archive.format", 'must be "zip"');
+    if (typeof archive.member !== "string" || archive.member === "") {
+      fail("archive.member", "must be the path of the model inside the archive");
+    }
+    if (json.url === undefined) fail("archive", 'needs a "url" of the archive');
+  }
+  optionalString(json, "license", fail);
+  optionalString(json, "source", fail);
+
+  const input = json.input;
+  if (!isObject(input)) return fail("input", "must be an object describing the model input");
+  checkKnownFields(input, INPUT_FIELDS, "input.", fail);
+  requireString(input, "name", fail, "input.");
+  for (const key of ["width", "height"]) {
+    const value = input[key];
+    if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
+      fail(`input.${key}`, "must be a non-negative integer (pixels)");
+    }
+  }
+  if (input.resize !== undefined) requireOneOf(input, "resize", RESIZES, fail, "input.");
+  if (input.resize === "letterbox" && (input.width === 0 || input.height === 0)) {
+    fail("input.width", 'and "input.height" must be positive for a letterbox resize');
+  }
+  if (
+    input.padValue !== undefined &&
+    (typeof input.padValue !== "number" || !(input.padValue >= 0 && input.padValue <= 255))
+  ) {
+    fail("input.padValue", "must be a number from 0 to 255");
+  }
+  for (const key of ["shorterSide", "longerSideMax"]) {
+    const value = input[key];
+    if (value !== undefined && (typeof value !== "number" || !(value > 0))) {
+      fail(`input.${key}`, "must be a positive number (pixels)");
+    }
+  }
+  requireOneOf(input, "colorOrder", ["rgb", "bgr"], fail, "input.");
+  requireTriple(input, "mean", fail, (v) => Number.isFinite(v), "a number");
+  requireTriple(input, "std", fail, (v) => Number.isFinite(v) && v > 0, "a positive number");
+  if (input.dynamicBatch !== undefined && typeof input.dynamicBatch !== "boolean") {
+    fail("input.dynamicBatch", "must be true or false");
+  }
+
+  const outputs = json.outputs;
+  if (!isObject(outputs)) {
+    return fail("outputs", 'must map output roles to output names, e.g. {"heatmaps": "output"}');
+  }
+  for (const [role, name] of Object.entries(outputs)) {
+    if (typeof name !== "string" || name === "") {
+      fail(`outputs.${role}`, "must be the name of an output of the model");
+    }
+  }
+
+  let keypointCount: number | undefined;
+  if (json.keypoints !== undefined) {
+    const keypoints = json.keypoints;
+    if (!Array.isArray(keypoints) || keypoints.length === 0) {
+      return fail("keypoints", "must be a non-empty list of keypoint names");
+    }
+    keypoints.forEach((name, i) => {
+      if (typeof name !== "string" || name === "") fail(`keypoints[${i}]`, "must be a name");
+    });
+    keypointCount = keypoints.length;
+  }
+  for (const key of ["flipPairs", "skeleton"]) {
+    const pairs = json[key];
+    if (pairs === undefined) continue;
+    if (!Array.isArray(pairs)) return fail(key, "must be a list of [i, j] index pairs");
+    pairs.forEach((pair, i) => {
+      const valid = Array.isArray(pair) && pair.length === 2 &&
+        pair.every((index) =>
+          Number.isInteger(index) && index >= 0 &&
+          (keypointCount === undefined || index < keypointCount)
+        );
+      if (!valid) {
+        fail(
+          `${key}[${i}]`,
+          `must be a pair of 0-based keypoint indices` +
+            (keypointCount === undefined ? "" : ` below ${keypointCount}`) +
+            `, got ${JSON.stringify(pair)}`,
+        );
+      }
+    });
+  }
+
+  if (json.options !== undefined) {
+    const options = json.options;
+    if (!isObject(options)) return fail("options", "must be an object");
+    for (const [key, value] of Object.entries(options)) {
+      if (!["number", "string", "boolean"].includes(typeof value)) {
+        fail(`options.${key}`, "must be a number, a string or a boolean");
+      }
+    }
+  }
+  return json as unknown as ModelManifest;
+}
+
+type Fail = (field: string, problem: string) => never;
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function checkKnownFields(
+  object: Record<string, unknown>,
+  known: readonly string[],
+  prefix: string,
+  fail: Fail,
+): void {
+  for (const key of Object.keys(object)) {
+    if (!known.includes(key) && !key.startsWith("$") && !key.startsWith("_")) {
+      fail(`${prefix}${key}`, `is not a manifest field (known: ${known.join(", ")})`);
+    }
+  }
+}
+
+function requireString(
+  object: Record<string, unknown>,
+  key: string,
+  fail: Fail,
+  prefix = "",
+): string {
+  const value = object[key];
+  if (typeof value !== "string" || value === "") return fail(prefix + key, "must be a string");
+  return value;
+}
+
+function optionalString(object: Record<string, unknown>, key: string, fail: Fail): void {
+  if (object[key] !== undefined && typeof object[key] !== "string") fail(key, "must be a string");
+}
+
+function requireOneOf(
+  object: Record<string, unknown>,
+  key: string,
+  allowed: readonly string[],
+  fail: Fail,
+  prefix = "",
+): void {
+  const value = object[key];
+  if (typeof value !== "string" || !allowed.includes(value)) {
+    fail(
+      prefix + key,
+      `must be one of ${allowed.map((a) => `"${a}"`).join(", ")}` +
+        (value === undefined ? " (it is missing)" : `, got ${JSON.stringify(value)}`),
+    );
+  }
+}
+
+function requireTriple(
+  object: Record<string, unknown>,
+  key: string,
+  fail: Fail,
+  valid: (value: number) => boolean,
+  what: string,
+): void {
+  const value = object[key];
+  if (!Array.isArray(value) || value.length !== 3) {
+    fail(`input.${key}`, "must be a list of 3 numbers (one per channel, in 0–255 units)");
+    return;
+  }
+  value.forEach((v, i) => {
+    if (typeof v !== "number" || !valid(v)) fail(`input.${key}[${i}]`, `must be ${what}`);
+  });
+}

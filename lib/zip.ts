@@ -1,0 +1,324 @@
+/**
+ * A small ZIP reader: enough to take one model file out of a downloaded archive.
+ *
+ * It reads the central directory (the archive's table of contents at its end, which holds the
+ * reliable sizes even for streamed entries with data descriptors), supports stored and deflate
+ * entries and ZIP64 records, and checks every extracted entry's size and CRC-32. Pure functions
+ * on bytes; inflating uses the platform's `DecompressionStream("deflate-raw")`.
+ */
+
+/** One file or directory listed in an archive's central directory. */
+export interface ZipEntry {
+  /** Path inside the archive, with "/" separators (directories end with "/"). */
+  name: string;
+  /** Compression method: 0 = stored, 8 = deflate (others are listed but cannot be extracted). */
+  method: number;
+  /** General purpose bit flags (bit 0: encrypted, bit 3: sizes in a data descriptor). */
+  flags: number;
+  crc32: number;
+  compressedSize: number;
+  uncompressedSize: number;
+  /** Offset of the entry's local file header from the start of the archive. */
+  localHeaderOffset: number;
+  isDirectory: boolean;
+}
+
+/** A malformed, unsupported or corrupt archive. */
+export class ZipError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ZipError";
+  }
+}
+
+const EOCD_SIGNATURE = 0x06054b50;
+const ZIP64_EOCD_LOCATOR_SIGNATURE = 0x07064b50;
+const ZIP64_EOCD_SIGNATURE = 0x06064b50;
+const CENTRAL_HEADER_SIGNATURE = 0x02014b50;
+const LOCAL_HEADER_SIGNATURE = 0x04034b50;
+const ZIP64_EXTRA_ID = 0x0001;
+/** End of central directory record without its trailing comment. */
+const EOCD_SIZE = 22;
+const MAX_COMMENT_LENGTH = 0xffff;
+
+const CRC_TABLE: Uint32Array = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+
+/**
+ * CRC-32 (the ZIP / PNG / gzip polynomial) of `bytes`. Pass a previous result as `crc` to
+ * continue over several chunks.
+ */
+export function crc32(bytes: Uint8Array, crc = 0): number {
+  let c = (crc ^ 0xffffffff) >>> 0;
+  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/** Reads the central directory: every entry of the archive, in directory order. */
+export function readZipEntries(bytes: Uint8Array): ZipEntry[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const eocd = findEndOfCentralDirectory(view);
+  let entryCount = view.getUint16(eocd + 10, true);
+  let directorySize = view.getUint32(eocd + 12, true);
+  let directoryOffset = view.getUint32(eocd + 16, true);
+
+  // A ZIP64 archive marks the classic fields with all-ones and keeps the real values in a
+  // ZIP64 end record, found through a locator just before the classic one.
+  if (
+    entryCount === 0xffff || directorySize === 0xffffffff || directoryOffset === 0xffffffff
+  ) {
+    const locator = eocd - 20;
+    if (locator >= 0 && view.getUint32(locator, true) === ZIP64_EOCD_LOCATOR_SIGNATURE) {
+      const record = readUint64(view, locator + 8, "ZIP64 end record offset");
+      if (record + 56 > bytes.length || view.getUint32(record, true) !== ZIP64_EOCD_SIGNATURE) {
+        throw new ZipError("corrupt ZIP archive: the ZIP64 end of central directory is missing");
+      }
+      entryCount = readUint64(view, record + 32, "entry count");
+      directorySize = readUint64(view, record + 40, "central directory size");
+      directoryOffset = readUint64(view, record + 48, "central directory offset");
+    }
+  }
+
+  if (directoryOffset + directorySize > bytes.length) {
+    throw new ZipError(
+      `corrupt or truncated ZIP archive: its central directory (${directorySize} bytes at ` +
+        `offset ${directoryOffset}) lies beyond the end of the ${bytes.length}-byte file`,
+    );
+  }
+
+  const decoder = new TextDecoder();
+  const entries: ZipEntry[] = [];
+  let at = directoryOffset;
+  for (let i = 0; i < entryCount; i++) {
+    if (at + 46 > bytes.length || view.getUint32(at, true) !== CENTRAL_HEADER_SIGNATURE) {
+      throw new ZipError(
+        `corrupt ZIP archive: central directory entry ${i + 1} of ${entryCount} is missing ` +
+          `(no header at offset ${at})`,
+      );
+    }
+    const flags = view.getUint16(at + 8, true);
+    const method = view.getUint16(at + 10, true);
+    const crc = view.getUint32(at + 16, true);
+    let compressedSize = view.getUint32(at + 20, true);
+    let uncompressedSize = view.getUint32(at + 24, true);
+    const nameLength = view.getUint16(at + 28, true);
+    const extraLength = view.getUint16(at + 30, true);
+    const commentLength = view.getUint16(at + 32, true);
+    let localHeaderOffset = view.getUint32(at + 42, true);
+    const nameStart = at + 46;
+    const extraStart = nameStart + nameLength;
+    const next = extraStart + extraLength + commentLength;
+    if (next > bytes.length) {
+      throw new ZipError(`corrupt ZIP archive: central directory entry ${i + 1} is truncated`);
+    }
+    const name = decoder.decode(bytes.subarray(nameStart, extraStart));
+
+    // ZIP64 extra field: the 64-bit values of exactly those fields that are all-ones, in order.
+    if (
+      uncompressedSize === 0xffffffff || compressedSize === 0xffffffff ||
+      localHeaderOffset === 0xffffffff
+    ) {
+      const zip64 = findExtraField(view, extraStart, extraLength, ZIP64_EXTRA_ID);
+      if (zip64 === undefined) {
+        throw new ZipError(`corrupt ZIP archive: entry "${name}" lacks its ZIP64 sizes`);
+      }
+      let field = zip64.start;
+      const take = (what: string): number => {
+        if (field + 8 > zip64.end) {
+          throw new ZipError(`corrupt ZIP archive: entry "${name}" has a short ZIP64 field`);
+        }
+        const value = readUint64(view, field, what);
+        field += 8;
+        return value;
+      };
+      if (uncompressedSize === 0xffffffff) uncompressedSize = take("uncompressed size");
+      if (compressedSize === 0xffffffff) compressedSize = take("compressed size");
+      if (localHeaderOffset === 0xffffffff) localHeaderOffset = take("local header offset");
+    }
+
+    entries.push({
+      name,
+      method,
+      flags,
+      crc32: crc,
+      compressedSize,
+      uncompressedSize,
+      localHeaderOffset,
+      isDirectory: name.endsWith("/"),
+    });
+    at = next;
+  }
+  return entries;
+}
+
+/**
+ * The bytes of one entry, inflated when needed, after checking their size and CRC-32 against
+ * the central directory.
+ */
+export async function extractZipEntry(bytes: Uint8Array, entry: ZipEntry): Promise<Uint8Array> {
+  if (entry.flags & 1) {
+    throw new ZipError(`cannot extract "${entry.name}": the entry is encrypted`);
+  }
+  if (entry.method !== 0 && entry.method !== 8) {
+    throw new ZipError(
+      `cannot extract "${entry.name}": compression method ${entry.method} ` +
+        `(${METHOD_NAMES[entry.method] ?? "unknown"}) is not supported, only stored and deflate`,
+    );
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const header = entry.localHeaderOffset;
+  if (header + 30 > bytes.length || view.getUint32(header, true) !== LOCAL_HEADER_SIGNATURE) {
+    throw new ZipError(
+      `corrupt ZIP archive: no local header for "${entry.name}" at offset ${header}`,
+    );
+  }
+  // The local header's own name and extra lengths may differ from the central directory's.
+  const dataStart = header + 30 + view.getUint16(header + 26, true) +
+    view.getUint16(header + 28, true);
+  const dataEnd = dataStart + entry.compressedSize;
+  if (dataEnd > bytes.length) {
+    throw new ZipError(`corrupt or truncated ZIP archive: the data of "${entry.name}" is cut off`);
+  }
+  const stored = bytes.subarray(dataStart, dataEnd);
+  const data = entry.method === 0 ? stored.slice() : await inflateRaw(stored, entry);
+  if (data.length !== entry.uncompressedSize) {
+    throw new ZipError(
+      `corrupt ZIP archive: "${entry.name}" extracts to ${data.length} bytes, ` +
+        `the directory says ${entry.uncompressedSize}`,
+    );
+  }
+  const actual = crc32(data);
+  if (actual !== entry.crc32) {
+    throw new ZipError(
+      `corrupt ZIP archive: CRC-32 mismatch in "${entry.name}" ` +
+        `(expected ${hex32(entry.crc32)}, got ${hex32(actual)})`,
+    );
+  }
+  return data;
+}
+
+/**
+ * The entry for `member`: the exact path if present, otherwise the only file entry whose path
+ * ends with "/" + the member's base name (archives are sometimes repacked under another top
+ * folder). Throws a ZipError listing the archive's .onnx entries when there is no such entry
+ * or more than one.
+ */
+export function findZipMember(entries: readonly ZipEntry[], member: string): ZipEntry {
+  const wanted = member.replace(/\\/g, "/").replace(/^\.?\//, "");
+  const exact = entries.find((entry) => entry.name === wanted && !entry.isDirectory);
+  if (exact) return exact;
+  const baseName = wanted.slice(wanted.lastIndexOf("/") + 1);
+  const matches = entries.filter((entry) =>
+    !entry.isDirectory && (entry.name === baseName || entry.name.endsWith(`/${baseName}`))
+  );
+  if (matches.length === 1) return matches[0];
+  const models = entries.filter((entry) => entry.name.toLowerCase().endsWith(".onnx"));
+  const listing = models.length > 0
+    ? `its .onnx entries are: ${models.map((entry) => entry.name).join(", ")}`
+    : `it holds no .onnx entries (${entries.length} entries in all)`;
+  if (matches.length > 1) {
+    throw new ZipError(
+      `the archive has no entry "${wanted}" and ${matches.length} entries ending with ` +
+        `"/${baseName}", so which one is meant is unclear; ${listing}`,
+    );
+  }
+  throw new ZipError(
+    `the archive has no entry "${wanted}" nor one ending with "/${baseName}"; ${listing}`,
+  );
+}
+
+const METHOD_NAMES: Record<number, string> = {
+  1: "shrink",
+  6: "implode",
+  9: "deflate64",
+  12: "bzip2",
+  14: "lzma",
+  93: "zstd",
+  95: "xz",
+  98: "ppmd",
+};
+
+function findEndOfCentralDirectory(view: DataView): number {
+  // The record sits at the very end, followed only by a comment of up to 64 KiB.
+  const last = view.byteLength - EOCD_SIZE;
+  const first = Math.max(0, last - MAX_COMMENT_LENGTH);
+  // Prefer a record whose comment length reaches exactly the end; the signature bytes could
+  // also occur inside the comment, and some writers leave junk after the record.
+  let fallback = -1;
+  for (let at = last; at >= first; at--) {
+    if (view.getUint32(at, true) !== EOCD_SIGNATURE) continue;
+    if (at + EOCD_SIZE + view.getUint16(at + 20, true) === view.byteLength) return at;
+    if (fallback < 0) fallback = at;
+  }
+  if (fallback >= 0) return fallback;
+  throw new ZipError(
+    view.byteLength < EOCD_SIZE
+      ? `not a ZIP archive: only ${view.byteLength} bytes`
+      : "not a ZIP archive (or a truncated one): its end of central directory record is missing",
+  );
+}
+
+function findExtraField(
+  view: DataView,
+  start: number,
+  length: number,
+  id: number,
+): { start: number; end: number } | undefined {
+  let at = start;
+  const end = start + length;
+  while (at + 4 <= end) {
+    const fieldId = view.getUint16(at, true);
+    const size = view.getUint16(at + 2, true);
+    if (fieldId === id) return { start: at + 4, end: Math.min(end, at + 4 + size) };
+    at += 4 + size;
+  }
+  return undefined;
+}
+
+function readUint64(view: DataView, at: number, what: string): number {
+  const value = view.getBigUint64(at, true);
+  if (value > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new ZipError(`corrupt ZIP archive: ${what} ${value} is out of range`);
+  }
+  return Number(value);
+}
+
+async function inflateRaw(compressed: Uint8Array, entry: ZipEntry): Promise<Uint8Array> {
+  const output = new Uint8Array(entry.uncompressedSize);
+  let length = 0;
+  const input = new Blob([compressed as Uint8Array<ArrayBuffer>]).stream();
+  const reader = input.pipeThrough(new DecompressionStream("deflate-raw")).getReader();
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      // Never inflate past the announced size (a corrupt or hostile entry could be huge).
+      if (length + value.length > output.length) {
+        throw new ZipError(
+          `corrupt ZIP archive: "${entry.name}" inflates to more than the ` +
+            `${entry.uncompressedSize} bytes its directory entry announces`,
+        );
+      }
+      output.set(value, length);
+      length += value.length;
+    }
+  } catch (error) {
+    await reader.cancel().catch(() => {});
+    if (error instanceof ZipError) throw error;
+    throw new ZipError(
+      `corrupt ZIP archive: cannot inflate "${entry.name}": ${(error as Error).message}`,
+    );
+  }
+  return output.subarray(0, length);
+}
+
+function hex32(value: number): string {
+  return value.toString(16).padStart(8, "0");
+}
