@@ -1,0 +1,291 @@
+/**
+ * Heatmap keypoint models (SimpleBaseline, HRNet, Ultralight-SimplePose, ...): one person crop
+ * in, one heatmap per keypoint out.
+ *
+ * Output role: `heatmaps` [1, K, H, W]. Decoding follows HRNet's `get_final_preds`: argmax,
+ * then a quarter pixel toward the higher neighbour; score = the heatmap maximum. The flip
+ * test averages the heatmap with the flipped-back heatmap of the mirrored crop (shifted one
+ * pixel right, as HRNet's SHIFT_HEATMAP).
+ *
+ * Manifest options: `padding` (box enlargement, default 1.25), `dark` (boolean: DARK
+ * sub-pixel refinement instead of the quarter offset), `blurKernel` (DARK's Gaussian kernel
+ * size, odd, default 11, which matches heatmaps trained with sigma 2).
+ */
+
+import { COCO_FLIP_PAIRS } from "../coco_keypoints.ts";
+import type { ModelManifest } from "../manifest.ts";
+import type { OutputTensor } from "../types.ts";
+import { type KeypointAdapter, requireOutput } from "./adapter.ts";
+
+/** Options of `decodeHeatmaps`. */
+export interface HeatmapDecodeOptions {
+  /** DARK refinement (Zhang et al. 2020) instead of the quarter-pixel offset. */
+  dark?: boolean;
+  /** DARK's Gaussian blur kernel size (odd), default 11. */
+  blurKernelSize?: number;
+}
+
+/**
+ * Keypoints from K heatmaps of H × W (row-major, channel after channel) as K × 3: x, y in
+ * heatmap pixels (pixel p at coordinate p) and score = the heatmap's maximum.
+ *
+ * Like HRNet's `get_final_preds`: the first argmax; coordinates 0 when the maximum is ≤ 0;
+ * then, when 1 < x < W−1 and 1 < y < H−1, each coordinate moves 0.25 toward its higher
+ * neighbour (not at all on a tie). With `dark`, mmpose's `refine_keypoints_dark` replaces the
+ * quarter offset: Gaussian-blurred log-heatmap, one Newton step from the argmax, applied
+ * when 1 < x < W−2 and 1 < y < H−2.
+ */
+export function decodeHeatmaps(
+  heatmaps: Float32Array,
+  k: number,
+  h: number,
+  w: number,
+  options: HeatmapDecodeOptions = {},
+): Float32Array {
+  const plane = h * w;
+  if (heatmaps.length < k * plane) {
+    throw new Error(`decodeHeatmaps: ${heatmaps.length} values for ${k}×${h}×${w} heatmaps`);
+  }
+  const out = new Float32Array(k * 3);
+  for (let j = 0; j < k; j++) {
+    const hm = heatmaps.subarray(j * plane, (j + 1) * plane);
+    let best = 0;
+    for (let i = 1; i < plane; i++) if (hm[i] > hm[best]) best = i;
+    const maxValue = hm[best];
+    let x = 0, y = 0;
+    if (maxValue > 0) {
+      const px = best % w, py = Math.floor(best / w);
+      x = px;
+      y = py;
+      if (options.dark) {
+        if (1 < px && px < w - 2 && 1 < py && py < h - 2) {
+          const [ox, oy] = darkOffset(hm, h, w, px, py, options.blurKernelSize ?? 11);
+          x += ox;
+          y += oy;
+        }
+      } else if (1 < px && px < w - 1 && 1 < py && py < h - 1) {
+        x += 0.25 * Math.sign(hm[py * w + px + 1] - hm[py * w + px - 1]);
+        y += 0.25 * Math.sign(hm[(py + 1) * w + px] - hm[(py - 1) * w + px]);
+      }
+    }
+    out[3 * j] = x;
+    out[3 * j + 1] = y;
+    out[3 * j + 2] = maxValue;
+  }
+  return out;
+}
+
+/** OpenCV's `getGaussianKernel(size, 0)`: its fixed small kernels, else sigma from the size. */
+export function gaussianKernel(size: number): Float64Array {
+  if (!(Number.isInteger(size) && size > 0 && size % 2 === 1)) {
+    throw new Error(`Gaussian kernel size must be a positive odd integer, got ${size}`);
+  }
+  const fixed: Record<number, number[]> = {
+    1: [1],
+    3: [0.25, 0.5, 0.25],
+    5: [0.0625, 0.25, 0.375, 0.25, 0.0625],
+    7: [0.03125, 0.109375, 0.21875, 0.28125, 0.21875, 0.109375, 0.03125],
+  };
+  if (fixed[size]) return Float64Array.from(fixed[size]);
+  const sigma = ((size - 1) * 0.5 - 1) * 0.3 + 0.8;
+  const kernel = new Float64Array(size);
+  let sum = 0;
+  for (let i = 0; i < size; i++) {
+    const d = i - (size - 1) / 2;
+    kernel[i] = Math.exp(-(d * d) / (2 * sigma * sigma));
+    sum += kernel[i];
+  }
+  for (let i = 0; i < size; i++) kernel[i] /= sum;
+  return kernel;
+}
+
+/**
+ * mmpose's `gaussian_blur` for one H × W heatmap: zero padding, separable Gaussian, then
+ * rescaled so that its maximum equals the original maximum.
+ */
+export function gaussianBlurHeatmap(
+  hm: ArrayLike<number>,
+  h: number,
+  w: number,
+  kernelSize = 11,
+): Float64Array {
+  const kernel = gaussianKernel(kernelSize);
+  const r = (kernelSize - 1) / 2;
+  const rows = new Float64Array(h * w);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      let s = 0;
+      for (let i = -r; i <= r; i++) {
+        const xx = x + i;
+        if (xx >= 0 && xx < w) s += kernel[i + r] * hm[y * w + xx];
+      }
+      rows[y * w + x] = s;
+    }
+  }
+  const out = new Float64Array(h * w);
+  let originalMax = -Infinity, blurredMax = -Infinity;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      let s = 0;
+      for (let i = -r; i <= r; i++) {
+        const yy = y + i;
+        if (yy >= 0 && yy < h) s += kernel[i + r] * rows[yy * w + x];
+      }
+      out[y * w + x] = s;
+      if (s > blurredMax) blurredMax = s;
+      if (hm[y * w + x] > originalMax) originalMax = hm[y * w + x];
+    }
+  }
+  const factor = originalMax / blurredMax;
+  for (let i = 0; i < out.length; i++) out[i] *= factor;
+  return out;
+}
+
+/** DARK's sub-pixel offset at integer peak (px, py): −Hessian⁻¹·gradient of log(blurred). */
+function darkOffset(
+  hm: Float32Array,
+  h: number,
+  w: number,
+  px: number,
+  py: number,
+  kernelSize: number,
+): [number, number] {
+  const blurred = gaussianBlurHeatmap(hm, h, w, kernelSize);
+  // A map whose blurred maximum is not positive has no meaningful log; leave the argmax.
+  let blurredMax = -Infinity;
+  for (const v of blurred) if (v > blurredMax) blurredMax = v;
+  if (!(blurredMax > 0)) return [0, 0];
+  const at = (x: number, y: number) => Math.log(Math.max(blurred[y * w + x], 1e-10));
+  const dx = 0.5 * (at(px + 1, py) - at(px - 1, py));
+  const dy = 0.5 * (at(px, py + 1) - at(px, py - 1));
+  const dxx = 0.25 * (at(px + 2, py) - 2 * at(px, py) + at(px - 2, py));
+  const dxy = 0.25 *
+    (at(px + 1, py + 1) - at(px + 1, py - 1) - at(px - 1, py + 1) + at(px - 1, py - 1));
+  const dyy = 0.25 * (at(px, py + 2) - 2 * at(px, py) + at(px, py - 2));
+  const det = dxx * dyy - dxy * dxy;
+  if (det === 0) return [0, 0];
+  return [-(dyy * dx - dxy * dy) / det, -(dxx * dy - dxy * dx) / det];
+}
+
+/**
+ * HRNet's `flip_back` of the heatmaps of a horizontally mirrored crop: mirror x, swap the
+ * left/right channels of `flipPairs` (pair after pair, as HRNet swaps them), and with `shift`
+ * move everything one pixel right (`out[..., 1:] = out[..., :-1]`; column 0 is kept), which
+ * HRNet's SHIFT_HEATMAP does to align the flipped heatmap with the original one.
+ */
+export function flipBackHeatmaps(
+  flipped: Float32Array,
+  k: number,
+  h: number,
+  w: number,
+  flipPairs: readonly (readonly [number, number])[],
+  shift = true,
+): Float32Array {
+  const plane = h * w;
+  if (flipped.length < k * plane) {
+    throw new Error(`flipBackHeatmaps: ${flipped.length} values for ${k}×${h}×${w} heatmaps`);
+  }
+  // source[c]: the flipped channel that becomes channel c.
+  const source = Array.from({ length: k }, (_, c) => c);
+  for (const [a, b] of flipPairs) {
+    if (a >= k || b >= k) throw new Error(`flip pair [${a}, ${b}] is outside ${k} keypoints`);
+    [source[a], source[b]] = [source[b], source[a]];
+  }
+  const out = new Float32Array(k * plane);
+  for (let c = 0; c < k; c++) {
+    const src = source[c] * plane, dst = c * plane;
+    for (let y = 0; y < h; y++) {
+      const row = y * w;
+      for (let x = 0; x < w; x++) {
+        // Mirrored column of x; with the shift, column x shows mirrored column x − 1.
+        const mirroredX = shift && x > 0 ? w - x : w - 1 - x;
+        out[dst + row + x] = flipped[src + row + mirroredX];
+      }
+    }
+  }
+  return out;
+}
+
+/** Dimensions K, H, W of a [1, K, H, W] (or [K, H, W]) heatmap tensor. */
+function heatmapDims(tensor: OutputTensor, file: string): [number, number, number] {
+  const dims = tensor.dims;
+  const ok = (dims.length === 4 && dims[0] === 1) || dims.length === 3;
+  if (!ok) {
+    throw new Error(`model ${file}: heatmaps must be [1, K, H, W], got [${dims.join(", ")}]`);
+  }
+  const [k, h, w] = dims.slice(-3);
+  return [k, h, w];
+}
+
+/** Options of `createHeatmapAdapter` that override the manifest. */
+export interface HeatmapAdapterOptions {
+  /** DARK refinement; overrides manifest option `dark` when given. */
+  dark?: boolean;
+}
+
+/** Builds the heatmap keypoint adapter from its manifest (output role `heatmaps`). */
+export function createHeatmapAdapter(
+  manifest: ModelManifest,
+  options: HeatmapAdapterOptions = {},
+): KeypointAdapter {
+  const input = manifest.input;
+  const where = `model ${manifest.file}`;
+  if (!input) throw new Error(`${where}: the manifest has no "input"`);
+  for (const field of ["name", "width", "height", "colorOrder", "mean", "std"] as const) {
+    if (input[field] === undefined) throw new Error(`${where}: the manifest lacks input.${field}`);
+  }
+  const padding = manifest.options?.padding ?? 1.25;
+  if (typeof padding !== "number") throw new Error(`${where}: option "padding" must be a number`);
+  const blurKernel = manifest.options?.blurKernel ?? 11;
+  if (typeof blurKernel !== "number") {
+    throw new Error(`${where}: option "blurKernel" must be a number`);
+  }
+  gaussianKernel(blurKernel); // validates the size now rather than at the first decode
+  const dark = options.dark ?? manifest.options?.dark === true;
+  const numKeypoints = manifest.keypoints?.length ?? 17;
+  const flipPairs = manifest.flipPairs ?? COCO_FLIP_PAIRS;
+
+  return {
+    task: "keypoints",
+    manifest,
+    inputName: input.name,
+    inputWidth: input.width,
+    inputHeight: input.height,
+    normalization: { colorOrder: input.colorOrder, mean: input.mean, std: input.std },
+    padding,
+    dynamicBatch: input.dynamicBatch ?? false,
+    numKeypoints,
+    flipPairs,
+    decode(outputs, flipped) {
+      const tensor = requireOutput(outputs, manifest, "heatmaps");
+      const [k, h, w] = heatmapDims(tensor, manifest.file);
+      if (k !== numKeypoints) {
+        throw new Error(
+          `${where}: ${k} heatmaps, but the manifest lists ${numKeypoints} keypoints`,
+        );
+      }
+      let heatmaps = tensor.data.subarray(0, k * h * w);
+      if (flipped) {
+        const other = requireOutput(flipped, manifest, "heatmaps");
+        const [fk, fh, fw] = heatmapDims(other, manifest.file);
+        if (fk !== k || fh !== h || fw !== w) {
+          throw new Error(
+            `${where}: flipped heatmaps [${other.dims}] differ from [${tensor.dims}]`,
+          );
+        }
+        const back = flipBackHeatmaps(other.data, k, h, w, flipPairs);
+        const fused = new Float32Array(k * h * w);
+        for (let i = 0; i < fused.length; i++) fused[i] = (heatmaps[i] + back[i]) * 0.5;
+        heatmaps = fused;
+      }
+      const keypoints = decodeHeatmaps(heatmaps, k, h, w, { dark, blurKernelSize: blurKernel });
+      // Heatmap pixels → crop input pixels (HRNet's transform_preds with the heatmap size).
+      const sx = input.width / w, sy = input.height / h;
+      for (let j = 0; j < k; j++) {
+        keypoints[3 * j] *= sx;
+        keypoints[3 * j + 1] *= sy;
+      }
+      return keypoints;
+    },
+  };
+}

@@ -1,0 +1,148 @@
+/**
+ * RTMDet person detector, as exported by mmdeploy "end2end" (NMS inside the graph).
+ *
+ * Output roles: `dets` [B, N, 5] = x1, y1, x2, y2, score in network input pixels, and
+ * `labels` [B, N] class ids. Only batch item 0 is read.
+ *
+ * Manifest options: `personClass` (number, default 0): the label id of "person".
+ *
+ * Input: letterbox (keep the aspect ratio, pad bottom/right with `input.padValue`, default
+ * 114), normalized with the manifest's colorOrder/mean/std.
+ */
+
+import type { ModelManifest } from "../manifest.ts";
+import type { Box, OutputTensor } from "../types.ts";
+import {
+  type DetectorAdapter,
+  type ImageFrame,
+  type ImageInputSpec,
+  requireOutput,
+} from "./adapter.ts";
+
+/** Options of `decodeRtmdet`. */
+export interface RtmdetDecodeOptions {
+  /** Drop boxes whose score is below this. */
+  scoreThreshold: number;
+  /** Label id of the person class (default 0). */
+  personLabel?: number;
+}
+
+/**
+ * Letterbox input spec from a manifest's `input` (shared by the letterbox detectors).
+ * Throws an Error naming the model file and the missing or unsupported field.
+ */
+export function letterboxInputSpec(manifest: ModelManifest): ImageInputSpec {
+  const input = manifest.input;
+  const where = `model ${manifest.file}`;
+  if (!input) throw new Error(`${where}: the manifest has no "input"`);
+  if (input.resize !== undefined && input.resize !== "letterbox") {
+    throw new Error(`${where}: input.resize "${input.resize}" is not supported (use "letterbox")`);
+  }
+  for (const field of ["name", "width", "height", "colorOrder", "mean", "std"] as const) {
+    if (input[field] === undefined) throw new Error(`${where}: the manifest lacks input.${field}`);
+  }
+  if (!(input.width > 0 && input.height > 0)) {
+    throw new Error(`${where}: input.width and input.height must be positive for a letterbox`);
+  }
+  return {
+    inputName: input.name,
+    resize: {
+      kind: "letterbox",
+      width: input.width,
+      height: input.height,
+      padValue: input.padValue ?? 114,
+    },
+    normalization: { colorOrder: input.colorOrder, mean: input.mean, std: input.std },
+  };
+}
+
+/** A number-valued manifest option, or `fallback`; throws when it has another type. */
+export function numberOption(manifest: ModelManifest, key: string, fallback: number): number {
+  const value = manifest.options?.[key];
+  if (value === undefined) return fallback;
+  if (typeof value !== "number") {
+    throw new Error(`model ${manifest.file}: option "${key}" must be a number, got ${value}`);
+  }
+  return value;
+}
+
+/** Clips a box in image pixels to the image; null when nothing of it is left. */
+export function clipBox(
+  x1: number,
+  y1: number,
+  x2: number,
+  y2: number,
+  score: number,
+  frame: ImageFrame,
+): Box | null {
+  const box: Box = {
+    x1: Math.min(Math.max(x1, 0), frame.imageWidth),
+    y1: Math.min(Math.max(y1, 0), frame.imageHeight),
+    x2: Math.min(Math.max(x2, 0), frame.imageWidth),
+    y2: Math.min(Math.max(y2, 0), frame.imageHeight),
+    score,
+  };
+  // A box entirely in the padding (or degenerate) has no pixels to crop.
+  return box.x2 > box.x1 && box.y2 > box.y1 ? box : null;
+}
+
+/**
+ * Person boxes from RTMDet end2end outputs, in image pixels, best first.
+ *
+ * Keeps rows whose label is `personLabel` and whose score is at least `scoreThreshold`;
+ * maps input pixels to image pixels by dividing by `frame.scale` (the letterbox pads only
+ * bottom/right, so there is no offset) and clips to the image, dropping boxes left empty.
+ */
+export function decodeRtmdet(
+  dets: OutputTensor,
+  labels: OutputTensor,
+  frame: ImageFrame,
+  opts: RtmdetDecodeOptions,
+): Box[] {
+  const personLabel = opts.personLabel ?? 0;
+  if (dets.dims.length !== 3 || dets.dims[2] !== 5) {
+    throw new Error(`rtmdet: "dets" must be [B, N, 5], got [${dets.dims.join(", ")}]`);
+  }
+  const n = dets.dims[1];
+  if (labels.dims.length !== 2 || labels.dims[1] !== n) {
+    throw new Error(
+      `rtmdet: "labels" must be [B, ${n}] like "dets", got [${labels.dims.join(", ")}]`,
+    );
+  }
+  const boxes: Box[] = [];
+  for (let i = 0; i < n; i++) {
+    if (labels.data[i] !== personLabel) continue;
+    const row = dets.data.subarray(5 * i, 5 * i + 5);
+    const score = row[4];
+    if (!(score >= opts.scoreThreshold)) continue;
+    const box = clipBox(
+      row[0] / frame.scale,
+      row[1] / frame.scale,
+      row[2] / frame.scale,
+      row[3] / frame.scale,
+      score,
+      frame,
+    );
+    if (box) boxes.push(box);
+  }
+  return boxes.sort((a, b) => b.score - a.score);
+}
+
+/** Builds the RTMDet detector adapter from its manifest (output roles `dets`, `labels`). */
+export function createRtmdetAdapter(manifest: ModelManifest): DetectorAdapter {
+  const input = letterboxInputSpec(manifest);
+  const personLabel = numberOption(manifest, "personClass", 0);
+  return {
+    task: "detector",
+    manifest,
+    input,
+    decode(outputs, frame, options) {
+      return decodeRtmdet(
+        requireOutput(outputs, manifest, "dets"),
+        requireOutput(outputs, manifest, "labels"),
+        frame,
+        { scoreThreshold: options.scoreThreshold, personLabel },
+      );
+    },
+  };
+}
