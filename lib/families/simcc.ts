@@ -1,0 +1,172 @@
+/**
+ * SimCC keypoint models (RTMPose): per keypoint, one 1-D classification vector over x and one
+ * over y, each `splitRatio` bins per input pixel.
+ *
+ * Outputs (roles): `simcc_x` [B,K,W·r] and `simcc_y` [B,K,H·r] for an input of W×H pixels.
+ *
+ * Manifest options:
+ * - `splitRatio` (number): bins per pixel r; default: the x vector length / input width
+ *   (2 for RTMPose).
+ * - `padding` (number): box enlargement before cropping; default 1.25.
+ *
+ * Decoding follows mmpose's SimCC codec and rtmlib's `get_simcc_maximum`: location = argmax / r
+ * in crop input pixels. Score = the smaller of the x and y maxima (the raw values the ONNX
+ * export gives, not probabilities).
+ *
+ * Flip test (mmpose `flip_vectors` + the SimCC head's averaging): the mirrored crop's x vectors
+ * are reversed (bin i → W·r−1−i), left/right keypoint channels swapped, then both x and y
+ * vectors are averaged with the unflipped ones before decoding. No shift is applied, so the
+ * reversed vectors are offset by (r−1)/r pixel from pixel-centre mirroring, as in mmpose.
+ */
+
+import { COCO_FLIP_PAIRS } from "../coco_keypoints.ts";
+import type { ModelManifest } from "../manifest.ts";
+import type { ModelOutputs, OutputTensor } from "../types.ts";
+import { type KeypointAdapter, requireOutput } from "./adapter.ts";
+
+/** One crop's SimCC vectors: K rows of `x.length / K` and `y.length / K` values. */
+export interface SimccVectors {
+  numKeypoints: number;
+  /** K × Wx values, keypoint-major. */
+  x: Float32Array;
+  /** K × Wy values, keypoint-major. */
+  y: Float32Array;
+}
+
+/** The first batch item's vectors from `simcc_x` [B,K,Wx] and `simcc_y` [B,K,Wy] tensors. */
+export function simccVectors(simccX: OutputTensor, simccY: OutputTensor): SimccVectors {
+  const xd = simccX.dims, yd = simccY.dims;
+  if (xd.length < 2 || yd.length < 2 || xd[xd.length - 2] !== yd[yd.length - 2]) {
+    throw new Error(
+      `SimCC: expected simcc_x [B,K,Wx] and simcc_y [B,K,Wy] with the same K, got ` +
+        `[${xd.join(",")}] and [${yd.join(",")}]`,
+    );
+  }
+  const numKeypoints = xd[xd.length - 2];
+  const wx = xd[xd.length - 1], wy = yd[yd.length - 1];
+  return {
+    numKeypoints,
+    x: simccX.data.subarray(0, numKeypoints * wx),
+    y: simccY.data.subarray(0, numKeypoints * wy),
+  };
+}
+
+/**
+ * Fuses the vectors of a crop and of its mirrored copy (mmpose's SimCC flip test): the
+ * mirrored x vectors are reversed and their left/right channels swapped (y vectors only
+ * swapped), then both are averaged with the original ones.
+ */
+export function fuseFlippedSimcc(
+  original: SimccVectors,
+  flipped: SimccVectors,
+  flipPairs: readonly (readonly [number, number])[],
+): SimccVectors {
+  const k = original.numKeypoints;
+  if (
+    flipped.numKeypoints !== k || flipped.x.length !== original.x.length ||
+    flipped.y.length !== original.y.length
+  ) {
+    throw new Error("SimCC flip test: the mirrored crop's outputs differ in shape");
+  }
+  const wx = original.x.length / k, wy = original.y.length / k;
+  const source = Int32Array.from({ length: k }, (_, i) => i);
+  for (const [a, b] of flipPairs) {
+    if (a < k && b < k) {
+      source[a] = b;
+      source[b] = a;
+    }
+  }
+  const x = new Float32Array(original.x.length);
+  const y = new Float32Array(original.y.length);
+  for (let j = 0; j < k; j++) {
+    const fx = source[j] * wx, fy = source[j] * wy;
+    for (let i = 0; i < wx; i++) {
+      x[j * wx + i] = 0.5 * (original.x[j * wx + i] + flipped.x[fx + wx - 1 - i]);
+    }
+    for (let i = 0; i < wy; i++) {
+      y[j * wy + i] = 0.5 * (original.y[j * wy + i] + flipped.y[fy + i]);
+    }
+  }
+  return { numKeypoints: k, x, y };
+}
+
+/**
+ * Keypoints as K × 3 (x, y, score) in crop input pixels: x = argmax(x vector) / r,
+ * y = argmax(y vector) / r, score = min(max x value, max y value). Ties take the first bin.
+ */
+export function decodeSimcc(vectors: SimccVectors, splitRatio: number): Float32Array {
+  const k = vectors.numKeypoints;
+  const wx = vectors.x.length / k, wy = vectors.y.length / k;
+  const out = new Float32Array(k * 3);
+  for (let j = 0; j < k; j++) {
+    const [ix, vx] = argmax(vectors.x, j * wx, wx);
+    const [iy, vy] = argmax(vectors.y, j * wy, wy);
+    out[j * 3] = ix / splitRatio;
+    out[j * 3 + 1] = iy / splitRatio;
+    out[j * 3 + 2] = Math.min(vx, vy);
+  }
+  return out;
+}
+
+/** Builds the SimCC (RTMPose) keypoint adapter from its manifest. */
+export function createSimccAdapter(manifest: ModelManifest): KeypointAdapter {
+  const input = manifest.input;
+  if (!input?.name || !(input.width > 0) || !(input.height > 0)) {
+    throw new Error(
+      `model ${manifest.file}: a SimCC manifest needs "input.name", "input.width" and ` +
+        `"input.height" (the crop size, e.g. 192 and 256)`,
+    );
+  }
+  const splitRatio = positiveOption(manifest, "splitRatio");
+  const padding = positiveOption(manifest, "padding") ?? 1.25;
+  const numKeypoints = manifest.keypoints?.length ?? 17;
+  const flipPairs = manifest.flipPairs ?? (numKeypoints === 17 ? COCO_FLIP_PAIRS : []);
+  return {
+    task: "keypoints",
+    manifest,
+    inputName: input.name,
+    inputWidth: input.width,
+    inputHeight: input.height,
+    normalization: { colorOrder: input.colorOrder, mean: input.mean, std: input.std },
+    padding,
+    dynamicBatch: input.dynamicBatch ?? false,
+    numKeypoints,
+    flipPairs,
+    decode(outputs: ModelOutputs, flipped?: ModelOutputs): Float32Array {
+      let vectors = simccVectors(
+        requireOutput(outputs, manifest, "simcc_x"),
+        requireOutput(outputs, manifest, "simcc_y"),
+      );
+      if (flipped) {
+        const mirrored = simccVectors(
+          requireOutput(flipped, manifest, "simcc_x"),
+          requireOutput(flipped, manifest, "simcc_y"),
+        );
+        vectors = fuseFlippedSimcc(vectors, mirrored, flipPairs);
+      }
+      const r = splitRatio ?? vectors.x.length / vectors.numKeypoints / input.width;
+      return decodeSimcc(vectors, r);
+    },
+  };
+}
+
+/** Index (relative to `start`) and value of the largest of `data[start .. start+length)`. */
+function argmax(data: Float32Array, start: number, length: number): [number, number] {
+  let best = 0, value = -Infinity;
+  for (let i = 0; i < length; i++) {
+    if (data[start + i] > value) {
+      value = data[start + i];
+      best = i;
+    }
+  }
+  return [best, value];
+}
+
+function positiveOption(manifest: ModelManifest, key: string): number | undefined {
+  const value = manifest.options?.[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== "number" || !(value > 0)) {
+    throw new Error(`model ${manifest.file}: options.${key} must be a positive number`);
+  }
+  return value;
+}
