@@ -1,0 +1,262 @@
+/**
+ * COCO keypoint results: the JSON that pycocotools' `COCO.loadRes` and posekit's own evaluator
+ * read, plus the image ids that go with it.
+ *
+ * Image ids: a COCO-style file name (digits only, e.g. `000000000785.jpg`) is its own id, so
+ * results on COCO images can be evaluated directly. Other names get a stable id hashed from
+ * the base name; a sidecar file maps ids back to paths (see `writeResultsAtomic`).
+ */
+
+import { basename, dirname, extname, join } from "node:path";
+import type { Pose } from "./types.ts";
+
+/** One person in COCO's keypoint results format. */
+export interface CocoKeypointResult {
+  image_id: number;
+  /** Always 1 (person). */
+  category_id: number;
+  /** x, y, score per keypoint, in image pixels. */
+  keypoints: number[];
+  score: number;
+  /** Person box as [x, y, width, height]. */
+  bbox: [number, number, number, number];
+}
+
+/** Coordinates keep 3 decimals (1/1000 px), far below what OKS can tell apart. */
+const COORDINATE_DECIMALS = 3;
+/** Scores keep 6 decimals, enough to keep the ranking that AP depends on. */
+const SCORE_DECIMALS = 6;
+
+function round(value: number, decimals: number): number {
+  if (!Number.isFinite(value)) return 0;
+  const factor = 10 ** decimals;
+  const rounded = Math.round(value * factor) / factor;
+  return Object.is(rounded, -0) ? 0 : rounded;
+}
+
+/**
+ * The COCO results of one image: one entry per pose with every keypoint (K × 3 values, so 51
+ * for COCO's 17 keypoints), the pose score and its box. Coordinates are rounded to 3 decimals
+ * and scores to 6; non-finite numbers become 0 so that the JSON stays valid.
+ */
+export function toCocoResults(imageId: number, poses: readonly Pose[]): CocoKeypointResult[] {
+  return poses.map((pose) => {
+    const keypoints: number[] = [];
+    for (let i = 0; i + 2 < pose.keypoints.length; i += 3) {
+      keypoints.push(
+        round(pose.keypoints[i], COORDINATE_DECIMALS),
+        round(pose.keypoints[i + 1], COORDINATE_DECIMALS),
+        round(pose.keypoints[i + 2], SCORE_DECIMALS),
+      );
+    }
+    const { x1, y1, x2, y2 } = pose.box;
+    return {
+      image_id: imageId,
+      category_id: 1,
+      keypoints,
+      score: round(pose.score, SCORE_DECIMALS),
+      bbox: [
+        round(x1, COORDINATE_DECIMALS),
+        round(y1, COORDINATE_DECIMALS),
+        round(x2 - x1, COORDINATE_DECIMALS),
+        round(y2 - y1, COORDINATE_DECIMALS),
+      ],
+    };
+  });
+}
+
+/**
+ * Hashed ids live in [2^30, 2^31): above every COCO id (< 10^6) and every number-named file
+ * that keeps its own id, and still a positive 32-bit integer for any consumer.
+ */
+const HASHED_ID_BASE = 2 ** 30;
+
+/**
+ * The COCO image id in a file name that is only digits before its extension
+ * (`000000000785.jpg` → 785), or undefined. Numbers from 2^30 up (e.g. timestamps) do not
+ * count: they would overlap hashed ids.
+ */
+export function imageIdFromFileName(path: string): number | undefined {
+  const name = basename(path);
+  const stem = name.slice(0, name.length - extname(name).length);
+  if (!/^\d+$/.test(stem)) return undefined;
+  const id = Number(stem);
+  return id < HASHED_ID_BASE ? id : undefined;
+}
+
+/** 32-bit FNV-1a over the UTF-8 bytes of `text`. */
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (const byte of new TextEncoder().encode(text)) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
+
+/** The id hashed from a name: FNV-1a of the name, folded into [2^30, 2^31). */
+function hashedId(name: string): number {
+  return HASHED_ID_BASE + (fnv1a(name) % HASHED_ID_BASE);
+}
+
+/**
+ * The image id of a path on its own: the number in a COCO-style name, else a hash of the base
+ * name (FNV-1a, in [2^30, 2^31)) that is the same on every run and machine. Within one run use
+ * `ImageIdRegistry`, which also resolves collisions.
+ */
+export function imageIdForPath(path: string): number {
+  return imageIdFromFileName(path) ?? hashedId(basename(path));
+}
+
+/**
+ * Hands out the image ids of one run. Each path gets `imageIdForPath(path)` unless another
+ * path already holds that id (two files with the same base name in different folders, or a
+ * hash collision); then it gets the hash of `"<base name>#1"`, `"#2"`, … — the first free one.
+ * The result depends only on the paths and their order, so the same inputs give the same ids.
+ */
+export class ImageIdRegistry {
+  private readonly pathById = new Map<number, string>();
+  private readonly idByPath = new Map<string, number>();
+  private selfEvident = true;
+
+  /** The id of `path` (the same id when asked again for the same path). */
+  idFor(path: string): number {
+    const known = this.idByPath.get(path);
+    if (known !== undefined) return known;
+    const name = basename(path);
+    let id = imageIdForPath(path);
+    if (this.pathById.has(id) || id !== imageIdFromFileName(path)) this.selfEvident = false;
+    for (let attempt = 1; this.pathById.has(id); attempt++) id = hashedId(`${name}#${attempt}`);
+    this.pathById.set(id, path);
+    this.idByPath.set(path, id);
+    return id;
+  }
+
+  /**
+   * True when some id cannot be read off its file name (a non-COCO name or a resolved
+   * collision), so results need the id → path mapping to be understood.
+   */
+  get needsMapping(): boolean {
+    return !this.selfEvident;
+  }
+
+  /** Every id handed out so far → its path, in the order they were handed out. */
+  mapping(): Record<string, string> {
+    const result: Record<string, string> = {};
+    for (const [id, path] of this.pathById) result[String(id)] = path;
+    return result;
+  }
+}
+
+/** The path of the image-id sidecar written beside a results file. */
+export function mappingPathFor(resultsPath: string): string {
+  return `${resultsPath}.images.json`;
+}
+
+/**
+ * Results as JSON text: an array with one result per line (valid JSON that `json.load` and
+ * pycocotools read, and that diffs and greps well). Ends with a newline.
+ */
+export function formatResultsJson(results: readonly CocoKeypointResult[]): string {
+  if (results.length === 0) return "[]\n";
+  return `[\n${results.map((r) => JSON.stringify(r)).join(",\n")}\n]\n`;
+}
+
+/**
+ * Writes `contents` to `path` atomically: into a temporary file in the same folder, then
+ * renamed over `path`, so a reader never sees half a file and an interrupted run leaves the
+ * previous file intact.
+ */
+export async function writeFileAtomic(path: string, contents: string): Promise<void> {
+  const temporary = join(
+    dirname(path),
+    `.${basename(path)}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`,
+  );
+  try {
+    await Deno.writeTextFile(temporary, contents);
+    await Deno.rename(temporary, path);
+  } catch (error) {
+    await Deno.remove(temporary).catch(() => {});
+    throw error;
+  }
+}
+
+/**
+ * Writes COCO results to `path` (a JSON array, see `formatResultsJson`), atomically.
+ *
+ * When `mapping` is given (`ImageIdRegistry.mapping()`, passed when `needsMapping` is true),
+ * it is written first to the sidecar `<path>.images.json`: a JSON object from image id (as a
+ * string key) to the image's path as the inputs named it (relative paths are relative to the
+ * working directory of the run), listing every image of the run, e.g.
+ * `{"1375279876": "photos/beach.jpg", "785": "coco/000000000785.jpg"}`.
+ * Without a mapping a stale sidecar from an earlier run is removed, so that a sidecar beside
+ * results always belongs to them.
+ */
+export async function writeResultsAtomic(
+  path: string,
+  results: readonly CocoKeypointResult[],
+  mapping?: Record<string, string>,
+): Promise<void> {
+  const sidecar = mappingPathFor(path);
+  if (mapping) {
+    await writeFileAtomic(sidecar, `${JSON.stringify(mapping, null, 2)}\n`);
+  } else {
+    await Deno.remove(sidecar).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    });
+  }
+  await writeFileAtomic(path, formatResultsJson(results));
+}
+
+/** An image of a run and the id its results get. */
+export interface ImageIdAssignment {
+  path: string;
+  imageId: number;
+}
+
+/** Ids for the images of one run, in order (see `ImageIdRegistry` for the rules). */
+export function assignImageIds(paths: readonly string[]): ImageIdAssignment[] {
+  const registry = new ImageIdRegistry();
+  return paths.map((path) => ({ path, imageId: registry.idFor(path) }));
+}
+
+/**
+ * The id → path mapping of a run's images when some id cannot be read off its file name,
+ * else undefined (all COCO-style names: no mapping needed).
+ */
+export function mappingFor(
+  images: readonly ImageIdAssignment[],
+): Record<string, string> | undefined {
+  if (images.every(({ path, imageId }) => imageIdFromFileName(path) === imageId)) {
+    return undefined;
+  }
+  const mapping: Record<string, string> = {};
+  for (const { path, imageId } of images) mapping[String(imageId)] = path;
+  return mapping;
+}
+
+/**
+ * Writes results to `out` atomically with the image-id sidecar when `images` need one (see
+ * `writeResultsAtomic`), or to stdout when `out` is undefined. On stdout no mapping is
+ * written: hashed ids are still stable (`imageIdForPath`), and `--out` gives the sidecar.
+ * Returns the sidecar's path when one was written.
+ */
+export async function writeResults(
+  out: string | undefined,
+  results: readonly CocoKeypointResult[],
+  images: readonly ImageIdAssignment[] = [],
+): Promise<{ mappingPath?: string }> {
+  if (out === undefined) {
+    await writeAll(Deno.stdout, new TextEncoder().encode(formatResultsJson(results)));
+    return {};
+  }
+  const mapping = mappingFor(images);
+  await writeResultsAtomic(out, results, mapping);
+  return mapping ? { mappingPath: mappingPathFor(out) } : {};
+}
+
+async function writeAll(writer: { write(p: Uint8Array): Promise<number> }, bytes: Uint8Array) {
+  for (let offset = 0; offset < bytes.length;) {
+    offset += await writer.write(bytes.subarray(offset));
+  }
+}

@@ -1,0 +1,186 @@
+/**
+ * Drawing poses on an image: person boxes, skeleton limbs and keypoints, coloured by body
+ * side with mmpose's COCO palette (left green, right orange, centre blue).
+ *
+ * Plain pixel math on the RGB buffer: shapes are rendered from their distance to each pixel
+ * centre (pixel p is at coordinate p, as everywhere in posekit), with one pixel of
+ * anti-aliasing at the edges. Encoding the result is `encodeJpeg`/`encodePng` (re-exported).
+ */
+
+import { COCO_KEYPOINT_NAMES, COCO_SKELETON } from "./coco_keypoints.ts";
+import type { Pose, RgbImage } from "./types.ts";
+
+export { encodeJpeg, encodePng } from "./image.ts";
+
+/** An RGB colour, 0–255 per channel. */
+export type Rgb = readonly [number, number, number];
+
+/** Colours of left-side, right-side and centre keypoints and limbs (mmpose's COCO palette). */
+export const SIDE_COLORS: Readonly<Record<BodySide, Rgb>> = {
+  left: [0, 255, 0],
+  right: [255, 128, 0],
+  center: [51, 153, 255],
+};
+
+export type BodySide = "left" | "right" | "center";
+
+export interface DrawOptions {
+  /** Limbs as keypoint index pairs; default COCO's skeleton for 17 keypoints, else none. */
+  skeleton?: readonly (readonly [number, number])[];
+  /** Keypoint names, used to colour by side; default COCO's names for 17 keypoints. */
+  keypointNames?: readonly string[];
+  /** Keypoints scoring below this are not drawn, nor limbs touching them (default 0.3). */
+  keypointThreshold?: number;
+  /** Limb width in pixels; default max(2, longer image side / 320). */
+  lineWidth?: number;
+  /** Keypoint radius in pixels; default 1.5 × the line width. */
+  keypointRadius?: number;
+  /** Person box colour, or null for no boxes (default mmpose's green). */
+  boxColor?: Rgb | null;
+}
+
+/** The body side of a keypoint from its name ("left_…", "right_…", else centre). */
+export function keypointSide(name: string | undefined): BodySide {
+  if (name === undefined) return "center";
+  if (/^left(_|$)/i.test(name)) return "left";
+  if (/^right(_|$)/i.test(name)) return "right";
+  return "center";
+}
+
+/**
+ * A copy of `image` with each pose drawn: its box as a thin rectangle, then the limbs whose
+ * two keypoints both reach the threshold (a limb is left or right when both ends are, else
+ * centre), then those keypoints as filled circles. Coordinates outside the image (or not
+ * finite) are fine: only the visible part is drawn.
+ */
+export function drawPoses(
+  image: RgbImage,
+  poses: readonly Pose[],
+  options: DrawOptions = {},
+): RgbImage {
+  const canvas: RgbImage = { width: image.width, height: image.height, data: image.data.slice() };
+  const threshold = options.keypointThreshold ?? 0.3;
+  const lineWidth = options.lineWidth ?? Math.max(2, Math.max(image.width, image.height) / 320);
+  const radius = options.keypointRadius ?? lineWidth * 1.5;
+  const boxColor = options.boxColor === undefined ? SIDE_COLORS.left : options.boxColor;
+  for (const pose of poses) {
+    const count = Math.floor(pose.keypoints.length / 3);
+    const names = options.keypointNames ?? (count === 17 ? COCO_KEYPOINT_NAMES : []);
+    const skeleton = options.skeleton ?? (count === 17 ? COCO_SKELETON : []);
+    const kp = pose.keypoints;
+    const visible = (i: number) => i >= 0 && i < count && kp[i * 3 + 2] >= threshold;
+
+    if (boxColor) {
+      const { x1, y1, x2, y2 } = pose.box;
+      const width = Math.max(1, lineWidth / 2);
+      drawLine(canvas, x1, y1, x2, y1, width, boxColor);
+      drawLine(canvas, x2, y1, x2, y2, width, boxColor);
+      drawLine(canvas, x2, y2, x1, y2, width, boxColor);
+      drawLine(canvas, x1, y2, x1, y1, width, boxColor);
+    }
+    for (const [a, b] of skeleton) {
+      if (!visible(a) || !visible(b)) continue;
+      const sideA = keypointSide(names[a]);
+      const side = sideA === keypointSide(names[b]) ? sideA : "center";
+      drawLine(
+        canvas,
+        kp[a * 3],
+        kp[a * 3 + 1],
+        kp[b * 3],
+        kp[b * 3 + 1],
+        lineWidth,
+        SIDE_COLORS[side],
+      );
+    }
+    for (let i = 0; i < count; i++) {
+      if (!visible(i)) continue;
+      fillCircle(canvas, kp[i * 3], kp[i * 3 + 1], radius, SIDE_COLORS[keypointSide(names[i])]);
+    }
+  }
+  return canvas;
+}
+
+/**
+ * Draws, in place, a line from (x0, y0) to (x1, y1) of the given width with round ends,
+ * anti-aliased over one pixel. Parts outside the image are clipped; non-finite input draws
+ * nothing.
+ */
+export function drawLine(
+  image: RgbImage,
+  x0: number,
+  y0: number,
+  x1: number,
+  y1: number,
+  width: number,
+  color: Rgb,
+): void {
+  const half = width / 2;
+  const dx = x1 - x0;
+  const dy = y1 - y0;
+  const lengthSquared = dx * dx + dy * dy;
+  paintShape(
+    image,
+    Math.min(x0, x1) - half,
+    Math.min(y0, y1) - half,
+    Math.max(x0, x1) + half,
+    Math.max(y0, y1) + half,
+    color,
+    (x, y) => {
+      // Distance from the pixel centre to the closest point of the segment.
+      const t = lengthSquared > 0
+        ? Math.max(0, Math.min(1, ((x - x0) * dx + (y - y0) * dy) / lengthSquared))
+        : 0;
+      return half + 0.5 - Math.hypot(x - (x0 + t * dx), y - (y0 + t * dy));
+    },
+  );
+}
+
+/** Fills, in place, an anti-aliased disc of `radius` pixels around (cx, cy). */
+export function fillCircle(
+  image: RgbImage,
+  cx: number,
+  cy: number,
+  radius: number,
+  color: Rgb,
+): void {
+  paintShape(
+    image,
+    cx - radius,
+    cy - radius,
+    cx + radius,
+    cy + radius,
+    color,
+    (x, y) => radius + 0.5 - Math.hypot(x - cx, y - cy),
+  );
+}
+
+/**
+ * Blends `color` into the pixels of the (clipped) box [left, right] × [top, bottom], each with
+ * coverage `coverage(x, y)` clamped to [0, 1].
+ */
+function paintShape(
+  image: RgbImage,
+  left: number,
+  top: number,
+  right: number,
+  bottom: number,
+  color: Rgb,
+  coverage: (x: number, y: number) => number,
+): void {
+  if (![left, top, right, bottom].every(Number.isFinite)) return;
+  const xStart = Math.max(0, Math.floor(left - 1));
+  const yStart = Math.max(0, Math.floor(top - 1));
+  const xEnd = Math.min(image.width - 1, Math.ceil(right + 1));
+  const yEnd = Math.min(image.height - 1, Math.ceil(bottom + 1));
+  const data = image.data;
+  for (let y = yStart; y <= yEnd; y++) {
+    for (let x = xStart; x <= xEnd; x++) {
+      const alpha = Math.min(1, coverage(x, y));
+      if (alpha <= 0) continue;
+      const p = (y * image.width + x) * 3;
+      data[p] = Math.round(data[p] + (color[0] - data[p]) * alpha);
+      data[p + 1] = Math.round(data[p + 1] + (color[1] - data[p + 1]) * alpha);
+      data[p + 2] = Math.round(data[p + 2] + (color[2] - data[p + 2]) * alpha);
+    }
+  }
+}

@@ -1,0 +1,321 @@
+/**
+ * Reading images: JPEG and PNG (grayscale, RGBA, real COCO files), clear errors for files
+ * that are not images or are damaged, and the JPEG/PNG encoders checked by decoding their
+ * output with imagescript's independent decoders.
+ */
+
+import { join } from "node:path";
+// imagescript's pure-JS PNG encoder makes grayscale and RGBA test files (any channel count).
+import pngJs from "imagescript/png/node.js";
+import {
+  decodeImage,
+  encodeJpeg,
+  encodePng,
+  ImageDecodeError,
+  readImageFile,
+  sniffImageFormat,
+} from "../lib/image.ts";
+import type { RgbImage } from "../lib/types.ts";
+import { assert, assertEquals, assertRejects } from "./support/assert.ts";
+import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
+
+function encodePngChannels(
+  data: Uint8Array,
+  width: number,
+  height: number,
+  channels: 1 | 2 | 3 | 4,
+): Uint8Array {
+  const codec = pngJs as { encode(d: Uint8Array, o: Record<string, unknown>): Uint8Array };
+  return codec.encode(data, { width, height, channels, level: 1 });
+}
+
+/** Flat 8×8 blocks of known colours (aligned to JPEG blocks, so JPEG keeps them clean). */
+function blockImage(colors: [number, number, number][][]): RgbImage {
+  const height = colors.length * 8, width = colors[0].length * 8;
+  const data = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) data.set(colors[y >> 3][x >> 3], (y * width + x) * 3);
+  }
+  return { width, height, data };
+}
+
+function pixel(image: RgbImage, x: number, y: number): number[] {
+  const p = (y * image.width + x) * 3;
+  return [...image.data.subarray(p, p + 3)];
+}
+
+function assertNear(actual: number[], expected: number[], tolerance: number, message: string) {
+  assert(
+    actual.every((v, i) => Math.abs(v - expected[i]) <= tolerance),
+    `${message}: ${actual} not within ${tolerance} of ${expected}`,
+  );
+}
+
+async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "posekit_image_test_" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const COCO_IMAGES = ["coco", "val2017"];
+const DEV_ANNOTATIONS = ["coco", "annotations", "person_keypoints_val2017_dev.json"];
+
+Deno.test({
+  name: "COCO JPEGs decode to the sizes their annotations give",
+  ignore: ignoreWithoutShared(...DEV_ANNOTATIONS),
+  async fn() {
+    const annotations = JSON.parse(await Deno.readTextFile(requireShared(...DEV_ANNOTATIONS)));
+    const images = annotations.images.slice(0, 8) as {
+      file_name: string;
+      width: number;
+      height: number;
+    }[];
+    assert(images.some((i) => i.height > i.width), "a portrait image is among them");
+    for (const { file_name, width, height } of images) {
+      const image = await readImageFile(requireShared(...COCO_IMAGES, file_name));
+      assertEquals([image.width, image.height], [width, height], file_name);
+      assertEquals(image.data.length, width * height * 3);
+      // A photo: not one flat colour.
+      assert(new Set(image.data.subarray(0, 3000)).size > 10, `${file_name} has content`);
+    }
+  },
+});
+
+Deno.test({
+  name: "a real grayscale COCO JPEG (one component) decodes to R = G = B",
+  ignore: ignoreWithoutShared(...COCO_IMAGES, "000000007888.jpg"),
+  async fn() {
+    const bytes = await Deno.readFile(requireShared(...COCO_IMAGES, "000000007888.jpg"));
+    // Its frame header (SOF0) says 1 component and gives the size.
+    const sof = bytes.findIndex((b, i) => b === 0xff && bytes[i + 1] === 0xc0);
+    assertEquals(bytes[sof + 9], 1, "a grayscale JPEG");
+    const height = (bytes[sof + 5] << 8) | bytes[sof + 6];
+    const width = (bytes[sof + 7] << 8) | bytes[sof + 8];
+    const image = await decodeImage(bytes, "000000007888.jpg");
+    assertEquals([image.width, image.height], [width, height]);
+    for (let i = 0; i < image.data.length; i += 3) {
+      if (image.data[i] !== image.data[i + 1] || image.data[i] !== image.data[i + 2]) {
+        throw new Error(`pixel ${i / 3} is not gray`);
+      }
+    }
+  },
+});
+
+Deno.test("JPEG written by encodeJpeg decodes back to the same colours", async () => {
+  const colors: [number, number, number][][] = [
+    [[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 255]],
+    [[0, 0, 0], [128, 128, 128], [200, 100, 50], [20, 180, 230]],
+  ];
+  const image = blockImage(colors);
+  const bytes = encodeJpeg(image, 95);
+  assertEquals(sniffImageFormat(bytes), "jpeg");
+  const decoded = await decodeImage(bytes, "blocks.jpg");
+  assertEquals([decoded.width, decoded.height], [32, 16]);
+  colors.forEach((row, by) =>
+    row.forEach((color, bx) =>
+      assertNear(pixel(decoded, bx * 8 + 4, by * 8 + 4), color, 4, `block ${bx},${by}`)
+    )
+  );
+});
+
+Deno.test("encodeJpeg handles sizes that are not multiples of 8 and smooth content", async () => {
+  const width = 37, height = 19;
+  const data = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) data.set([x * 6, y * 12, 255 - x * 3], (y * width + x) * 3);
+  }
+  const decoded = await decodeImage(encodeJpeg({ width, height, data }, 90), "ramp.jpg");
+  assertEquals([decoded.width, decoded.height], [width, height]);
+  let total = 0;
+  for (let i = 0; i < data.length; i++) total += Math.abs(decoded.data[i] - data[i]);
+  assert(total / data.length < 3, `mean error ${total / data.length} on a smooth ramp`);
+  // Lower quality: smaller file.
+  const small = encodeJpeg({ width, height, data }, 30).length;
+  const large = encodeJpeg({ width, height, data }, 95).length;
+  assert(small < large, `quality 30 (${small} bytes) < quality 95 (${large} bytes)`);
+});
+
+Deno.test("a grayscale JPEG (one component) decodes to R = G = B", async () => {
+  const grays = [[30, 90, 150, 220]];
+  const image = blockImage(grays.map((row) => row.map((g) => [g, g, g])));
+  const bytes = encodeJpeg(image, 95, { grayscale: true });
+  const sof = bytes.findIndex((b, i) => b === 0xff && bytes[i + 1] === 0xc0);
+  assertEquals(bytes[sof + 9], 1, "the file has one component");
+  const decoded = await decodeImage(bytes, "gray.jpg");
+  grays[0].forEach((g, bx) => {
+    const [r, gg, b] = pixel(decoded, bx * 8 + 4, 4);
+    assert(r === gg && gg === b, `block ${bx} is gray`);
+    assertNear([r], [g], 3, `block ${bx}`);
+  });
+});
+
+Deno.test("a grayscale PNG decodes to R = G = B with the exact values", async () => {
+  const gray = new Uint8Array([0, 1, 127, 128, 254, 255]);
+  const decoded = await decodeImage(encodePngChannels(gray, 3, 2, 1), "gray.png");
+  assertEquals(decoded, {
+    width: 3,
+    height: 2,
+    data: new Uint8Array([
+      0,
+      0,
+      0,
+      1,
+      1,
+      1,
+      127,
+      127,
+      127,
+      128,
+      128,
+      128,
+      254,
+      254,
+      254,
+      255,
+      255,
+      255,
+    ]),
+  });
+});
+
+Deno.test("alpha is dropped, not composited (as OpenCV's IMREAD_COLOR does)", async () => {
+  // RGBA pixels: opaque red, half-transparent green, fully transparent blue-ish.
+  const rgba = new Uint8Array([255, 0, 0, 255, 0, 255, 0, 128, 10, 20, 200, 0]);
+  const decoded = await decodeImage(encodePngChannels(rgba, 3, 1, 4), "rgba.png");
+  assertEquals(decoded.data, new Uint8Array([255, 0, 0, 0, 255, 0, 10, 20, 200]));
+  // Gray + alpha too.
+  const grayAlpha = new Uint8Array([90, 0, 180, 255]);
+  const decodedGray = await decodeImage(encodePngChannels(grayAlpha, 2, 1, 2), "ga.png");
+  assertEquals(decodedGray.data, new Uint8Array([90, 90, 90, 180, 180, 180]));
+});
+
+Deno.test("encodePng is lossless", async () => {
+  const data = new Uint8Array(5 * 4 * 3).map((_, i) => (i * 37) % 256);
+  const image = { width: 5, height: 4, data };
+  assertEquals(await decodeImage(encodePng(image), "x.png"), image);
+});
+
+Deno.test("the format comes from the bytes, not the file name", async () => {
+  const png = encodePngChannels(new Uint8Array([7, 8, 9]), 1, 1, 3);
+  await withTempDir(async (dir) => {
+    const misnamed = join(dir, "photo.jpg");
+    await Deno.writeFile(misnamed, png);
+    assertEquals((await readImageFile(misnamed)).data, new Uint8Array([7, 8, 9]));
+  });
+});
+
+Deno.test("a text file named .jpg is reported with its path and what it starts with", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "notes.jpg");
+    await Deno.writeTextFile(path, "hello, this is text\n");
+    const error = await assertRejects(() => readImageFile(path), ImageDecodeError);
+    assert(error.message.startsWith(`${path}: not a JPEG or PNG file`), error.message);
+    assert(error.message.includes('"hello, t"'), error.message);
+    assertEquals((error as ImageDecodeError).source, path);
+  });
+});
+
+Deno.test("an empty file is reported as empty", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "empty.png");
+    await Deno.writeFile(path, new Uint8Array());
+    await assertRejects(() => readImageFile(path), ImageDecodeError, `${path}: empty file`);
+  });
+});
+
+Deno.test("other image formats are named", async () => {
+  const gif = new TextEncoder().encode("GIF89a\x01\x00\x01\x00");
+  const error = await assertRejects(() => decodeImage(gif, "anim.gif"), ImageDecodeError);
+  assert(error.message.includes("looks like a GIF image"), error.message);
+});
+
+Deno.test("a missing file is reported with its path", async () => {
+  await assertRejects(
+    () => readImageFile("/nonexistent/posekit/x.jpg"),
+    ImageDecodeError,
+    "/nonexistent/posekit/x.jpg: no such file",
+  );
+});
+
+Deno.test("truncated JPEGs are errors that say so, wherever the cut is", async () => {
+  const ramp = new Uint8Array(64 * 48 * 3).map((_, i) => (i * 7) % 251);
+  const jpeg = encodeJpeg({ width: 64, height: 48, data: ramp }, 90);
+  const sos = jpeg.findIndex((b, i) => b === 0xff && jpeg[i + 1] === 0xda);
+  const cuts: [string, number, string][] = [
+    ["only the end-of-image marker missing", jpeg.length - 2, "compressed image data"],
+    ["cut in the middle of the image data", Math.floor((sos + jpeg.length) / 2), "compressed"],
+    ["cut inside the JFIF header", 10, "inside a 16-byte segment that starts at byte 2"],
+    ["only the start marker", 3, "truncated JPEG"],
+  ];
+  for (const [what, length, says] of cuts) {
+    const error = await assertRejects(
+      () => decodeImage(jpeg.subarray(0, length), "cut.jpg"),
+      ImageDecodeError,
+      "cut.jpg: truncated JPEG",
+    );
+    assert(error.message.includes(says), `${what}: ${error.message}`);
+  }
+});
+
+Deno.test({
+  name: "a truncated COCO photo is an error, not a half-gray image",
+  ignore: ignoreWithoutShared(...COCO_IMAGES, "000000000785.jpg"),
+  async fn() {
+    const bytes = await Deno.readFile(requireShared(...COCO_IMAGES, "000000000785.jpg"));
+    await assertRejects(
+      () => decodeImage(bytes.subarray(0, Math.floor(bytes.length * 0.6)), "785.jpg"),
+      ImageDecodeError,
+      "785.jpg: truncated JPEG: the file ends after",
+    );
+  },
+});
+
+Deno.test("corrupt JPEGs are reported as corrupt, and the decoder recovers", async () => {
+  const image = blockImage([[[10, 20, 30], [200, 100, 0]]]);
+  const jpeg = encodeJpeg(image, 90);
+  const sof = jpeg.findIndex((b, i) => b === 0xff && jpeg[i + 1] === 0xc0);
+  const sos = jpeg.findIndex((b, i) => b === 0xff && jpeg[i + 1] === 0xda);
+  const zeroWidth = jpeg.slice();
+  zeroWidth.set([0, 0], sof + 7); // SOF0: length, precision, height, then width
+  const missingTable = jpeg.slice();
+  missingTable[sos + 6] = 0x33; // SOS: first component uses Huffman tables 3/3, never defined
+  const cases: [string, Uint8Array][] = [
+    ["zero-width.jpg", zeroWidth],
+    ["no-table.jpg", missingTable],
+  ];
+  for (const [name, bytes] of cases) {
+    await assertRejects(
+      () => decodeImage(bytes, name),
+      ImageDecodeError,
+      `${name}: corrupt JPEG (baseline)`,
+    );
+    const again = await decodeImage(jpeg, "good.jpg");
+    assertNear(pixel(again, 4, 4), [10, 20, 30], 4, `decoding works after ${name}`);
+  }
+});
+
+Deno.test("corrupt and truncated PNGs are errors that say which", async () => {
+  const data = new Uint8Array(16 * 16 * 3).map((_, i) => (i * 13) % 256);
+  const png = encodePngChannels(data, 16, 16, 3);
+  // Chunks: signature (8), IHDR (8 + 13 + 4) → IDAT header at byte 33, its data at 41.
+  const flipped = png.slice();
+  flipped[45] ^= 0xff;
+  await assertRejects(
+    () => decodeImage(flipped, "flipped.png"),
+    ImageDecodeError,
+    "flipped.png: corrupt PNG: checksum mismatch in the IDAT chunk",
+  );
+  await assertRejects(
+    () => decodeImage(png.subarray(0, 60), "cut.png"),
+    ImageDecodeError,
+    "cut.png: truncated PNG: the file ends after 60 bytes, inside the IDAT chunk",
+  );
+  await assertRejects(
+    () => decodeImage(png.subarray(0, 20), "header.png"),
+    ImageDecodeError,
+    "header.png: truncated PNG",
+  );
+});
