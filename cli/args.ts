@@ -2,6 +2,7 @@
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { PipelineOptions } from "../lib/pipeline.ts";
+import type { BackendChoice } from "../lib/runtime.ts";
 
 /** A command-line mistake: printed as one line with a pointer to --help, exit code 2. */
 export class UsageError extends Error {}
@@ -77,8 +78,8 @@ export function parseCommandLine<T extends ParseArgsConfig["options"]>(
 /** The pipeline options given on the command line. */
 export function pipelineOptions(
   values: Record<string, string | boolean | string[] | undefined>,
-): PipelineOptions & { backend: string } {
-  const backend = (values.backend as string | undefined) ?? "auto";
+): PipelineOptions {
+  const backend = ((values.backend as string | undefined) ?? "auto") as BackendChoice;
   if (!["auto", "wasm", "webgpu"].includes(backend)) {
     throw new UsageError(`invalid value for --backend: "${backend}" (auto, wasm or webgpu)`);
   }
