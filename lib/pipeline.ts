@@ -22,6 +22,7 @@ import { type AdapterOptions, createAdapter } from "./families/registry.ts";
 import type { ModelManifest } from "./manifest.ts";
 import { resolveModel } from "./models/resolve.ts";
 import { oksNms } from "./nms.ts";
+import { decodeImage } from "./image.ts";
 import { imageToTensor, warpCropToTensor } from "./preprocess.ts";
 import { type BackendChoice, initRuntime, ModelSession } from "./runtime.ts";
 import type { Box, ModelOutputs, Pose, RgbImage } from "./types.ts";
@@ -221,6 +222,18 @@ export class PosePipeline {
     this.timings.keypoints += inferred - start;
     this.timings.post += performance.now() - inferred;
     return poses;
+  }
+
+  /**
+   * Poses for an encoded JPEG or PNG image (EXIF orientation applied); `source` names the
+   * image in error messages.
+   */
+  async runBytes(
+    bytes: Uint8Array,
+    boxes: BoxSource = "detector",
+    source = "image",
+  ): Promise<Pose[]> {
+    return await this.run(await decodeImage(bytes, source), boxes);
   }
 
   /** Top-down keypoint stage for given boxes. */
