@@ -71,7 +71,10 @@ export function parseCommandLine<T extends ParseArgsConfig["options"]>(
       positionals,
     };
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    // node's own text for this one is long and ends in an unbalanced quote.
+    const unknown = (error as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" &&
+      (error as Error).message.match(/^Unknown option '([^']*)'/);
+    throw new UsageError(unknown ? `unknown option "${unknown[1]}"` : (error as Error).message);
   }
 }
 

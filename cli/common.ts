@@ -1,5 +1,6 @@
 /** Small pieces shared by the commands: loading models with progress, summaries, JSON files. */
 
+import { dirname, resolve } from "node:path";
 import { type PipelineOptions, PosePipeline } from "../lib/pipeline.ts";
 import { runtimeInfo } from "../lib/runtime.ts";
 import type { BatchResult } from "./batch.ts";
@@ -65,5 +66,42 @@ export async function readJsonFile(path: string): Promise<unknown> {
     return JSON.parse(text);
   } catch (error) {
     throw new Error(`${path} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Checks before any work is done that `path` can take an output file (its folder exists, and
+ * it is not itself a folder), so that a typo does not throw away a whole run's results at the
+ * end. Throws an Error naming the option and the path.
+ */
+export async function checkOutputFile(path: string, option: string): Promise<void> {
+  const folder = dirname(resolve(path));
+  const kind = await pathKind(folder);
+  if (kind !== "directory") {
+    throw new Error(
+      `cannot write ${option} ${path}: ${
+        kind ? `${folder} is not a folder` : `the folder ${folder} does not exist`
+      }`,
+    );
+  }
+  if (await pathKind(path) === "directory") {
+    throw new Error(`cannot write ${option} ${path}: it is a folder`);
+  }
+}
+
+/** Checks that `path` is a folder or can become one (nothing else is in the way). */
+export async function checkOutputFolder(path: string, option: string): Promise<void> {
+  const kind = await pathKind(path);
+  if (kind && kind !== "directory") {
+    throw new Error(`cannot write into ${option} ${path}: it exists and is not a folder`);
+  }
+}
+
+async function pathKind(path: string): Promise<"directory" | "other" | undefined> {
+  try {
+    return (await Deno.stat(path)).isDirectory ? "directory" : "other";
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw new Error(`cannot access ${path}: ${(error as Error).message}`);
   }
 }

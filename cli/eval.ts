@@ -15,7 +15,13 @@ import {
   UsageError,
 } from "./args.ts";
 import { type BatchItem, processImages } from "./batch.ts";
-import { backendLabel, createPipelineWithProgress, printSummary, readJsonFile } from "./common.ts";
+import {
+  backendLabel,
+  checkOutputFile,
+  createPipelineWithProgress,
+  printSummary,
+  readJsonFile,
+} from "./common.ts";
 import { printErr } from "./progress.ts";
 
 export const EVAL_HELP = `Usage:
@@ -62,6 +68,11 @@ export async function evaluate(args: string[]): Promise<number> {
     throw new UsageError("give either --results FILE or --images DIR");
   }
   const quiet = values.quiet === true;
+  const out = values.out as string | undefined;
+  if (out !== undefined) {
+    if (!imagesDir) throw new UsageError("--out goes with --images (it writes the results made)");
+    await checkOutputFile(out, "--out");
+  }
 
   const gtJson = await readJsonFile(gtPath);
   const gt = parseGroundTruth(gtJson, gtPath);
@@ -106,7 +117,7 @@ export async function evaluate(args: string[]): Promise<number> {
         progress: quiet ? false : undefined,
       });
       if (!quiet) printSummary(pipeline, batch);
-      if (values.out) await writeResults(values.out as string, batch.results);
+      if (out !== undefined) await writeResults(out, batch.results);
       resultsJson = batch.results;
       if (batch.failures.length) exitCode = 1;
       runInfo = {

@@ -36,7 +36,8 @@ export async function main(args: string[]): Promise<number> {
     }
   } catch (error) {
     if (error instanceof UsageError) {
-      printErr(`posekit: ${error.message}\nRun "posekit ${command ?? ""} --help" for usage.\n`);
+      const help = command === "predict" || command === "eval" ? `${command} --help` : "--help";
+      printErr(`posekit: ${error.message} (see "posekit ${help}")\n`);
       return 2;
     }
     if (Deno.env.get("POSEKIT_DEBUG")) console.error(error);

@@ -3,7 +3,6 @@
 import { parseDetectionBoxes } from "../lib/boxes.ts";
 import { assignImageIds, writeResults } from "../lib/coco_results.ts";
 import { expandInputs } from "../lib/inputs.ts";
-import { PosePipeline } from "../lib/pipeline.ts";
 import {
   numberOption,
   parseCommandLine,
@@ -13,7 +12,13 @@ import {
   UsageError,
 } from "./args.ts";
 import { processImages } from "./batch.ts";
-import { createPipelineWithProgress, printSummary, readJsonFile } from "./common.ts";
+import {
+  checkOutputFile,
+  checkOutputFolder,
+  createPipelineWithProgress,
+  printSummary,
+  readJsonFile,
+} from "./common.ts";
 import { printErr } from "./progress.ts";
 
 export const PREDICT_HELP = `Usage: deno task predict [options] <image|directory|glob>...
@@ -46,6 +51,10 @@ export async function predict(args: string[]): Promise<number> {
   if (positionals.length === 0) throw new UsageError("no images given");
   const options = pipelineOptions(values);
   const quiet = values.quiet === true;
+  const out = values.out as string | undefined;
+  const drawDir = values.draw as string | undefined;
+  if (out !== undefined) await checkOutputFile(out, "--out");
+  if (drawDir !== undefined) await checkOutputFolder(drawDir, "--draw");
 
   const boxThreshold = numberOption(values["box-thr"] as string, "box-thr") ?? 0;
   const boxes = values.boxes
@@ -64,10 +73,9 @@ export async function predict(args: string[]): Promise<number> {
   try {
     const batch = await processImages(pipeline, items, {
       boxes,
-      drawDir: values.draw as string | undefined,
+      drawDir,
       progress: quiet ? false : undefined,
     });
-    const out = values.out as string | undefined;
     const written = await writeResults(out, batch.results, items);
     if (!quiet) {
       printSummary(pipeline, batch, errors.length);
