@@ -53,6 +53,7 @@ export async function processImages(
     wallMs: 0,
   };
   if (options.drawDir) await Deno.mkdir(options.drawDir, { recursive: true });
+  const drawnNames = new Set<string>();
   for (const item of items) {
     try {
       const bytes = await Deno.readFile(item.path);
@@ -68,7 +69,7 @@ export async function processImages(
       result.people += poses.length;
       if (options.drawDir) {
         const drawn = drawPoses(image, poses, { skeleton: pipeline.pose.manifest.skeleton });
-        const name = basename(item.path).replace(/\.[^.]*$/, "") + ".jpg";
+        const name = uniqueName(basename(item.path).replace(/\.[^.]*$/, ""), drawnNames);
         await Deno.writeFile(join(options.drawDir, name), await encodeJpeg(drawn, 90));
       }
     } catch (error) {
@@ -82,4 +83,15 @@ export async function processImages(
   bar.clear();
   result.wallMs = performance.now() - start;
   return result;
+}
+
+/**
+ * `<stem>.jpg`, or `<stem>-2.jpg`, `<stem>-3.jpg`, … when an earlier image of the run took that
+ * name (a.png beside a.jpg, or the same name in two folders), so no drawing overwrites another.
+ */
+function uniqueName(stem: string, taken: Set<string>): string {
+  let name = `${stem}.jpg`;
+  for (let n = 2; taken.has(name.toLowerCase()); n++) name = `${stem}-${n}.jpg`;
+  taken.add(name.toLowerCase());
+  return name;
 }
