@@ -54,14 +54,31 @@ export function numberOption(
   return n;
 }
 
-/** Runs parseArgs and turns its errors into UsageErrors. */
+/**
+ * Runs parseArgs and turns its errors into one-line UsageErrors. A negative number after an
+ * option that takes a value is that value (`--det-thr -1` then says the value is invalid,
+ * where parseArgs alone would call the option ambiguous).
+ */
 export function parseCommandLine<T extends ParseArgsConfig["options"]>(
   args: string[],
   options: T,
 ): { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] } {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--") {
+      joined.push(...args.slice(i));
+      break;
+    }
+    const name = args[i].startsWith("--") && !args[i].includes("=") ? args[i].slice(2) : "";
+    const next = args[i + 1];
+    if (options?.[name]?.type === "string" && next !== undefined && /^-[\d.]/.test(next)) {
+      joined.push(`${args[i]}=${next}`);
+      i++;
+    } else joined.push(args[i]);
+  }
   try {
     const { values, positionals } = parseArgs({
-      args,
+      args: joined,
       options,
       allowPositionals: true,
       strict: true,
@@ -74,7 +91,11 @@ export function parseCommandLine<T extends ParseArgsConfig["options"]>(
     // node's own text for this one is long and ends in an unbalanced quote.
     const unknown = (error as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" &&
       (error as Error).message.match(/^Unknown option '([^']*)'/);
-    throw new UsageError(unknown ? `unknown option "${unknown[1]}"` : (error as Error).message);
+    throw new UsageError(
+      unknown
+        ? `unknown option "${unknown[1]}"`
+        : (error as Error).message.replace(/\s*\n\s*/g, " "),
+    );
   }
 }
 

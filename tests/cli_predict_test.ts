@@ -1,0 +1,539 @@
+/**
+ * `posekit predict` end to end: the real command line in a separate process, on real COCO
+ * images and the shared models. Each run loads two models (~1–2 s), so runs use 1–3 images.
+ */
+
+import { join } from "node:path";
+import { decodeImage, encodeJpeg, encodePng, readImageFile } from "../lib/image.ts";
+import type { RgbImage } from "../lib/types.ts";
+import { assert, assertEquals } from "./support/assert.ts";
+import {
+  type CliRun,
+  describeRun,
+  hasStackTrace,
+  nonEmptyLines,
+  runCli,
+  withTempDir,
+} from "./support/cli.ts";
+import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
+
+const IMAGE_785 = ["coco", "val2017", "000000000785.jpg"];
+const IMAGE_139 = ["coco", "val2017", "000000000139.jpg"];
+const DETECTIONS = ["coco", "detections", "COCO_val2017_detections_AP_H_56_person.4img.json"];
+const LEGACY_MODEL = ["models", "legacy", "simplepose_nano_256x192.spatial-bn.onnx"];
+const ignore = ignoreWithoutShared("models", "simplepose_nano_256x192.onnx") ||
+  ignoreWithoutShared(...IMAGE_785);
+
+/** COCO nose and ankles (0-based keypoint indices). */
+const NOSE = 0, LEFT_ANKLE = 15, RIGHT_ANKLE = 16;
+
+/** Runs predict with the shared models on WASM (the same numbers on every machine). */
+function predict(args: string[]): Promise<CliRun> {
+  return runCli(["predict", "--models", requireShared("models"), "--backend", "wasm", ...args]);
+}
+
+interface Result {
+  image_id: number;
+  category_id: number;
+  keypoints: number[];
+  score: number;
+  bbox: number[];
+}
+
+/** Parses COCO keypoint results and checks every entry has exactly the documented shape. */
+function parseResults(text: string, context: string): Result[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`not valid JSON (${(error as Error).message}):\n${context}`);
+  }
+  assert(Array.isArray(json), `results must be a JSON array:\n${context}`);
+  for (const entry of json as Result[]) {
+    assertEquals(
+      Object.keys(entry).sort(),
+      ["bbox", "category_id", "image_id", "keypoints", "score"],
+      "keys of a result",
+    );
+    assert(Number.isInteger(entry.image_id) && entry.image_id >= 0, "image_id: an integer id");
+    assertEquals(entry.category_id, 1, "category_id is person");
+    assertEquals(entry.keypoints.length, 17 * 3, "17 keypoints × (x, y, score)");
+    assert(entry.keypoints.every(Number.isFinite), "keypoints are finite numbers");
+    assert(Number.isFinite(entry.score) && entry.score >= 0 && entry.score <= 1, "score in [0,1]");
+    assertEquals(entry.bbox.length, 4, "bbox is [x, y, width, height]");
+    assert(entry.bbox.every(Number.isFinite), "bbox values are finite");
+    assert(entry.bbox[2] > 0 && entry.bbox[3] > 0, "bbox has a positive size");
+  }
+  return json as Result[];
+}
+
+function keypoint(result: Result, index: number): { x: number; y: number; score: number } {
+  const [x, y, score] = result.keypoints.slice(3 * index, 3 * index + 3);
+  return { x, y, score };
+}
+
+/** The person with the largest box (image 785 shows one skier). */
+function largestPerson(results: Result[], imageId: number): Result {
+  const people = results.filter((r) => r.image_id === imageId);
+  assert(people.length > 0, `no person found in image ${imageId}`);
+  return people.reduce((a, b) => (a.bbox[2] * a.bbox[3] >= b.bbox[2] * b.bbox[3] ? a : b));
+}
+
+function assertCleanFailure(run: CliRun, code: number): void {
+  assertEquals(run.code, code, `exit code\n${describeRun(run)}`);
+  assert(!hasStackTrace(run.stderr), `no stack trace on stderr\n${describeRun(run)}`);
+}
+
+/** The APP1 Exif segment of a big-endian TIFF whose IFD0 holds only the Orientation tag. */
+function exifOrientationSegment(orientation: number): Uint8Array {
+  const tiff = [
+    0x4d,
+    0x4d,
+    0x00,
+    0x2a,
+    0x00,
+    0x00,
+    0x00,
+    0x08, // "MM", 42, IFD0 at offset 8
+    0x00,
+    0x01, // one entry
+    0x01,
+    0x12,
+    0x00,
+    0x03,
+    0x00,
+    0x00,
+    0x00,
+    0x01, // tag 0x0112 Orientation, SHORT, count 1
+    0x00,
+    orientation,
+    0x00,
+    0x00, // the value, left-aligned in 4 bytes
+    0x00,
+    0x00,
+    0x00,
+    0x00, // no next IFD
+  ];
+  const payload = [0x45, 0x78, 0x69, 0x66, 0x00, 0x00, ...tiff]; // "Exif\0\0"
+  const length = payload.length + 2;
+  return Uint8Array.from([0xff, 0xe1, length >> 8, length & 0xff, ...payload]);
+}
+
+/** The JPEG with `segment` right after its SOI marker, where cameras put Exif. */
+function insertAfterSoi(jpeg: Uint8Array, segment: Uint8Array): Uint8Array {
+  const out = new Uint8Array(jpeg.length + segment.length);
+  out.set(jpeg.subarray(0, 2));
+  out.set(segment, 2);
+  out.set(jpeg.subarray(2), 2 + segment.length);
+  return out;
+}
+
+/** The image turned 90° counter-clockwise: output (x, y) is input (width − 1 − y, x). */
+function rotateCounterClockwise(image: RgbImage): RgbImage {
+  const { width, height, data } = image;
+  const out = new Uint8Array(data.length);
+  for (let y = 0; y < width; y++) {
+    for (let x = 0; x < height; x++) {
+      const from = (x * width + (width - 1 - y)) * 3;
+      out.set(data.subarray(from, from + 3), (y * height + x) * 3);
+    }
+  }
+  return { width: height, height: width, data: out };
+}
+
+Deno.test({
+  name: "predict: bad files are reported one by one and never stop the batch",
+  ignore,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const good = join(dir, "000000000785.jpg");
+      await Deno.copyFile(requireShared(...IMAGE_785), good);
+      const text = join(dir, "notes.jpg");
+      await Deno.writeTextFile(text, "meeting notes, not a photo\n");
+      const truncated = join(dir, "truncated.jpg");
+      const real = await Deno.readFile(requireShared(...IMAGE_139));
+      await Deno.writeFile(truncated, real.subarray(0, real.length >> 1));
+      // A real PNG whose compressed data is overwritten in the middle.
+      const corrupt = join(dir, "corrupt.png");
+      const png = encodePng({ width: 32, height: 32, data: new Uint8Array(32 * 32 * 3).fill(90) });
+      png.fill(0xee, png.length >> 1, (png.length >> 1) + 16);
+      await Deno.writeFile(corrupt, png);
+      // Hidden entries are skipped when a folder is searched (as a shell's * does), so the
+      // empty ".png" is named on the command line.
+      const empty = join(dir, ".png");
+      await Deno.writeFile(empty, new Uint8Array());
+      const out = join(dir, "results.json");
+
+      const run = await predict([dir, empty, "--out", out]);
+
+      assertCleanFailure(run, 1);
+      const results = parseResults(await Deno.readTextFile(out), describeRun(run));
+      assert(results.length > 0, "the good image's people are written");
+      assertEquals(new Set(results.map((r) => r.image_id)), new Set([785]));
+      const errorLines = nonEmptyLines(run.stderr);
+      for (
+        const [path, reason] of [
+          [text, /not a JPEG or PNG/i],
+          [truncated, /truncated/i],
+          [corrupt, /PNG/],
+          [empty, /empty/i],
+        ] as const
+      ) {
+        const line = errorLines.find((l) => l.includes(`${path}:`));
+        assert(line, `stderr names ${path}\n${describeRun(run)}`);
+        assert(reason.test(line.slice(line.indexOf(`${path}:`))), `reason for ${path}: ${line}`);
+      }
+    }),
+});
+
+Deno.test({
+  name: "predict: an empty folder is reported by name and exits 1",
+  ignore,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const empty = join(dir, "no_images_here");
+      await Deno.mkdir(empty);
+      await Deno.writeTextFile(join(empty, "readme.txt"), "not an image");
+
+      const run = await predict([empty]);
+
+      assertCleanFailure(run, 1);
+      assert(run.stderr.includes(empty), `stderr names the folder\n${describeRun(run)}`);
+      assertEquals(parseResults(run.stdout, describeRun(run)), []);
+    }),
+});
+
+Deno.test({
+  name: "predict: a glob selects images, a missing path is reported, stdout holds only JSON",
+  ignore,
+  fn: () =>
+    withTempDir(async (dir) => {
+      await Deno.copyFile(requireShared(...IMAGE_785), join(dir, "000000000785.jpg"));
+      // Not matched by *.jpg: would add people of another image if the glob were ignored.
+      await Deno.copyFile(requireShared(...IMAGE_139), join(dir, "000000000139.jpeg"));
+      const missing = join(dir, "no_such_photo.jpg");
+
+      const run = await predict([join(dir, "*.jpg"), missing]);
+
+      assertCleanFailure(run, 1);
+      // JSON.parse of the whole of stdout: nothing else may be printed there.
+      const results = parseResults(run.stdout, describeRun(run));
+      assertEquals(new Set(results.map((r) => r.image_id)), new Set([785]));
+      const line = nonEmptyLines(run.stderr).find((l) => l.includes(missing));
+      assert(line && /no such file/i.test(line), `stderr reports ${missing}\n${describeRun(run)}`);
+    }),
+});
+
+Deno.test({
+  name: "predict: --out replaces an existing file by rename and leaves no temporary files",
+  ignore,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const input = join(dir, "000000000785.jpg");
+      await Deno.copyFile(requireShared(...IMAGE_785), input);
+      const outDir = join(dir, "out");
+      await Deno.mkdir(outDir);
+      const out = join(outDir, "results.json");
+      // Longer than the new results: a file rewritten in place would keep a tail of this.
+      await Deno.writeTextFile(out, "x".repeat(1 << 20));
+      // A stale image-id sidecar from an earlier run with non-COCO names.
+      await Deno.writeTextFile(`${out}.images.json`, '{"1234567890": "old.jpg"}\n');
+      const before = await Deno.stat(out);
+
+      const run = await predict([input, "--out", out]);
+
+      assertCleanFailure(run, 0);
+      assertEquals(run.stdout, "", "with --out nothing goes to stdout");
+      const results = parseResults(await Deno.readTextFile(out), describeRun(run));
+      assert(results.length > 0 && results.every((r) => r.image_id === 785), "results of 785");
+      if (before.ino !== null) {
+        assert((await Deno.stat(out)).ino !== before.ino, "a new file was renamed over the old");
+      }
+      const names = [];
+      for await (const entry of Deno.readDir(outDir)) names.push(entry.name);
+      // Only COCO names: no sidecar is needed, and the stale one is gone.
+      assertEquals(names, ["results.json"], "files left beside --out");
+    }),
+});
+
+Deno.test({
+  name: "predict: --out into a folder that does not exist fails before any work",
+  ignore,
+  fn: () =>
+    withTempDir(async (dir) => {
+      await Deno.copyFile(requireShared(...IMAGE_785), join(dir, "000000000785.jpg"));
+      const out = join(dir, "typo", "results.json");
+
+      // A model that does not exist either: had the models been loaded first, it would say so.
+      const run = await predict([dir, "--out", out, "--pose", "nonexistent_model"]);
+
+      assertCleanFailure(run, 1);
+      assertEquals(nonEmptyLines(run.stderr).length, 1, `one line\n${describeRun(run)}`);
+      assert(run.stderr.includes(out), `the message names --out\n${describeRun(run)}`);
+    }),
+});
+
+Deno.test({
+  name: "predict: COCO names keep their id; other names get a stable id and a sidecar",
+  ignore,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const skier = join(dir, "skier.jpg");
+      await Deno.copyFile(requireShared(...IMAGE_785), skier);
+      const coco = join(dir, "000000000785.jpg");
+      await Deno.copyFile(requireShared(...IMAGE_785), coco);
+      const out = join(dir, "results.json");
+
+      const first = await predict([coco, skier, "--out", out]);
+      const second = await predict([skier]);
+
+      assertCleanFailure(first, 0);
+      assertCleanFailure(second, 0);
+      const firstResults = parseResults(await Deno.readTextFile(out), describeRun(first));
+      const ids = [...new Set(firstResults.map((r) => r.image_id))];
+      assertEquals(ids.length, 2, "one id per image (both show the skier)");
+      assert(ids.includes(785), "000000000785.jpg is image 785");
+      const skierId = ids.find((id) => id !== 785)!;
+      const secondIds = new Set(
+        parseResults(second.stdout, describeRun(second)).map((r) => r.image_id),
+      );
+      assertEquals(secondIds, new Set([skierId]), "skier.jpg gets the same id on another run");
+
+      const sidecar = JSON.parse(await Deno.readTextFile(`${out}.images.json`));
+      assertEquals(sidecar[String(skierId)], skier, "the sidecar maps the id back to the file");
+      assertEquals(sidecar["785"], coco);
+    }),
+});
+
+Deno.test({
+  name: "predict: a model that cannot be found is named with where it was looked for",
+  ignore,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const image = requireShared(...IMAGE_785);
+      const byName = await predict(["--pose", "nonexistent_model", image]);
+      assertCleanFailure(byName, 1);
+      assert(byName.stderr.includes("nonexistent_model"), describeRun(byName));
+      // A bare name is looked up in the catalog of manifests, which the message lists.
+      assert(/known models:.*simplepose_nano_256x192/i.test(byName.stderr), describeRun(byName));
+
+      const missingPath = join(dir, "none.onnx");
+      const byPath = await predict(["--pose", missingPath, image]);
+      assertCleanFailure(byPath, 1);
+      assert(byPath.stderr.includes(missingPath), describeRun(byPath));
+      assert(/not found/.test(byPath.stderr), describeRun(byPath));
+
+      // A bare file name is also looked for in the model folders, which the message lists.
+      const byFileName = await predict(["--pose", "none.onnx", image]);
+      assertCleanFailure(byFileName, 1);
+      assert(byFileName.stderr.includes("none.onnx"), describeRun(byFileName));
+      assert(byFileName.stderr.includes(requireShared("models")), describeRun(byFileName));
+    }),
+});
+
+Deno.test({
+  name: "predict: a legacy model onnxruntime refuses is named with onnxruntime's reason",
+  ignore: ignore || ignoreWithoutShared(...LEGACY_MODEL),
+  fn: async () => {
+    const run = await predict([
+      "--pose",
+      requireShared(...LEGACY_MODEL),
+      requireShared(...IMAGE_785),
+    ]);
+
+    assertCleanFailure(run, 1);
+    const message = nonEmptyLines(run.stderr).filter((l) => l.startsWith("posekit:")).join("\n");
+    assert(message.includes("simplepose_nano_256x192.spatial-bn.onnx"), describeRun(run));
+    assert(message.includes("BatchNormalization"), describeRun(run));
+    assertEquals(run.stdout, "", "no results");
+  },
+});
+
+Deno.test({
+  name: "predict: an EXIF-rotated JPEG is turned upright before the people are found",
+  ignore,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const original = join(dir, "000000000785.jpg");
+      await Deno.copyFile(requireShared(...IMAGE_785), original);
+      const upright = await readImageFile(original);
+      // Stored pixels: the upright image turned 90° counter-clockwise. Orientation 6 says
+      // "turn 90° clockwise to display", which makes it upright again.
+      const stored = rotateCounterClockwise(upright);
+      const rotatedJpeg = insertAfterSoi(encodeJpeg(stored, 95), exifOrientationSegment(6));
+      const rotated = join(dir, "phone_photo.jpg");
+      await Deno.writeFile(rotated, rotatedJpeg);
+      const displayed = await decodeImage(rotatedJpeg, rotated);
+      assertEquals([displayed.width, displayed.height], [upright.width, upright.height]);
+
+      const run = await predict([original, rotated]);
+
+      assertCleanFailure(run, 0);
+      const results = parseResults(run.stdout, describeRun(run));
+      const rotatedId = results.find((r) => r.image_id !== 785)?.image_id;
+      assert(rotatedId !== undefined, `people found in the rotated photo\n${describeRun(run)}`);
+      const expected = largestPerson(results, 785);
+      const actual = largestPerson(results, rotatedId);
+
+      // Measured: re-encoding the pixels (and JPEG blocks falling differently after the
+      // turn) moves keypoints by 1.2 px on average, 4.6 px at most — the heatmap's quarter-cell
+      // refinement flipping side (a heatmap cell is ~6.7 image px here).
+      const distances: number[] = [];
+      for (let k = 0; k < 17; k++) {
+        const a = keypoint(actual, k), e = keypoint(expected, k);
+        if (a.score < 0.3 || e.score < 0.3) continue;
+        distances.push(Math.hypot(a.x - e.x, a.y - e.y));
+      }
+      assert(distances.length >= 12, `most keypoints are confident in both (${distances.length})`);
+      const mean = distances.reduce((s, d) => s + d, 0) / distances.length;
+      const worst = Math.max(...distances);
+      assert(mean <= 3, `mean keypoint distance ${mean.toFixed(2)} px`);
+      assert(worst <= 8, `largest keypoint distance ${worst.toFixed(2)} px`);
+      for (let i = 0; i < 4; i++) {
+        assert(
+          Math.abs(actual.bbox[i] - expected.bbox[i]) <= 8,
+          `bbox ${actual.bbox} vs ${expected.bbox}`,
+        );
+      }
+      const nose = keypoint(actual, NOSE);
+      for (const ankle of [LEFT_ANKLE, RIGHT_ANKLE]) {
+        assert(
+          nose.y < keypoint(actual, ankle).y - 100,
+          "upright: the nose is far above the ankles",
+        );
+      }
+    }),
+});
+
+Deno.test({
+  name: "predict: --draw writes a decodable JPEG per image, at the image's size",
+  ignore: ignore || ignoreWithoutShared(...IMAGE_139),
+  fn: () =>
+    withTempDir(async (dir) => {
+      const jpegInput = join(dir, "000000000785.jpg");
+      await Deno.copyFile(requireShared(...IMAGE_785), jpegInput);
+      const pngInput = join(dir, "living_room.png");
+      const pngImage = await readImageFile(requireShared(...IMAGE_139));
+      await Deno.writeFile(pngInput, encodePng(pngImage));
+      const drawDir = join(dir, "drawn");
+
+      const run = await predict([jpegInput, pngInput, "--draw", drawDir]);
+
+      assertCleanFailure(run, 0);
+      const names = [];
+      for await (const entry of Deno.readDir(drawDir)) names.push(entry.name);
+      assertEquals(names.sort(), ["000000000785.jpg", "living_room.jpg"]);
+      for (
+        const [name, input] of [["000000000785.jpg", jpegInput], ["living_room.jpg", pngInput]]
+      ) {
+        const bytes = await Deno.readFile(join(drawDir, name));
+        assertEquals([bytes[0], bytes[1]], [0xff, 0xd8], `${name} is a JPEG`);
+        const drawn = await decodeImage(bytes, name);
+        const source = await readImageFile(input);
+        assertEquals([drawn.width, drawn.height], [source.width, source.height], name);
+      }
+    }),
+});
+
+Deno.test({
+  name: "predict: --draw keeps one drawing per image when two inputs share a name",
+  ignore,
+  fn: () =>
+    withTempDir(async (dir) => {
+      for (const folder of ["monday", "tuesday"]) {
+        await Deno.mkdir(join(dir, folder));
+        await Deno.copyFile(requireShared(...IMAGE_785), join(dir, folder, "skier.jpg"));
+      }
+      const drawDir = join(dir, "drawn");
+
+      const run = await predict([join(dir, "monday"), join(dir, "tuesday"), "--draw", drawDir]);
+
+      assertCleanFailure(run, 0);
+      const names = [];
+      for await (const entry of Deno.readDir(drawDir)) names.push(entry.name);
+      assertEquals(names.length, 2, `two drawings: ${names}`);
+    }),
+});
+
+Deno.test({
+  name: "predict: --boxes takes people from a detection file instead of the detector",
+  ignore: ignore || ignoreWithoutShared(...DETECTIONS),
+  fn: () =>
+    withTempDir(async (dir) => {
+      const image = join(dir, "000000000785.jpg");
+      await Deno.copyFile(requireShared(...IMAGE_785), image);
+      const boxThreshold = 0.05;
+      const detections = JSON.parse(await Deno.readTextFile(requireShared(...DETECTIONS))) as {
+        image_id: number;
+        bbox: number[];
+        score: number;
+      }[];
+      const boxes785 = detections.filter((d) => d.image_id === 785 && d.score >= boxThreshold);
+      assert(boxes785.length >= 2, "the file has several boxes for 785 above the threshold");
+
+      const run = await predict([
+        image,
+        "--boxes",
+        requireShared(...DETECTIONS),
+        "--box-thr",
+        String(boxThreshold),
+      ]);
+
+      assertCleanFailure(run, 0);
+      const results = parseResults(run.stdout, describeRun(run));
+      assert(results.length > 0, `people found\n${describeRun(run)}`);
+      for (const result of results) {
+        // Results round coordinates to 3 decimals.
+        const match = boxes785.find((d) =>
+          d.bbox.every((v, i) => Math.abs(v - result.bbox[i]) < 2e-3)
+        );
+        assert(
+          match,
+          `bbox ${result.bbox} is one of the file's boxes for 785 above ${boxThreshold}`,
+        );
+      }
+    }),
+});
+
+Deno.test({
+  name: "predict: --no-flip, --dark and --threads 1 run",
+  ignore,
+  fn: async () => {
+    const run = await predict([
+      "--no-flip",
+      "--dark",
+      "--threads",
+      "1",
+      requireShared(...IMAGE_785),
+    ]);
+
+    assertCleanFailure(run, 0);
+    const results = parseResults(run.stdout, describeRun(run));
+    assertEquals(new Set(results.map((r) => r.image_id)), new Set([785]));
+    assert(/1 thread\b/.test(run.stderr), `the summary says 1 thread\n${describeRun(run)}`);
+  },
+});
+
+Deno.test({
+  name: "predict: bad option values exit 2 with a one-line message naming the option",
+  ignore,
+  fn: async () => {
+    const image = requireShared(...IMAGE_785);
+    for (
+      const [args, named] of [
+        [["--threads", "0"], "--threads"],
+        [["--det-thr", "2"], "--det-thr"],
+        [["--backend", "foo"], "--backend"],
+        [["--max-people", "-1"], "--max-people"],
+        [["--no-such-option"], "--no-such-option"],
+      ] as [string[], string][]
+    ) {
+      const run = await runCli(["predict", ...args, image]);
+      assertCleanFailure(run, 2);
+      const lines = nonEmptyLines(run.stderr);
+      assertEquals(lines.length, 1, `one line for ${args.join(" ")}\n${describeRun(run)}`);
+      assert(lines[0].includes(named), `names ${named}: ${lines[0]}`);
+      assertEquals(run.stdout, "");
+    }
+  },
+});
