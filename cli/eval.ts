@@ -110,7 +110,11 @@ export async function evaluate(args: string[]): Promise<number> {
       );
     }
     if (items.length === 0) throw new Error(`none of the images in ${gtPath} are in ${imagesDir}`);
-    const pipeline = await createPipelineWithProgress(pipelineOptions(values), quiet);
+    const options = pipelineOptions(values);
+    const pipeline = await createPipelineWithProgress(
+      boxes ? { ...options, detector: false } : options,
+      quiet,
+    );
     try {
       const batch = await processImages(pipeline, items, {
         boxes,

@@ -68,8 +68,17 @@ export async function predict(args: string[]): Promise<number> {
   const { files, errors } = await expandInputs(positionals);
   for (const e of errors) printErr(`posekit: ${e.path}: ${e.reason}\n`);
   const items = assignImageIds(files);
+  if (items.length === 0) {
+    // Nothing to run: no need to load models. The (empty) output is still written.
+    await writeResults(out, [], items);
+    return 1;
+  }
 
-  const pipeline = await createPipelineWithProgress(options, quiet);
+  // With --boxes the detector is never used, so it is not loaded.
+  const pipeline = await createPipelineWithProgress(
+    boxes ? { ...options, detector: false } : options,
+    quiet,
+  );
   try {
     const batch = await processImages(pipeline, items, {
       boxes,

@@ -29,8 +29,11 @@ import type { Box, ModelOutputs, Pose, RgbImage } from "./types.ts";
 
 /** How to build a pipeline. Every field has a sensible default. */
 export interface PipelineOptions {
-  /** Person detector: manifest name, manifest .json path or .onnx path. */
-  detector?: string;
+  /**
+   * Person detector: manifest name, manifest .json path or .onnx path; `false` when boxes
+   * always come from elsewhere (a box file, ground truth), so no detector is loaded.
+   */
+  detector?: string | false;
   /** Keypoint model (or an end-to-end model): manifest name, .json path or .onnx path. */
   pose?: string;
   /** Directories searched first for model files (`--models`). */
@@ -168,7 +171,7 @@ export class PosePipeline {
       );
     }
     let detector: LoadedModel<DetectorAdapter> | undefined;
-    if (pose.adapter.task === "keypoints") {
+    if (pose.adapter.task === "keypoints" && options.detector !== false) {
       const loaded = await loadModel(options.detector ?? DEFAULT_DETECTOR, options);
       if (loaded.adapter.task !== "detector") {
         throw new Error(

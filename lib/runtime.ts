@@ -341,10 +341,7 @@ export class ModelSession {
         `onnxruntime${backend === "webgpu" ? " (WebGPU)" : ""} cannot load model ${label}: ${
           cleanOrtMessage(error)
         }` +
-          (looksLikeLegacyBatchNorm(error)
-            ? `\n  hint: the model looks like an old export (BatchNormalization with "spatial"); ` +
-              `re-export it with a recent opset or strip that attribute.`
-            : ""),
+          legacyExportHint(error),
       );
     }
   }
@@ -378,12 +375,13 @@ export class ModelSession {
     const feeds = { [inputName]: new this.ort.Tensor("float32", data, dims) };
     let results: ort.InferenceSession.ReturnType;
     try {
-      results = await this.session.run(feeds);
+      // Severity 4 (fatal only): failures come back as the error below, not as raw log lines.
+      results = await this.session.run(feeds, { logSeverityLevel: 4 });
     } catch (error) {
       throw new Error(
         `model ${this.path} failed on input "${inputName}" [${dims.join(",")}]: ${
           cleanOrtMessage(error)
-        }`,
+        }${legacyExportHint(error)}`,
       );
     }
     const outputs: ModelOutputs = {};
@@ -734,6 +732,15 @@ function toFloat32(tensor: ort.Tensor): Float32Array {
 function cleanOrtMessage(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return message.replace(/^Error: /, "").trim();
+}
+
+/** A hint for errors that old exports cause, or "". */
+function legacyExportHint(error: unknown): string {
+  return looksLikeLegacyBatchNorm(error)
+    ? `\n  hint: this looks like an old export whose BatchNormalization nodes carry the obsolete ` +
+      `"spatial" attribute; re-export the model with a recent opset, or remove that attribute ` +
+      `from its BatchNormalization nodes (onnx.helper in Python).`
+    : "";
 }
 
 function looksLikeLegacyBatchNorm(error: unknown): boolean {
