@@ -213,8 +213,8 @@ export function parseGroundTruth(json: unknown, source: string): CocoGroundTruth
  * such ids listed).
  *
  * Areas follow pycocotools' loadRes: the keypoints' extent, unless the first result carries a
- * non-empty `bbox`, in which case every result's area is its bbox width × height (a warning
- * says so; every result then needs a bbox).
+ * non-empty `bbox`, in which case every result's area is its bbox width × height (every
+ * result then needs a bbox). Only the medium/large ranges depend on it, never AP over all areas.
  */
 export function parseResults(json: unknown, source: string, gt: CocoGroundTruth): ParsedResults {
   if (!Array.isArray(json)) {
@@ -232,12 +232,6 @@ export function parseResults(json: unknown, source: string, gt: CocoGroundTruth)
     throw new Error(
       `${source}: results[0] has a "segmentation" but no "bbox": pycocotools would evaluate ` +
         `mask areas, which posekit does not support for keypoint results`,
-    );
-  }
-  if (areaFromBbox) {
-    warnings.push(
-      `${source}: results carry "bbox": as in pycocotools, each result's area (for the medium ` +
-        `and large ranges) is its bbox width × height, not its keypoints' extent`,
     );
   }
 
