@@ -44,7 +44,7 @@ Deno.test("the three shared models' manifests follow the shared models' README",
     colorOrder: "bgr",
     mean: [103.53, 116.28, 123.675],
     std: [57.375, 57.12, 58.395],
-    dynamicBatch: true,
+    dynamicBatch: false,
   });
 
   const yolox = findManifest("yolox_nano")!;
@@ -116,11 +116,11 @@ async function checkAgainstModel(manifest: ModelManifest, path: string): Promise
     assertEquals(channels, 3, `${manifest.name}: channels`);
     if (typeof height === "number") assertEquals(height, manifest.input.height);
     if (typeof width === "number") assertEquals(width, manifest.input.width);
-    assertEquals(
-      manifest.input.dynamicBatch ?? false,
-      typeof batch === "string",
-      `${manifest.name}: dynamicBatch must say whether the batch dimension is symbolic`,
-    );
+    // A manifest may say false for a symbolic batch (the RTMDet export declares one but
+    // fails at batch 2), never true for a fixed one.
+    if (manifest.input.dynamicBatch) {
+      assert(typeof batch === "string", `${manifest.name}: dynamicBatch, but the batch is fixed`);
+    }
     const outputNames = session.outputs.map((o) => o.name);
     for (const [role, name] of Object.entries(manifest.outputs)) {
       assert(outputNames.includes(name), `${manifest.name}: output ${role} → "${name}" missing`);
