@@ -29,7 +29,7 @@ export type { BoxSource, LoadedModel, PipelineOptions, StageTimings } from "./li
 /** Core data types: decoded images, person boxes, poses, model outputs. */
 export type { Box, ModelOutputs, OutputTensor, Pose, RgbImage } from "./lib/types.ts";
 /** Backends: what to ask for, what runs, and what the runtime reports. */
-export type { Backend, BackendChoice } from "./lib/runtime.ts";
+export type { Backend, BackendChoice, RuntimeInfo } from "./lib/runtime.ts";
 /** The backend in use, its adapter and threads (after a pipeline or model was created). */
 export { runtimeInfo } from "./lib/runtime.ts";
 
