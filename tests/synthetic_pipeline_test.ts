@@ -185,7 +185,12 @@ Deno.test("DETR + PRTR two-stage (flip test on): AP 1.0, and less with a perturb
 Deno.test("PRTR sequential alone: AP 1.0, and less with a perturbed model", async () => {
   await withTempDir(async (dir) => {
     const data = await writeDataset(dir);
-    const sequential = await writeModel(dir, "prtr_seq", buildPrtrSequentialModel());
+    // Three person queries (at most two people per picture) keep the synthetic graph small.
+    const sequential = await writeModel(
+      dir,
+      "prtr_seq",
+      buildPrtrSequentialModel({ numQueries: 3 }),
+    );
     const exact = await evaluate(data, ["--pose", sequential]);
     assertEquals(exact.people, 4);
     assertEquals([exact.AP, exact.AR], [1, 1]);
@@ -193,7 +198,7 @@ Deno.test("PRTR sequential alone: AP 1.0, and less with a perturbed model", asyn
     const wrong = await writeModel(
       dir,
       "prtr_seq_perturbed",
-      buildPrtrSequentialModel({ layout: perturbedLayout() }),
+      buildPrtrSequentialModel({ numQueries: 3, layout: perturbedLayout() }),
     );
     const perturbed = await evaluate(data, ["--pose", wrong]);
     assert(perturbed.AP < 1, `perturbed sequential model still scores AP ${perturbed.AP}`);
