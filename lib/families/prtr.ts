@@ -1,0 +1,216 @@
+/**
+ * Two-stage PRTR keypoint models ("Pose Recognition with Cascade Transformers", Li et al.,
+ * CVPR 2021): a keypoint Transformer reads one person crop and answers with Q queries, each
+ * a class distribution over the J keypoint types plus background and one coordinate.
+ *
+ * Outputs (roles, with PRTR's own names as defaults):
+ * - `logits` (default name `pred_logits`) [B,Q,J+1], the last column being background;
+ * - `coords` (default name `pred_coords`) [B,Q,2], (x/W, y/H) normalized to the crop.
+ *
+ * Readout (the paper code's `get_final_preds_match`): per query, a softmax over the J type
+ * logits (background excluded; with option `includeBackground` the softmax covers all J+1
+ * and the J type columns are kept); cost = −probability; the optimal (Hungarian) matching of
+ * the J types to distinct queries; keypoint j = its query's coordinates × (W, H), score = its
+ * probability.
+ *
+ * Flip test: the mirrored crop is read the same way, its x mirrored back in normalized crop
+ * units as x → 1 − x (PRTR's `fliplr_joints` with width 1 and `pixel_align=False`, i.e.
+ * W − x pixels rather than the exact W − 1 − x; option `flipPixelAlign: true` uses the exact
+ * mirror), left/right types swapped, then coordinates and scores are averaged with the
+ * unflipped readout.
+ *
+ * Manifest options:
+ * - `includeBackground` (boolean, default false): background logit inside the softmax.
+ * - `flipPixelAlign` (boolean, default false): exact pixel mirror in the flip test.
+ * - `padding` (number, default 1.25): box enlargement before cropping. The crop keeps the
+ *   input's aspect ratio (4:3 h:w in the paper, 384×288 or 512×384).
+ */
+
+import { COCO_FLIP_PAIRS } from "../coco_keypoints.ts";
+import { hungarian } from "../hungarian.ts";
+import type { ModelManifest } from "../manifest.ts";
+import { softmax } from "../math.ts";
+import type { ModelOutputs, OutputTensor } from "../types.ts";
+import { type KeypointAdapter, requireOutput } from "./adapter.ts";
+
+/** How class probabilities are computed from the J+1 logits. */
+export interface PrtrReadoutOptions {
+  /** Softmax over all J+1 logits (then keep the J type columns); default false. */
+  includeBackground?: boolean;
+}
+
+/**
+ * PRTR's matching readout for one set of queries.
+ *
+ * @param logits Q × (J+1) logits, query-major, background last
+ * @param coords Q × 2 normalized coordinates, query-major
+ * @returns J × 3 values: x, y (normalized, as the model gave them) and score (the matched
+ *   query's probability for that type)
+ * @throws when there are fewer queries than keypoint types
+ */
+export function prtrReadout(
+  logits: ArrayLike<number>,
+  coords: ArrayLike<number>,
+  numQueries: number,
+  numKeypoints: number,
+  options: PrtrReadoutOptions = {},
+): Float32Array {
+  const J = numKeypoints, Q = numQueries, width = J + 1;
+  if (Q < J) {
+    throw new Error(`PRTR: ${Q} queries cannot be matched to ${J} keypoint types (need Q ≥ J)`);
+  }
+  if (logits.length < Q * width || coords.length < Q * 2) {
+    throw new Error(
+      `PRTR: expected ${Q}×${width} logits and ${Q}×2 coordinates, got ${logits.length} and ` +
+        `${coords.length} values`,
+    );
+  }
+  const probability = new Float64Array(J * Q); // type-major: the cost matrix's layout
+  for (let q = 0; q < Q; q++) {
+    const start = q * width;
+    const p = softmax(logits, start, start + (options.includeBackground ? width : J));
+    for (let j = 0; j < J; j++) probability[j * Q + q] = p[j];
+  }
+  const cost = probability.map((p) => -p);
+  const queryOfType = hungarian(cost, J, Q);
+  const out = new Float32Array(J * 3);
+  for (let j = 0; j < J; j++) {
+    const q = queryOfType[j];
+    out[j * 3] = coords[q * 2];
+    out[j * 3 + 1] = coords[q * 2 + 1];
+    out[j * 3 + 2] = probability[j * Q + q];
+  }
+  return out;
+}
+
+/**
+ * Fuses a readout with the readout of the mirrored crop (both J × 3, normalized): the mirrored
+ * x becomes 1 − x (or 1 − x − 1/inputWidth with `pixelAlign`), left/right types swap, and
+ * coordinates and scores are averaged.
+ */
+export function fusePrtrFlip(
+  original: Float32Array,
+  mirrored: Float32Array,
+  flipPairs: readonly (readonly [number, number])[],
+  options: { pixelAlign?: boolean; inputWidth?: number } = {},
+): Float32Array {
+  const J = original.length / 3;
+  if (mirrored.length !== original.length) {
+    throw new Error("PRTR flip test: the mirrored crop's readout has a different size");
+  }
+  if (options.pixelAlign && !(options.inputWidth! > 0)) {
+    throw new Error("PRTR flip test: pixelAlign needs the input width");
+  }
+  const shift = options.pixelAlign ? 1 / options.inputWidth! : 0;
+  const source = Int32Array.from({ length: J }, (_, j) => j);
+  for (const [a, b] of flipPairs) {
+    if (a < J && b < J) {
+      source[a] = b;
+      source[b] = a;
+    }
+  }
+  const fused = new Float32Array(original.length);
+  for (let j = 0; j < J; j++) {
+    const m = source[j] * 3;
+    fused[j * 3] = 0.5 * (original[j * 3] + (1 - mirrored[m] - shift));
+    fused[j * 3 + 1] = 0.5 * (original[j * 3 + 1] + mirrored[m + 1]);
+    fused[j * 3 + 2] = 0.5 * (original[j * 3 + 2] + mirrored[m + 2]);
+  }
+  return fused;
+}
+
+/** Query count from logits [..,Q,J+1] and coords [..,Q,2], after checking they agree with J. */
+export function prtrQueryCount(
+  logits: OutputTensor,
+  coords: OutputTensor,
+  numKeypoints: number,
+): number {
+  const ld = logits.dims, cd = coords.dims;
+  const q = ld[ld.length - 2];
+  if (
+    ld.length < 2 || cd.length < 2 || ld[ld.length - 1] !== numKeypoints + 1 ||
+    cd[cd.length - 1] !== 2 || cd[cd.length - 2] !== q
+  ) {
+    throw new Error(
+      `PRTR: expected logits [..,Q,${numKeypoints + 1}] (${numKeypoints} keypoint types + ` +
+        `background) and coordinates [..,Q,2], got [${ld.join(",")}] and [${cd.join(",")}]`,
+    );
+  }
+  return q;
+}
+
+/**
+ * The output for `role`: the manifest's mapping when it has one, else the model's output
+ * called `defaultName` (PRTR's own output names).
+ */
+export function prtrOutput(
+  outputs: ModelOutputs,
+  manifest: ModelManifest,
+  role: string,
+  defaultName: string,
+): OutputTensor {
+  if (manifest.outputs?.[role] !== undefined) return requireOutput(outputs, manifest, role);
+  return requireOutput(outputs, { ...manifest, outputs: { [role]: defaultName } }, role);
+}
+
+/** A boolean manifest option (undefined when absent). */
+export function booleanOption(manifest: ModelManifest, key: string): boolean | undefined {
+  const value = manifest.options?.[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== "boolean") {
+    throw new Error(`model ${manifest.file}: options.${key} must be true or false`);
+  }
+  return value;
+}
+
+/** Builds the two-stage PRTR keypoint adapter from its manifest. */
+export function createPrtrAdapter(manifest: ModelManifest): KeypointAdapter {
+  const input = manifest.input;
+  if (!input?.name || !(input.width > 0) || !(input.height > 0)) {
+    throw new Error(
+      `model ${manifest.file}: a PRTR manifest needs "input.name", "input.width" and ` +
+        `"input.height" (the crop size, e.g. 288 and 384)`,
+    );
+  }
+  const padding = manifest.options?.padding ?? 1.25;
+  if (typeof padding !== "number" || !(padding > 0)) {
+    throw new Error(`model ${manifest.file}: options.padding must be a positive number`);
+  }
+  const includeBackground = booleanOption(manifest, "includeBackground") ?? false;
+  const pixelAlign = booleanOption(manifest, "flipPixelAlign") ?? false;
+  const numKeypoints = manifest.keypoints?.length ?? 17;
+  const flipPairs = manifest.flipPairs ?? (numKeypoints === 17 ? COCO_FLIP_PAIRS : []);
+  const readout = (outputs: ModelOutputs) => {
+    const logits = prtrOutput(outputs, manifest, "logits", "pred_logits");
+    const coords = prtrOutput(outputs, manifest, "coords", "pred_coords");
+    const q = prtrQueryCount(logits, coords, numKeypoints);
+    return prtrReadout(logits.data, coords.data, q, numKeypoints, { includeBackground });
+  };
+  return {
+    task: "keypoints",
+    manifest,
+    inputName: input.name,
+    inputWidth: input.width,
+    inputHeight: input.height,
+    normalization: { colorOrder: input.colorOrder, mean: input.mean, std: input.std },
+    padding,
+    dynamicBatch: input.dynamicBatch ?? false,
+    numKeypoints,
+    flipPairs,
+    decode(outputs: ModelOutputs, flipped?: ModelOutputs): Float32Array {
+      let keypoints = readout(outputs);
+      if (flipped) {
+        keypoints = fusePrtrFlip(keypoints, readout(flipped), flipPairs, {
+          pixelAlign,
+          inputWidth: input.width,
+        });
+      }
+      // Normalized crop units → crop pixels.
+      for (let j = 0; j < numKeypoints; j++) {
+        keypoints[j * 3] *= input.width;
+        keypoints[j * 3 + 1] *= input.height;
+      }
+      return keypoints;
+    },
+  };
+}
