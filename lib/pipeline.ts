@@ -24,7 +24,13 @@ import { resolveModel } from "./models/resolve.ts";
 import { oksNms } from "./nms.ts";
 import { decodeImage } from "./image.ts";
 import { imageToTensor, warpCropToTensor } from "./preprocess.ts";
-import { type BackendChoice, initRuntime, ModelSession } from "./runtime.ts";
+import {
+  type BackendChoice,
+  initRuntime,
+  ModelSession,
+  runtimeInfo,
+  withSymbolicBatch,
+} from "./runtime.ts";
 import type { Box, ModelOutputs, Pose, RgbImage } from "./types.ts";
 
 /** How to build a pipeline. Every field has a sensible default. */
@@ -97,7 +103,50 @@ export async function loadModel(
     inferManifest(basename(resolved.path), session.inputs, session.outputs);
   const adapter = createAdapter(manifest, options);
   await smokeTest(session, adapter);
-  return { manifest, path: resolved.path, session, adapter };
+  const loaded = { manifest, path: resolved.path, session, adapter };
+  return runtimeInfo()?.backend === "webgpu" ? await withBatchedCrops(loaded) : loaded;
+}
+
+/**
+ * On the GPU, one run per crop wastes most of each run on launch and transfer overhead. Many
+ * keypoint models declare a fixed batch of 1 yet treat batch items independently: such a
+ * model is reloaded with a symbolic batch, and kept that way only when a batch of two random
+ * crops gives what two single runs give.
+ */
+async function withBatchedCrops(model: LoadedModel): Promise<LoadedModel> {
+  const { adapter, session } = model;
+  if (adapter.task !== "keypoints" || adapter.dynamicBatch) return model;
+  const bytes = withSymbolicBatch(await Deno.readFile(model.path));
+  let batched: ModelSession | undefined;
+  try {
+    batched = await ModelSession.load(bytes, model.path);
+    const dims = [1, 3, adapter.inputHeight, adapter.inputWidth];
+    const size = dims[1] * dims[2] * dims[3];
+    const pair = Float32Array.from({ length: 2 * size }, (_, i) => Math.sin(i * 12.9898) * 2);
+    const together = await batched.run(adapter.inputName, pair, [2, ...dims.slice(1)]);
+    for (let i = 0; i < 2; i++) {
+      const alone = await session.run(
+        adapter.inputName,
+        pair.subarray(i * size, (i + 1) * size),
+        dims,
+      );
+      const part = sliceBatch(together, i);
+      for (const [name, tensor] of Object.entries(alone)) {
+        const other = part[name]?.data;
+        if (!other || other.length !== tensor.data.length) throw new Error("shapes differ");
+        for (let k = 0; k < other.length; k++) {
+          if (Math.abs(other[k] - tensor.data[k]) > 1e-3 * (1 + Math.abs(tensor.data[k]))) {
+            throw new Error("batched outputs differ");
+          }
+        }
+      }
+    }
+  } catch {
+    await batched?.release();
+    return model;
+  }
+  await session.release();
+  return { ...model, session: batched, adapter: { ...adapter, dynamicBatch: true } };
 }
 
 /** One run on zeros, so that a model onnxruntime cannot execute fails at load time. */
