@@ -1,5 +1,5 @@
-import { Image } from "imagescript";
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./support/assert.ts";
+import { readImageFile } from "../lib/image.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import {
   createHeatmapAdapter,
@@ -18,7 +18,6 @@ import { COCO_FLIP_PAIRS, COCO_KEYPOINT_SIGMAS } from "../lib/coco_keypoints.ts"
 import type { ModelManifest } from "../lib/manifest.ts";
 import { warpCropToTensor } from "../lib/preprocess.ts";
 import { ModelSession } from "../lib/runtime.ts";
-import type { RgbImage } from "../lib/types.ts";
 
 /** A K×H×W heatmap stack, zero except for the listed values [k, x, y, value]. */
 function heatmaps(k: number, h: number, w: number, points: number[][]): Float32Array {
@@ -304,15 +303,6 @@ Deno.test("heatmap adapter: DARK from the manifest or the factory option", () =>
   assertEquals(off.decode(outputs), plain);
 });
 
-/** Decodes a JPEG into RGB. */
-async function readRgb(path: string): Promise<RgbImage> {
-  const image = await Image.decode(await Deno.readFile(path));
-  const rgba = image.bitmap;
-  const data = new Uint8Array(image.width * image.height * 3);
-  for (let i = 0, j = 0; i < data.length; i += 3, j += 4) data.set(rgba.subarray(j, j + 3), i);
-  return { width: image.width, height: image.height, data };
-}
-
 /** COCO OKS of one prediction against one annotation (pycocotools' formula). */
 function cocoOks(pred: Float32Array, truth: number[], area: number): number {
   let sum = 0, count = 0;
@@ -346,7 +336,7 @@ Deno.test({
       const coco = JSON.parse(await Deno.readTextFile(requireShared(...ANNOTATIONS)));
       const truth = coco.annotations.find((a: { image_id: number }) => a.image_id === 785);
       const [bx, by, bw, bh] = truth.bbox;
-      const image = await readRgb(requireShared(...IMAGE));
+      const image = await readImageFile(requireShared(...IMAGE));
       const region = boxToCropRegion({ x1: bx, y1: by, x2: bx + bw, y2: by + bh, score: 1 }, 0.75);
       const cropToImage = invertAffine(imageToCropTransform(region, 192, 256));
       const run = async (mirror: boolean) => {

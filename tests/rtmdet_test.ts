@@ -1,12 +1,12 @@
-import { Image } from "imagescript";
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./support/assert.ts";
+import { readImageFile } from "../lib/image.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import { createRtmdetAdapter, decodeRtmdet } from "../lib/families/rtmdet.ts";
 import type { ImageFrame } from "../lib/families/adapter.ts";
 import type { ModelManifest } from "../lib/manifest.ts";
 import { imageToTensor } from "../lib/preprocess.ts";
 import { ModelSession } from "../lib/runtime.ts";
-import type { Box, OutputTensor, RgbImage } from "../lib/types.ts";
+import type { Box, OutputTensor } from "../lib/types.ts";
 
 /** A 640×480 image letterboxed into 320×320: scale 0.5, content 320×240, padding below. */
 const FRAME: ImageFrame = {
@@ -133,15 +133,6 @@ Deno.test("createRtmdetAdapter: manifest errors name the field", () => {
   assertThrows(() => createRtmdetAdapter(badOption), Error, "personClass");
 });
 
-/** Decodes a JPEG into RGB. */
-async function readRgb(path: string): Promise<RgbImage> {
-  const image = await Image.decode(await Deno.readFile(path));
-  const rgba = image.bitmap;
-  const data = new Uint8Array(image.width * image.height * 3);
-  for (let i = 0, j = 0; i < data.length; i += 3, j += 4) data.set(rgba.subarray(j, j + 3), i);
-  return { width: image.width, height: image.height, data };
-}
-
 function iou(a: Box, b: Box): number {
   const iw = Math.max(0, Math.min(a.x2, b.x2) - Math.max(a.x1, b.x1));
   const ih = Math.max(0, Math.min(a.y2, b.y2) - Math.max(a.y1, b.y1));
@@ -168,7 +159,7 @@ Deno.test({
       assertEquals(blank.dets.dims, [1, n, 5]);
       assertEquals(blank.labels.dims, [1, n]);
 
-      const image = await readRgb(requireShared(...IMAGE));
+      const image = await readImageFile(requireShared(...IMAGE));
       const { data, dims, frame } = imageToTensor(image, adapter.input);
       const boxes = adapter.decode(await session.run("input", data, dims), frame, {
         scoreThreshold: 0.3,

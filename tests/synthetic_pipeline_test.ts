@@ -147,6 +147,10 @@ async function evaluate(data: { images: string; gt: string }, models: string[]) 
     data.images,
     "--backend",
     "wasm",
+    // One thread: onnxruntime-web's threaded WASM sometimes never returns from the first run
+    // of these synthetic graphs (large intermediate tensors) in Deno; see tests/prtr_test.ts.
+    "--threads",
+    "1",
     "--json",
     "--quiet",
     ...models,

@@ -1,12 +1,12 @@
-import { Image } from "imagescript";
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./support/assert.ts";
+import { readImageFile } from "../lib/image.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import { createYoloxAdapter, decodeYolox, decodeYoloxDetections } from "../lib/families/yolox.ts";
 import type { ImageFrame } from "../lib/families/adapter.ts";
 import type { ModelManifest } from "../lib/manifest.ts";
 import { imageToTensor } from "../lib/preprocess.ts";
 import { ModelSession } from "../lib/runtime.ts";
-import type { Box, OutputTensor, RgbImage } from "../lib/types.ts";
+import type { Box, OutputTensor } from "../lib/types.ts";
 
 const NUM_CLASSES = 3;
 const ROW = 5 + NUM_CLASSES;
@@ -191,15 +191,6 @@ Deno.test("createYoloxAdapter: input spec and options from the manifest", () => 
   );
 });
 
-/** Decodes a JPEG into RGB. */
-async function readRgb(path: string): Promise<RgbImage> {
-  const image = await Image.decode(await Deno.readFile(path));
-  const rgba = image.bitmap;
-  const data = new Uint8Array(image.width * image.height * 3);
-  for (let i = 0, j = 0; i < data.length; i += 3, j += 4) data.set(rgba.subarray(j, j + 3), i);
-  return { width: image.width, height: image.height, data };
-}
-
 function iou(a: Box, b: Box): number {
   const iw = Math.max(0, Math.min(a.x2, b.x2) - Math.max(a.x1, b.x1));
   const ih = Math.max(0, Math.min(a.y2, b.y2) - Math.max(a.y1, b.y1));
@@ -224,7 +215,7 @@ Deno.test({
       const blank = await session.run("images", new Float32Array(3 * 416 * 416), [1, 3, 416, 416]);
       assertEquals(blank.output.dims, [1, 3549, 85]);
 
-      const image = await readRgb(requireShared(...IMAGE));
+      const image = await readImageFile(requireShared(...IMAGE));
       const { data, dims, frame } = imageToTensor(image, adapter.input);
       const boxes = adapter.decode(await session.run("images", data, dims), frame, {
         scoreThreshold: 0.3,
