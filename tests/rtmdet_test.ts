@@ -121,14 +121,17 @@ Deno.test("createRtmdetAdapter: input spec from the manifest and outputs by role
   assertThrows(() => adapter.decode({ dets, labels }, FRAME, { scoreThreshold: 0 }), Error, "role");
 });
 
-Deno.test("createRtmdetAdapter: manifest errors name the field", () => {
+Deno.test("createRtmdetAdapter: manifest errors name the field; both resizes are accepted", () => {
   const noMean = { ...MANIFEST, input: { ...MANIFEST.input, mean: undefined } };
   assertThrows(() => createRtmdetAdapter(noMean as unknown as ModelManifest), Error, "input.mean");
   const shorter: ModelManifest = {
     ...MANIFEST,
     input: { ...MANIFEST.input, resize: "shorter-side" },
   };
-  assertThrows(() => createRtmdetAdapter(shorter), Error, "shorter-side");
+  // The export takes any H and W, so DETR-style resizing is the manifest's choice to make.
+  assertEquals(createRtmdetAdapter(shorter).input.resize.kind, "shorter-side");
+  const unknown = { ...MANIFEST, input: { ...MANIFEST.input, resize: "stretch" } };
+  assertThrows(() => createRtmdetAdapter(unknown as unknown as ModelManifest), Error, "stretch");
   const badOption: ModelManifest = { ...MANIFEST, options: { personClass: "person" } };
   assertThrows(() => createRtmdetAdapter(badOption), Error, "personClass");
 });

@@ -17,12 +17,12 @@
  */
 
 import type { ModelManifest } from "../manifest.ts";
+import { imageInputSpec } from "./common.ts";
 import type { Box, OutputTensor } from "../types.ts";
 import {
   type DetectorAdapter,
   type DetectorDecodeOptions,
   type ImageFrame,
-  type ImageInputSpec,
   requireOutput,
 } from "./adapter.ts";
 
@@ -105,7 +105,7 @@ export function createDetrAdapter(manifest: ModelManifest): DetectorAdapter {
   return {
     task: "detector",
     manifest,
-    input: detrInputSpec(manifest),
+    input: imageInputSpec(manifest, "shorter-side"),
     decode(outputs, frame, options) {
       return decodeDetr(
         requireOutput(outputs, manifest, "logits"),
@@ -114,39 +114,6 @@ export function createDetrAdapter(manifest: ModelManifest): DetectorAdapter {
         { ...options, personClass, boxesRelativeTo },
       );
     },
-  };
-}
-
-/** DETR's whole-image preprocessing: shorter side 800, longer side at most 1333 by default. */
-function detrInputSpec(manifest: ModelManifest): ImageInputSpec {
-  const input = manifest.input;
-  if (!input?.name) throw new Error(`model ${manifest.file}: manifest needs "input.name"`);
-  const normalization = { colorOrder: input.colorOrder, mean: input.mean, std: input.std };
-  if ((input.resize ?? "shorter-side") === "letterbox") {
-    if (!(input.width > 0 && input.height > 0)) {
-      throw new Error(
-        `model ${manifest.file}: a letterbox input needs "input.width" and "input.height"`,
-      );
-    }
-    return {
-      inputName: input.name,
-      resize: {
-        kind: "letterbox",
-        width: input.width,
-        height: input.height,
-        padValue: input.padValue ?? 114,
-      },
-      normalization,
-    };
-  }
-  return {
-    inputName: input.name,
-    resize: {
-      kind: "shorter-side",
-      shorterSide: input.shorterSide ?? 800,
-      longerSideMax: input.longerSideMax ?? 1333,
-    },
-    normalization,
   };
 }
 

@@ -27,14 +27,10 @@
 
 import { COCO_FLIP_PAIRS } from "../coco_keypoints.ts";
 import type { ModelManifest } from "../manifest.ts";
+import { imageInputSpec } from "./common.ts";
 import { softmax } from "../math.ts";
 import type { ModelOutputs, Pose } from "../types.ts";
-import type {
-  DetectorDecodeOptions,
-  EndToEndAdapter,
-  ImageFrame,
-  ImageInputSpec,
-} from "./adapter.ts";
+import type { DetectorDecodeOptions, EndToEndAdapter, ImageFrame } from "./adapter.ts";
 import { booleanOption, prtrOutput, prtrReadout } from "./prtr.ts";
 
 /** Keypoint scores at or below this do not count towards the pose score. */
@@ -132,7 +128,7 @@ export function decodePrtrSequential(
 
 /** Builds the sequential PRTR adapter from its manifest. */
 export function createPrtrSequentialAdapter(manifest: ModelManifest): EndToEndAdapter {
-  const input = inputSpec(manifest);
+  const input = imageInputSpec(manifest, "shorter-side");
   const personClass = manifest.options?.personClass;
   if (personClass !== undefined && (typeof personClass !== "number" || personClass < 0)) {
     throw new Error(`model ${manifest.file}: options.personClass must be a class index`);
@@ -157,39 +153,6 @@ export function createPrtrSequentialAdapter(manifest: ModelManifest): EndToEndAd
         { ...options, numKeypoints, personClass, includeBackground },
       );
     },
-  };
-}
-
-/** DETR's whole-image preprocessing, or a letterbox when the manifest asks for one. */
-function inputSpec(manifest: ModelManifest): ImageInputSpec {
-  const input = manifest.input;
-  if (!input?.name) throw new Error(`model ${manifest.file}: manifest needs "input.name"`);
-  const normalization = { colorOrder: input.colorOrder, mean: input.mean, std: input.std };
-  if (input.resize === "letterbox") {
-    if (!(input.width > 0 && input.height > 0)) {
-      throw new Error(
-        `model ${manifest.file}: a letterbox input needs "input.width" and "input.height"`,
-      );
-    }
-    return {
-      inputName: input.name,
-      resize: {
-        kind: "letterbox",
-        width: input.width,
-        height: input.height,
-        padValue: input.padValue ?? 114,
-      },
-      normalization,
-    };
-  }
-  return {
-    inputName: input.name,
-    resize: {
-      kind: "shorter-side",
-      shorterSide: input.shorterSide ?? 800,
-      longerSideMax: input.longerSideMax ?? 1333,
-    },
-    normalization,
   };
 }
 

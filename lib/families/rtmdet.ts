@@ -11,13 +11,9 @@
  */
 
 import type { ModelManifest } from "../manifest.ts";
+import { clipBox, imageInputSpec, numberOption } from "./common.ts";
 import type { Box, OutputTensor } from "../types.ts";
-import {
-  type DetectorAdapter,
-  type ImageFrame,
-  type ImageInputSpec,
-  requireOutput,
-} from "./adapter.ts";
+import { type DetectorAdapter, type ImageFrame, requireOutput } from "./adapter.ts";
 
 /** Options of `decodeRtmdet`. */
 export interface RtmdetDecodeOptions {
@@ -25,65 +21,6 @@ export interface RtmdetDecodeOptions {
   scoreThreshold: number;
   /** Label id of the person class (default 0). */
   personLabel?: number;
-}
-
-/**
- * Letterbox input spec from a manifest's `input` (shared by the letterbox detectors).
- * Throws an Error naming the model file and the missing or unsupported field.
- */
-export function letterboxInputSpec(manifest: ModelManifest): ImageInputSpec {
-  const input = manifest.input;
-  const where = `model ${manifest.file}`;
-  if (!input) throw new Error(`${where}: the manifest has no "input"`);
-  if (input.resize !== undefined && input.resize !== "letterbox") {
-    throw new Error(`${where}: input.resize "${input.resize}" is not supported (use "letterbox")`);
-  }
-  for (const field of ["name", "width", "height", "colorOrder", "mean", "std"] as const) {
-    if (input[field] === undefined) throw new Error(`${where}: the manifest lacks input.${field}`);
-  }
-  if (!(input.width > 0 && input.height > 0)) {
-    throw new Error(`${where}: input.width and input.height must be positive for a letterbox`);
-  }
-  return {
-    inputName: input.name,
-    resize: {
-      kind: "letterbox",
-      width: input.width,
-      height: input.height,
-      padValue: input.padValue ?? 114,
-    },
-    normalization: { colorOrder: input.colorOrder, mean: input.mean, std: input.std },
-  };
-}
-
-/** A number-valued manifest option, or `fallback`; throws when it has another type. */
-export function numberOption(manifest: ModelManifest, key: string, fallback: number): number {
-  const value = manifest.options?.[key];
-  if (value === undefined) return fallback;
-  if (typeof value !== "number") {
-    throw new Error(`model ${manifest.file}: option "${key}" must be a number, got ${value}`);
-  }
-  return value;
-}
-
-/** Clips a box in image pixels to the image; null when nothing of it is left. */
-export function clipBox(
-  x1: number,
-  y1: number,
-  x2: number,
-  y2: number,
-  score: number,
-  frame: ImageFrame,
-): Box | null {
-  const box: Box = {
-    x1: Math.min(Math.max(x1, 0), frame.imageWidth),
-    y1: Math.min(Math.max(y1, 0), frame.imageHeight),
-    x2: Math.min(Math.max(x2, 0), frame.imageWidth),
-    y2: Math.min(Math.max(y2, 0), frame.imageHeight),
-    score,
-  };
-  // A box entirely in the padding (or degenerate) has no pixels to crop.
-  return box.x2 > box.x1 && box.y2 > box.y1 ? box : null;
 }
 
 /**
@@ -130,7 +67,7 @@ export function decodeRtmdet(
 
 /** Builds the RTMDet detector adapter from its manifest (output roles `dets`, `labels`). */
 export function createRtmdetAdapter(manifest: ModelManifest): DetectorAdapter {
-  const input = letterboxInputSpec(manifest);
+  const input = imageInputSpec(manifest, "letterbox");
   const personLabel = numberOption(manifest, "personClass", 0);
   return {
     task: "detector",

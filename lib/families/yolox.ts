@@ -23,7 +23,7 @@ import type { ModelManifest } from "../manifest.ts";
 import type { Box, OutputTensor } from "../types.ts";
 import { classwiseNms, nms } from "../nms.ts";
 import { type DetectorAdapter, type ImageFrame, requireOutput } from "./adapter.ts";
-import { clipBox, letterboxInputSpec, numberOption } from "./rtmdet.ts";
+import { clipBox, imageInputSpec, numberOption } from "./common.ts";
 
 /** Strides of YOLOX's three detection levels. */
 export const YOLOX_STRIDES: readonly number[] = [8, 16, 32];
@@ -201,7 +201,7 @@ export function decodeYolox(
 
 /** Builds the YOLOX detector adapter from its manifest (output role `output`). */
 export function createYoloxAdapter(manifest: ModelManifest): DetectorAdapter {
-  const input = letterboxInputSpec(manifest);
+  const input = imageInputSpec(manifest, "letterbox");
   const nmsIou = numberOption(manifest, "nmsIou", 0.45);
   const personClass = numberOption(manifest, "personClass", 0);
   const classAgnostic = manifest.options?.classAgnostic === true;
