@@ -38,6 +38,10 @@ if (values.help) {
   console.log(HELP);
   Deno.exit(0);
 }
+if (values.boxes !== undefined) {
+  printErr("bench: --boxes is not supported (the bench times the detector too)\n");
+  Deno.exit(2);
+}
 const inputs = positionals.length
   ? positionals
   : [new URL("../../shared/coco/val2017", import.meta.url).pathname];
