@@ -5,7 +5,8 @@
 
 import type { ImageResize, ModelManifest } from "../manifest.ts";
 import type { Box } from "../types.ts";
-import type { ImageFrame, ImageInputSpec } from "./adapter.ts";
+import { COCO_FLIP_PAIRS } from "../coco_keypoints.ts";
+import type { ImageFrame, ImageInputSpec, KeypointAdapter } from "./adapter.ts";
 
 /**
  * The whole-image input spec from a manifest: letterbox (pad value default 114) or DETR's
@@ -88,4 +89,51 @@ export function clipBox(
   };
   // A box entirely in the padding (or degenerate) has no pixels to crop.
   return box.x2 > box.x1 && box.y2 > box.y1 ? box : null;
+}
+
+/** The crop-side fields every top-down keypoint adapter shares. */
+export type KeypointCropFields = Pick<
+  KeypointAdapter,
+  | "task"
+  | "manifest"
+  | "inputName"
+  | "inputWidth"
+  | "inputHeight"
+  | "normalization"
+  | "padding"
+  | "dynamicBatch"
+  | "numKeypoints"
+  | "flipPairs"
+>;
+
+/**
+ * Reads a keypoint model's crop spec from its manifest: input name and size, normalization,
+ * `padding` (option, default 1.25), batch, keypoint count and flip pairs (COCO's for 17
+ * keypoints unless the manifest lists its own). Errors name the model file and the field.
+ */
+export function keypointCropFields(manifest: ModelManifest): KeypointCropFields {
+  const input = manifest.input;
+  const where = `model ${manifest.file}`;
+  if (!input) throw new Error(`${where}: the manifest has no "input"`);
+  for (const field of ["name", "width", "height", "colorOrder", "mean", "std"] as const) {
+    if (input[field] === undefined) throw new Error(`${where}: the manifest lacks input.${field}`);
+  }
+  if (!(input.width > 0 && input.height > 0)) {
+    throw new Error(`${where}: input.width and input.height must be the crop size in pixels`);
+  }
+  const padding = numberOption(manifest, "padding", 1.25);
+  if (!(padding > 0)) throw new Error(`${where}: option "padding" must be a positive number`);
+  const numKeypoints = manifest.keypoints?.length ?? 17;
+  return {
+    task: "keypoints",
+    manifest,
+    inputName: input.name,
+    inputWidth: input.width,
+    inputHeight: input.height,
+    normalization: { colorOrder: input.colorOrder, mean: input.mean, std: input.std },
+    padding,
+    dynamicBatch: input.dynamicBatch ?? false,
+    numKeypoints,
+    flipPairs: manifest.flipPairs ?? (numKeypoints === 17 ? COCO_FLIP_PAIRS : []),
+  };
 }

@@ -12,8 +12,8 @@
  * size, odd, default 11, which matches heatmaps trained with sigma 2).
  */
 
-import { COCO_FLIP_PAIRS } from "../coco_keypoints.ts";
 import type { ModelManifest } from "../manifest.ts";
+import { keypointCropFields } from "./common.ts";
 import type { OutputTensor } from "../types.ts";
 import { type KeypointAdapter, requireOutput } from "./adapter.ts";
 
@@ -228,34 +228,19 @@ export function createHeatmapAdapter(
   manifest: ModelManifest,
   options: HeatmapAdapterOptions = {},
 ): KeypointAdapter {
+  const crop = keypointCropFields(manifest);
+  const { numKeypoints, flipPairs } = crop;
   const input = manifest.input;
   const where = `model ${manifest.file}`;
-  if (!input) throw new Error(`${where}: the manifest has no "input"`);
-  for (const field of ["name", "width", "height", "colorOrder", "mean", "std"] as const) {
-    if (input[field] === undefined) throw new Error(`${where}: the manifest lacks input.${field}`);
-  }
-  const padding = manifest.options?.padding ?? 1.25;
-  if (typeof padding !== "number") throw new Error(`${where}: option "padding" must be a number`);
   const blurKernel = manifest.options?.blurKernel ?? 11;
   if (typeof blurKernel !== "number") {
     throw new Error(`${where}: option "blurKernel" must be a number`);
   }
   gaussianKernel(blurKernel); // validates the size now rather than at the first decode
   const dark = options.dark ?? manifest.options?.dark === true;
-  const numKeypoints = manifest.keypoints?.length ?? 17;
-  const flipPairs = manifest.flipPairs ?? COCO_FLIP_PAIRS;
 
   return {
-    task: "keypoints",
-    manifest,
-    inputName: input.name,
-    inputWidth: input.width,
-    inputHeight: input.height,
-    normalization: { colorOrder: input.colorOrder, mean: input.mean, std: input.std },
-    padding,
-    dynamicBatch: input.dynamicBatch ?? false,
-    numKeypoints,
-    flipPairs,
+    ...crop,
     decode(outputs, flipped) {
       const tensor = requireOutput(outputs, manifest, "heatmaps");
       const [k, h, w] = heatmapDims(tensor, manifest.file);

@@ -26,9 +26,9 @@
  *   input's aspect ratio (4:3 h:w in the paper, 384×288 or 512×384).
  */
 
-import { COCO_FLIP_PAIRS } from "../coco_keypoints.ts";
 import { hungarian } from "../hungarian.ts";
 import type { ModelManifest } from "../manifest.ts";
+import { keypointCropFields } from "./common.ts";
 import { softmax } from "../math.ts";
 import type { ModelOutputs, OutputTensor } from "../types.ts";
 import { type KeypointAdapter, requireOutput } from "./adapter.ts";
@@ -165,21 +165,11 @@ export function booleanOption(manifest: ModelManifest, key: string): boolean | u
 
 /** Builds the two-stage PRTR keypoint adapter from its manifest. */
 export function createPrtrAdapter(manifest: ModelManifest): KeypointAdapter {
+  const crop = keypointCropFields(manifest);
+  const { numKeypoints, flipPairs } = crop;
   const input = manifest.input;
-  if (!input?.name || !(input.width > 0) || !(input.height > 0)) {
-    throw new Error(
-      `model ${manifest.file}: a PRTR manifest needs "input.name", "input.width" and ` +
-        `"input.height" (the crop size, e.g. 288 and 384)`,
-    );
-  }
-  const padding = manifest.options?.padding ?? 1.25;
-  if (typeof padding !== "number" || !(padding > 0)) {
-    throw new Error(`model ${manifest.file}: options.padding must be a positive number`);
-  }
   const includeBackground = booleanOption(manifest, "includeBackground") ?? false;
   const pixelAlign = booleanOption(manifest, "flipPixelAlign") ?? false;
-  const numKeypoints = manifest.keypoints?.length ?? 17;
-  const flipPairs = manifest.flipPairs ?? (numKeypoints === 17 ? COCO_FLIP_PAIRS : []);
   const readout = (outputs: ModelOutputs) => {
     const logits = prtrOutput(outputs, manifest, "logits", "pred_logits");
     const coords = prtrOutput(outputs, manifest, "coords", "pred_coords");
@@ -187,16 +177,7 @@ export function createPrtrAdapter(manifest: ModelManifest): KeypointAdapter {
     return prtrReadout(logits.data, coords.data, q, numKeypoints, { includeBackground });
   };
   return {
-    task: "keypoints",
-    manifest,
-    inputName: input.name,
-    inputWidth: input.width,
-    inputHeight: input.height,
-    normalization: { colorOrder: input.colorOrder, mean: input.mean, std: input.std },
-    padding,
-    dynamicBatch: input.dynamicBatch ?? false,
-    numKeypoints,
-    flipPairs,
+    ...crop,
     decode(outputs: ModelOutputs, flipped?: ModelOutputs): Float32Array {
       let keypoints = readout(outputs);
       if (flipped) {

@@ -19,8 +19,8 @@
  * reversed vectors are offset by (r−1)/r pixel from pixel-centre mirroring, as in mmpose.
  */
 
-import { COCO_FLIP_PAIRS } from "../coco_keypoints.ts";
 import type { ModelManifest } from "../manifest.ts";
+import { keypointCropFields } from "./common.ts";
 import type { ModelOutputs, OutputTensor } from "../types.ts";
 import { type KeypointAdapter, requireOutput } from "./adapter.ts";
 
@@ -110,28 +110,12 @@ export function decodeSimcc(vectors: SimccVectors, splitRatio: number): Float32A
 
 /** Builds the SimCC (RTMPose) keypoint adapter from its manifest. */
 export function createSimccAdapter(manifest: ModelManifest): KeypointAdapter {
+  const crop = keypointCropFields(manifest);
+  const { flipPairs } = crop;
   const input = manifest.input;
-  if (!input?.name || !(input.width > 0) || !(input.height > 0)) {
-    throw new Error(
-      `model ${manifest.file}: a SimCC manifest needs "input.name", "input.width" and ` +
-        `"input.height" (the crop size, e.g. 192 and 256)`,
-    );
-  }
   const splitRatio = positiveOption(manifest, "splitRatio");
-  const padding = positiveOption(manifest, "padding") ?? 1.25;
-  const numKeypoints = manifest.keypoints?.length ?? 17;
-  const flipPairs = manifest.flipPairs ?? (numKeypoints === 17 ? COCO_FLIP_PAIRS : []);
   return {
-    task: "keypoints",
-    manifest,
-    inputName: input.name,
-    inputWidth: input.width,
-    inputHeight: input.height,
-    normalization: { colorOrder: input.colorOrder, mean: input.mean, std: input.std },
-    padding,
-    dynamicBatch: input.dynamicBatch ?? false,
-    numKeypoints,
-    flipPairs,
+    ...crop,
     decode(outputs: ModelOutputs, flipped?: ModelOutputs): Float32Array {
       let vectors = simccVectors(
         requireOutput(outputs, manifest, "simcc_x"),
