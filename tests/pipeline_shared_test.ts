@@ -81,7 +81,7 @@ Deno.test({
  * (score threshold 0.3) misses two small, occluded people entirely (OKS 0), which costs
  * 0.048 of the mean. The floor, 0.68, allows numeric drift of a few hundredths but fails
  * when one more person-equivalent is lost, and far below it when keypoints land off the
- * person (a crop or inverse-affine bug gives a mean under 0.3).
+ * person (leaving out the inverse affine gives a mean of 0.025).
  */
 Deno.test({
   name: "detected people's keypoints land near the annotated keypoints (mean best OKS)",
