@@ -240,11 +240,6 @@ export function runtimeInfo(): RuntimeInfo | undefined {
   return defaultInfo;
 }
 
-/** Threads of onnxruntime's CPU kernels for the default backend (0 before `initRuntime`). */
-export function runtimeThreads(): number {
-  return defaultInfo?.threads ?? 0;
-}
-
 /** Name, element type and shape of a model input or output (symbolic dims as strings). */
 export interface TensorInfo {
   name: string;
