@@ -1,0 +1,50 @@
+/**
+ * The one interface every execution backend implements (onnxruntime-web on WASM or WebGPU,
+ * native onnxruntime), so adapters and the pipeline never know which one runs a model.
+ */
+
+import type { ModelOutputs } from "./types.ts";
+
+/** Execution backend actually used for a session. */
+export type Backend = "wasm" | "webgpu" | "native";
+
+/** Name, element type and shape of a model input or output (symbolic dims as strings). */
+export interface TensorInfo {
+  name: string;
+  type: string;
+  shape: (number | string)[];
+}
+
+/** One input tensor of a run: float32 images, int64 sizes (DETR-family post-processors). */
+export type InputTensor =
+  | { type: "float32"; data: Float32Array; dims: readonly number[] }
+  | { type: "int64"; data: BigInt64Array; dims: readonly number[] };
+
+/** Model inputs by input name. */
+export type ModelInputs = Record<string, InputTensor>;
+
+/** A loaded ONNX model on one backend. */
+export interface InferenceSession {
+  /** The model file (or a label), for messages. */
+  readonly path: string;
+  readonly backend: Backend;
+  readonly inputs: readonly TensorInfo[];
+  readonly outputs: readonly TensorInfo[];
+  /**
+   * Runs the model; every output comes back as float32 data on the CPU (int64 and other
+   * numeric outputs converted). Errors name the model file and carry the backend's reason.
+   */
+  run(inputs: ModelInputs): Promise<ModelOutputs>;
+  /** Frees the session. */
+  release(): Promise<void>;
+}
+
+/** A float32 input tensor. */
+export function float32Input(data: Float32Array, dims: readonly number[]): InputTensor {
+  return { type: "float32", data, dims };
+}
+
+/** An int64 input tensor from plain numbers. */
+export function int64Input(values: readonly number[], dims: readonly number[]): InputTensor {
+  return { type: "int64", data: BigInt64Array.from(values, (v) => BigInt(Math.round(v))), dims };
+}
