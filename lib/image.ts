@@ -46,16 +46,87 @@ export function sniffImageFormat(bytes: Uint8Array): ImageFormat | undefined {
 }
 
 /**
+ * The default pixel limit of `decodeImage`: 100 megapixels. Decoding takes about 7 bytes per
+ * pixel at its peak (the decoder's RGBA plus our RGB copy), so 0.7 GB here; every common
+ * camera stays below it (full-frame and medium-format sensors go up to 100 MP), while a
+ * hostile 48 KB PNG claiming 20000×20000 (400 MP, 2.8 GB) is refused.
+ */
+export const DEFAULT_MAX_PIXELS = 100_000_000;
+
+/** Options of `decodeImage`. */
+export interface DecodeOptions {
+  /**
+   * Refuse images with more pixels than this (width × height as the file's header states
+   * it), before decoding anything. Default `DEFAULT_MAX_PIXELS`; `Infinity` for no limit.
+   */
+  maxPixels?: number;
+}
+
+/**
+ * Width and height as a JPEG's frame header (SOFn) or a PNG's IHDR chunk states them, read
+ * without decoding; undefined when the bytes are neither or the header cannot be found
+ * (the decoder then says what is wrong).
+ */
+export function readImageSize(bytes: Uint8Array): { width: number; height: number } | undefined {
+  const format = sniffImageFormat(bytes);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (format === "png") {
+    // Signature (8 bytes), then the IHDR chunk: length (4), "IHDR" (4), width (4), height (4).
+    if (bytes.length < 24 || String.fromCharCode(...bytes.subarray(12, 16)) !== "IHDR") {
+      return undefined;
+    }
+    return { width: view.getUint32(16), height: view.getUint32(20) };
+  }
+  if (format !== "jpeg") return undefined;
+  let offset = 2;
+  while (offset + 4 <= bytes.length) {
+    if (bytes[offset] !== 0xff) return undefined;
+    const marker = bytes[offset + 1];
+    if (marker === 0xff) {
+      offset++;
+      continue;
+    }
+    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
+      offset += 2;
+      continue;
+    }
+    if (marker === 0xd9 || marker === 0xda) return undefined;
+    const length = view.getUint16(offset + 2);
+    // SOF0–SOF15 except DHT (C4), JPG (C8) and DAC (CC): precision (1), height (2), width (2).
+    if (SOF_NAMES[marker] && offset + 9 <= bytes.length) {
+      return { width: view.getUint16(offset + 7), height: view.getUint16(offset + 5) };
+    }
+    offset += 2 + length;
+  }
+  return undefined;
+}
+
+/**
  * Decodes a JPEG or PNG file into 8-bit RGB, the way OpenCV's `imread(path, IMREAD_COLOR)`
  * does for the standard pipeline: the JPEG EXIF orientation is applied (so phone photos come
  * out upright), grayscale becomes R = G = B, and alpha is dropped (not composited).
- * The format is sniffed from the bytes, never from `source`'s extension.
+ * The format is sniffed from the bytes, never from `source`'s extension. An image above
+ * `options.maxPixels` (default 100 megapixels) is refused from its header, before decoding.
  *
  * @param source the file name, used only in error messages
- * @throws ImageDecodeError for empty, non-image, truncated or corrupt files
+ * @throws ImageDecodeError for empty, non-image, truncated, corrupt or too large files
  */
-export async function decodeImage(bytes: Uint8Array, source: string): Promise<RgbImage> {
+export async function decodeImage(
+  bytes: Uint8Array,
+  source: string,
+  options: DecodeOptions = {},
+): Promise<RgbImage> {
   const format = sniffImageFormat(bytes);
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  const size = readImageSize(bytes);
+  if (size && size.width * size.height > maxPixels) {
+    const pixels = size.width * size.height;
+    throw new ImageDecodeError(
+      source,
+      `${size.width}×${size.height} = ${pixels} pixels is above the limit of ${maxPixels} ` +
+        `(--max-pixels)`,
+    );
+  }
   if (format === "jpeg") {
     const image = await decodeJpeg(bytes, source);
     return applyOrientation(image, readJpegOrientation(bytes));
@@ -68,14 +139,17 @@ export async function decodeImage(bytes: Uint8Array, source: string): Promise<Rg
  * Reads and decodes an image file.
  * @throws ImageDecodeError when the file cannot be read or decoded
  */
-export async function readImageFile(path: string): Promise<RgbImage> {
+export async function readImageFile(
+  path: string,
+  options: DecodeOptions = {},
+): Promise<RgbImage> {
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);
   } catch (error) {
     throw new ImageDecodeError(path, describeReadError(error));
   }
-  return await decodeImage(bytes, path);
+  return await decodeImage(bytes, path, options);
 }
 
 function describeReadError(error: unknown): string {
@@ -107,11 +181,25 @@ const codecs: WasmCodecs = {};
 
 let mozjpegReady: Promise<void> | undefined;
 
-/** Instantiates libjpeg-turbo from bytes we read ourselves (compile-safe: nothing fetched). */
+/**
+ * Instantiates libjpeg-turbo from bytes we read ourselves (compile-safe: nothing fetched).
+ * Its Emscripten module would print libjpeg's own messages ("Corrupt JPEG data: …",
+ * "Unsupported color conversion request", "Aborted()") with console.error, without a file
+ * name: they are dropped, and posekit's error (naming the file) says what went wrong.
+ */
 function loadMozjpeg(): Promise<void> {
   mozjpegReady ??= (async () => {
     const url = new URL(import.meta.resolve("@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm"));
-    await initMozjpeg(await WebAssembly.compile(await Deno.readFile(url)));
+    const silent = () => {};
+    // The .d.ts lists only the options argument; the JS takes (module, options).
+    const init = initMozjpeg as unknown as (
+      module: WebAssembly.Module,
+      options: { print(text: string): void; printErr(text: string): void },
+    ) => Promise<void>;
+    await init(await WebAssembly.compile(await Deno.readFile(url)), {
+      print: silent,
+      printErr: silent,
+    });
   })();
   return mozjpegReady;
 }
@@ -133,7 +221,9 @@ async function decodeJpeg(bytes: Uint8Array, source: string): Promise<RgbImage> 
       data[o + 2] = src[i * 4 + 2];
     }
     return { width: rgba.width, height: rgba.height, data };
-  } catch {
+  } catch (error) {
+    // An Emscripten abort (a trap) leaves that instance unusable: start a fresh one next time.
+    if (error instanceof WebAssembly.RuntimeError) mozjpegReady = undefined;
     // CMYK and other colour spaces libjpeg cannot turn into RGB: imagescript's decoder.
     return await decodeJpegFallback(bytes, source);
   }

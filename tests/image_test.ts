@@ -9,14 +9,17 @@ import { join } from "node:path";
 import pngJs from "imagescript/png/node.js";
 import {
   decodeImage,
+  DEFAULT_MAX_PIXELS,
   encodeJpeg,
   encodePng,
   ImageDecodeError,
   readImageFile,
+  readImageSize,
   sniffImageFormat,
 } from "../lib/image.ts";
 import type { RgbImage } from "../lib/types.ts";
 import { assert, assertEquals, assertRejects } from "./support/assert.ts";
+import { handMadeCmykJpeg, pngClaiming } from "./support/hand_made_images.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
 
 function encodePngChannels(
@@ -318,4 +321,77 @@ Deno.test("corrupt and truncated PNGs are errors that say which", async () => {
     ImageDecodeError,
     "header.png: truncated PNG",
   );
+});
+
+Deno.test("readImageSize reads a PNG's IHDR and a JPEG's frame header without decoding", async () => {
+  assertEquals(readImageSize(await pngClaiming(20000, 20000)), { width: 20000, height: 20000 });
+  const jpeg = encodeJpeg(blockImage([[[1, 2, 3], [4, 5, 6], [7, 8, 9]]]), 90);
+  assertEquals(readImageSize(jpeg), { width: 24, height: 8 });
+  assertEquals(readImageSize(new TextEncoder().encode("not an image")), undefined);
+});
+
+Deno.test("an image above the pixel limit is refused from its header, before decoding", async () => {
+  // 20000 × 20000 = 400,000,000 pixels: 2.8 GB to decode, from a file of a few hundred bytes.
+  const huge = await pngClaiming(20000, 20000);
+  assert(huge.length < 1000, `the file is tiny (${huge.length} bytes)`);
+  await assertRejects(
+    () => decodeImage(huge, "huge.png"),
+    ImageDecodeError,
+    `huge.png: 20000×20000 = 400000000 pixels is above the limit of ${DEFAULT_MAX_PIXELS} ` +
+      `(--max-pixels)`,
+  );
+  // A JPEG claiming 65535 × 65535 (its largest size) is refused the same way.
+  const jpeg = encodeJpeg(blockImage([[[1, 2, 3]]]), 90);
+  const sof = jpeg.findIndex((b, i) => b === 0xff && jpeg[i + 1] === 0xc0);
+  const claimsHuge = jpeg.slice();
+  claimsHuge.set([0xff, 0xff, 0xff, 0xff], sof + 5); // height, then width
+  await assertRejects(
+    () => decodeImage(claimsHuge, "huge.jpg"),
+    ImageDecodeError,
+    "huge.jpg: 65535×65535 = 4294836225 pixels is above the limit",
+  );
+});
+
+Deno.test("the pixel limit is an option: 32 × 32 = 1024 pixels pass at 1024, not at 1023", async () => {
+  const image = blockImage(new Array(4).fill(new Array(4).fill([50, 60, 70])));
+  const png = encodePng(image);
+  const jpeg = encodeJpeg(image, 90);
+  for (const [name, bytes] of [["a.png", png], ["a.jpg", jpeg]] as const) {
+    const decoded = await decodeImage(bytes, name, { maxPixels: 1024 });
+    assertEquals([decoded.width, decoded.height], [32, 32]);
+    await assertRejects(
+      () => decodeImage(bytes, name, { maxPixels: 1023 }),
+      ImageDecodeError,
+      `${name}: 32×32 = 1024 pixels is above the limit of 1023 (--max-pixels)`,
+    );
+  }
+});
+
+Deno.test("a CMYK JPEG decodes, and libjpeg's own messages never reach stderr", async () => {
+  const cmyk = handMadeCmykJpeg();
+  // A child process, so that its stderr can be read: libjpeg says "Unsupported color
+  // conversion request" for CMYK (and "Corrupt JPEG data" for junk before a marker).
+  const script = `
+    import { decodeImage, encodeJpeg } from ${
+    JSON.stringify(new URL("../lib/image.ts", import.meta.url).href)
+  };
+    const cmyk = Uint8Array.from(${JSON.stringify([...cmyk])});
+    const image = await decodeImage(cmyk, "cmyk.jpg");
+    const good = encodeJpeg({ width: 8, height: 8, data: new Uint8Array(192).fill(99) }, 90);
+    const sof = good.findIndex((b, i) => b === 0xff && good[i + 1] === 0xc0);
+    const junk = new Uint8Array([...good.subarray(0, sof), 1, 2, 3, ...good.subarray(sof)]);
+    await decodeImage(junk, "junk.jpg");
+    console.log(JSON.stringify([image.width, image.height, image.data[0]]));
+  `;
+  const run = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", script],
+    cwd: new URL("..", import.meta.url).pathname,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(run.stderr);
+  assertEquals(run.code, 0, stderr);
+  // All four samples are 128: imagescript's CMYK conversion gives 255·(1 − 128/255)² ≈ 64.
+  assertEquals(JSON.parse(new TextDecoder().decode(run.stdout)), [8, 8, 64]);
+  assertEquals(stderr, "", "nothing on stderr");
 });
