@@ -1,9 +1,25 @@
 /**
  * Turning command-line inputs into a list of image files: files, directories (recursively) and
- * globs (`*`, `?`, `[abc]`, `**`), expanded by us so that quoted patterns work on every shell.
+ * globs (`*`, `?`, `[abc]`, `**`), expanded by us so that quoted patterns work on every shell;
+ * `-` (one image on stdin) and `http(s)://` URLs; and reading an input's bytes with a size
+ * limit (and, for URLs, a timeout).
  */
 
 import { join, resolve, sep } from "node:path";
+
+/** The input that stands for one image read from standard input. */
+export const STDIN_INPUT = "-";
+
+/** The most bytes read from stdin or a URL by default: 256 MiB (a 100-megapixel PNG fits). */
+export const DEFAULT_MAX_INPUT_BYTES = 256 * 1024 * 1024;
+
+/** How long a URL may take, headers and body, by default: 30 seconds. */
+export const DEFAULT_URL_TIMEOUT_MS = 30_000;
+
+/** True for `http://` and `https://` inputs. */
+export function isUrlInput(input: string): boolean {
+  return /^https?:\/\//i.test(input);
+}
 
 /** An input that yielded no files, and why. */
 export interface InputError {
@@ -30,12 +46,16 @@ export function hasGlobSyntax(path: string): boolean {
 
 /**
  * Expands inputs into image files. Each input is
- * - an existing file: kept whatever its extension (decoding then says what is wrong with it);
+ * - `-`: one image read from stdin (listed once however often it is given);
+ * - an `http://` or `https://` URL: kept as it is (see `readInput`);
+ * - an existing regular file: kept whatever its extension (decoding then says what is wrong);
  * - an existing directory: all .jpg/.jpeg/.png files below it (any case, hidden entries
  *   skipped, symlinks followed once), sorted; none → the error "no JPEG or PNG images in …";
  * - a glob: the JPEG and PNG files whose paths match, sorted (like a shell, `*` and `?` do not
  *   match a leading dot and `**` spans any number of directories); none → an error;
  * - anything else: an error ("no such file or directory").
+ * Only regular files are images: a named pipe, socket or device, given or met in a folder or
+ * glob under an image name, is an error entry (reading one could block forever).
  * A file reached twice (same absolute path) is listed once, where it first appears.
  */
 export async function expandInputs(args: readonly string[]): Promise<ExpandedInputs> {
@@ -50,6 +70,11 @@ export async function expandInputs(args: readonly string[]): Promise<ExpandedInp
   };
 
   for (const arg of args) {
+    if (arg === STDIN_INPUT || isUrlInput(arg)) {
+      if (!seen.has(arg)) files.push(arg);
+      seen.add(arg);
+      continue;
+    }
     let info: Deno.FileInfo | undefined;
     try {
       info = await Deno.stat(arg);
@@ -65,10 +90,12 @@ export async function expandInputs(args: readonly string[]): Promise<ExpandedInp
         errors.push({ path: arg, reason: `no JPEG or PNG images in ${arg}` });
       }
       found.forEach(add);
-    } else if (info) {
+    } else if (info?.isFile) {
       add(arg);
+    } else if (info) {
+      errors.push({ path: arg, reason: notRegularFile(info) });
     } else {
-      const found = (await expandGlob(arg)).filter(isImageFileName);
+      const found = (await expandGlob(arg, errors)).filter(isImageFileName);
       if (found.length === 0) {
         errors.push({ path: arg, reason: `no JPEG or PNG files match ${arg}` });
       }
@@ -76,6 +103,18 @@ export async function expandInputs(args: readonly string[]): Promise<ExpandedInp
     }
   }
   return { files, errors };
+}
+
+/** Why a path that exists is not read as an image: it is no regular file. */
+function notRegularFile(info: Deno.FileInfo): string {
+  const kind = info.isFifo
+    ? "a named pipe"
+    : info.isSocket
+    ? "a socket"
+    : info.isCharDevice || info.isBlockDevice
+    ? "a device"
+    : "not a file or folder";
+  return `not a regular file (${kind}); only regular files are read as images`;
 }
 
 function describeStatError(error: unknown): string {
@@ -113,7 +152,9 @@ async function imagesBelow(dir: string, errors: InputError[]): Promise<string[]>
       const path = join(current, entry.name);
       const kind = await entryKind(path, entry);
       if (kind === "directory") await walk(path);
-      else if (kind === "file" && isImageFileName(entry.name)) found.push(path);
+      else if (!isImageFileName(entry.name)) continue;
+      else if (kind === "file") found.push(path);
+      else if (typeof kind === "object") errors.push({ path, reason: notRegularFile(kind) });
     }
   };
   await walk(dir);
@@ -130,17 +171,19 @@ async function readDirectory(dir: string, errors?: InputError[]): Promise<Deno.D
   return entries;
 }
 
-/** File or directory, following a symlink; undefined for broken links and other kinds. */
+/**
+ * File or directory, following a symlink; the stat of anything else (a pipe, socket or
+ * device); undefined for broken links.
+ */
 async function entryKind(
   path: string,
   entry: Deno.DirEntry,
-): Promise<"file" | "directory" | undefined> {
+): Promise<"file" | "directory" | Deno.FileInfo | undefined> {
   if (entry.isFile) return "file";
   if (entry.isDirectory) return "directory";
-  if (!entry.isSymlink) return undefined;
   try {
     const target = await Deno.stat(path);
-    return target.isDirectory ? "directory" : target.isFile ? "file" : undefined;
+    return target.isDirectory ? "directory" : target.isFile ? "file" : target;
   } catch {
     return undefined;
   }
@@ -179,8 +222,11 @@ export function globSegmentToRegExp(segment: string): RegExp {
   return new RegExp(`^${hiddenGuard}${source}$`);
 }
 
-/** Files (not directories) whose paths match `pattern`, sorted. */
-export async function expandGlob(pattern: string): Promise<string[]> {
+/**
+ * Regular files whose paths match `pattern`, sorted. Matching paths that are neither files nor
+ * folders (pipes, sockets, devices) with an image name go to `errors` when it is given.
+ */
+export async function expandGlob(pattern: string, errors?: InputError[]): Promise<string[]> {
   const separator = sep === "\\" ? /[\\/]+/ : /\/+/;
   const segments = pattern.split(separator);
   // The literal leading segments are the directory the search starts from ("" = the working
@@ -190,7 +236,12 @@ export async function expandGlob(pattern: string): Promise<string[]> {
   const prefix = segments.slice(0, start);
   const base = prefix.length === 0 ? "" : prefix.join("/") || "/";
   const found = new Set<string>();
-  await matchSegments(base, segments.slice(start), found, new Set());
+  const others: string[] = [];
+  await matchSegments(base, segments.slice(start), found, new Set(), others);
+  for (const path of sortPaths(others)) {
+    if (!isImageFileName(path)) continue;
+    errors?.push({ path, reason: notRegularFile(await Deno.stat(path)) });
+  }
   return sortPaths([...found]);
 }
 
@@ -200,13 +251,14 @@ async function matchSegments(
   segments: string[],
   found: Set<string>,
   visited: Set<string>,
+  others: string[],
 ): Promise<void> {
   if (segments.length === 0) return;
   const [segment, ...rest] = segments;
   const readFrom = dir === "" ? "." : dir;
   if (segment === "**" && rest.length === 0) {
     // A trailing "**" means every file below.
-    await matchSegments(dir, ["**", "*"], found, visited);
+    await matchSegments(dir, ["**", "*"], found, visited, others);
     return;
   }
   if (segment === "**") {
@@ -220,12 +272,12 @@ async function matchSegments(
     const key = `${real}\0${rest.join("/")}`;
     if (visited.has(key)) return;
     visited.add(key);
-    await matchSegments(dir, rest, found, visited);
+    await matchSegments(dir, rest, found, visited, others);
     for (const entry of await readDirectory(readFrom)) {
       if (entry.name.startsWith(".")) continue;
       const path = dir === "" ? entry.name : join(dir, entry.name);
       if (await entryKind(path, entry) === "directory") {
-        await matchSegments(path, segments, found, visited);
+        await matchSegments(path, segments, found, visited, others);
       }
     }
     return;
@@ -233,14 +285,14 @@ async function matchSegments(
   if (!hasGlobSyntax(segment)) {
     // A literal segment: no need to list the directory.
     const path = dir === "" ? segment : join(dir, segment);
-    await matchEntryAt(path, rest, found, visited);
+    await matchEntryAt(path, rest, found, visited, others);
     return;
   }
   const matcher = globSegmentToRegExp(segment);
   for (const entry of await readDirectory(readFrom)) {
     if (!matcher.test(entry.name)) continue;
     const path = dir === "" ? entry.name : join(dir, entry.name);
-    await matchEntryAt(path, rest, found, visited);
+    await matchEntryAt(path, rest, found, visited, others);
   }
 }
 
@@ -250,6 +302,7 @@ async function matchEntryAt(
   rest: string[],
   found: Set<string>,
   visited: Set<string>,
+  others: string[],
 ): Promise<void> {
   let info: Deno.FileInfo;
   try {
@@ -259,7 +312,131 @@ async function matchEntryAt(
   }
   if (rest.length === 0) {
     if (info.isFile) found.add(path);
+    else if (!info.isDirectory) others.push(path);
   } else if (info.isDirectory) {
-    await matchSegments(path, rest, found, visited);
+    await matchSegments(path, rest, found, visited, others);
   }
+}
+
+/** A URL or stdin that could not be read, and why. */
+export class InputReadError extends Error {
+  constructor(
+    /** The input as given (a path, `-` or a URL). */
+    readonly input: string,
+    /** Why, without the input. */
+    readonly reason: string,
+  ) {
+    super(`${input}: ${reason}`);
+    this.name = "InputReadError";
+  }
+}
+
+/** Options of `readInput`. */
+export interface ReadInputOptions {
+  /** The most bytes read from stdin or a URL (default `DEFAULT_MAX_INPUT_BYTES`). */
+  maxBytes?: number;
+  /** Milliseconds a URL may take, headers and body (default `DEFAULT_URL_TIMEOUT_MS`). */
+  timeoutMs?: number;
+  /** Where `-` reads from (default: the process's stdin). */
+  stdin?: ReadableStream<Uint8Array>;
+}
+
+/**
+ * The bytes of one input from `expandInputs`: a file, `-` (all of stdin, up to `maxBytes`) or
+ * a URL (fetched, redirects followed, up to `maxBytes` and within `timeoutMs`). A file must
+ * (still) be a regular file.
+ * @throws InputReadError naming the input and the reason
+ */
+export async function readInput(
+  input: string,
+  options: ReadInputOptions = {},
+): Promise<Uint8Array> {
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_INPUT_BYTES;
+  if (input === STDIN_INPUT) {
+    return await readLimited(options.stdin ?? Deno.stdin.readable, maxBytes, input, "stdin");
+  }
+  if (isUrlInput(input)) return await fetchLimited(input, maxBytes, options);
+  try {
+    const info = await Deno.stat(input);
+    if (!info.isFile) throw new InputReadError(input, notRegularFile(info));
+    return await Deno.readFile(input);
+  } catch (error) {
+    if (error instanceof InputReadError) throw error;
+    throw new InputReadError(input, describeStatError(error));
+  }
+}
+
+async function fetchLimited(
+  url: string,
+  maxBytes: number,
+  options: ReadInputOptions,
+): Promise<Uint8Array> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_URL_TIMEOUT_MS;
+  const signal = AbortSignal.timeout(timeoutMs);
+  const timedOut = () =>
+    new InputReadError(url, `no complete answer within ${timeoutMs / 1000} s (timeout)`);
+  let response: Response;
+  try {
+    response = await fetch(url, { signal });
+  } catch (error) {
+    if (signal.aborted) throw timedOut();
+    throw new InputReadError(url, `cannot fetch: ${(error as Error).message}`);
+  }
+  if (!response.ok) {
+    await response.body?.cancel();
+    throw new InputReadError(url, `HTTP ${response.status} ${response.statusText}`.trim());
+  }
+  const declared = Number(response.headers.get("content-length"));
+  if (declared > maxBytes) {
+    await response.body?.cancel();
+    throw new InputReadError(url, tooLarge(`the answer (${declared} bytes) is larger`, maxBytes));
+  }
+  try {
+    return await readLimited(response.body, maxBytes, url, "the answer");
+  } catch (error) {
+    if (signal.aborted) throw timedOut();
+    throw error;
+  }
+}
+
+/** "`what` than the limit of N bytes (N MiB)". */
+function tooLarge(what: string, maxBytes: number): string {
+  const mib = maxBytes / 1048576;
+  return `${what} than the limit of ${maxBytes} bytes${
+    mib >= 1 ? ` (${Number.isInteger(mib) ? mib : mib.toFixed(1)} MiB)` : ""
+  }`;
+}
+
+/** All bytes of `stream`, refusing more than `maxBytes` (and cancelling the rest). */
+async function readLimited(
+  stream: ReadableStream<Uint8Array> | null,
+  maxBytes: number,
+  input: string,
+  what: string,
+): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  if (stream) {
+    const reader = stream.getReader();
+    try {
+      while (true) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        total += value.length;
+        if (total > maxBytes) {
+          await reader.cancel();
+          throw new InputReadError(input, tooLarge(`${what} is larger`, maxBytes));
+        }
+        chunks.push(value);
+      }
+    } catch (error) {
+      if (error instanceof InputReadError) throw error;
+      throw new InputReadError(input, `cannot read ${what}: ${(error as Error).message}`);
+    } finally {
+      reader.releaseLock();
+    }
+  }
+  const bytes = new Uint8Array(total);
+  chunks.reduce((offset, chunk) => (bytes.set(chunk, offset), offset + chunk.length), 0);
+  return bytes;
 }

@@ -4,8 +4,15 @@
  */
 
 import { join } from "node:path";
-import { expandGlob, expandInputs, globSegmentToRegExp, isImageFileName } from "../lib/inputs.ts";
-import { assert, assertEquals } from "./support/assert.ts";
+import {
+  expandGlob,
+  expandInputs,
+  globSegmentToRegExp,
+  InputReadError,
+  isImageFileName,
+  readInput,
+} from "../lib/inputs.ts";
+import { assert, assertEquals, assertRejects } from "./support/assert.ts";
 
 /**
  * root/
@@ -200,4 +207,142 @@ Deno.test("globSegmentToRegExp: wildcards, sets and literal characters", () => {
     for (const name of matching) assert(regexp.test(name), `${pattern} matches ${name}`);
     for (const name of notMatching) assert(!regexp.test(name), `${pattern} rejects ${name}`);
   }
+});
+
+/** Makes a named pipe with mkfifo(1). Reading one with no writer blocks forever. */
+async function makeFifo(path: string): Promise<void> {
+  const { code, stderr } = await new Deno.Command("mkfifo", { args: [path], stderr: "piped" })
+    .output();
+  assertEquals(code, 0, `mkfifo: ${new TextDecoder().decode(stderr)}`);
+}
+
+Deno.test("a named pipe is a counted error, given directly, in a folder or by a glob", async () => {
+  await withTree(async (root) => {
+    const fifo = join(root, "stream.jpg");
+    await makeFifo(fifo);
+
+    const direct = await expandInputs([fifo]);
+    assertEquals(direct.files, []);
+    assertEquals(direct.errors.length, 1);
+    assertEquals(direct.errors[0].path, fifo);
+    assert(
+      /not a regular file \(a named pipe\)/.test(direct.errors[0].reason),
+      direct.errors[0].reason,
+    );
+
+    // In a folder: the other images are kept, the pipe is named (not silently skipped).
+    const folder = await expandInputs([root]);
+    assert(folder.files.includes(join(root, "a.jpg")), "the folder's images are kept");
+    assert(!folder.files.includes(fifo), "the pipe is not an image");
+    assertEquals(folder.errors.map((e) => e.path), [fifo]);
+
+    const glob = await expandInputs([join(root, "*.jpg")]);
+    assertEquals(
+      glob.files,
+      [join(root, "a.jpg")],
+      "*.jpg matches a.jpg (not B.JPG, not the hidden .g.jpg)",
+    );
+    assertEquals(glob.errors.map((e) => e.path), [fifo]);
+
+    // readInput refuses it too (never opens it, so never blocks).
+    await assertRejects(() => readInput(fifo), InputReadError, `${fifo}: not a regular file`);
+  });
+});
+
+Deno.test("a device is not an image either", async () => {
+  const { files, errors } = await expandInputs(["/dev/null"]);
+  assertEquals(files, []);
+  assert(/not a regular file \(a device\)/.test(errors[0]?.reason), JSON.stringify(errors));
+});
+
+Deno.test("- stands for stdin and URLs are kept as given, each listed once", async () => {
+  const { files, errors } = await expandInputs(["-", "https://example.com/a.jpg", "-"]);
+  assertEquals(files, ["-", "https://example.com/a.jpg"]);
+  assertEquals(errors, []);
+});
+
+Deno.test("readInput reads stdin up to its limit", async () => {
+  const stream = (bytes: number[]) => new Blob([Uint8Array.from(bytes)]).stream();
+  assertEquals([...await readInput("-", { stdin: stream([1, 2, 3]) })], [1, 2, 3]);
+  await assertRejects(
+    () => readInput("-", { stdin: stream([1, 2, 3]), maxBytes: 2 }),
+    InputReadError,
+    "-: stdin is larger than the limit of 2 bytes",
+  );
+});
+
+/**
+ * Serves `handler` on 127.0.0.1 (a free port) while `body` runs with the server's base URL.
+ * `abort` stops responses that never end.
+ */
+async function withServer(
+  handler: (request: Request, abort: AbortSignal) => Response | Promise<Response>,
+  body: (base: string) => Promise<void>,
+): Promise<void> {
+  const stop = new AbortController();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: stop.signal, onListen: () => {} },
+    (request) => handler(request, stop.signal),
+  );
+  try {
+    await body(`http://127.0.0.1:${server.addr.port}`);
+  } finally {
+    stop.abort();
+    await server.finished;
+  }
+}
+
+/** A body that sends `first` and then nothing until `abort`. */
+function stalledBody(first: Uint8Array, abort: AbortSignal): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(controller) {
+      controller.enqueue(first);
+      abort.addEventListener("abort", () => controller.close());
+    },
+  });
+}
+
+Deno.test("readInput fetches a URL, with clear errors for HTTP errors, size and time", async () => {
+  const image = Uint8Array.from({ length: 1000 }, (_, i) => i % 251);
+  await withServer((request, abort) => {
+    const path = new URL(request.url).pathname;
+    if (path === "/image.jpg") return new Response(image);
+    if (path === "/big-declared.jpg") {
+      return new Response(new Uint8Array(5000), { headers: { "content-length": "5000" } });
+    }
+    if (path === "/big-streamed.jpg") {
+      // No content-length: the limit must hold while reading.
+      return new Response(new Blob([new Uint8Array(5000)]).stream());
+    }
+    if (path === "/slow-headers.jpg") {
+      return new Promise<Response>((done) =>
+        abort.addEventListener("abort", () => done(new Response("late")))
+      );
+    }
+    if (path === "/slow-body.jpg") return new Response(stalledBody(image.subarray(0, 10), abort));
+    return new Response("nothing here", { status: 404, statusText: "Not Found" });
+  }, async (base) => {
+    assertEquals(await readInput(`${base}/image.jpg`), image);
+    await assertRejects(
+      () => readInput(`${base}/missing.jpg`),
+      InputReadError,
+      `${base}/missing.jpg: HTTP 404 Not Found`,
+    );
+    for (const name of ["big-declared.jpg", "big-streamed.jpg"]) {
+      await assertRejects(
+        () => readInput(`${base}/${name}`, { maxBytes: 4096 }),
+        InputReadError,
+        "is larger than the limit of 4096 bytes",
+      );
+    }
+    for (const name of ["slow-headers.jpg", "slow-body.jpg"]) {
+      await assertRejects(
+        () => readInput(`${base}/${name}`, { timeoutMs: 300 }),
+        InputReadError,
+        `${base}/${name}: no complete answer within 0.3 s (timeout)`,
+      );
+    }
+  });
+  // Nothing listens there any more.
+  await assertRejects(() => readInput("http://127.0.0.1:9/x.jpg"), InputReadError, "cannot fetch");
 });
