@@ -188,6 +188,133 @@ function upgradeClip(model: Uint8Array): Uint8Array {
   return concatBytes(parts);
 }
 
+/** What `withoutBatchNormSpatial` did: the model bytes and how many nodes it repaired. */
+export interface BatchNormRepair {
+  /** The repaired model, or the input itself when nothing needed repairing. */
+  bytes: Uint8Array;
+  /** BatchNormalization nodes whose `spatial` attribute was removed. */
+  repaired: number;
+}
+
+/**
+ * The model with the obsolete `spatial` attribute removed from every BatchNormalization node
+ * of its main graph, which onnxruntime refuses (it only knows the opset 9+ operator, where the
+ * statistics are always per channel). Everything else is copied byte for byte.
+ *
+ * Why this is exact: in opsets 7 and 8, `spatial = 1` (the default) means per-channel scale,
+ * bias, mean and variance of shape [C], which is what every later opset computes; removing it
+ * changes nothing. `spatial = 0` means per-activation statistics of shape [C, D1, …, Dn]; when
+ * the model's scale, bias, mean and variance are nonetheless rank-1 initializers of one length
+ * C (as in MXNet exports, such as Ultralight-SimplePose's 58 nodes), each activation of channel
+ * c uses the same values, which is the per-channel computation again: the label is inert and
+ * removing it is exact. A `spatial = 0` node whose statistics are not such [C] initializers
+ * cannot be repaired this way, and the function throws an Error naming the node.
+ *
+ * Returns the input itself and 0 when no node carries the attribute, and also when the bytes
+ * are not a well-formed protobuf message (onnxruntime reports those).
+ */
+export function withoutBatchNormSpatial(model: Uint8Array): BatchNormRepair {
+  let found: { repairable: number; refused: string[] };
+  try {
+    found = findBatchNormSpatial(model);
+  } catch {
+    return { bytes: model, repaired: 0 };
+  }
+  if (found.refused.length > 0) {
+    throw new Error(
+      `cannot repair the legacy BatchNormalization "spatial" attribute: ${
+        found.refused.join("; ")
+      }. Re-export the model with opset 9 or later.`,
+    );
+  }
+  if (found.repairable === 0) return { bytes: model, repaired: 0 };
+  // ModelProto.graph = 7; GraphProto.node = 1; NodeProto.attribute = 5; AttributeProto.name = 1.
+  const bytes = mapMessageFields(model, 7, (graph) =>
+    mapMessageFields(graph, 1, (node) => {
+      const fields = messageFields(node);
+      if (!isBatchNorm(fields)) return undefined;
+      const kept = fields.filter((f) => !(f.number === 5 && attributeNameOf(f) === "spatial"));
+      return kept.length === fields.length ? undefined : concatBytes(kept.map((f) => f.raw));
+    }), true);
+  return { bytes, repaired: found.repairable };
+}
+
+/** The name of an AttributeProto field (NodeProto.attribute). */
+function attributeNameOf(field: ProtoField): string {
+  const name = messageFields(field.payload!).find((a) => a.number === 1)?.payload;
+  return name ? TEXT_DECODER.decode(name) : "";
+}
+
+/** True for a NodeProto (as fields) of the default-domain BatchNormalization operator. */
+function isBatchNorm(node: ProtoField[]): boolean {
+  // NodeProto.op_type = 4, domain = 7.
+  const text = (n: number) => {
+    const payload = node.find((f) => f.number === n && f.wireType === 2)?.payload;
+    return payload ? TEXT_DECODER.decode(payload) : "";
+  };
+  const domain = text(7);
+  return text(4) === "BatchNormalization" && (domain === "" || domain === "ai.onnx");
+}
+
+/** Counts the BatchNormalization nodes with `spatial` that can be repaired; lists the others. */
+function findBatchNormSpatial(model: Uint8Array): { repairable: number; refused: string[] } {
+  const graphField = messageFields(model).find((f) => f.number === 7 && f.wireType === 2);
+  if (!graphField) return { repairable: 0, refused: [] };
+  const graph = messageFields(graphField.payload!);
+  // Initializer dims by name. TensorProto: dims = 1 (int64, packed or not), name = 8.
+  const initializerDims = new Map<string, number[]>();
+  for (const field of graph) {
+    if (field.number !== 5 || field.wireType !== 2) continue;
+    const dims: number[] = [];
+    let name = "";
+    for (const f of messageFields(field.payload!)) {
+      if (f.number === 8 && f.wireType === 2) name = TEXT_DECODER.decode(f.payload!);
+      else if (f.number === 1 && f.wireType === 0) dims.push(f.value!);
+      else if (f.number === 1 && f.wireType === 2) {
+        for (let at = 0; at < f.payload!.length;) {
+          let dim: number;
+          [dim, at] = readVarint(f.payload!, at);
+          dims.push(dim);
+        }
+      }
+    }
+    initializerDims.set(name, dims);
+  }
+  let repairable = 0;
+  const refused: string[] = [];
+  for (const field of graph) {
+    if (field.number !== 1 || field.wireType !== 2) continue;
+    const node = messageFields(field.payload!);
+    if (!isBatchNorm(node)) continue;
+    const spatial = node.find((f) => f.number === 5 && attributeNameOf(f) === "spatial");
+    if (!spatial) continue;
+    // AttributeProto.i = 3 (absent means 0).
+    const value = messageFields(spatial.payload!).find((a) => a.number === 3)?.value ?? 0;
+    // NodeProto.input = 1 (X, scale, B, mean, var), name = 3.
+    const inputs = node.filter((f) => f.number === 1).map((f) => TEXT_DECODER.decode(f.payload!));
+    const nameField = node.find((f) => f.number === 3)?.payload;
+    const nodeName = nameField ? TEXT_DECODER.decode(nameField) : `with input "${inputs[0]}"`;
+    if (value === 1) {
+      repairable++;
+      continue;
+    }
+    const shapes = inputs.slice(1, 5).map((name) => initializerDims.get(name));
+    const perChannel = shapes.length === 4 &&
+      shapes.every((dims) => dims?.length === 1 && dims[0] === shapes[0]![0]);
+    if (perChannel) repairable++;
+    else {
+      const described = inputs.slice(1, 5).map((name, i) =>
+        shapes[i] ? `"${name}" [${shapes[i]!.join(", ")}]` : `"${name}" (not an initializer)`
+      );
+      refused.push(
+        `node "${nodeName}" has spatial=${value} and its scale, bias, mean and variance are ` +
+          `not one [C] each (${described.join(", ")}), so they are per-activation statistics`,
+      );
+    }
+  }
+  return { repairable, refused };
+}
+
 function concatBytes(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
   let at = 0;

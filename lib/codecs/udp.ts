@@ -1,0 +1,265 @@
+/**
+ * UDP codec: Unbiased Data Processing for top-down heatmap models ("The Devil is in the
+ * Details: Delving into Unbiased Data Processing for Human Pose Estimation", Huang et al.,
+ * CVPR 2020), as mmpose implements it (`get_udp_warp_matrix`, the `UDPHeatmap` codec,
+ * `refine_keypoints_dark_udp`). Used by ViTPose and mmpose's `*_udp` configs. Pure functions.
+ *
+ * The paper measures image sizes in unit lengths between pixel centres: an image of w pixels
+ * spans w − 1. So the crop region (width `region.width`) maps onto the input's w_in − 1, and
+ * the heatmap's w_hm − 1 onto the input's w_in − 1. Everything then lines up exactly: the
+ * region's left edge is input pixel 0 and heatmap pixel 0, its right edge input pixel w_in − 1
+ * and heatmap pixel w_hm − 1, and a horizontal mirror of any of them is x → size − 1 − x.
+ *
+ * Coordinates: pixel p at coordinate p (as in `lib/affine.ts`).
+ */
+
+import type { Affine, CropRegion } from "../affine.ts";
+import { flipSource } from "./flip.ts";
+
+/**
+ * The unbiased image → crop transform (mmpose `get_udp_warp_matrix`, no rotation): the
+ * region's left/top edge (cx − width/2, cy − height/2) goes to input pixel (0, 0), its
+ * right/bottom edge to (inputWidth − 1, inputHeight − 1), its centre to
+ * ((inputWidth − 1)/2, (inputHeight − 1)/2). Scales are (inputWidth − 1)/width along x and
+ * (inputHeight − 1)/height along y, which differ slightly even when the region has the
+ * input's aspect ratio (192×256: 191/192 vs 255/256 of it), as in mmpose.
+ *
+ * Returns the same 2×3 `Affine` as `imageToCropTransform`; its inverse (`invertAffine`) maps
+ * crop input pixels back to image pixels.
+ */
+export function udpCropTransform(
+  region: CropRegion,
+  inputWidth: number,
+  inputHeight: number,
+): Affine {
+  if (!(region.width > 0 && region.height > 0)) {
+    throw new Error(`udpCropTransform: region ${region.width}×${region.height} has no area`);
+  }
+  if (!(inputWidth > 1 && inputHeight > 1)) {
+    throw new Error(`udpCropTransform: input ${inputWidth}×${inputHeight} must exceed 1×1`);
+  }
+  const sx = (inputWidth - 1) / region.width;
+  const sy = (inputHeight - 1) / region.height;
+  return Float64Array.of(
+    sx,
+    0,
+    sx * (0.5 * region.width - region.cx),
+    0,
+    sy,
+    sy * (0.5 * region.height - region.cy),
+  );
+}
+
+/** Options of `decodeUdpHeatmaps`. */
+export interface UdpDecodeOptions {
+  /**
+   * "dark-udp" (default, what mmpose's UDPHeatmap always does): one Newton step on the
+   * log of the blurred heatmap from the argmax. "none": the integer argmax.
+   */
+  refine?: "dark-udp" | "none";
+  /** Gaussian blur kernel size (odd) of the DARK modulation; default 11 (sigma-2 targets). */
+  blurKernel?: number;
+}
+
+/**
+ * Keypoints from K UDP heatmaps of H × W (row-major, channel after channel) as K × 3: x, y
+ * in crop INPUT pixels and score = the heatmap's maximum.
+ *
+ * Heatmap → input uses the UDP scale (inputWidth − 1)/(W − 1), (inputHeight − 1)/(H − 1):
+ * heatmap pixel (W − 1, H − 1) is input pixel (inputWidth − 1, inputHeight − 1). Composed with
+ * the inverse of `udpCropTransform` this is exactly mmpose's result (mmpose's decode multiplies
+ * by input/(W − 1) and its post-process divides by input again, using input rather than
+ * input − 1 as its unit: the product, heatmap → image, is the same region.width/(W − 1)).
+ *
+ * "dark-udp" follows mmpose's `refine_keypoints_dark_udp`: blur (zero padding, rescaled to the
+ * original maximum), clip to [0.001, 50], log, edge padding, central differences with step 1,
+ * x ← x − (Hessian + eps·I)⁻¹·gradient; applied at every argmax, borders included.
+ *
+ * A heatmap whose maximum is ≤ 0 gives (0, 0) and is not refined (posekit's heatmap decoder
+ * does the same; mmpose writes −1 there), with that maximum as its score.
+ */
+export function decodeUdpHeatmaps(
+  heatmaps: Float32Array,
+  k: number,
+  h: number,
+  w: number,
+  inputWidth: number,
+  inputHeight: number,
+  options: UdpDecodeOptions = {},
+): Float32Array {
+  const plane = h * w;
+  if (!(k > 0 && h > 1 && w > 1) || heatmaps.length < k * plane) {
+    throw new Error(`decodeUdpHeatmaps: ${heatmaps.length} values for ${k}×${h}×${w} heatmaps`);
+  }
+  if (!(inputWidth > 1 && inputHeight > 1)) {
+    throw new Error(`decodeUdpHeatmaps: input ${inputWidth}×${inputHeight} must exceed 1×1`);
+  }
+  const refine = options.refine ?? "dark-udp";
+  if (refine !== "dark-udp" && refine !== "none") {
+    throw new Error(`decodeUdpHeatmaps: refine "${refine}" is not "dark-udp" or "none"`);
+  }
+  const blurKernel = options.blurKernel ?? 11;
+  gaussianKernel(blurKernel); // validates the size
+  const sx = (inputWidth - 1) / (w - 1), sy = (inputHeight - 1) / (h - 1);
+  const out = new Float32Array(k * 3);
+  for (let j = 0; j < k; j++) {
+    const hm = heatmaps.subarray(j * plane, (j + 1) * plane);
+    let best = 0;
+    for (let i = 1; i < plane; i++) if (hm[i] > hm[best]) best = i;
+    const maxValue = hm[best];
+    let x = 0, y = 0;
+    if (maxValue > 0) {
+      x = best % w;
+      y = Math.floor(best / w);
+      if (refine === "dark-udp") {
+        const [dx, dy] = darkUdpStep(hm, h, w, x, y, blurKernel);
+        x += dx;
+        y += dy;
+      }
+    }
+    out[3 * j] = x * sx;
+    out[3 * j + 1] = y * sy;
+    out[3 * j + 2] = maxValue;
+  }
+  return out;
+}
+
+/** float32 machine epsilon, which mmpose adds to the Hessian's diagonal before inverting. */
+const FLOAT32_EPS = 2 ** -23;
+
+/** mmpose's `refine_keypoints_dark_udp` offset for one heatmap at integer peak (px, py). */
+function darkUdpStep(
+  hm: Float32Array,
+  h: number,
+  w: number,
+  px: number,
+  py: number,
+  kernelSize: number,
+): [number, number] {
+  const blurred = gaussianBlurHeatmap(hm, h, w, kernelSize);
+  // Edge padding: a neighbour outside the map reads the nearest border pixel.
+  const at = (x: number, y: number) => {
+    const xx = Math.min(Math.max(x, 0), w - 1), yy = Math.min(Math.max(y, 0), h - 1);
+    return Math.log(Math.min(Math.max(blurred[yy * w + xx], 1e-3), 50));
+  };
+  const i0 = at(px, py);
+  const ix1 = at(px + 1, py), ix1_ = at(px - 1, py);
+  const iy1 = at(px, py + 1), iy1_ = at(px, py - 1);
+  const ix1y1 = at(px + 1, py + 1), ix1_y1_ = at(px - 1, py - 1);
+  const dx = 0.5 * (ix1 - ix1_);
+  const dy = 0.5 * (iy1 - iy1_);
+  const dxx = ix1 - 2 * i0 + ix1_ + FLOAT32_EPS;
+  const dyy = iy1 - 2 * i0 + iy1_ + FLOAT32_EPS;
+  const dxy = 0.5 * (ix1y1 - ix1 - iy1 + 2 * i0 - ix1_ - iy1_ + ix1_y1_);
+  const det = dxx * dyy - dxy * dxy;
+  if (det === 0 || !Number.isFinite(det)) return [0, 0];
+  // −H⁻¹·g with H⁻¹ = [dyy, −dxy; −dxy, dxx] / det.
+  return [-(dyy * dx - dxy * dy) / det, -(dxx * dy - dxy * dx) / det];
+}
+
+/**
+ * Flip-back of the heatmaps of a horizontally mirrored crop for UDP models: mirror x (column
+ * c ← column W − 1 − c) and swap the channels of `flipPairs`, with NO one-pixel shift (mmpose's
+ * UDP configs set `shift_heatmap=False`). The same as `flipBackHeatmaps(…, shift = false)` of
+ * `lib/families/heatmap.ts`.
+ *
+ * Why no shift (worked out from the paper's definitions): with the standard heatmap → input scale
+ * s = input/heatmap (4), mirrored input pixel W_in − 1 − x_in lands on heatmap
+ * (W_in − 1 − x_in)/s, and mirroring the heatmap back gives x_hm − 1 + 1/s: the flipped result
+ * sits (s − 1)/s = 0.75 heatmap pixel left, which HRNet's shift of one pixel right
+ * over-corrects to +0.25. With UDP's scale (W_hm − 1)/(W_in − 1) the mirrored pixel lands on
+ * W_hm − 1 − x_hm exactly, so the plain mirror is already aligned and a shift would add a
+ * whole-pixel error.
+ *
+ * Throws on a flip pair outside the K keypoints or a keypoint in two pairs.
+ */
+export function flipBackUdpHeatmaps(
+  flipped: Float32Array,
+  k: number,
+  h: number,
+  w: number,
+  flipPairs: readonly (readonly [number, number])[],
+): Float32Array {
+  const plane = h * w;
+  if (flipped.length < k * plane) {
+    throw new Error(`flipBackUdpHeatmaps: ${flipped.length} values for ${k}×${h}×${w} heatmaps`);
+  }
+  const source = flipSource(k, flipPairs);
+  const out = new Float32Array(k * plane);
+  for (let c = 0; c < k; c++) {
+    const src = source[c] * plane, dst = c * plane;
+    for (let y = 0; y < h; y++) {
+      const row = y * w;
+      for (let x = 0; x < w; x++) out[dst + row + x] = flipped[src + row + w - 1 - x];
+    }
+  }
+  return out;
+}
+
+/**
+ * OpenCV's `getGaussianKernel(size, 0)`: its fixed small kernels, else sigma from the size.
+ * (The same as `lib/families/heatmap.ts`'s, kept here so that the codecs do not depend on
+ * `lib/families/`; the heatmap family can import this one.)
+ */
+export function gaussianKernel(size: number): Float64Array {
+  if (!(Number.isInteger(size) && size > 0 && size % 2 === 1)) {
+    throw new Error(`Gaussian kernel size must be a positive odd integer, got ${size}`);
+  }
+  const fixed: Record<number, number[]> = {
+    1: [1],
+    3: [0.25, 0.5, 0.25],
+    5: [0.0625, 0.25, 0.375, 0.25, 0.0625],
+    7: [0.03125, 0.109375, 0.21875, 0.28125, 0.21875, 0.109375, 0.03125],
+  };
+  if (fixed[size]) return Float64Array.from(fixed[size]);
+  const sigma = ((size - 1) * 0.5 - 1) * 0.3 + 0.8;
+  const kernel = new Float64Array(size);
+  let sum = 0;
+  for (let i = 0; i < size; i++) {
+    const d = i - (size - 1) / 2;
+    kernel[i] = Math.exp(-(d * d) / (2 * sigma * sigma));
+    sum += kernel[i];
+  }
+  for (let i = 0; i < size; i++) kernel[i] /= sum;
+  return kernel;
+}
+
+/**
+ * mmpose's `gaussian_blur` for one H × W heatmap: zero padding, separable Gaussian
+ * (`gaussianKernel`), then rescaled so that its maximum equals the original maximum.
+ */
+export function gaussianBlurHeatmap(
+  hm: ArrayLike<number>,
+  h: number,
+  w: number,
+  kernelSize = 11,
+): Float64Array {
+  const kernel = gaussianKernel(kernelSize);
+  const r = (kernelSize - 1) / 2;
+  const rows = new Float64Array(h * w);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      let s = 0;
+      for (let i = Math.max(-r, -x); i <= Math.min(r, w - 1 - x); i++) {
+        s += kernel[i + r] * hm[y * w + x + i];
+      }
+      rows[y * w + x] = s;
+    }
+  }
+  const out = new Float64Array(h * w);
+  let originalMax = -Infinity, blurredMax = -Infinity;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      let s = 0;
+      for (let i = Math.max(-r, -y); i <= Math.min(r, h - 1 - y); i++) {
+        s += kernel[i + r] * rows[(y + i) * w + x];
+      }
+      out[y * w + x] = s;
+      if (s > blurredMax) blurredMax = s;
+      if (hm[y * w + x] > originalMax) originalMax = hm[y * w + x];
+    }
+  }
+  const factor = originalMax / blurredMax;
+  for (let i = 0; i < out.length; i++) out[i] *= factor;
+  return out;
+}
