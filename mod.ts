@@ -21,7 +21,7 @@
 /** The top-down (or end-to-end) pose pipeline; create it with `PosePipeline.create`. */
 export { PosePipeline } from "./lib/pipeline.ts";
 /** Loads one model (resolve, download if needed, check it runs) with its family adapter. */
-export { loadModel } from "./lib/pipeline.ts";
+export { loadModel } from "./lib/models/load.ts";
 /** Default detector and keypoint model manifest names. */
 export { DEFAULT_DETECTOR, DEFAULT_POSE } from "./lib/pipeline.ts";
 /** Options of `PosePipeline.create`, stage timings, loaded models and box sources. */
@@ -30,8 +30,8 @@ export type { BoxSource, LoadedModel, PipelineOptions, StageTimings } from "./li
 export type { Box, ModelOutputs, OutputTensor, Pose, RgbImage } from "./lib/types.ts";
 /** Backends: what to ask for, what runs, and what the runtime reports. */
 export type { Backend, BackendChoice, RuntimeInfo } from "./lib/runtime.ts";
-/** The backend in use, its adapter and threads (after a pipeline or model was created). */
-export { runtimeInfo } from "./lib/runtime.ts";
+/** The execution runtime a pipeline runs on (backend, threads, notes). */
+export { Runtime } from "./lib/runtime.ts";
 
 // Images in and out.
 /** Decodes JPEG/PNG bytes to RGB (EXIF orientation applied); reads an image file. */
@@ -78,7 +78,7 @@ export type {
   EndToEndAdapter,
   KeypointAdapter,
   ModelAdapter,
-} from "./lib/families/adapter.ts";
+} from "./lib/families/family.ts";
 
 // Constants.
 /** COCO keypoint names, flip pairs, skeleton and OKS sigmas. */

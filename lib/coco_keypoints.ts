@@ -76,3 +76,28 @@ export const COCO_KEYPOINT_SIGMAS: Float64Array = Float64Array.from([
   .89,
   .89,
 ].map((s) => s / 10));
+
+/**
+ * The channel permutation of a horizontal flip: `source[k]` is the keypoint whose mirrored
+ * output becomes keypoint k (each pair swapped, the rest kept). The one flip permutation
+ * every decoder uses. Throws on a pair outside `numKeypoints` or a keypoint in two pairs.
+ */
+export function flipPermutation(
+  numKeypoints: number,
+  flipPairs: readonly (readonly [number, number])[],
+): Int32Array {
+  const source = Int32Array.from({ length: numKeypoints }, (_, k) => k);
+  const seen = new Set<number>();
+  for (const [a, b] of flipPairs) {
+    for (const k of [a, b]) {
+      if (!(Number.isInteger(k) && k >= 0 && k < numKeypoints)) {
+        throw new Error(`flip pair [${a}, ${b}] is outside ${numKeypoints} keypoints`);
+      }
+      if (seen.has(k)) throw new Error(`keypoint ${k} is in two flip pairs`);
+      seen.add(k);
+    }
+    source[a] = b;
+    source[b] = a;
+  }
+  return source;
+}

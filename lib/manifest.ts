@@ -11,20 +11,18 @@ import type { ColorOrder } from "./types.ts";
 /** What a model does in the pipeline. */
 export type ModelTask = "detector" | "keypoints" | "end2end";
 
-/** Known model families; each is one adapter file in `lib/families/`. */
-export type ModelFamily =
-  | "rtmdet"
-  | "yolox"
-  | "detr"
-  | "heatmap"
-  | "simcc"
-  | "prtr"
-  | "prtr-sequential";
+/** Known model families: the names of the descriptors in `lib/families/registry.ts`. */
+export type { ModelFamily } from "./families/registry.ts";
+import type { ModelFamily } from "./families/registry.ts";
 
 /** How a whole image becomes a detector (or end-to-end model) input. */
 export type ImageResize =
   /** Keep the aspect ratio so the image fits `width`×`height`, pad bottom/right with `padValue`. */
   | "letterbox"
+  /** As "letterbox", with the image centred and the padding split around it (Ultralytics). */
+  | "letterbox-centred"
+  /** Plain resize to `width`×`height`, aspect ratio not kept (RT-DETR, D-FINE, DEIM). */
+  | "stretch"
   /** DETR style: shorter side to `shorterSide`, longer side at most `longerSideMax`, no padding. */
   | "shorter-side";
 
@@ -50,6 +48,11 @@ export interface ManifestInput {
   std: [number, number, number];
   /** True when the batch dimension is dynamic, so several crops can run at once. */
   dynamicBatch?: boolean;
+  /**
+   * Keypoint models: the crop transform, "standard" (HRNet's affine, default) or "udp"
+   * (unbiased data processing, Huang et al. 2020: ViTPose and mmpose's UDP configs).
+   */
+  cropTransform?: "standard" | "udp";
 }
 
 export interface ModelManifest {
@@ -60,8 +63,15 @@ export interface ModelManifest {
   family: ModelFamily;
   /** File name of the .onnx model, looked up in the model directories. */
   file: string;
-  /** Lower-case hex sha256 of the .onnx file. */
+  /** Lower-case hex sha256 of the .onnx file (the one `url` serves). */
   sha256?: string;
+  /**
+   * Other sha256 values accepted for a local file: the same weights in another export (the
+   * legacy file with its obsolete attributes removed, say).
+   */
+  acceptedSha256?: string[];
+  /** Published accuracy, for people (e.g. "COCO val2017 AP 68.8 (PaddleDetection)"). */
+  accuracy?: string;
   /** Official download URL of the model (or of an archive holding it). */
   url?: string;
   /** Set when `url` points to an archive: the path of the .onnx inside it. */

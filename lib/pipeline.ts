@@ -1,40 +1,31 @@
 /**
- * The top-down pipeline: image → person boxes → crops → keypoint model → poses in image
- * pixels. Model families plug in through adapters (`lib/families/`); this file never looks
- * at a family's outputs itself.
+ * The pose pipeline, per image: person boxes (detector, or given) → crops → keypoint model →
+ * poses in image pixels; or, for end-to-end models, the whole image → poses. Loading lives
+ * in `lib/models/load.ts`, crops in `lib/crops.ts`, each family's decoding in its adapter;
+ * this file only orchestrates.
  */
 
-import { basename } from "node:path";
-import {
-  boxToCropRegion,
-  imageToCropTransform,
-  invertAffine,
-  transformKeypoints,
-} from "./affine.ts";
+import { type CropGeometry, cropGeometry, cropKeypointsToImage, cropsToTensor } from "./crops.ts";
 import type {
+  DecodeSettings,
   DetectorAdapter,
   EndToEndAdapter,
+  ImageInputSpec,
   KeypointAdapter,
-  ModelAdapter,
-} from "./families/adapter.ts";
-import { inferManifest } from "./families/infer.ts";
-import { type AdapterOptions, createAdapter } from "./families/registry.ts";
-import type { ModelManifest } from "./manifest.ts";
-import { resolveModel } from "./models/resolve.ts";
-import { oksNms } from "./nms.ts";
+} from "./families/family.ts";
 import { decodeImage } from "./image.ts";
-import { imageToTensor, warpCropToTensor } from "./preprocess.ts";
-import {
-  type BackendChoice,
-  initRuntime,
-  ModelSession,
-  runtimeInfo,
-  withSymbolicBatch,
-} from "./runtime.ts";
+import { type LoadedModel, loadModel, type LoadOptions, sliceBatch } from "./models/load.ts";
+import { oksNms } from "./nms.ts";
+import { DEFAULT_KEYPOINT_SCORE_THRESHOLD, rescorePose } from "./pose_score.ts";
+import { imageToTensor } from "./preprocess.ts";
+import { type BackendChoice, Runtime, type RuntimeInfo } from "./runtime.ts";
+import { float32Input, type ModelInputs } from "./session.ts";
 import type { Box, ModelOutputs, Pose, RgbImage } from "./types.ts";
 
+export type { LoadedModel } from "./models/load.ts";
+
 /** How to build a pipeline. Every field has a sensible default. */
-export interface PipelineOptions {
+export interface PipelineOptions extends LoadOptions {
   /**
    * Person detector: manifest name, manifest .json path or .onnx path; `false` when boxes
    * always come from elsewhere (a box file, ground truth), so no detector is loaded.
@@ -42,26 +33,24 @@ export interface PipelineOptions {
   detector?: string | false;
   /** Keypoint model (or an end-to-end model): manifest name, .json path or .onnx path. */
   pose?: string;
-  /** Directories searched first for model files (`--models`). */
-  modelDirs?: string[];
-  /** WASM threads (default: CPU cores). */
+  /** A runtime to run on; default: one started from `threads` and `backend`. */
+  runtime?: Runtime;
+  /** CPU threads (WASM, native; default: CPU cores). */
   threads?: number;
   /** Execution backend: "auto" (default) picks WebGPU on a hardware GPU, else WASM. */
-  backend?: BackendChoice;
-  /** Flip test (default true). */
+  backend?: BackendChoice | "native";
+  /** Flip test (default true; end-to-end models have none). */
   flip?: boolean;
-  /** DARK refinement for heatmap models (default false). */
-  dark?: boolean;
   /** Detector person score threshold (default 0.3). */
   scoreThreshold?: number;
-  /** Most people kept per image, best detector scores first (default 20). */
+  /** Most people kept per image, best box scores first, given boxes too (default 20). */
   maxPeople?: number;
   /** Keypoints above this score count towards the person score (default 0.2). */
   keypointScoreThreshold?: number;
   /** OKS-NMS threshold over the final poses (default 0.9; 1 or more disables it). */
   oksNmsThreshold?: number;
-  /** Download progress for models fetched on first use. */
-  onDownloadProgress?: (model: string, received: number, total: number | undefined) => void;
+  /** Most person boxes cropped into one tensor (bounds memory; default 16). */
+  cropChunk?: number;
 }
 
 /** Milliseconds spent per stage, summed over all images run so far. */
@@ -70,143 +59,58 @@ export interface StageTimings {
   crop: number;
   keypoints: number;
   post: number;
+  /** The part of detect + keypoints spent inside the model runs themselves. */
+  model: number;
 }
 
-/** A loaded model with its adapter. */
-export interface LoadedModel<A extends ModelAdapter = ModelAdapter> {
-  manifest: ModelManifest;
-  path: string;
-  session: ModelSession;
-  adapter: A;
-}
-
-export const DEFAULT_DETECTOR = "rtmdet_nano_person";
-export const DEFAULT_POSE = "simplepose_nano_256x192";
-
-/**
- * Resolves, loads and checks one model: the file is found (or downloaded), onnxruntime loads
- * it, the adapter is built from its manifest (or a manifest inferred from the graph), and one
- * run on a blank input proves that onnxruntime can execute it.
- */
-export async function loadModel(
-  spec: string,
-  options: Pick<PipelineOptions, "modelDirs" | "onDownloadProgress"> & AdapterOptions = {},
-): Promise<LoadedModel> {
-  const resolved = await resolveModel(spec, {
-    modelDirs: options.modelDirs,
-    onProgress: options.onDownloadProgress
-      ? (received, total) => options.onDownloadProgress!(spec, received, total)
-      : undefined,
-  });
-  const session = await ModelSession.load(resolved.path, resolved.path);
-  const manifest = resolved.manifest ??
-    inferManifest(basename(resolved.path), session.inputs, session.outputs);
-  const adapter = createAdapter(manifest, options);
-  await smokeTest(session, adapter);
-  const loaded = { manifest, path: resolved.path, session, adapter };
-  return runtimeInfo()?.backend === "webgpu" ? await withBatchedCrops(loaded) : loaded;
-}
-
-/**
- * On the GPU, one run per crop wastes most of each run on launch and transfer overhead. Many
- * keypoint models declare a fixed batch of 1 yet treat batch items independently: such a
- * model is reloaded with a symbolic batch, and kept that way only when a batch of two random
- * crops gives what two single runs give.
- */
-async function withBatchedCrops(model: LoadedModel): Promise<LoadedModel> {
-  const { adapter, session } = model;
-  if (adapter.task !== "keypoints" || adapter.dynamicBatch) return model;
-  const original = await Deno.readFile(model.path);
-  const bytes = withSymbolicBatch(original);
-  if (bytes === original) return model; // no batch fixed at 1: nothing to relax
-  let batched: ModelSession | undefined;
-  try {
-    batched = await ModelSession.load(bytes, model.path);
-    const dims = [1, 3, adapter.inputHeight, adapter.inputWidth];
-    const size = dims[1] * dims[2] * dims[3];
-    const pair = Float32Array.from({ length: 2 * size }, (_, i) => Math.sin(i * 12.9898) * 2);
-    const together = await batched.run(adapter.inputName, pair, [2, ...dims.slice(1)]);
-    for (let i = 0; i < 2; i++) {
-      const alone = await session.run(
-        adapter.inputName,
-        pair.subarray(i * size, (i + 1) * size),
-        dims,
-      );
-      const part = sliceBatch(together, i);
-      for (const [name, tensor] of Object.entries(alone)) {
-        const other = part[name]?.data;
-        if (!other || other.length !== tensor.data.length) throw new Error("shapes differ");
-        for (let k = 0; k < other.length; k++) {
-          if (Math.abs(other[k] - tensor.data[k]) > 1e-3 * (1 + Math.abs(tensor.data[k]))) {
-            throw new Error("batched outputs differ");
-          }
-        }
-      }
-    }
-  } catch {
-    await batched?.release();
-    return model;
-  }
-  await session.release();
-  return { ...model, session: batched, adapter: { ...adapter, dynamicBatch: true } };
-}
-
-/** One run on zeros, so that a model onnxruntime cannot execute fails at load time. */
-async function smokeTest(session: ModelSession, adapter: ModelAdapter): Promise<void> {
-  const input = session.inputs.find((i) => i.name === inputNameOf(adapter)) ?? session.inputs[0];
-  const dims = input.shape.map((d, i) => {
-    if (typeof d === "number" && d > 0) return d;
-    if (i === 0) return 1;
-    if (i === 1) return 3;
-    if (adapter.task === "keypoints") return i === 2 ? adapter.inputHeight : adapter.inputWidth;
-    const r = adapter.input.resize;
-    return r.kind === "letterbox" ? (i === 2 ? r.height : r.width) : 64;
-  });
-  // A failure already names the model file and carries onnxruntime's reason (ModelSession.run).
-  await session.run(input.name, new Float32Array(dims.reduce((a, b) => a * b, 1)), dims);
-}
-
-function inputNameOf(adapter: ModelAdapter): string {
-  return adapter.task === "keypoints" ? adapter.inputName : adapter.input.inputName;
-}
-
-/** Views of batch item `index` of every output (dims with batch 1; no copy). */
-export function sliceBatch(outputs: ModelOutputs, index: number): ModelOutputs {
-  const item: ModelOutputs = {};
-  for (const [name, tensor] of Object.entries(outputs)) {
-    const batch = tensor.dims[0] ?? 1;
-    const size = tensor.data.length / Math.max(batch, 1);
-    item[name] = {
-      data: tensor.data.subarray(index * size, (index + 1) * size),
-      dims: [1, ...tensor.dims.slice(1)],
-    };
-  }
-  return item;
+/** What went wrong with parts of an image that did not cost it its results. */
+export interface ImageWarnings {
+  /** Boxes skipped because they cannot be cropped (no area, non-finite values). */
+  skippedBoxes: number;
 }
 
 /** Where the person boxes come from for one image. */
 export type BoxSource = "detector" | Box[];
 
+/** The default person detector. */
+export const DEFAULT_DETECTOR = "rtmdet_nano_person";
+/** The default keypoint model. */
+export const DEFAULT_POSE = "simplepose_nano_256x192";
+
+type Settings = Required<
+  Pick<
+    PipelineOptions,
+    | "flip"
+    | "scoreThreshold"
+    | "maxPeople"
+    | "keypointScoreThreshold"
+    | "oksNmsThreshold"
+    | "cropChunk"
+  >
+>;
+
 /** The whole top-down (or end-to-end) pose pipeline. Create with `PosePipeline.create`. */
 export class PosePipeline {
-  readonly timings: StageTimings = { detect: 0, crop: 0, keypoints: 0, post: 0 };
+  /** Milliseconds per stage, summed over every image so far. */
+  readonly timings: StageTimings = { detect: 0, crop: 0, keypoints: 0, post: 0, model: 0 };
+  /** Counts of skipped parts, summed over every image so far. */
+  readonly warnings: ImageWarnings = { skippedBoxes: 0 };
 
   private constructor(
+    /** The runtime the models run on. */
+    readonly runtime: Runtime,
     readonly detector: LoadedModel<DetectorAdapter> | undefined,
     readonly pose: LoadedModel<KeypointAdapter | EndToEndAdapter>,
-    private readonly settings: Required<
-      Pick<
-        PipelineOptions,
-        "flip" | "scoreThreshold" | "maxPeople" | "keypointScoreThreshold" | "oksNmsThreshold"
-      >
-    >,
+    private readonly settings: Settings,
   ) {}
 
   /** Loads the models named in `options` (defaults: RTMDet-nano + SimplePose-nano). */
   static async create(options: PipelineOptions = {}): Promise<PosePipeline> {
-    await initRuntime({ threads: options.threads, backend: options.backend });
-    const pose = await loadModel(options.pose ?? DEFAULT_POSE, options);
+    const runtime = options.runtime ??
+      await Runtime.start({ threads: options.threads, backend: options.backend });
+    const pose = await loadModel(options.pose ?? DEFAULT_POSE, runtime, options);
     if (pose.adapter.task === "detector") {
+      await pose.session.release();
       throw new Error(
         `model ${pose.path} is a person detector (${pose.manifest.family}); ` +
           `pass it with --detector, and a keypoint model with --pose`,
@@ -214,8 +118,15 @@ export class PosePipeline {
     }
     let detector: LoadedModel<DetectorAdapter> | undefined;
     if (pose.adapter.task === "keypoints" && options.detector !== false) {
-      const loaded = await loadModel(options.detector ?? DEFAULT_DETECTOR, options);
+      let loaded: LoadedModel;
+      try {
+        loaded = await loadModel(options.detector ?? DEFAULT_DETECTOR, runtime, options);
+      } catch (error) {
+        await pose.session.release();
+        throw error;
+      }
       if (loaded.adapter.task !== "detector") {
+        await Promise.all([pose.session.release(), loaded.session.release()]);
         throw new Error(
           `model ${loaded.path} is not a person detector (family ${loaded.manifest.family}); ` +
             `pass a detector with --detector`,
@@ -223,13 +134,30 @@ export class PosePipeline {
       }
       detector = loaded as LoadedModel<DetectorAdapter>;
     }
-    return new PosePipeline(detector, pose as LoadedModel<KeypointAdapter | EndToEndAdapter>, {
-      flip: options.flip ?? true,
-      scoreThreshold: options.scoreThreshold ?? 0.3,
-      maxPeople: options.maxPeople ?? 20,
-      keypointScoreThreshold: options.keypointScoreThreshold ?? 0.2,
-      oksNmsThreshold: options.oksNmsThreshold ?? 0.9,
-    });
+    const cropChunk = options.cropChunk ?? 16;
+    return new PosePipeline(
+      runtime,
+      detector,
+      pose as LoadedModel<KeypointAdapter | EndToEndAdapter>,
+      {
+        flip: options.flip ?? true,
+        scoreThreshold: options.scoreThreshold ?? 0.3,
+        maxPeople: options.maxPeople ?? 20,
+        keypointScoreThreshold: options.keypointScoreThreshold ?? DEFAULT_KEYPOINT_SCORE_THRESHOLD,
+        oksNmsThreshold: options.oksNmsThreshold ?? 0.9,
+        cropChunk: Math.max(1, Math.floor(cropChunk)),
+      },
+    );
+  }
+
+  /** What the runtime settled on. */
+  get runtimeInfo(): RuntimeInfo {
+    return this.runtime.info;
+  }
+
+  /** Sentences for the user from the runtime and the model loads (shown once). */
+  get notes(): string[] {
+    return [...this.runtime.notes, ...(this.detector?.notes ?? []), ...this.pose.notes];
   }
 
   /** True when the keypoint model needs person boxes (top-down), false for end-to-end models. */
@@ -237,14 +165,36 @@ export class PosePipeline {
     return this.pose.adapter.task === "keypoints";
   }
 
+  private get decodeSettings(): DecodeSettings {
+    return {
+      scoreThreshold: this.settings.scoreThreshold,
+      keypointScoreThreshold: this.settings.keypointScoreThreshold,
+    };
+  }
+
+  /** Runs a whole-image model; returns its outputs and the frame. */
+  private async runWholeImage(
+    model: LoadedModel<DetectorAdapter | EndToEndAdapter>,
+    image: RgbImage,
+  ) {
+    const spec: ImageInputSpec = model.adapter.input;
+    const { data, dims, frame } = imageToTensor(image, spec);
+    const inputs: ModelInputs = {
+      [spec.name]: float32Input(data, dims),
+      ...spec.extraInputs?.(frame, 1),
+    };
+    const start = performance.now();
+    const outputs = await model.session.run(inputs);
+    this.timings.model += performance.now() - start;
+    return { outputs, frame };
+  }
+
   /** Person boxes from the detector, best first, at most `maxPeople`. */
   async detect(image: RgbImage): Promise<Box[]> {
     if (!this.detector) throw new Error("this pipeline has no person detector (end-to-end model)");
     const start = performance.now();
-    const { adapter, session } = this.detector;
-    const { data, dims, frame } = imageToTensor(image, adapter.input);
-    const outputs = await session.run(adapter.input.inputName, data, dims);
-    const boxes = adapter.decode(outputs, frame, { scoreThreshold: this.settings.scoreThreshold });
+    const { outputs, frame } = await this.runWholeImage(this.detector, image);
+    const boxes = this.detector.adapter.decode(outputs, frame, this.decodeSettings);
     this.timings.detect += performance.now() - start;
     return boxes.slice(0, this.settings.maxPeople);
   }
@@ -253,20 +203,10 @@ export class PosePipeline {
   async run(image: RgbImage, boxes: BoxSource = "detector"): Promise<Pose[]> {
     const adapter = this.pose.adapter;
     if (adapter.task === "end2end") return await this.runEndToEnd(image, adapter);
-    const people = boxes === "detector" ? await this.detect(image) : boxes;
+    const people = boxes === "detector"
+      ? await this.detect(image)
+      : bestBoxes(boxes, this.settings.maxPeople);
     return await this.estimate(image, people, adapter);
-  }
-
-  private async runEndToEnd(image: RgbImage, adapter: EndToEndAdapter): Promise<Pose[]> {
-    const start = performance.now();
-    const { data, dims, frame } = imageToTensor(image, adapter.input);
-    const outputs = await this.pose.session.run(adapter.input.inputName, data, dims);
-    const inferred = performance.now();
-    const poses = adapter.decode(outputs, frame, { scoreThreshold: this.settings.scoreThreshold })
-      .slice(0, this.settings.maxPeople);
-    this.timings.keypoints += inferred - start;
-    this.timings.post += performance.now() - inferred;
-    return poses;
   }
 
   /**
@@ -281,83 +221,90 @@ export class PosePipeline {
     return await this.run(await decodeImage(bytes, source), boxes);
   }
 
-  /** Top-down keypoint stage for given boxes. */
-  private async estimate(image: RgbImage, boxes: Box[], adapter: KeypointAdapter): Promise<Pose[]> {
-    if (boxes.length === 0) return [];
-    const t0 = performance.now();
-    const W = adapter.inputWidth, H = adapter.inputHeight;
-    const itemSize = 3 * W * H;
-    const flip = this.settings.flip;
-    const perBox = flip ? 2 : 1;
-    const regions = boxes.map((box) => boxToCropRegion(box, W / H, adapter.padding));
-    const cropToImage = regions.map((r) => invertAffine(imageToCropTransform(r, W, H)));
-    // Crop i at batch index i·perBox; its mirrored copy right after it.
-    const input = new Float32Array(boxes.length * perBox * itemSize);
-    for (let i = 0; i < boxes.length; i++) {
-      const at = i * perBox * itemSize;
-      warpCropToTensor(image, cropToImage[i], W, H, adapter.normalization, input, at);
-      if (flip) {
-        warpCropToTensor(
-          image,
-          cropToImage[i],
-          W,
-          H,
-          adapter.normalization,
-          input,
-          at + itemSize,
-          true,
-        );
-      }
-    }
-    const t1 = performance.now();
-    const items = await this.inferCrops(input, boxes.length * perBox, itemSize);
-    const t2 = performance.now();
+  private async runEndToEnd(image: RgbImage, adapter: EndToEndAdapter): Promise<Pose[]> {
+    const start = performance.now();
+    const { outputs, frame } = await this.runWholeImage(
+      this.pose as LoadedModel<EndToEndAdapter>,
+      image,
+    );
+    const inferred = performance.now();
+    const poses = adapter.decode(outputs, frame, this.decodeSettings)
+      .slice(0, this.settings.maxPeople);
+    this.timings.keypoints += inferred - start;
+    this.timings.post += performance.now() - inferred;
+    return poses;
+  }
 
-    const poses: Pose[] = [];
-    for (let i = 0; i < boxes.length; i++) {
-      const keypoints = adapter.decode(items[i * perBox], flip ? items[i * perBox + 1] : undefined);
-      transformKeypoints(cropToImage[i], keypoints);
-      poses.push({
-        box: boxes[i],
-        keypoints,
-        score: boxes[i].score * meanConfidentScore(keypoints, this.settings.keypointScoreThreshold),
-      });
+  /** Top-down keypoint stage for given boxes, `cropChunk` boxes per tensor. */
+  private async estimate(image: RgbImage, boxes: Box[], adapter: KeypointAdapter): Promise<Pose[]> {
+    const geometries: CropGeometry[] = [];
+    for (const box of boxes) {
+      const g = cropGeometry(box, adapter.input);
+      if (g) geometries.push(g);
+      else this.warnings.skippedBoxes++;
     }
-    const kept = this.settings.oksNmsThreshold < 1
+    const flip = this.settings.flip;
+    const poses: Pose[] = [];
+    for (let start = 0; start < geometries.length; start += this.settings.cropChunk) {
+      const chunk = geometries.slice(start, start + this.settings.cropChunk);
+      const t0 = performance.now();
+      const tensor = cropsToTensor(image, chunk, adapter.input, flip);
+      const t1 = performance.now();
+      const items = await this.inferCrops(tensor, chunk.length * (flip ? 2 : 1));
+      const t2 = performance.now();
+      chunk.forEach((g, i) => {
+        const at = flip ? 2 * i : i;
+        const keypoints = cropKeypointsToImage(
+          g,
+          adapter.decode(items[at], flip ? items[at + 1] : undefined),
+        );
+        poses.push({
+          box: g.box,
+          keypoints,
+          score: rescorePose(g.box.score, keypoints, this.settings.keypointScoreThreshold),
+        });
+      });
+      this.timings.crop += t1 - t0;
+      this.timings.keypoints += t2 - t1;
+      this.timings.post += performance.now() - t2;
+    }
+    const t3 = performance.now();
+    const kept = this.settings.oksNmsThreshold < 1 && poses.length > 1
       ? oksNms(
         poses.map((p, i) => ({
           keypoints: p.keypoints,
           score: p.score,
-          area: regions[i].width * regions[i].height,
+          area: geometries[i].region.width * geometries[i].region.height,
         })),
         this.settings.oksNmsThreshold,
       ).map((i) => poses[i])
       : poses;
-    const t3 = performance.now();
-    this.timings.crop += t1 - t0;
-    this.timings.keypoints += t2 - t1;
-    this.timings.post += t3 - t2;
+    this.timings.post += performance.now() - t3;
     return kept;
   }
 
   /** Runs the keypoint model on `count` crops: one batched run when the model allows it. */
-  private async inferCrops(
-    input: Float32Array,
-    count: number,
-    itemSize: number,
-  ): Promise<ModelOutputs[]> {
-    const { adapter, session } = this.pose as LoadedModel<KeypointAdapter>;
-    const dims = (n: number) => [n, 3, adapter.inputHeight, adapter.inputWidth];
-    if (adapter.dynamicBatch) {
-      const outputs = await session.run(adapter.inputName, input, dims(count));
-      return Array.from({ length: count }, (_, i) => sliceBatch(outputs, i));
+  private async inferCrops(tensor: Float32Array, count: number): Promise<ModelOutputs[]> {
+    const { adapter, session, dynamicBatch } = this.pose as LoadedModel<KeypointAdapter>;
+    const { name, width, height } = adapter.input;
+    const itemSize = 3 * width * height;
+    const start = performance.now();
+    try {
+      if (dynamicBatch) {
+        const outputs = await session.run({
+          [name]: float32Input(tensor, [count, 3, height, width]),
+        });
+        return Array.from({ length: count }, (_, i) => sliceBatch(outputs, i));
+      }
+      const items: ModelOutputs[] = [];
+      for (let i = 0; i < count; i++) {
+        const one = tensor.subarray(i * itemSize, (i + 1) * itemSize);
+        items.push(await session.run({ [name]: float32Input(one, [1, 3, height, width]) }));
+      }
+      return items;
+    } finally {
+      this.timings.model += performance.now() - start;
     }
-    const items: ModelOutputs[] = [];
-    for (let i = 0; i < count; i++) {
-      const one = input.subarray(i * itemSize, (i + 1) * itemSize);
-      items.push(await session.run(adapter.inputName, one, dims(1)));
-    }
-    return items;
   }
 
   /** Frees both models. */
@@ -367,14 +314,7 @@ export class PosePipeline {
   }
 }
 
-/** Mean of the keypoint scores above `threshold` (0 when none is), as in HRNet's rescoring. */
-export function meanConfidentScore(keypoints: Float32Array, threshold: number): number {
-  let sum = 0, count = 0;
-  for (let i = 2; i < keypoints.length; i += 3) {
-    if (keypoints[i] > threshold) {
-      sum += keypoints[i];
-      count++;
-    }
-  }
-  return count ? sum / count : 0;
+/** At most `max` boxes, best scores first (a stable sort: ties keep their order). */
+function bestBoxes(boxes: readonly Box[], max: number): Box[] {
+  return [...boxes].sort((a, b) => b.score - a.score).slice(0, max);
 }

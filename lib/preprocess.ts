@@ -4,7 +4,8 @@
  */
 
 import type { Affine } from "./affine.ts";
-import type { ImageFrame, ImageInputSpec } from "./families/adapter.ts";
+import type { ImageFrame, ImageInputSpec } from "./families/family.ts";
+import { imageFrame } from "./frame.ts";
 import type { Normalization, RgbImage } from "./types.ts";
 
 /** Per network channel: which RGB channel to read, and value·scale + bias. */
@@ -89,42 +90,6 @@ export function warpCropToTensor(
   }
 }
 
-/** The frame (sizes and scale) a whole-image resize spec gives for an image. */
-export function imageFrame(
-  spec: ImageInputSpec,
-  imageWidth: number,
-  imageHeight: number,
-): ImageFrame {
-  const resize = spec.resize;
-  if (resize.kind === "letterbox") {
-    const scale = Math.min(resize.width / imageWidth, resize.height / imageHeight);
-    return {
-      imageWidth,
-      imageHeight,
-      inputWidth: resize.width,
-      inputHeight: resize.height,
-      scale,
-      contentWidth: Math.min(resize.width, Math.max(1, Math.round(imageWidth * scale))),
-      contentHeight: Math.min(resize.height, Math.max(1, Math.round(imageHeight * scale))),
-    };
-  }
-  let scale = resize.shorterSide / Math.min(imageWidth, imageHeight);
-  if (Math.max(imageWidth, imageHeight) * scale > resize.longerSideMax) {
-    scale = resize.longerSideMax / Math.max(imageWidth, imageHeight);
-  }
-  const contentWidth = Math.max(1, Math.round(imageWidth * scale));
-  const contentHeight = Math.max(1, Math.round(imageHeight * scale));
-  return {
-    imageWidth,
-    imageHeight,
-    inputWidth: contentWidth,
-    inputHeight: contentHeight,
-    scale,
-    contentWidth,
-    contentHeight,
-  };
-}
-
 /**
  * Resizes the whole image for a detector (bilinear, half-pixel centres and clamped edges as
  * `cv2.resize` with INTER_LINEAR), pads bottom/right with the spec's pad value, normalizes,
@@ -134,8 +99,9 @@ export function imageToTensor(
   image: RgbImage,
   spec: ImageInputSpec,
 ): { data: Float32Array; dims: [number, number, number, number]; frame: ImageFrame } {
-  const frame = imageFrame(spec, image.width, image.height);
+  const frame = imageFrame(spec.resize, image.width, image.height);
   const { inputWidth: W, inputHeight: H, contentWidth: cw, contentHeight: ch } = frame;
+  const { padX, padY } = frame;
   const { source, scale, bias } = channelPlan(spec.normalization);
   const plane = W * H;
   const out = new Float32Array(3 * plane);
@@ -161,7 +127,7 @@ export function imageToTensor(
     const wy = y - y0;
     const row0 = y0 * width * 3;
     const row1 = Math.min(y0 + 1, height - 1) * width * 3;
-    const base = v * W;
+    const base = (v + padY) * W + padX;
     for (let u = 0; u < cw; u++) {
       const wx = xWeight[u];
       const p00 = row0 + xOffset0[u], p01 = row0 + xOffset1[u];

@@ -1,5 +1,8 @@
 /**
- * onnxruntime-web, set up once per process, on WASM SIMD or WebGPU.
+ * The execution runtime: onnxruntime-web on WASM SIMD or WebGPU, and native onnxruntime
+ * (opt-in), behind one `Runtime` object that the pipeline is handed. Nothing here is
+ * module-level state: the backend, threads, the WebGPU device holder and the notes live in
+ * the `Runtime` instance.
  *
  * The .wasm bytes are read by us and handed over as `ort.env.wasm.wasmBinary`, so nothing is
  * fetched at run time and the same code works inside a `deno compile` binary.
@@ -9,16 +12,15 @@
  * - WebGPU: `onnxruntime-web/webgpu`, the web bundle with the WebGPU execution provider. It is
  *   imported (with a static specifier, so `deno compile` includes it) only when WebGPU is
  *   used, so WASM runs do not pay for loading it.
- *
- * `initRuntime` picks the process's default backend; `ModelSession.load` can also name a
- * backend explicitly, so that both can run side by side (the WebGPU tests compare them).
+ * onnxruntime-web itself keeps one WASM instance per process, set up by the first session:
+ * its thread count is fixed from then on, and a later runtime asking for another says so in
+ * its notes.
  */
 
 import * as ort from "onnxruntime-web";
 import { basename } from "node:path";
 import {
   adapterName,
-  type Backend,
   type BackendChoice,
   chooseBackend,
   describeAdapter,
@@ -29,40 +31,35 @@ import {
 } from "./gpu.ts";
 import type { ModelOutputs } from "./types.ts";
 import { doublingModel, withOpset11Clip } from "./onnx_rewrite.ts";
+import type { Backend, InferenceSession, InputTensor, ModelInputs, TensorInfo } from "./session.ts";
 
-export type { Backend, BackendChoice } from "./gpu.ts";
+export type { BackendChoice } from "./gpu.ts";
+export type { Backend, InferenceSession, TensorInfo } from "./session.ts";
 export { withOpset11Clip, withSymbolicBatch } from "./onnx_rewrite.ts";
 
 /** The onnxruntime-web module API (both builds share it). */
 type Ort = typeof ort;
 
+/** How to start a runtime. */
 export interface RuntimeOptions {
-  /** WASM threads; default: the number of CPU cores. */
+  /** CPU threads (WASM, native); default: the number of CPU cores. */
   threads?: number;
-  /** Default "auto": WebGPU on a hardware GPU adapter, else WASM. */
-  backend?: BackendChoice;
+  /**
+   * "auto" (default): WebGPU on a hardware GPU adapter, else WASM; "wasm", "webgpu", or
+   * "native" (onnxruntime-node's CPU provider; needs --allow-ffi).
+   */
+  backend?: BackendChoice | "native";
 }
 
-/** What `initRuntime` settled on, for run summaries and benchmarks. */
+/** What a runtime settled on, for run summaries and benchmarks. */
 export interface RuntimeInfo {
   /** Backend that sessions run on by default. */
   backend: Backend;
   /** The WebGPU adapter in use (WebGPU only), e.g. "NVIDIA GeForce RTX 4090". */
   adapter?: string;
-  /** Threads of onnxruntime's CPU kernels (1 on WebGPU, whose CPU fallback is single-threaded). */
+  /** Threads of the CPU kernels (1 on WebGPU, whose CPU fallback is single-threaded). */
   threads: number;
-  /** Set when "auto" did not get WebGPU, saying why; meant to be shown once. */
-  note?: string;
 }
-
-let defaultRuntime: Promise<RuntimeInfo> | undefined;
-let defaultInfo: RuntimeInfo | undefined;
-let defaultChoice: BackendChoice = "auto";
-/** WASM threads asked for by `initRuntime` (used when the WASM build starts). */
-let requestedThreads: number | undefined;
-let wasmRuntime: Promise<number> | undefined;
-let webGpuRuntime: Promise<WebGpuRuntime> | undefined;
-let probe: Promise<ProbeResult> | undefined;
 
 interface WebGpuRuntime {
   ort: Ort;
@@ -94,47 +91,23 @@ async function readWasmBinary(
   }
 }
 
-function defaultThreads(): number {
-  return Math.max(1, Math.floor(requestedThreads ?? navigator.hardwareConcurrency ?? 1));
-}
-
-/** Starts the WASM build once; resolves to its thread count. */
-function ensureWasm(): Promise<number> {
-  wasmRuntime ??= (async () => {
-    const threads = defaultThreads();
-    ort.env.wasm.wasmBinary = await readWasmBinary("ort-wasm-simd-threaded.wasm");
-    ort.env.wasm.numThreads = threads;
-    ort.env.logLevel = "fatal";
-    return threads;
-  })().catch((error) => {
-    wasmRuntime = undefined;
-    throw error;
-  });
-  return wasmRuntime;
-}
-
-/** The default WebGPU adapter, asked for once per process. */
-function probeOnce(): Promise<ProbeResult> {
-  probe ??= probeWebGpu();
-  return probe;
-}
-
 /**
- * Starts the WebGPU build once and proves it works by running a tiny model on it, so that
- * "WebGPU cannot start" surfaces here with a clear message rather than in the first real
- * model. That session is kept open for the life of the process: it holds onnxruntime's
- * GPU device, which every later WebGPU session shares.
+ * Sets up onnxruntime-web's WASM build once per process (its own state): the binary and the
+ * thread count. Returns the thread count in force, which an earlier setup may have fixed.
  */
-function ensureWebGpu(): Promise<WebGpuRuntime> {
-  webGpuRuntime ??= startWebGpu().catch((error) => {
-    webGpuRuntime = undefined;
-    throw error;
-  });
-  return webGpuRuntime;
+async function setUpWasm(threads: number): Promise<number> {
+  if (!ort.env.wasm.wasmBinary) {
+    const binary = await readWasmBinary("ort-wasm-simd-threaded.wasm");
+    if (!ort.env.wasm.wasmBinary) {
+      ort.env.wasm.wasmBinary = binary;
+      ort.env.wasm.numThreads = threads;
+      ort.env.logLevel = "fatal";
+    }
+  }
+  return ort.env.wasm.numThreads ?? threads;
 }
 
-async function startWebGpu(): Promise<WebGpuRuntime> {
-  const probed = await probeOnce();
+async function startWebGpu(probed: ProbeResult): Promise<WebGpuRuntime> {
   if (!probed.adapter) throw new Error(webGpuUnavailableMessage(probed.error));
   let ortGpu: Ort;
   try {
@@ -186,78 +159,131 @@ async function deviceAdapterName(
   return adapterName(described) + (softwareAdapterReason(described) ? ", software adapter" : "");
 }
 
-/**
- * Picks the process's default backend and starts it. The first call decides; later calls
- * return the same result whatever they ask (after a failure, the next call tries again).
- *
- * - "wasm": WASM SIMD with `threads` threads.
- * - "webgpu": WebGPU on whatever adapter there is (software ones too); throws
- *   "WebGPU is not available: <reason>. Use --backend wasm (or auto)." when it cannot start.
- * - "auto" (default): WebGPU on a hardware adapter, else WASM with `note` saying why.
- */
-export function initRuntime(options: RuntimeOptions = {}): Promise<RuntimeInfo> {
-  if (!defaultRuntime) {
-    requestedThreads ??= options.threads;
-    defaultChoice = options.backend ?? "auto";
-    defaultRuntime = startDefault(defaultChoice).then(
-      (info) => (defaultInfo = info),
-      (error) => {
-        defaultRuntime = undefined;
-        throw error;
-      },
-    );
-  }
-  return defaultRuntime;
-}
-
-async function startDefault(choice: BackendChoice): Promise<RuntimeInfo> {
-  if (choice === "wasm") return { backend: "wasm", threads: await ensureWasm() };
-  const probed = await probeOnce();
-  if (choice === "webgpu" && !probed.adapter) {
-    throw new Error(webGpuUnavailableMessage(probed.error));
-  }
-  const decision = chooseBackend(choice, probed.adapter);
-  if (decision.backend === "wasm") {
-    const reason = probed.adapter ? decision.reason : `${probed.error}; using WASM`;
-    return { backend: "wasm", threads: await ensureWasm(), note: `backend auto: ${reason}` };
-  }
-  try {
-    const gpu = await ensureWebGpu();
-    return { backend: "webgpu", adapter: gpu.adapter, threads: 1 };
-  } catch (error) {
-    if (choice === "webgpu") throw error;
-    return {
-      backend: "wasm",
-      threads: await ensureWasm(),
-      note: `backend auto: ${(error as Error).message.replace(/ Use --backend.*$/, "")} ` +
-        `Using WASM.`,
-    };
-  }
-}
-
-/** What `initRuntime` settled on; undefined before it has finished. */
-export function runtimeInfo(): RuntimeInfo | undefined {
-  return defaultInfo;
-}
-
-/** Name, element type and shape of a model input or output (symbolic dims as strings). */
-export interface TensorInfo {
-  name: string;
-  type: string;
-  shape: (number | string)[];
-}
-
-/** Options for one model session. */
-export interface SessionOptions {
-  /** Run this session on this backend instead of the process default (`initRuntime`). */
-  backend?: Backend;
-}
-
-/** onnxruntime's WebGPU backend refuses to create two sessions at the same time. */
-let webGpuCreation: Promise<unknown> = Promise.resolve();
-
 /** A loaded ONNX model. */
-export class ModelSession {
+/** Per-session options of `ModelSession.load`. */
+export interface SessionOptions {
+  /** "wasm" (default) or "webgpu". */
+  backend?: "wasm" | "webgpu";
+  /** WASM threads when this is the process's first WASM session (default: CPU cores). */
+  threads?: number;
+}
+
+/** Reads a model file, with an error that names it. */
+async function readModel(model: string | Uint8Array, label: string): Promise<Uint8Array> {
+  if (typeof model !== "string") return model;
+  try {
+    return await Deno.readFile(model);
+  } catch (error) {
+    throw new Error(`cannot read model ${label}: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * A runtime: the backend every session of a pipeline runs on, its threads, and the notes
+ * worth telling the user once (why "auto" did not get WebGPU, which model fell back to
+ * WASM). Start one with `Runtime.start` and hand it to the pipeline.
+ */
+export class Runtime {
+  /** Sentences for the user, gathered as sessions load (e.g. a WebGPU → WASM fallback). */
+  readonly notes: string[] = [];
+  /** Serializes WebGPU session creation, which onnxruntime refuses to run concurrently. */
+  private webGpuCreation: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    /** What this runtime settled on. */
+    readonly info: RuntimeInfo,
+    private readonly choice: BackendChoice | "native",
+    private readonly webGpu: WebGpuRuntime | undefined,
+  ) {}
+
+  /**
+   * Picks the backend and starts it:
+   * - "wasm": WASM SIMD with `threads` threads;
+   * - "webgpu": WebGPU on whatever adapter there is (software ones too); throws
+   *   "WebGPU is not available: <reason>. Use --backend wasm (or auto)." when it cannot start;
+   * - "native": onnxruntime-node's CPU provider (a clear error naming the fix where it
+   *   cannot load);
+   * - "auto" (default): WebGPU on a hardware adapter, else WASM, with a note saying why.
+   */
+  static async start(options: RuntimeOptions = {}): Promise<Runtime> {
+    const choice = options.backend ?? "auto";
+    const threads = Math.max(1, Math.floor(options.threads ?? navigator.hardwareConcurrency ?? 1));
+    // Native onnxruntime is imported with the first model, whose load names any fix needed.
+    if (choice === "native") return new Runtime({ backend: "native", threads }, choice, undefined);
+    const wasm = async (note?: string) => {
+      const runtime = new Runtime(
+        { backend: "wasm", threads: await setUpWasm(threads) },
+        choice,
+        undefined,
+      );
+      if (note) runtime.notes.push(note);
+      if (runtime.info.threads !== threads && options.threads !== undefined) {
+        runtime.notes.push(
+          `onnxruntime-web's WASM threads were already set to ${runtime.info.threads} ` +
+            `in this process`,
+        );
+      }
+      return runtime;
+    };
+    if (choice === "wasm") return await wasm();
+    const probed = await probeWebGpu();
+    if (choice === "webgpu" && !probed.adapter) {
+      throw new Error(webGpuUnavailableMessage(probed.error));
+    }
+    const decision = chooseBackend(choice, probed.adapter);
+    if (decision.backend === "wasm") {
+      return await wasm(
+        `backend auto: ${probed.adapter ? decision.reason : `${probed.error}; using WASM`}`,
+      );
+    }
+    try {
+      const gpu = await startWebGpu(probed);
+      return new Runtime({ backend: "webgpu", adapter: gpu.adapter, threads: 1 }, choice, gpu);
+    } catch (error) {
+      if (choice === "webgpu") throw error;
+      return await wasm(
+        `backend auto: ${(error as Error).message.replace(/ Use --backend.*$/, "")} Using WASM.`,
+      );
+    }
+  }
+
+  /**
+   * Loads a model (file path or bytes) on this runtime's backend. Errors name the model
+   * (`label`) and carry onnxruntime's own reason. When "auto" picked WebGPU and WebGPU cannot
+   * load this model, it runs on WASM instead and a note says so.
+   */
+  async load(
+    model: string | Uint8Array,
+    label: string = typeof model === "string" ? model : "model",
+  ): Promise<InferenceSession> {
+    const bytes = await readModel(model, label);
+    const backend = this.info.backend;
+    if (backend === "native") {
+      const { loadNativeSession } = await import("./native_session.ts");
+      return await loadNativeSession(bytes, label, { threads: this.info.threads });
+    }
+    if (backend === "wasm") return await ModelSession.create(bytes, label, ort);
+    try {
+      const pending = this.webGpuCreation.then(() =>
+        ModelSession.create(bytes, label, this.webGpu!.ort, "webgpu")
+      );
+      this.webGpuCreation = pending.catch(() => {});
+      return await pending;
+    } catch (error) {
+      if (this.choice !== "auto") throw error;
+      await setUpWasm(navigator.hardwareConcurrency ?? 1);
+      const session = await ModelSession.create(bytes, label, ort);
+      this.notes.push(
+        `backend auto: ${basename(label)} runs on WASM because WebGPU cannot load it ` +
+          `(${(error as Error).message})`,
+      );
+      return session;
+    }
+  }
+}
+
+/** A model loaded in onnxruntime-web, on WASM or WebGPU. */
+export class ModelSession implements InferenceSession {
   private constructor(
     readonly path: string,
     /** Backend this session runs on. */
@@ -267,54 +293,32 @@ export class ModelSession {
   ) {}
 
   /**
-   * Loads a model from a file path or bytes, on `options.backend` or else on the process's
-   * default backend (started by `initRuntime()` with default settings if need be). Errors
-   * name the model file and carry onnxruntime's own reason. When "auto" picked WebGPU and
-   * WebGPU cannot load this model, it runs on WASM instead and `runtimeInfo().note` says so.
+   * One model on its own, outside a pipeline's runtime (tools and tests): on WASM (default)
+   * or WebGPU (which then starts on any adapter). Errors name the model file.
    */
   static async load(
     model: string | Uint8Array,
-    label = typeof model === "string" ? model : "model",
+    label: string = typeof model === "string" ? model : "model",
     options: SessionOptions = {},
   ): Promise<ModelSession> {
-    const backend = options.backend ?? (await initRuntime()).backend;
-    let bytes: Uint8Array;
-    if (typeof model === "string") {
-      try {
-        bytes = await Deno.readFile(model);
-      } catch (error) {
-        throw new Error(`cannot read model ${label}: ${(error as Error).message}`);
-      }
-    } else {
-      bytes = model;
-    }
-    if (backend === "wasm") return await ModelSession.create(bytes, label, "wasm");
-    try {
-      return await ModelSession.create(bytes, label, "webgpu");
-    } catch (error) {
-      if (options.backend || defaultChoice !== "auto") throw error;
-      const session = await ModelSession.create(bytes, label, "wasm");
-      const note = `backend auto: ${basename(label)} runs on WASM because WebGPU cannot load ` +
-        `it (${(error as Error).message})`;
-      if (defaultInfo) defaultInfo.note = defaultInfo.note ? `${defaultInfo.note}\n${note}` : note;
-      return session;
-    }
+    const runtime = await Runtime.start({
+      backend: options.backend ?? "wasm",
+      threads: options.threads,
+    });
+    return await runtime.load(model, label) as ModelSession;
   }
 
-  private static async create(
+  /** Creates the onnxruntime-web session (the runtime has set the build up). */
+  static async create(
     bytes: Uint8Array,
     label: string,
-    backend: Backend,
+    runtime: Ort,
+    backend: "wasm" | "webgpu" = "wasm",
   ): Promise<ModelSession> {
-    let runtime: Ort = ort;
-    let model = bytes;
-    if (backend === "webgpu") {
-      runtime = (await ensureWebGpu()).ort;
-      // Keeps legacy ReLU6 (Clip-6) nodes on the GPU instead of round trips to the CPU.
-      model = withOpset11Clip(bytes);
-    } else await ensureWasm();
-    const create = () =>
-      runtime.InferenceSession.create(model, {
+    // Keeps legacy ReLU6 (Clip-6) nodes on the GPU instead of round trips to the CPU.
+    const model = backend === "webgpu" ? withOpset11Clip(bytes) : bytes;
+    try {
+      const session = await runtime.InferenceSession.create(model, {
         executionProviders: [backend],
         graphOptimizationLevel: "all",
         logSeverityLevel: 4,
@@ -323,15 +327,6 @@ export class ModelSession {
         // backend lacks still run on the CPU inside the run (e.g. RTMDet's in-graph NMS).
         preferredOutputLocation: "cpu",
       });
-    try {
-      let session: ort.InferenceSession;
-      if (backend === "webgpu") {
-        const pending = webGpuCreation.then(create);
-        webGpuCreation = pending.catch(() => {});
-        session = await pending;
-      } else {
-        session = await create();
-      }
       return new ModelSession(label, backend, runtime, session);
     } catch (error) {
       throw new Error(
@@ -365,20 +360,33 @@ export class ModelSession {
   }
 
   /**
-   * Runs the model on one float32 input (any batch size the model accepts); returns all
-   * outputs as float32 data on the CPU.
+   * Runs the model; returns all outputs as float32 data on the CPU. Takes named inputs, or
+   * (for the common one-image case) one float32 input's name, data and dims.
    */
-  async run(inputName: string, data: Float32Array, dims: readonly number[]): Promise<ModelOutputs> {
-    const feeds = { [inputName]: new this.ort.Tensor("float32", data, dims) };
+  async run(
+    inputs: ModelInputs | string,
+    data?: Float32Array,
+    dims?: readonly number[],
+  ): Promise<ModelOutputs> {
+    const named: ModelInputs = typeof inputs === "string"
+      ? { [inputs]: { type: "float32", data: data!, dims: dims! } }
+      : inputs;
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const [name, input] of Object.entries(named)) {
+      feeds[name] = toOrtTensor(this.ort, input);
+    }
     let results: ort.InferenceSession.ReturnType;
     try {
       // Severity 4 (fatal only): failures come back as the error below, not as raw log lines.
       results = await this.session.run(feeds, { logSeverityLevel: 4 });
     } catch (error) {
+      const described = Object.entries(named)
+        .map(([name, t]) => `"${name}" [${t.dims.join(",")}]`)
+        .join(", ");
       throw new Error(
-        `model ${this.path} failed on input "${inputName}" [${dims.join(",")}]: ${
-          cleanOrtMessage(error)
-        }${legacyExportHint(error)}`,
+        `model ${this.path} failed on input ${described}: ${cleanOrtMessage(error)}${
+          legacyExportHint(error)
+        }`,
       );
     }
     const outputs: ModelOutputs = {};
@@ -393,6 +401,12 @@ export class ModelSession {
   async release(): Promise<void> {
     await this.session.release();
   }
+}
+
+function toOrtTensor(runtime: Ort, input: InputTensor): ort.Tensor {
+  return input.type === "int64"
+    ? new runtime.Tensor("int64", input.data, input.dims)
+    : new runtime.Tensor("float32", input.data, input.dims);
 }
 
 function toFloat32(tensor: ort.Tensor): Float32Array {

@@ -16,18 +16,23 @@
  * DETR has no NMS: its set prediction already gives one box per person.
  */
 
-import type { ModelManifest } from "../manifest.ts";
-import { imageInputSpec } from "./common.ts";
+import type { ManifestInput } from "../manifest.ts";
+import { normalizedCentreBoxToImage } from "../frame.ts";
+import { softmax } from "../math.ts";
 import type { Box, OutputTensor } from "../types.ts";
 import {
   type DetectorAdapter,
-  type DetectorDecodeOptions,
+  type FamilyDescriptor,
+  type GraphInfo,
   type ImageFrame,
   requireOutput,
-} from "./adapter.ts";
+} from "./family.ts";
+import { choiceOption, imageInputSpec, indexOption } from "./manifest_fields.ts";
 
-/** Settings of `decodeDetr` beyond the score threshold. */
-export interface DetrDecodeOptions extends DetectorDecodeOptions {
+/** Settings of `decodeDetr`. */
+export interface DetrDecodeOptions {
+  /** Drop boxes below this person probability. */
+  scoreThreshold: number;
   /** Person class index among the C+1 logits; default from C+1 (92 → 1, 2 → 0). */
   personClass?: number;
   /** What the normalized boxes are relative to; default "content". */
@@ -63,59 +68,85 @@ export function decodeDetr(
         `(${numLogits - 1} classes + no-object); set options.personClass in the manifest`,
     );
   }
-  const relativeToInput = options.boxesRelativeTo === "input";
-  // Normalized units → image pixels: the normalized box spans the content (or whole input)
-  // region, which is the image scaled by frame.scale.
-  const spanX = (relativeToInput ? frame.inputWidth : frame.contentWidth) / frame.scale;
-  const spanY = (relativeToInput ? frame.inputHeight : frame.contentHeight) / frame.scale;
-
   const result: Box[] = [];
   for (let q = 0; q < queries; q++) {
-    const row = q * numLogits;
-    let max = -Infinity;
-    for (let c = 0; c < numLogits; c++) max = Math.max(max, logits.data[row + c]);
-    let sum = 0;
-    for (let c = 0; c < numLogits; c++) sum += Math.exp(logits.data[row + c] - max);
-    const score = Math.exp(logits.data[row + personClass] - max) / sum;
+    const score = softmax(logits.data, q * numLogits, (q + 1) * numLogits)[personClass];
     if (!(score >= options.scoreThreshold)) continue;
-    const b = q * 4;
-    const cx = boxes.data[b] * spanX, cy = boxes.data[b + 1] * spanY;
-    const w = boxes.data[b + 2] * spanX, h = boxes.data[b + 3] * spanY;
-    result.push({
-      x1: clamp(cx - w / 2, 0, frame.imageWidth),
-      y1: clamp(cy - h / 2, 0, frame.imageHeight),
-      x2: clamp(cx + w / 2, 0, frame.imageWidth),
-      y2: clamp(cy + h / 2, 0, frame.imageHeight),
-      score,
-    });
+    const b = q * 4, d = boxes.data;
+    result.push(
+      normalizedCentreBoxToImage(
+        frame,
+        d[b],
+        d[b + 1],
+        d[b + 2],
+        d[b + 3],
+        score,
+        options.boxesRelativeTo,
+      ),
+    );
   }
   return result.sort((a, b) => b.score - a.score);
 }
 
-/** Builds the DETR detector adapter from its manifest. */
-export function createDetrAdapter(manifest: ModelManifest): DetectorAdapter {
-  const personClass = numberOption(manifest, "personClass");
-  const boxesRelativeTo = manifest.options?.boxesRelativeTo ?? "content";
-  if (boxesRelativeTo !== "content" && boxesRelativeTo !== "input") {
-    throw new Error(
-      `model ${manifest.file}: options.boxesRelativeTo must be "content" or "input", ` +
-        `not ${JSON.stringify(boxesRelativeTo)}`,
-    );
-  }
+/**
+ * DETR-style whole-image input of a bare graph: shorter-side resize, or letterbox (pad 0)
+ * for a fixed-size export; ImageNet mean/std, RGB. Shared by DETR and PRTR sequential.
+ */
+export function detrStyleInput(graph: GraphInfo): ManifestInput {
+  const fixed = graph.inputWidth !== undefined && graph.inputHeight !== undefined;
   return {
-    task: "detector",
-    manifest,
-    input: imageInputSpec(manifest, "shorter-side"),
-    decode(outputs, frame, options) {
-      return decodeDetr(
-        requireOutput(outputs, manifest, "logits"),
-        requireOutput(outputs, manifest, "boxes"),
-        frame,
-        { ...options, personClass, boxesRelativeTo },
-      );
-    },
+    name: graph.image.name,
+    width: graph.inputWidth ?? 0,
+    height: graph.inputHeight ?? 0,
+    ...(fixed
+      ? { resize: "letterbox" as const, padValue: 0 }
+      : { resize: "shorter-side" as const, shorterSide: 800, longerSideMax: 1333 }),
+    colorOrder: "rgb",
+    mean: [123.675, 116.28, 103.53],
+    std: [58.395, 57.12, 57.375],
+    dynamicBatch: graph.dynamicBatch,
   };
 }
+
+/** DETR (facebookresearch/detr): `pred_logits` + `pred_boxes`, no NMS. */
+export const detrFamily: FamilyDescriptor<"detr"> = {
+  name: "detr",
+  task: "detector",
+  summary: "DETR person detector (pred_logits, pred_boxes; set prediction, no NMS)",
+  outputRoles: ["logits", "boxes"],
+  recognize(graph) {
+    const logits = graph.output("pred_logits"), boxes = graph.output("pred_boxes");
+    if (!logits || !boxes) return;
+    const fixed = graph.inputWidth !== undefined && graph.inputHeight !== undefined;
+    return {
+      input: detrStyleInput(graph),
+      outputs: { logits: logits.name, boxes: boxes.name },
+      ...(fixed ? { options: { boxesRelativeTo: "input" } } : {}),
+    };
+  },
+  createAdapter(manifest): DetectorAdapter {
+    const personClass = indexOption(manifest, "personClass");
+    const boxesRelativeTo = choiceOption(
+      manifest,
+      "boxesRelativeTo",
+      ["content", "input"] as const,
+      "content",
+    );
+    return {
+      task: "detector",
+      manifest,
+      input: imageInputSpec(manifest, "shorter-side"),
+      decode(outputs, frame, settings) {
+        return decodeDetr(
+          requireOutput(outputs, manifest, "logits"),
+          requireOutput(outputs, manifest, "boxes"),
+          frame,
+          { scoreThreshold: settings.scoreThreshold, personClass, boxesRelativeTo },
+        );
+      },
+    };
+  },
+};
 
 /** Query count and logit count, after checking that the two outputs agree. */
 function detrShape(
@@ -137,17 +168,4 @@ function detrShape(
     );
   }
   return { queries, numLogits };
-}
-
-function numberOption(manifest: ModelManifest, key: string): number | undefined {
-  const value = manifest.options?.[key];
-  if (value === undefined) return undefined;
-  if (typeof value !== "number" || !Number.isInteger(value)) {
-    throw new Error(`model ${manifest.file}: options.${key} must be an integer`);
-  }
-  return value;
-}
-
-function clamp(value: number, lo: number, hi: number): number {
-  return value < lo ? lo : value > hi ? hi : value;
 }

@@ -7,15 +7,27 @@
  * test averages the heatmap with the flipped-back heatmap of the mirrored crop (shifted one
  * pixel right, as HRNet's SHIFT_HEATMAP).
  *
+ * UDP geometry (`input.cropTransform: "udp"`, ViTPose and mmpose's UDP configs): the crop
+ * maps the region onto [0, size − 1], heatmap pixels scale by (input − 1) / (heatmap − 1),
+ * the flipped heatmap needs no shift, and DARK-UDP refines the peak (lib/codecs/udp.ts).
+ *
  * Manifest options: `padding` (box enlargement, default 1.25), `dark` (boolean: DARK
  * sub-pixel refinement instead of the quarter offset), `blurKernel` (DARK's Gaussian kernel
- * size, odd, default 11, which matches heatmaps trained with sigma 2).
+ * size, odd, default 11, which matches heatmaps trained with sigma 2), `udpRefine` (UDP
+ * models: DARK-UDP refinement, default true as in mmpose).
  */
 
+import { decodeUdpHeatmaps } from "../codecs/udp.ts";
+import {
+  COCO_FLIP_PAIRS,
+  COCO_KEYPOINT_NAMES,
+  COCO_SKELETON,
+  flipPermutation,
+} from "../coco_keypoints.ts";
 import type { ModelManifest } from "../manifest.ts";
-import { keypointCropFields } from "./common.ts";
 import type { OutputTensor } from "../types.ts";
-import { type KeypointAdapter, requireOutput } from "./adapter.ts";
+import { type FamilyDescriptor, type KeypointAdapter, requireOutput } from "./family.ts";
+import { booleanOption, cropSpec, keypointLayout, numberOption } from "./manifest_fields.ts";
 
 /** Options of `decodeHeatmaps`. */
 export interface HeatmapDecodeOptions {
@@ -186,11 +198,7 @@ export function flipBackHeatmaps(
     throw new Error(`flipBackHeatmaps: ${flipped.length} values for ${k}×${h}×${w} heatmaps`);
   }
   // source[c]: the flipped channel that becomes channel c.
-  const source = Array.from({ length: k }, (_, c) => c);
-  for (const [a, b] of flipPairs) {
-    if (a >= k || b >= k) throw new Error(`flip pair [${a}, ${b}] is outside ${k} keypoints`);
-    [source[a], source[b]] = [source[b], source[a]];
-  }
+  const source = flipPermutation(k, flipPairs);
   const out = new Float32Array(k * plane);
   for (let c = 0; c < k; c++) {
     const src = source[c] * plane, dst = c * plane;
@@ -217,6 +225,84 @@ function heatmapDims(tensor: OutputTensor, file: string): [number, number, numbe
   return [k, h, w];
 }
 
+/** COCO keypoint metadata for a bare graph with 17 keypoint outputs. */
+export function cocoKeypointFields(numKeypoints: number | undefined): {
+  keypoints: string[];
+  flipPairs: [number, number][];
+  skeleton: [number, number][];
+} {
+  if (numKeypoints !== undefined && numKeypoints !== 17) {
+    throw new Error(
+      `it predicts ${numKeypoints} keypoints; only COCO's 17 can be assumed, so keypoint ` +
+        `names and flip pairs must come from a manifest ("keypoints", "flipPairs", "skeleton")`,
+    );
+  }
+  return {
+    keypoints: [...COCO_KEYPOINT_NAMES],
+    flipPairs: COCO_FLIP_PAIRS.map(([a, b]) => [a, b] as [number, number]),
+    skeleton: COCO_SKELETON.map(([a, b]) => [a, b] as [number, number]),
+  };
+}
+
+/** A fixed dimension's size, else undefined (symbolic names, -1, 0). */
+export function staticDim(dim: number | string | undefined): number | undefined {
+  return typeof dim === "number" && dim > 0 ? dim : undefined;
+}
+
+/** ImageNet mean/std in 0–255 units, RGB order: the usual keypoint-model input. */
+export const IMAGENET_RGB = {
+  colorOrder: "rgb" as const,
+  mean: [123.675, 116.28, 103.53] as [number, number, number],
+  std: [58.395, 57.12, 57.375] as [number, number, number],
+};
+
+/**
+ * Heatmap models: SimpleBaseline, HRNet, TransPose, ViTPose, PP-TinyPose, Ultralight-SimplePose.
+ * Standard geometry by default; `input.cropTransform: "udp"` selects UDP's.
+ */
+export const heatmapFamily: FamilyDescriptor<"heatmap"> = {
+  name: "heatmap",
+  task: "keypoints",
+  summary: "top-down heatmap models: SimpleBaseline, HRNet, TransPose, ViTPose, PP-TinyPose",
+  outputRoles: ["heatmaps"],
+  recognize(graph) {
+    // One 4-D output (PP-TinyPose adds a 2-D argmax output, which is ignored).
+    const maps = graph.outputs.filter((t) => t.shape.length === 4);
+    if (maps.length !== 1 || graph.outputs.some((t) => t.shape.length === 3)) return;
+    const out = maps[0];
+    const k = staticDim(out.shape[1]);
+    if (k !== undefined && k !== 17) {
+      throw new Error(
+        `its output [${out.shape.join(",")}] would be heatmaps, but posekit only assumes 17 ` +
+          `COCO keypoint channels`,
+      );
+    }
+    const h = staticDim(out.shape[2]), w = staticDim(out.shape[3]);
+    const { inputWidth, inputHeight } = graph;
+    if (inputHeight && inputWidth && h && w && (inputHeight !== 4 * h || inputWidth !== 4 * w)) {
+      throw new Error(
+        `heatmaps ${w}x${h} are not a quarter of the input ${inputWidth}x${inputHeight} ` +
+          `(the stride posekit assumes)`,
+      );
+    }
+    return {
+      input: {
+        name: graph.image.name,
+        width: inputWidth ?? (w ? 4 * w : 192),
+        height: inputHeight ?? (h ? 4 * h : 256),
+        ...IMAGENET_RGB,
+        mean: [...IMAGENET_RGB.mean],
+        std: [...IMAGENET_RGB.std],
+        dynamicBatch: graph.dynamicBatch,
+      },
+      outputs: { heatmaps: out.name },
+      ...cocoKeypointFields(17),
+      options: { padding: 1.25 },
+    };
+  },
+  createAdapter: (manifest, options) => createHeatmapAdapter(manifest, { dark: options.dark }),
+};
+
 /** Options of `createHeatmapAdapter` that override the manifest. */
 export interface HeatmapAdapterOptions {
   /** DARK refinement; overrides manifest option `dark` when given. */
@@ -228,19 +314,22 @@ export function createHeatmapAdapter(
   manifest: ModelManifest,
   options: HeatmapAdapterOptions = {},
 ): KeypointAdapter {
-  const crop = keypointCropFields(manifest);
-  const { numKeypoints, flipPairs } = crop;
-  const input = manifest.input;
+  const input = cropSpec(manifest);
+  const { numKeypoints, flipPairs } = keypointLayout(manifest);
   const where = `model ${manifest.file}`;
-  const blurKernel = manifest.options?.blurKernel ?? 11;
-  if (typeof blurKernel !== "number") {
-    throw new Error(`${where}: option "blurKernel" must be a number`);
-  }
+  const blurKernel = numberOption(manifest, "blurKernel", 11);
   gaussianKernel(blurKernel); // validates the size now rather than at the first decode
-  const dark = options.dark ?? manifest.options?.dark === true;
+  const dark = options.dark || booleanOption(manifest, "dark", false);
+  const udp = input.transform === "udp";
+  // mmpose's UDP codec always refines with DARK-UDP; option `udpRefine: false` turns it off.
+  const udpRefine = booleanOption(manifest, "udpRefine", true);
 
   return {
-    ...crop,
+    task: "keypoints",
+    manifest,
+    input,
+    numKeypoints,
+    flipPairs,
     decode(outputs, flipped) {
       const tensor = requireOutput(outputs, manifest, "heatmaps");
       const [k, h, w] = heatmapDims(tensor, manifest.file);
@@ -258,10 +347,17 @@ export function createHeatmapAdapter(
             `${where}: flipped heatmaps [${other.dims}] differ from [${tensor.dims}]`,
           );
         }
-        const back = flipBackHeatmaps(other.data, k, h, w, flipPairs);
+        // UDP's flipped heatmap is already aligned: no one-pixel shift (Huang et al. 2020).
+        const back = flipBackHeatmaps(other.data, k, h, w, flipPairs, !udp);
         const fused = new Float32Array(k * h * w);
         for (let i = 0; i < fused.length; i++) fused[i] = (heatmaps[i] + back[i]) * 0.5;
         heatmaps = fused;
+      }
+      if (udp) {
+        return decodeUdpHeatmaps(heatmaps, k, h, w, input.width, input.height, {
+          refine: udpRefine ? "dark-udp" : "none",
+          blurKernel,
+        });
       }
       const keypoints = decodeHeatmaps(heatmaps, k, h, w, { dark, blurKernelSize: blurKernel });
       // Heatmap pixels → crop input pixels (HRNet's transform_preds with the heatmap size).

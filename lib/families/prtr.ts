@@ -21,22 +21,46 @@
  *
  * Manifest options:
  * - `includeBackground` (boolean, default false): background logit inside the softmax.
+ * - `backgroundColumn` ("last" default, or "first"): where the background logit is.
+ * - `matchOn` ("probability" default, or "logit"): what the Hungarian matching maximizes.
  * - `flipPixelAlign` (boolean, default false): exact pixel mirror in the flip test.
  * - `padding` (number, default 1.25): box enlargement before cropping. The crop keeps the
  *   input's aspect ratio (4:3 h:w in the paper, 384×288 or 512×384).
  */
 
+import { flipPermutation } from "../coco_keypoints.ts";
 import { hungarian } from "../hungarian.ts";
 import type { ModelManifest } from "../manifest.ts";
-import { keypointCropFields } from "./common.ts";
 import { softmax } from "../math.ts";
 import type { ModelOutputs, OutputTensor } from "../types.ts";
-import { type KeypointAdapter, requireOutput } from "./adapter.ts";
+import { type FamilyDescriptor, type KeypointAdapter, requireOutput } from "./family.ts";
+import { cocoKeypointFields, IMAGENET_RGB, staticDim } from "./heatmap.ts";
+import { booleanOption, choiceOption, cropSpec, keypointLayout } from "./manifest_fields.ts";
 
-/** How class probabilities are computed from the J+1 logits. */
+/** How class probabilities are computed from the J+1 logits, and what is matched. */
 export interface PrtrReadoutOptions {
   /** Softmax over all J+1 logits (then keep the J type columns); default false. */
   includeBackground?: boolean;
+  /**
+   * Which column is background: "last" (default, the two-stage code's layout) or "first"
+   * (the sequential notebook's `out_logits[..., 1:]`).
+   */
+  backgroundColumn?: "first" | "last";
+  /**
+   * What the Hungarian matching maximizes: the type's softmax "probability" (default,
+   * `get_final_preds_match`) or its raw "logit" (the sequential notebook). Scores are the
+   * probabilities either way.
+   */
+  matchOn?: "probability" | "logit";
+}
+
+/** The readout options a manifest sets (`includeBackground`, `backgroundColumn`, `matchOn`). */
+export function prtrReadoutOptions(manifest: ModelManifest): PrtrReadoutOptions {
+  return {
+    includeBackground: booleanOption(manifest, "includeBackground", false),
+    backgroundColumn: choiceOption(manifest, "backgroundColumn", ["first", "last"], "last"),
+    matchOn: choiceOption(manifest, "matchOn", ["probability", "logit"], "probability"),
+  };
 }
 
 /**
@@ -65,13 +89,20 @@ export function prtrReadout(
         `${coords.length} values`,
     );
   }
+  // Type columns start after a leading background column, else at 0.
+  const first = options.backgroundColumn === "first" ? 1 : 0;
   const probability = new Float64Array(J * Q); // type-major: the cost matrix's layout
+  const cost = new Float64Array(J * Q);
   for (let q = 0; q < Q; q++) {
     const start = q * width;
-    const p = softmax(logits, start, start + (options.includeBackground ? width : J));
-    for (let j = 0; j < J; j++) probability[j * Q + q] = p[j];
+    const p = options.includeBackground
+      ? softmax(logits, start, start + width).subarray(first, first + J)
+      : softmax(logits, start + first, start + first + J);
+    for (let j = 0; j < J; j++) {
+      probability[j * Q + q] = p[j];
+      cost[j * Q + q] = options.matchOn === "logit" ? -logits[start + first + j] : -p[j];
+    }
   }
-  const cost = probability.map((p) => -p);
   const queryOfType = hungarian(cost, J, Q);
   const out = new Float32Array(J * 3);
   for (let j = 0; j < J; j++) {
@@ -102,13 +133,7 @@ export function fusePrtrFlip(
     throw new Error("PRTR flip test: pixelAlign needs the input width");
   }
   const shift = options.pixelAlign ? 1 / options.inputWidth! : 0;
-  const source = Int32Array.from({ length: J }, (_, j) => j);
-  for (const [a, b] of flipPairs) {
-    if (a < J && b < J) {
-      source[a] = b;
-      source[b] = a;
-    }
-  }
+  const source = flipPermutation(J, flipPairs);
   const fused = new Float32Array(original.length);
   for (let j = 0; j < J; j++) {
     const m = source[j] * 3;
@@ -153,31 +178,52 @@ export function prtrOutput(
   return requireOutput(outputs, { ...manifest, outputs: { [role]: defaultName } }, role);
 }
 
-/** A boolean manifest option (undefined when absent). */
-export function booleanOption(manifest: ModelManifest, key: string): boolean | undefined {
-  const value = manifest.options?.[key];
-  if (value === undefined) return undefined;
-  if (typeof value !== "boolean") {
-    throw new Error(`model ${manifest.file}: options.${key} must be true or false`);
-  }
-  return value;
-}
+/** Two-stage PRTR: a keypoint Transformer on one person crop. */
+export const prtrFamily: FamilyDescriptor<"prtr"> = {
+  name: "prtr",
+  task: "keypoints",
+  summary: "two-stage PRTR keypoint Transformer (pred_logits [B,Q,J+1], pred_coords [B,Q,2])",
+  outputRoles: ["logits", "coords"],
+  recognize(graph) {
+    const logits = graph.output("pred_logits"), coords = graph.output("pred_coords");
+    if (!logits || !coords) return;
+    const joints = staticDim(logits.shape[logits.shape.length - 1]);
+    return {
+      input: {
+        name: graph.image.name,
+        width: graph.inputWidth ?? 288,
+        height: graph.inputHeight ?? 384,
+        ...IMAGENET_RGB,
+        mean: [...IMAGENET_RGB.mean],
+        std: [...IMAGENET_RGB.std],
+        dynamicBatch: graph.dynamicBatch,
+      },
+      outputs: { logits: logits.name, coords: coords.name },
+      ...cocoKeypointFields(joints === undefined ? undefined : joints - 1),
+      options: { padding: 1.25 },
+    };
+  },
+  createAdapter: (manifest) => createPrtrAdapter(manifest),
+};
 
 /** Builds the two-stage PRTR keypoint adapter from its manifest. */
 export function createPrtrAdapter(manifest: ModelManifest): KeypointAdapter {
-  const crop = keypointCropFields(manifest);
-  const { numKeypoints, flipPairs } = crop;
-  const input = manifest.input;
-  const includeBackground = booleanOption(manifest, "includeBackground") ?? false;
-  const pixelAlign = booleanOption(manifest, "flipPixelAlign") ?? false;
+  const input = cropSpec(manifest);
+  const { numKeypoints, flipPairs } = keypointLayout(manifest);
+  const readoutOptions = prtrReadoutOptions(manifest);
+  const pixelAlign = booleanOption(manifest, "flipPixelAlign", false);
   const readout = (outputs: ModelOutputs) => {
     const logits = prtrOutput(outputs, manifest, "logits", "pred_logits");
     const coords = prtrOutput(outputs, manifest, "coords", "pred_coords");
     const q = prtrQueryCount(logits, coords, numKeypoints);
-    return prtrReadout(logits.data, coords.data, q, numKeypoints, { includeBackground });
+    return prtrReadout(logits.data, coords.data, q, numKeypoints, readoutOptions);
   };
   return {
-    ...crop,
+    task: "keypoints",
+    manifest,
+    input,
+    numKeypoints,
+    flipPairs,
     decode(outputs: ModelOutputs, flipped?: ModelOutputs): Float32Array {
       let keypoints = readout(outputs);
       if (flipped) {

@@ -13,8 +13,8 @@
  * person class; people below the score threshold are dropped. Keypoints use the two-stage
  * readout (`prtrReadout`: type softmax, Hungarian matching of types to queries) per person;
  * normalized coordinates × the image size give image pixels, as the boxes do.
- * Pose score = person score × mean of the keypoint scores above 0.2 (0 when none is), the
- * same rule as the top-down pipeline's, so both kinds of results rank alike in COCO AP.
+ * Pose score = person score × mean of the keypoint scores above the pipeline's keypoint
+ * threshold (default 0.2; `lib/pose_score.ts`), the top-down pipeline's rule.
  *
  * Preprocessing is DETR's: "shorter-side" resize (default 800, longer side ≤ 1333), RGB,
  * ImageNet mean/std in 0–255 units, unless the manifest says otherwise.
@@ -22,26 +22,27 @@
  * Manifest options:
  * - `personClass` (number): person index among the C+1 logits; default 0 when C = 1 and
  *   1 otherwise (91-class COCO DETR).
- * - `includeBackground` (boolean, default false): as in the two-stage readout.
+ * - `includeBackground`, `backgroundColumn`, `matchOn`: as in the two-stage readout. The
+ *   paper's sequential notebook matches raw logits with the first column as background:
+ *   `"backgroundColumn": "first", "matchOn": "logit"`.
  */
 
-import { COCO_FLIP_PAIRS } from "../coco_keypoints.ts";
+import { normalizedCentreBoxToImage } from "../frame.ts";
 import type { ModelManifest } from "../manifest.ts";
-import { imageInputSpec } from "./common.ts";
 import { softmax } from "../math.ts";
+import { rescorePose } from "../pose_score.ts";
 import type { ModelOutputs, Pose } from "../types.ts";
-import type { DetectorDecodeOptions, EndToEndAdapter, ImageFrame } from "./adapter.ts";
-import { booleanOption, prtrOutput, prtrReadout } from "./prtr.ts";
+import { detrStyleInput } from "./detr.ts";
+import type { DecodeSettings, EndToEndAdapter, FamilyDescriptor, ImageFrame } from "./family.ts";
+import { cocoKeypointFields, staticDim } from "./heatmap.ts";
+import { imageInputSpec, indexOption, keypointLayout } from "./manifest_fields.ts";
+import { prtrOutput, prtrReadout, type PrtrReadoutOptions, prtrReadoutOptions } from "./prtr.ts";
 
-/** Keypoint scores at or below this do not count towards the pose score. */
-export const POSE_SCORE_KEYPOINT_THRESHOLD = 0.2;
-
-/** Settings of `decodePrtrSequential` beyond the score threshold. */
-export interface PrtrSequentialDecodeOptions extends DetectorDecodeOptions {
+/** Settings of `decodePrtrSequential`. */
+export interface PrtrSequentialDecodeOptions extends DecodeSettings, PrtrReadoutOptions {
   numKeypoints: number;
   /** Person class index among the C+1 logits; default 0 when C = 1, else 1. */
   personClass?: number;
-  includeBackground?: boolean;
 }
 
 /** The four output tensors of a sequential PRTR model. */
@@ -84,7 +85,7 @@ export function decodePrtrSequential(
     );
   }
   // DETR convention: normalized units span the unpadded image.
-  const spanX = frame.contentWidth / frame.scale, spanY = frame.contentHeight / frame.scale;
+  const spanX = frame.contentWidth / frame.scaleX, spanY = frame.contentHeight / frame.scaleY;
 
   const poses: Pose[] = [];
   for (let p = 0; p < people; p++) {
@@ -96,52 +97,62 @@ export function decodePrtrSequential(
       kptCoords.data.subarray(coordStart, coordStart + queries * 2),
       queries,
       J,
-      { includeBackground: options.includeBackground },
+      options,
     );
-    let confident = 0, sum = 0;
     for (let j = 0; j < J; j++) {
       keypoints[j * 3] *= spanX;
       keypoints[j * 3 + 1] *= spanY;
-      const s = keypoints[j * 3 + 2];
-      if (s > POSE_SCORE_KEYPOINT_THRESHOLD) {
-        sum += s;
-        confident++;
-      }
     }
-    const b = p * 4;
-    const cx = boxes.data[b] * spanX, cy = boxes.data[b + 1] * spanY;
-    const w = boxes.data[b + 2] * spanX, h = boxes.data[b + 3] * spanY;
+    const b = p * 4, d = boxes.data;
     poses.push({
-      box: {
-        x1: clamp(cx - w / 2, 0, frame.imageWidth),
-        y1: clamp(cy - h / 2, 0, frame.imageHeight),
-        x2: clamp(cx + w / 2, 0, frame.imageWidth),
-        y2: clamp(cy + h / 2, 0, frame.imageHeight),
-        score: personScore,
-      },
+      box: normalizedCentreBoxToImage(frame, d[b], d[b + 1], d[b + 2], d[b + 3], personScore),
       keypoints,
-      score: personScore * (confident > 0 ? sum / confident : 0),
+      score: rescorePose(personScore, keypoints, options.keypointScoreThreshold),
     });
   }
   return poses.sort((a, b) => b.score - a.score);
 }
 
+/** Sequential PRTR: whole image in, people with keypoints out (no detector). */
+export const prtrSequentialFamily: FamilyDescriptor<"prtr-sequential"> = {
+  name: "prtr-sequential",
+  task: "end2end",
+  summary: "sequential (end-to-end) PRTR: person queries, then keypoint queries per person",
+  outputRoles: ["logits", "boxes", "kpt_logits", "kpt_coords"],
+  recognize(graph) {
+    const kptLogits = graph.output("pred_kpt_logits"), kptCoord = graph.output("pred_kpt_coord");
+    if (!kptLogits || !kptCoord) return;
+    const logits = graph.output("pred_logits"), boxes = graph.output("pred_boxes");
+    if (!logits || !boxes) {
+      throw new Error(`a PRTR sequential model also needs "pred_logits" and "pred_boxes" outputs`);
+    }
+    const joints = staticDim(kptLogits.shape[kptLogits.shape.length - 1]);
+    return {
+      input: detrStyleInput(graph),
+      outputs: {
+        logits: logits.name,
+        boxes: boxes.name,
+        kpt_logits: kptLogits.name,
+        kpt_coords: kptCoord.name,
+      },
+      ...cocoKeypointFields(joints === undefined ? undefined : joints - 1),
+    };
+  },
+  createAdapter: (manifest) => createPrtrSequentialAdapter(manifest),
+};
+
 /** Builds the sequential PRTR adapter from its manifest. */
 export function createPrtrSequentialAdapter(manifest: ModelManifest): EndToEndAdapter {
   const input = imageInputSpec(manifest, "shorter-side");
-  const personClass = manifest.options?.personClass;
-  if (personClass !== undefined && (typeof personClass !== "number" || personClass < 0)) {
-    throw new Error(`model ${manifest.file}: options.personClass must be a class index`);
-  }
-  const includeBackground = booleanOption(manifest, "includeBackground") ?? false;
-  const numKeypoints = manifest.keypoints?.length ?? 17;
+  const personClass = indexOption(manifest, "personClass");
+  const readoutOptions = prtrReadoutOptions(manifest);
+  const { numKeypoints } = keypointLayout(manifest);
   return {
     task: "end2end",
     manifest,
     input,
     numKeypoints,
-    flipPairs: manifest.flipPairs ?? (numKeypoints === 17 ? COCO_FLIP_PAIRS : []),
-    decode(outputs: ModelOutputs, frame: ImageFrame, options: DetectorDecodeOptions): Pose[] {
+    decode(outputs: ModelOutputs, frame: ImageFrame, settings: DecodeSettings): Pose[] {
       return decodePrtrSequential(
         {
           logits: prtrOutput(outputs, manifest, "logits", "pred_logits"),
@@ -150,12 +161,8 @@ export function createPrtrSequentialAdapter(manifest: ModelManifest): EndToEndAd
           kptCoords: prtrOutput(outputs, manifest, "kpt_coords", "pred_kpt_coord"),
         },
         frame,
-        { ...options, numKeypoints, personClass, includeBackground },
+        { ...settings, ...readoutOptions, numKeypoints, personClass },
       );
     },
   };
-}
-
-function clamp(value: number, lo: number, hi: number): number {
-  return value < lo ? lo : value > hi ? hi : value;
 }

@@ -1,47 +1,77 @@
 /**
- * Family name → adapter factory. Adding a family: one file in this folder and one line here.
+ * The one list of model families. Adding a family: one file in this folder exporting its
+ * descriptor, and one line here. Recognition of bare ONNX graphs tries the families in this
+ * order (more specific output layouts first).
  */
 
-import type { ModelFamily, ModelManifest } from "../manifest.ts";
-import type { ModelAdapter } from "./adapter.ts";
-import { createDetrAdapter } from "./detr.ts";
-import { createHeatmapAdapter } from "./heatmap.ts";
-import { createPrtrAdapter } from "./prtr.ts";
-import { createPrtrSequentialAdapter } from "./prtr_sequential.ts";
-import { createRtmdetAdapter } from "./rtmdet.ts";
-import { createSimccAdapter } from "./simcc.ts";
-import { createYoloxAdapter } from "./yolox.ts";
+import type { ModelManifest } from "../manifest.ts";
+import { detrFamily } from "./detr.ts";
+import type { AdapterOptions, FamilyDescriptor, ModelAdapter } from "./family.ts";
+import { heatmapFamily } from "./heatmap.ts";
+import { prtrFamily } from "./prtr.ts";
+import { prtrSequentialFamily } from "./prtr_sequential.ts";
+import { regressionFamily } from "./regression.ts";
+import { rtdetrFamily } from "./rtdetr.ts";
+import { rtmdetFamily } from "./rtmdet.ts";
+import { simccFamily } from "./simcc.ts";
+import { yoloPoseFamily } from "./yolo_pose.ts";
+import { yoloxFamily } from "./yolox.ts";
 
-/** Options that apply across families (each family reads what concerns it). */
-export interface AdapterOptions {
-  /** Heatmap models: DARK sub-pixel refinement instead of the quarter-pixel offset. */
-  dark?: boolean;
+/** Every family posekit knows, in recognition order. */
+export const FAMILIES = [
+  rtmdetFamily,
+  rtdetrFamily,
+  prtrSequentialFamily,
+  detrFamily,
+  prtrFamily,
+  simccFamily,
+  regressionFamily,
+  yoloPoseFamily,
+  yoloxFamily,
+  heatmapFamily,
+] as const;
+
+/** A family name, as manifests write it. */
+export type ModelFamily = (typeof FAMILIES)[number]["name"];
+
+/** The names of all families. */
+export const FAMILY_NAMES: readonly ModelFamily[] = FAMILIES.map((f) => f.name);
+
+/** The descriptor called `name`, if any. */
+export function findFamily(name: string): FamilyDescriptor | undefined {
+  return (FAMILIES as readonly FamilyDescriptor[]).find((f) => f.name === name);
 }
 
-const FACTORIES: Record<
-  ModelFamily,
-  (manifest: ModelManifest, options: AdapterOptions) => ModelAdapter
-> = {
-  rtmdet: createRtmdetAdapter,
-  yolox: createYoloxAdapter,
-  detr: createDetrAdapter,
-  heatmap: (manifest, options) =>
-    createHeatmapAdapter(manifest, { dark: options.dark || undefined }),
-  simcc: createSimccAdapter,
-  prtr: createPrtrAdapter,
-  "prtr-sequential": createPrtrSequentialAdapter,
-};
-
-/** The families posekit knows. */
-export const FAMILIES: readonly ModelFamily[] = Object.keys(FACTORIES) as ModelFamily[];
-
-/** Builds the adapter for a manifest; errors name the model file and the unknown family. */
+/**
+ * Builds the adapter for a manifest. Errors name the model file: an unknown family, or a
+ * `task` that contradicts the family's.
+ */
 export function createAdapter(manifest: ModelManifest, options: AdapterOptions = {}): ModelAdapter {
-  const factory = FACTORIES[manifest.family];
-  if (!factory) {
+  const family = findFamily(manifest.family);
+  if (!family) {
     throw new Error(
-      `model ${manifest.file}: unknown family "${manifest.family}" (known: ${FAMILIES.join(", ")})`,
+      `model ${manifest.file}: unknown family "${manifest.family}" ` +
+        `(known: ${FAMILY_NAMES.join(", ")})`,
     );
   }
-  return factory(manifest, options);
+  if (manifest.task !== family.task) {
+    throw new Error(
+      `model ${manifest.file}: task "${manifest.task}" contradicts family "${family.name}", ` +
+        `whose task is "${family.task}"`,
+    );
+  }
+  return family.createAdapter(manifest, options);
+}
+
+/** What a manifest must declare, per family (for the "cannot tell what model" error). */
+export function manifestRequirements(): string {
+  const roles = (FAMILIES as readonly FamilyDescriptor[]).map((f) =>
+    `${f.name} (${f.task}): ${
+      [...f.outputRoles, ...(f.optionalRoles ?? []).map((r) => `${r}?`)].join(", ")
+    }`
+  );
+  return `Write a manifest JSON for it (see models/README.md) declaring: "task" ` +
+    `(detector, keypoints or end2end), "family", "input" {"name", "width", "height", ` +
+    `"colorOrder", "mean", "std"; whole-image models also "resize"}, and "outputs" mapping ` +
+    `the family's roles to output names — ${roles.join("; ")}.`;
 }

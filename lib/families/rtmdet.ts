@@ -10,10 +10,15 @@
  * 114), normalized with the manifest's colorOrder/mean/std.
  */
 
-import type { ModelManifest } from "../manifest.ts";
-import { clipBox, imageInputSpec, numberOption } from "./common.ts";
+import { inputBoxToImage } from "../frame.ts";
 import type { Box, OutputTensor } from "../types.ts";
-import { type DetectorAdapter, type ImageFrame, requireOutput } from "./adapter.ts";
+import {
+  type DetectorAdapter,
+  type FamilyDescriptor,
+  type ImageFrame,
+  requireOutput,
+} from "./family.ts";
+import { imageInputSpec, indexOption } from "./manifest_fields.ts";
 
 /** Options of `decodeRtmdet`. */
 export interface RtmdetDecodeOptions {
@@ -27,8 +32,8 @@ export interface RtmdetDecodeOptions {
  * Person boxes from RTMDet end2end outputs, in image pixels, best first.
  *
  * Keeps rows whose label is `personLabel` and whose score is at least `scoreThreshold`;
- * maps input pixels to image pixels by dividing by `frame.scale` (the letterbox pads only
- * bottom/right, so there is no offset) and clips to the image, dropping boxes left empty.
+ * maps input pixels to image pixels through `frame` (the letterbox pads only bottom/right)
+ * and clips to the image, dropping boxes left empty.
  */
 export function decodeRtmdet(
   dets: OutputTensor,
@@ -52,34 +57,55 @@ export function decodeRtmdet(
     const row = dets.data.subarray(5 * i, 5 * i + 5);
     const score = row[4];
     if (!(score >= opts.scoreThreshold)) continue;
-    const box = clipBox(
-      row[0] / frame.scale,
-      row[1] / frame.scale,
-      row[2] / frame.scale,
-      row[3] / frame.scale,
-      score,
-      frame,
-    );
+    const box = inputBoxToImage(frame, row[0], row[1], row[2], row[3], score);
     if (box) boxes.push(box);
   }
   return boxes.sort((a, b) => b.score - a.score);
 }
 
-/** Builds the RTMDet detector adapter from its manifest (output roles `dets`, `labels`). */
-export function createRtmdetAdapter(manifest: ModelManifest): DetectorAdapter {
-  const input = imageInputSpec(manifest, "letterbox");
-  const personLabel = numberOption(manifest, "personClass", 0);
-  return {
-    task: "detector",
-    manifest,
-    input,
-    decode(outputs, frame, options) {
-      return decodeRtmdet(
-        requireOutput(outputs, manifest, "dets"),
-        requireOutput(outputs, manifest, "labels"),
-        frame,
-        { scoreThreshold: options.scoreThreshold, personLabel },
-      );
-    },
-  };
-}
+/** RTMDet, mmdeploy end2end export (NMS inside the graph). */
+export const rtmdetFamily: FamilyDescriptor<"rtmdet"> = {
+  name: "rtmdet",
+  task: "detector",
+  summary: "RTMDet person detector, mmdeploy end2end export (NMS in the graph)",
+  outputRoles: ["dets", "labels"],
+  recognize(graph) {
+    const dets = graph.output("dets"), labels = graph.output("labels");
+    if (!dets || !labels || dets.shape.length !== 3 || labels.shape.length !== 2) return;
+    const last = dets.shape[2];
+    if (typeof last === "number" && last > 0 && last !== 5) {
+      throw new Error(`"dets" has ${last} values per box, not 5`);
+    }
+    return {
+      input: {
+        name: graph.image.name,
+        width: graph.inputWidth ?? 640,
+        height: graph.inputHeight ?? 640,
+        resize: "letterbox",
+        padValue: 114,
+        colorOrder: "bgr",
+        mean: [103.53, 116.28, 123.675],
+        std: [57.375, 57.12, 58.395],
+        dynamicBatch: graph.dynamicBatch,
+      },
+      outputs: { dets: dets.name, labels: labels.name },
+    };
+  },
+  createAdapter(manifest): DetectorAdapter {
+    const input = imageInputSpec(manifest, "letterbox");
+    const personLabel = indexOption(manifest, "personClass", 0);
+    return {
+      task: "detector",
+      manifest,
+      input,
+      decode(outputs, frame, settings) {
+        return decodeRtmdet(
+          requireOutput(outputs, manifest, "dets"),
+          requireOutput(outputs, manifest, "labels"),
+          frame,
+          { scoreThreshold: settings.scoreThreshold, personLabel },
+        );
+      },
+    };
+  },
+};

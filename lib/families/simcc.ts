@@ -19,10 +19,11 @@
  * reversed vectors are offset by (r−1)/r pixel from pixel-centre mirroring, as in mmpose.
  */
 
-import type { ModelManifest } from "../manifest.ts";
-import { keypointCropFields } from "./common.ts";
+import { flipPermutation } from "../coco_keypoints.ts";
 import type { ModelOutputs, OutputTensor } from "../types.ts";
-import { type KeypointAdapter, requireOutput } from "./adapter.ts";
+import { type FamilyDescriptor, type KeypointAdapter, requireOutput } from "./family.ts";
+import { cocoKeypointFields, IMAGENET_RGB, staticDim } from "./heatmap.ts";
+import { cropSpec, keypointLayout, numberOption } from "./manifest_fields.ts";
 
 /** One crop's SimCC vectors: K rows of `x.length / K` and `y.length / K` values. */
 export interface SimccVectors {
@@ -69,13 +70,7 @@ export function fuseFlippedSimcc(
     throw new Error("SimCC flip test: the mirrored crop's outputs differ in shape");
   }
   const wx = original.x.length / k, wy = original.y.length / k;
-  const source = Int32Array.from({ length: k }, (_, i) => i);
-  for (const [a, b] of flipPairs) {
-    if (a < k && b < k) {
-      source[a] = b;
-      source[b] = a;
-    }
-  }
+  const source = flipPermutation(k, flipPairs);
   const x = new Float32Array(original.x.length);
   const y = new Float32Array(original.y.length);
   for (let j = 0; j < k; j++) {
@@ -108,31 +103,70 @@ export function decodeSimcc(vectors: SimccVectors, splitRatio: number): Float32A
   return out;
 }
 
-/** Builds the SimCC (RTMPose) keypoint adapter from its manifest. */
-export function createSimccAdapter(manifest: ModelManifest): KeypointAdapter {
-  const crop = keypointCropFields(manifest);
-  const { flipPairs } = crop;
-  const input = manifest.input;
-  const splitRatio = positiveOption(manifest, "splitRatio");
-  return {
-    ...crop,
-    decode(outputs: ModelOutputs, flipped?: ModelOutputs): Float32Array {
-      let vectors = simccVectors(
-        requireOutput(outputs, manifest, "simcc_x"),
-        requireOutput(outputs, manifest, "simcc_y"),
-      );
-      if (flipped) {
-        const mirrored = simccVectors(
-          requireOutput(flipped, manifest, "simcc_x"),
-          requireOutput(flipped, manifest, "simcc_y"),
+/** SimCC (RTMPose): `simcc_x` + `simcc_y` classification vectors. */
+export const simccFamily: FamilyDescriptor<"simcc"> = {
+  name: "simcc",
+  task: "keypoints",
+  summary: "SimCC keypoint models (RTMPose): simcc_x, simcc_y vectors",
+  outputRoles: ["simcc_x", "simcc_y"],
+  recognize(graph) {
+    const simccX = graph.output("simcc_x"), simccY = graph.output("simcc_y");
+    if (!simccX || !simccY) return;
+    const lengthX = staticDim(simccX.shape[simccX.shape.length - 1]);
+    const lengthY = staticDim(simccY.shape[simccY.shape.length - 1]);
+    const k = staticDim(simccX.shape[simccX.shape.length - 2]);
+    let width = graph.inputWidth, height = graph.inputHeight;
+    let splitRatio = 2;
+    if (width && lengthX) splitRatio = lengthX / width;
+    else if (height && lengthY) splitRatio = lengthY / height;
+    width ??= lengthX ? lengthX / splitRatio : 192;
+    height ??= lengthY ? lengthY / splitRatio : 256;
+    return {
+      input: {
+        name: graph.image.name,
+        width,
+        height,
+        ...IMAGENET_RGB,
+        mean: [...IMAGENET_RGB.mean],
+        std: [...IMAGENET_RGB.std],
+        dynamicBatch: graph.dynamicBatch,
+      },
+      outputs: { simcc_x: simccX.name, simcc_y: simccY.name },
+      ...cocoKeypointFields(k),
+      options: { splitRatio, padding: 1.25 },
+    };
+  },
+  createAdapter(manifest): KeypointAdapter {
+    const input = cropSpec(manifest);
+    const { numKeypoints, flipPairs } = keypointLayout(manifest);
+    const splitRatio = numberOption(manifest, "splitRatio", undefined, [
+      (n) => n > 0,
+      "a positive number",
+    ]);
+    return {
+      task: "keypoints",
+      manifest,
+      input,
+      numKeypoints,
+      flipPairs,
+      decode(outputs: ModelOutputs, flipped?: ModelOutputs): Float32Array {
+        let vectors = simccVectors(
+          requireOutput(outputs, manifest, "simcc_x"),
+          requireOutput(outputs, manifest, "simcc_y"),
         );
-        vectors = fuseFlippedSimcc(vectors, mirrored, flipPairs);
-      }
-      const r = splitRatio ?? vectors.x.length / vectors.numKeypoints / input.width;
-      return decodeSimcc(vectors, r);
-    },
-  };
-}
+        if (flipped) {
+          const mirrored = simccVectors(
+            requireOutput(flipped, manifest, "simcc_x"),
+            requireOutput(flipped, manifest, "simcc_y"),
+          );
+          vectors = fuseFlippedSimcc(vectors, mirrored, flipPairs);
+        }
+        const r = splitRatio ?? vectors.x.length / vectors.numKeypoints / input.width;
+        return decodeSimcc(vectors, r);
+      },
+    };
+  },
+};
 
 /** Index (relative to `start`) and value of the largest of `data[start .. start+length)`. */
 function argmax(data: Float32Array, start: number, length: number): [number, number] {
@@ -144,13 +178,4 @@ function argmax(data: Float32Array, start: number, length: number): [number, num
     }
   }
   return [best, value];
-}
-
-function positiveOption(manifest: ModelManifest, key: string): number | undefined {
-  const value = manifest.options?.[key];
-  if (value === undefined) return undefined;
-  if (typeof value !== "number" || !(value > 0)) {
-    throw new Error(`model ${manifest.file}: options.${key} must be a positive number`);
-  }
-  return value;
 }

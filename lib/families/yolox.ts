@@ -19,11 +19,16 @@
  * BGR values, i.e. mean 0 and std 1 in the manifest.
  */
 
-import type { ModelManifest } from "../manifest.ts";
+import { inputBoxToImage } from "../frame.ts";
 import type { Box, OutputTensor } from "../types.ts";
 import { classwiseNms, nms } from "../nms.ts";
-import { type DetectorAdapter, type ImageFrame, requireOutput } from "./adapter.ts";
-import { clipBox, imageInputSpec, numberOption } from "./common.ts";
+import {
+  type DetectorAdapter,
+  type FamilyDescriptor,
+  type ImageFrame,
+  requireOutput,
+} from "./family.ts";
+import { booleanOption, imageInputSpec, indexOption, numberOption } from "./manifest_fields.ts";
 
 /** Strides of YOLOX's three detection levels. */
 export const YOLOX_STRIDES: readonly number[] = [8, 16, 32];
@@ -136,8 +141,8 @@ function yoloxCandidates(
 }
 
 /**
- * Detections of every class from a YOLOX output, after NMS, in image pixels (divided by
- * `frame.scale`, clipped to the image; boxes left empty are dropped), best first.
+ * Detections of every class from a YOLOX output, after NMS, in image pixels (through
+ * `frame`, clipped to the image; boxes left empty are dropped), best first.
  */
 export function decodeYoloxDetections(
   output: OutputTensor,
@@ -158,14 +163,14 @@ function nmsAndMap(
     : classwiseNms(boxes, scores, classes, iou);
   const result: ClassBox[] = [];
   for (const i of keep) {
-    const s = frame.scale;
-    const box = clipBox(
-      boxes[4 * i] / s,
-      boxes[4 * i + 1] / s,
-      boxes[4 * i + 2] / s,
-      boxes[4 * i + 3] / s,
-      scores[i],
+    const at = 4 * i;
+    const box = inputBoxToImage(
       frame,
+      boxes[at],
+      boxes[at + 1],
+      boxes[at + 2],
+      boxes[at + 3],
+      scores[i],
     );
     if (box) result.push({ box, classId: classes[i] });
   }
@@ -199,25 +204,55 @@ export function decodeYolox(
     .map((d) => d.box);
 }
 
-/** Builds the YOLOX detector adapter from its manifest (output role `output`). */
-export function createYoloxAdapter(manifest: ModelManifest): DetectorAdapter {
-  const input = imageInputSpec(manifest, "letterbox");
-  const nmsIou = numberOption(manifest, "nmsIou", 0.45);
-  const personClass = numberOption(manifest, "personClass", 0);
-  const classAgnostic = manifest.options?.classAgnostic === true;
-  const decoded = manifest.options?.decoded === true;
-  return {
-    task: "detector",
-    manifest,
-    input,
-    decode(outputs, frame, options) {
-      return decodeYolox(requireOutput(outputs, manifest, "output"), frame, {
-        scoreThreshold: options.scoreThreshold,
-        nmsIou,
-        personClass,
-        classAgnostic,
-        decoded,
-      });
-    },
-  };
-}
+/** YOLOX, exported without NMS (grid-relative or decoded boxes). */
+export const yoloxFamily: FamilyDescriptor<"yolox"> = {
+  name: "yolox",
+  task: "detector",
+  summary: "YOLOX detector, exported without NMS (one output [B,N,5+C])",
+  outputRoles: ["output"],
+  recognize(graph) {
+    if (graph.outputs.length !== 1 || graph.outputs[0].shape.length !== 3) return;
+    const out = graph.outputs[0];
+    const last = out.shape[2];
+    if (typeof last === "number" && last > 0 && last < 6) {
+      throw new Error(
+        `its one output [${out.shape.join(",")}] is too narrow for YOLOX's [B,N,5+C]`,
+      );
+    }
+    return {
+      input: {
+        name: graph.image.name,
+        width: graph.inputWidth ?? 640,
+        height: graph.inputHeight ?? 640,
+        resize: "letterbox",
+        padValue: 114,
+        colorOrder: "bgr",
+        mean: [0, 0, 0],
+        std: [1, 1, 1],
+        dynamicBatch: graph.dynamicBatch,
+      },
+      outputs: { output: out.name },
+    };
+  },
+  createAdapter(manifest): DetectorAdapter {
+    const input = imageInputSpec(manifest, "letterbox");
+    const nmsIou = numberOption(manifest, "nmsIou", 0.45, [(n) => n > 0 && n <= 1, "in (0, 1]"]);
+    const personClass = indexOption(manifest, "personClass", 0);
+    const classAgnostic = booleanOption(manifest, "classAgnostic", false);
+    const decoded = booleanOption(manifest, "decoded", false);
+    return {
+      task: "detector",
+      manifest,
+      input,
+      decode(outputs, frame, settings) {
+        return decodeYolox(requireOutput(outputs, manifest, "output"), frame, {
+          scoreThreshold: settings.scoreThreshold,
+          nmsIou,
+          personClass,
+          classAgnostic,
+          decoded,
+        });
+      },
+    };
+  },
+};

@@ -6,7 +6,14 @@
  * `tests/model_catalog_test.ts` fails when a JSON file on disk is missing here.
  */
 
-import type { ImageResize, ModelFamily, ModelManifest, ModelTask } from "../manifest.ts";
+import { FAMILY_NAMES, findFamily } from "../families/registry.ts";
+import type { ImageResize, ModelManifest, ModelTask } from "../manifest.ts";
+import deimv2AttoCoco from "../../models/deimv2_atto_coco.json" with { type: "json" };
+import deimv2FemtoCoco from "../../models/deimv2_femto_coco.json" with { type: "json" };
+import ppTinypose128x96 from "../../models/pp_tinypose_128x96.json" with { type: "json" };
+import ppTinypose256x192 from "../../models/pp_tinypose_256x192.json" with { type: "json" };
+import vitposeSCoco256x192 from "../../models/vitpose_s_coco_256x192.json" with { type: "json" };
+import yolo11nPoseInt8 from "../../models/yolo11n_pose_int8.json" with { type: "json" };
 import detrResnet50Person from "../../models/detr_resnet50_person.json" with { type: "json" };
 import prtrHrnetW32384x288 from "../../models/prtr_hrnet_w32_384x288.json" with { type: "json" };
 import prtrHrnetW32512x384 from "../../models/prtr_hrnet_w32_512x384.json" with { type: "json" };
@@ -24,6 +31,12 @@ import yoloxNano from "../../models/yolox_nano.json" with { type: "json" };
 
 /** Embedded manifests with the file each came from (for error messages). */
 const EMBEDDED: readonly (readonly [source: string, json: unknown])[] = [
+  ["models/deimv2_atto_coco.json", deimv2AttoCoco],
+  ["models/deimv2_femto_coco.json", deimv2FemtoCoco],
+  ["models/pp_tinypose_128x96.json", ppTinypose128x96],
+  ["models/pp_tinypose_256x192.json", ppTinypose256x192],
+  ["models/vitpose_s_coco_256x192.json", vitposeSCoco256x192],
+  ["models/yolo11n_pose_int8.json", yolo11nPoseInt8],
   ["models/detr_resnet50_person.json", detrResnet50Person],
   ["models/prtr_hrnet_w32_384x288.json", prtrHrnetW32384x288],
   ["models/prtr_hrnet_w32_512x384.json", prtrHrnetW32512x384],
@@ -40,19 +53,9 @@ const EMBEDDED: readonly (readonly [source: string, json: unknown])[] = [
   ["models/yolox_nano.json", yoloxNano],
 ];
 
-let validated: ModelManifest[] | undefined;
-
-/** Every catalog manifest, validated (a broken one throws an Error naming its file). */
+/** Every catalog manifest. */
 export function listManifests(): ModelManifest[] {
-  validated ??= EMBEDDED.map(([source, json]) => {
-    const manifest = validateManifest(json, source);
-    const expectedName = source.slice(source.lastIndexOf("/") + 1, -".json".length);
-    if (manifest.name !== expectedName) {
-      throw new Error(`${source}: "name" is "${manifest.name}" but must be "${expectedName}"`);
-    }
-    return manifest;
-  });
-  return [...validated];
+  return [...CATALOG];
 }
 
 /** The catalog manifest called `name`, if any. */
@@ -61,16 +64,12 @@ export function findManifest(name: string): ModelManifest | undefined {
 }
 
 const TASKS: readonly ModelTask[] = ["detector", "keypoints", "end2end"];
-const FAMILIES: readonly ModelFamily[] = [
-  "rtmdet",
-  "yolox",
-  "detr",
-  "heatmap",
-  "simcc",
-  "prtr",
-  "prtr-sequential",
+const RESIZES: readonly ImageResize[] = [
+  "letterbox",
+  "letterbox-centred",
+  "shorter-side",
+  "stretch",
 ];
-const RESIZES: readonly ImageResize[] = ["letterbox", "shorter-side"];
 const TOP_LEVEL_FIELDS = [
   "name",
   "description",
@@ -78,6 +77,8 @@ const TOP_LEVEL_FIELDS = [
   "family",
   "file",
   "sha256",
+  "acceptedSha256",
+  "accuracy",
   "url",
   "archive",
   "license",
@@ -101,6 +102,7 @@ const INPUT_FIELDS = [
   "mean",
   "std",
   "dynamicBatch",
+  "cropTransform",
 ];
 
 /**
@@ -120,7 +122,11 @@ export function validateManifest(json: unknown, source: string): ModelManifest {
   requireString(json, "name", fail);
   optionalString(json, "description", fail);
   requireOneOf(json, "task", TASKS, fail);
-  requireOneOf(json, "family", FAMILIES, fail);
+  requireOneOf(json, "family", FAMILY_NAMES, fail);
+  const family = findFamily(json.family as string)!;
+  if (json.task !== family.task) {
+    fail("task", `is "${json.task}" but family "${family.name}" is a ${family.task} family`);
+  }
   const file = requireString(json, "file", fail);
   if (/[/\\]/.test(file) || file === "." || file === "..") {
     fail("file", `must be a plain file name without folders, got "${file}"`);
@@ -145,6 +151,16 @@ export function validateManifest(json: unknown, source: string): ModelManifest {
     }
     if (json.url === undefined) fail("archive", 'needs a "url" of the archive');
   }
+  if (json.acceptedSha256 !== undefined) {
+    const hashes = json.acceptedSha256;
+    if (
+      !Array.isArray(hashes) ||
+      !hashes.every((h) => typeof h === "string" && /^[0-9a-f]{64}$/.test(h))
+    ) {
+      fail("acceptedSha256", "must be a list of 64-digit lower-case hex sha256 values");
+    }
+  }
+  optionalString(json, "accuracy", fail);
   optionalString(json, "license", fail);
   optionalString(json, "source", fail);
 
@@ -159,8 +175,11 @@ export function validateManifest(json: unknown, source: string): ModelManifest {
     }
   }
   if (input.resize !== undefined) requireOneOf(input, "resize", RESIZES, fail, "input.");
-  if (input.resize === "letterbox" && (input.width === 0 || input.height === 0)) {
-    fail("input.width", 'and "input.height" must be positive for a letterbox resize');
+  if (
+    input.resize !== undefined && input.resize !== "shorter-side" &&
+    (input.width === 0 || input.height === 0)
+  ) {
+    fail("input.width", `and "input.height" must be positive for a ${input.resize} resize`);
   }
   if (
     input.padValue !== undefined &&
@@ -179,6 +198,9 @@ export function validateManifest(json: unknown, source: string): ModelManifest {
   requireTriple(input, "std", fail, (v) => Number.isFinite(v) && v > 0, "a positive number");
   if (input.dynamicBatch !== undefined && typeof input.dynamicBatch !== "boolean") {
     fail("input.dynamicBatch", "must be true or false");
+  }
+  if (input.cropTransform !== undefined) {
+    requireOneOf(input, "cropTransform", ["standard", "udp"], fail, "input.");
   }
 
   const outputs = json.outputs;
@@ -302,3 +324,14 @@ function requireTriple(
     if (typeof v !== "number" || !valid(v)) fail(`input.${key}[${i}]`, `must be ${what}`);
   });
 }
+
+// Last, so that the field lists above are initialized when it runs.
+/** Every catalog manifest, validated when this module loads (a broken one names its file). */
+const CATALOG: readonly ModelManifest[] = EMBEDDED.map(([source, json]) => {
+  const manifest = validateManifest(json, source);
+  const expectedName = source.slice(source.lastIndexOf("/") + 1, -".json".length);
+  if (manifest.name !== expectedName) {
+    throw new Error(`${source}: "name" is "${manifest.name}" but must be "${expectedName}"`);
+  }
+  return manifest;
+});

@@ -137,7 +137,7 @@ export async function readManifestFile(path: string): Promise<ModelManifest> {
 export async function verifyModelFile(path: string, manifest: ModelManifest): Promise<void> {
   if (!manifest.sha256) return;
   const actual = await sha256File(path);
-  if (actual === manifest.sha256) return;
+  if (actual === manifest.sha256 || manifest.acceptedSha256?.includes(actual)) return;
   throw new Error(
     `model file ${path} does not match manifest "${manifest.name}": its sha256 is ${actual}, ` +
       `expected ${manifest.sha256}. It is corrupt, incomplete or another model. ` +
@@ -214,8 +214,11 @@ async function resolveOnnxPath(spec: string, options: ResolveOptions): Promise<R
   // Same name as a catalog model: use its manifest only if it is that very file (a retrained
   // or re-exported model with the same name must not get the wrong preprocessing).
   const known = listManifests().find((m) => m.file === fileName);
-  if (known && (!known.sha256 || (await sha256File(path)) === known.sha256)) {
-    return { manifest: known, path, downloaded: false };
+  if (known) {
+    const actual = known.sha256 ? await sha256File(path) : undefined;
+    if (!actual || actual === known.sha256 || known.acceptedSha256?.includes(actual)) {
+      return { manifest: known, path, downloaded: false };
+    }
   }
   return { manifest: undefined, path, downloaded: false };
 }

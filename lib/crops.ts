@@ -1,0 +1,90 @@
+/**
+ * Person crops, the one place that owns them: boxes → crop regions → crop transforms
+ * (standard or UDP, as the family's crop spec says) → one NCHW tensor with mirrored copies
+ * for the flip test → keypoints back in image coordinates.
+ */
+
+import {
+  type Affine,
+  boxToCropRegion,
+  type CropRegion,
+  imageToCropTransform,
+  invertAffine,
+  transformKeypoints,
+} from "./affine.ts";
+import { udpCropTransform } from "./codecs/udp.ts";
+import type { CropSpec } from "./families/family.ts";
+import { warpCropToTensor } from "./preprocess.ts";
+import type { Box, RgbImage } from "./types.ts";
+
+/** The image → crop transform of a region under a crop spec. */
+export function cropTransform(region: CropRegion, spec: CropSpec): Affine {
+  return spec.transform === "udp"
+    ? udpCropTransform(region, spec.width, spec.height)
+    : imageToCropTransform(region, spec.width, spec.height);
+}
+
+/** One box's crop geometry. */
+export interface CropGeometry {
+  box: Box;
+  region: CropRegion;
+  /** Crop input pixels → image pixels. */
+  cropToImage: Affine;
+}
+
+/**
+ * The crop geometry of each box, or null for a box that cannot be cropped (no area,
+ * non-finite or absurdly large values): such a box is skipped, not fatal for its image.
+ */
+export function cropGeometry(box: Box, spec: CropSpec): CropGeometry | null {
+  const values = [box.x1, box.y1, box.x2, box.y2];
+  // Beyond 2^31 px a box is no real person box, and float maths would lose all precision.
+  if (!values.every((v) => Number.isFinite(v) && Math.abs(v) < 2 ** 31)) return null;
+  if (!(box.x2 > box.x1 && box.y2 > box.y1)) return null;
+  const region = boxToCropRegion(box, spec.width / spec.height, spec.padding);
+  try {
+    return { box, region, cropToImage: invertAffine(cropTransform(region, spec)) };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The crops of `geometries` as one NCHW tensor: crop i at batch index i·(flip ? 2 : 1), its
+ * mirrored copy right after it. Sampling is bilinear, straight from the image.
+ */
+export function cropsToTensor(
+  image: RgbImage,
+  geometries: readonly CropGeometry[],
+  spec: CropSpec,
+  flip: boolean,
+): Float32Array {
+  const itemSize = 3 * spec.width * spec.height;
+  const perBox = flip ? 2 : 1;
+  const tensor = new Float32Array(geometries.length * perBox * itemSize);
+  geometries.forEach((g, i) => {
+    const at = i * perBox * itemSize;
+    warpCropToTensor(image, g.cropToImage, spec.width, spec.height, spec.normalization, tensor, at);
+    if (flip) {
+      warpCropToTensor(
+        image,
+        g.cropToImage,
+        spec.width,
+        spec.height,
+        spec.normalization,
+        tensor,
+        at + itemSize,
+        true,
+      );
+    }
+  });
+  return tensor;
+}
+
+/** Keypoints (K × 3) from crop input pixels to image pixels, in place. */
+export function cropKeypointsToImage(
+  geometry: CropGeometry,
+  keypoints: Float32Array,
+): Float32Array {
+  return transformKeypoints(geometry.cropToImage, keypoints);
+}

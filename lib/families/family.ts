@@ -1,0 +1,218 @@
+/**
+ * What a model family is: one descriptor (name, task, output roles, how to recognize a bare
+ * ONNX graph, how to build its adapter) and the adapters the pipeline talks to. Adding a
+ * family is one file in this folder exporting one `FamilyDescriptor`, and one line in
+ * `registry.ts`; the pipeline does not change.
+ */
+
+import type { ManifestInput, ModelManifest, ModelTask } from "../manifest.ts";
+import type { ModelInputs, TensorInfo } from "../session.ts";
+import type { Box, ModelOutputs, Normalization, OutputTensor, Pose } from "../types.ts";
+
+/**
+ * How a whole image was turned into a network input, for mapping results back:
+ * input = image · scale + pad, per axis.
+ */
+export interface ImageFrame {
+  imageWidth: number;
+  imageHeight: number;
+  /** Network input size actually used (after resize and padding). */
+  inputWidth: number;
+  inputHeight: number;
+  /** Input pixels per image pixel along x and y (equal unless the resize stretches). */
+  scaleX: number;
+  scaleY: number;
+  /** Padding left of and above the resized image, in input pixels (0 unless centred). */
+  padX: number;
+  padY: number;
+  /** Width and height of the resized image inside the input (the rest is padding). */
+  contentWidth: number;
+  contentHeight: number;
+}
+
+/** How a whole image becomes a network input. */
+export type ImageResizeSpec =
+  /** Keep the aspect ratio to fit, pad bottom/right (or both sides with `centred`). */
+  | { kind: "letterbox"; width: number; height: number; padValue: number; centred: boolean }
+  /** DETR: shorter side to `shorterSide`, longer side at most `longerSideMax`, no padding. */
+  | { kind: "shorter-side"; shorterSide: number; longerSideMax: number }
+  /** Plain resize to `width`×`height`, aspect ratio not kept (RT-DETR / D-FINE / DEIM). */
+  | { kind: "stretch"; width: number; height: number };
+
+/** Whole-image input of a detector or end-to-end model. */
+export interface ImageInputSpec {
+  /** Name of the image input tensor. */
+  name: string;
+  resize: ImageResizeSpec;
+  normalization: Normalization;
+  /**
+   * Inputs besides the image, for models that take more (the original image size of
+   * RT-DETR-style post-processors); `batch` is the image batch size.
+   */
+  extraInputs?: (frame: ImageFrame, batch: number) => ModelInputs;
+}
+
+/**
+ * Where a person crop comes from and how it is sampled: the top-down protocol's geometry,
+ * declared by each keypoint family.
+ */
+export interface CropSpec {
+  /** Name of the crop input tensor. */
+  name: string;
+  /** Crop (network input) size in pixels. */
+  width: number;
+  height: number;
+  normalization: Normalization;
+  /** Box enlargement before cropping (1.25 in the standard protocol). */
+  padding: number;
+  /**
+   * "standard": HRNet's affine (scale = input width / region width); "udp": the unbiased
+   * transform of Huang et al. (CVPR 2020), in pixel-distance units ((size − 1) based).
+   */
+  transform: "standard" | "udp";
+}
+
+/** Settings the pipeline hands to whole-image decoders. */
+export interface DecodeSettings {
+  /** Drop people (or boxes) below this score. */
+  scoreThreshold: number;
+  /** Keypoints above this score count towards a pose score (where the family rescores). */
+  keypointScoreThreshold: number;
+}
+
+/** A person detector: image tensor in, person boxes in image pixels out. */
+export interface DetectorAdapter {
+  task: "detector";
+  manifest: ModelManifest;
+  input: ImageInputSpec;
+  /** Person boxes in image pixels, best first. */
+  decode(outputs: ModelOutputs, frame: ImageFrame, settings: DecodeSettings): Box[];
+}
+
+/** A top-down keypoint model: one person crop in, K keypoints in crop pixels out. */
+export interface KeypointAdapter {
+  task: "keypoints";
+  manifest: ModelManifest;
+  input: CropSpec;
+  numKeypoints: number;
+  flipPairs: readonly (readonly [number, number])[];
+  /**
+   * Keypoints of one crop as K × 3 (x, y, score) in crop input pixels, where pixel p of the
+   * network input is at coordinate p. `outputs` holds this crop only (batch dimension 1).
+   * When `flipped` is given it holds the outputs for the horizontally mirrored crop, and the
+   * adapter fuses both the way its family's flip test does.
+   */
+  decode(outputs: ModelOutputs, flipped?: ModelOutputs): Float32Array;
+}
+
+/** A model that goes from a whole image straight to people with keypoints. */
+export interface EndToEndAdapter {
+  task: "end2end";
+  manifest: ModelManifest;
+  input: ImageInputSpec;
+  numKeypoints: number;
+  /** People in image pixels, best first. */
+  decode(outputs: ModelOutputs, frame: ImageFrame, settings: DecodeSettings): Pose[];
+}
+
+/** The adapter of any task. */
+export type ModelAdapter = DetectorAdapter | KeypointAdapter | EndToEndAdapter;
+
+/** Options that apply across families (each family reads what concerns it). */
+export interface AdapterOptions {
+  /** Heatmap models: DARK sub-pixel refinement instead of the quarter-pixel offset. */
+  dark?: boolean;
+}
+
+/** What recognition sees of a bare ONNX graph. */
+export interface GraphInfo {
+  /** The model's file name (for the manifest's name and messages). */
+  fileName: string;
+  inputs: readonly TensorInfo[];
+  outputs: readonly TensorInfo[];
+  /** The one 4-D input [B,3,H,W]. */
+  image: TensorInfo;
+  /** Its height and width when fixed. */
+  inputHeight?: number;
+  inputWidth?: number;
+  /** True when the batch dimension is symbolic. */
+  dynamicBatch: boolean;
+  /** The output called `name`, if any. */
+  output(name: string): TensorInfo | undefined;
+}
+
+/** The manifest fields a recognizer fills in (name, file and description are added). */
+export type RecognizedManifest = Omit<ModelManifest, "name" | "file" | "family" | "task"> & {
+  input: ManifestInput;
+};
+
+/** One model family. */
+export interface FamilyDescriptor<Name extends string = string> {
+  /** The manifest's `family` value. */
+  name: Name;
+  task: ModelTask;
+  /** One line for people: what models this covers. */
+  summary: string;
+  /** Output roles the adapter reads (manifest `outputs` keys), required ones first. */
+  outputRoles: readonly string[];
+  /** Roles that may be absent. */
+  optionalRoles?: readonly string[];
+  /** Default names of the inputs besides the image that the adapter feeds itself. */
+  extraInputs?: readonly string[];
+  /**
+   * The manifest for a bare graph of this family, or undefined when the graph is not one.
+   * Throws (with a reason) when the graph looks like this family but cannot be used as is.
+   */
+  recognize?(graph: GraphInfo): RecognizedManifest | undefined;
+  /** Builds the adapter; throws an Error naming the model file and the manifest field. */
+  createAdapter(manifest: ModelManifest, options: AdapterOptions): ModelAdapter;
+}
+
+/** The output tensor for `role` (manifest `outputs[role]`, or the role itself as a name). */
+export function requireOutput(
+  outputs: ModelOutputs,
+  manifest: ModelManifest,
+  role: string,
+): OutputTensor {
+  const name = manifest.outputs[role] ?? role;
+  const tensor = outputs[name];
+  if (!tensor) {
+    throw new Error(
+      `model ${manifest.file}: output "${name}" (role "${role}") is missing; ` +
+        `the model has ${Object.keys(outputs).map((n) => `"${n}"`).join(", ")}. ` +
+        `Set "outputs": {"${role}": "<name>"} in its manifest.`,
+    );
+  }
+  return tensor;
+}
+
+/** The output for `role` when the manifest maps it or the model has it, else undefined. */
+export function optionalOutput(
+  outputs: ModelOutputs,
+  manifest: ModelManifest,
+  role: string,
+): OutputTensor | undefined {
+  return outputs[manifest.outputs[role] ?? role];
+}
+
+/**
+ * Checks an output's rank and fixed dimensions (`undefined` = any); the error names the
+ * model, the output and the expected shape.
+ */
+export function checkDims(
+  tensor: OutputTensor,
+  expected: readonly (number | undefined)[],
+  manifest: ModelManifest,
+  role: string,
+  shapeText: string,
+): void {
+  const dims = tensor.dims;
+  const ok = dims.length === expected.length &&
+    expected.every((d, i) => d === undefined || dims[i] === d);
+  if (!ok) {
+    throw new Error(
+      `model ${manifest.file}: output "${manifest.outputs[role] ?? role}" (role "${role}") ` +
+        `must be ${shapeText}, got [${dims.join(", ")}]`,
+    );
+  }
+}

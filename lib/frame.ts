@@ -1,0 +1,167 @@
+/**
+ * Whole-image geometry: where an image lands in a detector's (or end-to-end model's) input,
+ * and how input coordinates map back to image pixels. Pure functions.
+ */
+
+import type { ImageFrame, ImageResizeSpec } from "./families/family.ts";
+import type { Box } from "./types.ts";
+
+/** Python's round(): halves to even, as Ultralytics' letterbox sizes are computed. */
+function roundHalfEven(value: number): number {
+  const floor = Math.floor(value);
+  const diff = value - floor;
+  if (diff > 0.5) return floor + 1;
+  if (diff < 0.5) return floor;
+  return floor % 2 === 0 ? floor : floor + 1;
+}
+
+/** The frame (sizes, scales and padding) a whole-image resize gives for an image. */
+export function imageFrame(
+  resize: ImageResizeSpec,
+  imageWidth: number,
+  imageHeight: number,
+): ImageFrame {
+  const frame = (
+    inputWidth: number,
+    inputHeight: number,
+    scaleX: number,
+    scaleY: number,
+    contentWidth: number,
+    contentHeight: number,
+    padX = 0,
+    padY = 0,
+  ): ImageFrame => ({
+    imageWidth,
+    imageHeight,
+    inputWidth,
+    inputHeight,
+    scaleX,
+    scaleY,
+    padX,
+    padY,
+    contentWidth,
+    contentHeight,
+  });
+  if (resize.kind === "stretch") {
+    return frame(
+      resize.width,
+      resize.height,
+      resize.width / imageWidth,
+      resize.height / imageHeight,
+      resize.width,
+      resize.height,
+    );
+  }
+  if (resize.kind === "letterbox") {
+    const scale = Math.min(resize.width / imageWidth, resize.height / imageHeight);
+    if (resize.centred) {
+      // Ultralytics' LetterBox: Python-rounded content size, the padding split around it.
+      const cw = Math.min(resize.width, Math.max(1, roundHalfEven(imageWidth * scale)));
+      const ch = Math.min(resize.height, Math.max(1, roundHalfEven(imageHeight * scale)));
+      const left = Math.round((resize.width - cw) / 2 - 0.1);
+      const top = Math.round((resize.height - ch) / 2 - 0.1);
+      return frame(resize.width, resize.height, scale, scale, cw, ch, left, top);
+    }
+    return frame(
+      resize.width,
+      resize.height,
+      scale,
+      scale,
+      Math.min(resize.width, Math.max(1, Math.round(imageWidth * scale))),
+      Math.min(resize.height, Math.max(1, Math.round(imageHeight * scale))),
+    );
+  }
+  let scale = resize.shorterSide / Math.min(imageWidth, imageHeight);
+  if (Math.max(imageWidth, imageHeight) * scale > resize.longerSideMax) {
+    scale = resize.longerSideMax / Math.max(imageWidth, imageHeight);
+  }
+  const contentWidth = Math.max(1, Math.round(imageWidth * scale));
+  const contentHeight = Math.max(1, Math.round(imageHeight * scale));
+  return frame(contentWidth, contentHeight, scale, scale, contentWidth, contentHeight);
+}
+
+/** Input pixel x → image pixel x. */
+export function inputToImageX(frame: ImageFrame, x: number): number {
+  return (x - frame.padX) / frame.scaleX;
+}
+
+/** Input pixel y → image pixel y. */
+export function inputToImageY(frame: ImageFrame, y: number): number {
+  return (y - frame.padY) / frame.scaleY;
+}
+
+/** Maps keypoints (K × 3) from input pixels to image pixels in place; returns them. */
+export function keypointsToImage(frame: ImageFrame, keypoints: Float32Array): Float32Array {
+  for (let i = 0; i + 2 < keypoints.length; i += 3) {
+    keypoints[i] = inputToImageX(frame, keypoints[i]);
+    keypoints[i + 1] = inputToImageY(frame, keypoints[i + 1]);
+  }
+  return keypoints;
+}
+
+/** Clips a box in image pixels to the image; null when nothing of it is left. */
+export function clipBox(
+  x1: number,
+  y1: number,
+  x2: number,
+  y2: number,
+  score: number,
+  frame: Pick<ImageFrame, "imageWidth" | "imageHeight">,
+): Box | null {
+  const clamp = (v: number, hi: number) => Math.min(Math.max(v, 0), hi);
+  const box: Box = {
+    x1: clamp(x1, frame.imageWidth),
+    y1: clamp(y1, frame.imageHeight),
+    x2: clamp(x2, frame.imageWidth),
+    y2: clamp(y2, frame.imageHeight),
+    score,
+  };
+  // A box entirely in the padding (or degenerate, or NaN) has no pixels to crop.
+  return box.x2 > box.x1 && box.y2 > box.y1 ? box : null;
+}
+
+/** A box from input pixels (x1, y1, x2, y2) to image pixels, clipped; null when empty. */
+export function inputBoxToImage(
+  frame: ImageFrame,
+  x1: number,
+  y1: number,
+  x2: number,
+  y2: number,
+  score: number,
+): Box | null {
+  return clipBox(
+    inputToImageX(frame, x1),
+    inputToImageY(frame, y1),
+    inputToImageX(frame, x2),
+    inputToImageY(frame, y2),
+    score,
+    frame,
+  );
+}
+
+/**
+ * DETR's normalized centre-size box (cx, cy, w, h in [0, 1]) to a corner box in image pixels,
+ * clipped (kept even when empty, as DETR's own post-process does). The normalized units
+ * span the resized image without padding ("content", DETR's convention) or the whole input.
+ */
+export function normalizedCentreBoxToImage(
+  frame: ImageFrame,
+  cx: number,
+  cy: number,
+  w: number,
+  h: number,
+  score: number,
+  relativeTo: "content" | "input" = "content",
+): Box {
+  const spanX = (relativeTo === "input" ? frame.inputWidth : frame.contentWidth) / frame.scaleX;
+  const spanY = (relativeTo === "input" ? frame.inputHeight : frame.contentHeight) /
+    frame.scaleY;
+  const clamp = (v: number, hi: number) => (v < 0 ? 0 : v > hi ? hi : v);
+  return {
+    x1: clamp((cx - w / 2) * spanX, frame.imageWidth),
+    y1: clamp((cy - h / 2) * spanY, frame.imageHeight),
+    x2: clamp((cx + w / 2) * spanX, frame.imageWidth),
+    y2: clamp((cy + h / 2) * spanY, frame.imageHeight),
+    score,
+  };
+}
