@@ -1,10 +1,10 @@
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./support/assert.ts";
-import { createDetrAdapter, decodeDetr } from "../lib/families/detr.ts";
-import type { ImageFrame } from "../lib/families/adapter.ts";
+import { decodeDetr, detrFamily } from "../lib/families/detr.ts";
+import type { DetectorAdapter, ImageFrame } from "../lib/families/family.ts";
 import type { ModelManifest } from "../lib/manifest.ts";
 import type { Box, OutputTensor } from "../lib/types.ts";
 import { imageToTensor } from "../lib/preprocess.ts";
-import { initRuntime, ModelSession } from "../lib/runtime.ts";
+import { ModelSession } from "../lib/runtime.ts";
 import {
   buildDetrPersonModel,
   createImage,
@@ -13,8 +13,19 @@ import {
 } from "./support/synthetic_models.ts";
 
 // onnxruntime-web's threaded WASM sometimes never returns from a run of the synthetic graphs in
-// Deno (see tests/prtr_test.ts); they are tiny, so they run on one thread.
-await initRuntime({ backend: "wasm", threads: 1 });
+// Deno (see tests/prtr_test.ts); they are tiny, so they run on one thread (the first session of
+// the process fixes the thread count).
+const ONE_THREAD = { backend: "wasm", threads: 1 } as const;
+
+/** The DETR family's adapter for a manifest. */
+function createDetrAdapter(manifest: ModelManifest): DetectorAdapter {
+  return detrFamily.createAdapter(manifest, {}) as DetectorAdapter;
+}
+
+/** Decode settings with the given score threshold (DETR does not rescore keypoints). */
+function settings(scoreThreshold: number) {
+  return { scoreThreshold, keypointScoreThreshold: 0 };
+}
 
 /**
  * A 600×400 image under DETR's shorter-side resize (800, at most 1333): scale 2, the network
@@ -25,7 +36,10 @@ const SHORTER_SIDE_FRAME: ImageFrame = {
   imageHeight: 400,
   inputWidth: 1200,
   inputHeight: 800,
-  scale: 2,
+  scaleX: 2,
+  scaleY: 2,
+  padX: 0,
+  padY: 0,
   contentWidth: 1200,
   contentHeight: 800,
 };
@@ -143,7 +157,10 @@ Deno.test("decodeDetr: boxes relative to the whole input include the letterbox p
     imageHeight: 400,
     inputWidth: 640,
     inputHeight: 640,
-    scale: 640 / 600,
+    scaleX: 640 / 600,
+    scaleY: 640 / 600,
+    padX: 0,
+    padY: 0,
     contentWidth: 640,
     contentHeight: 427,
   };
@@ -193,10 +210,10 @@ const MANIFEST: ModelManifest = {
   outputs: { logits: "class_logits", boxes: "box_out" },
 };
 
-Deno.test("createDetrAdapter: DETR's preprocessing and the manifest's output names", () => {
+Deno.test("detrFamily.createAdapter: DETR's preprocessing and the manifest's output names", () => {
   const adapter = createDetrAdapter(MANIFEST);
   assertEquals(adapter.task, "detector");
-  assertEquals(adapter.input.inputName, "images");
+  assertEquals(adapter.input.name, "images");
   assertEquals(adapter.input.resize, {
     kind: "shorter-side",
     shorterSide: 800,
@@ -210,18 +227,17 @@ Deno.test("createDetrAdapter: DETR's preprocessing and the manifest's output nam
   const result = adapter.decode(
     { class_logits: cocoLogits([{ 1: Math.log(273) }]), box_out: boxes([[0.5, 0.5, 0.2, 0.5]]) },
     SHORTER_SIDE_FRAME,
-    { scoreThreshold: 0.3 },
+    settings(0.3),
   );
   assertBox(result[0], { x1: 240, y1: 100, x2: 360, y2: 300, score: 0.75 });
   assertThrows(
-    () =>
-      adapter.decode({ class_logits: cocoLogits([{}]) }, SHORTER_SIDE_FRAME, { scoreThreshold: 0 }),
+    () => adapter.decode({ class_logits: cocoLogits([{}]) }, SHORTER_SIDE_FRAME, settings(0)),
     Error,
     `"box_out"`,
   );
 });
 
-Deno.test("createDetrAdapter: manifest options reach the decoder", () => {
+Deno.test("detrFamily.createAdapter: manifest options reach the decoder", () => {
   const adapter = createDetrAdapter({
     ...MANIFEST,
     input: { ...MANIFEST.input, shorterSide: 640, longerSideMax: 1000 },
@@ -235,7 +251,7 @@ Deno.test("createDetrAdapter: manifest options reach the decoder", () => {
   const result = adapter.decode(
     { class_logits: cocoLogits([{ 3: Math.log(91) }]), box_out: boxes([[0.5, 0.5, 0.2, 0.5]]) },
     SHORTER_SIDE_FRAME,
-    { scoreThreshold: 0 },
+    settings(0),
   );
   assertAlmostEquals(result[0].score, 0.5, 1e-6);
   assertThrows(
@@ -250,12 +266,18 @@ Deno.test("createDetrAdapter: manifest options reach the decoder", () => {
   );
 });
 
-Deno.test("createDetrAdapter: a fixed-size letterbox export", () => {
+Deno.test("detrFamily.createAdapter: a fixed-size letterbox export", () => {
   const adapter = createDetrAdapter({
     ...MANIFEST,
     input: { ...MANIFEST.input, resize: "letterbox", width: 640, height: 640 },
   });
-  assertEquals(adapter.input.resize, { kind: "letterbox", width: 640, height: 640, padValue: 114 });
+  assertEquals(adapter.input.resize, {
+    kind: "letterbox",
+    width: 640,
+    height: 640,
+    padValue: 114,
+    centred: false,
+  });
   assert(adapter.manifest.family === "detr");
 });
 
@@ -274,22 +296,25 @@ function twoPeople() {
 Deno.test("synthetic DETR through onnxruntime: boxes and scores worked out by hand", async () => {
   const { bytes, manifest } = buildDetrPersonModel({ numQueries: 6 });
   const adapter = createDetrAdapter(manifest);
-  const session = await ModelSession.load(bytes, manifest.file);
+  const session = await ModelSession.load(bytes, manifest.file, ONE_THREAD);
   try {
     // The picture as it is (no resize): image pixels are input pixels.
     const input = imageToInput(twoPeople(), adapter.input.normalization);
-    const outputs = await session.run(adapter.input.inputName, input.data, input.dims);
+    const outputs = await session.run(adapter.input.name, input.data, input.dims);
     assertEquals(outputs.pred_logits.dims, [1, 6, 92]);
     const frame: ImageFrame = {
       imageWidth: 150,
       imageHeight: 100,
       inputWidth: 150,
       inputHeight: 100,
-      scale: 1,
+      scaleX: 1,
+      scaleY: 1,
+      padX: 0,
+      padY: 0,
       contentWidth: 150,
       contentHeight: 100,
     };
-    const result = adapter.decode(outputs, frame, { scoreThreshold: 0.5 });
+    const result = adapter.decode(outputs, frame, settings(0.5));
     // Scores: e^L / (e^L + 91) with the 91 other logits at 0; the four empty queries have
     // person probability 1 / (e^10 + 91) and are dropped.
     assertEquals(result.length, 2);
@@ -319,12 +344,12 @@ Deno.test("synthetic DETR: a shorter-side resized input maps back to image pixel
     ...manifest,
     input: { ...manifest.input, shorterSide: 200, longerSideMax: 400 },
   });
-  const session = await ModelSession.load(bytes, manifest.file);
+  const session = await ModelSession.load(bytes, manifest.file, ONE_THREAD);
   try {
     const { data, dims, frame } = imageToTensor(twoPeople(), adapter.input);
     assertEquals(dims, [1, 3, 200, 300]);
-    const outputs = await session.run(adapter.input.inputName, data, dims);
-    const result = adapter.decode(outputs, frame, { scoreThreshold: 0.5 });
+    const outputs = await session.run(adapter.input.name, data, dims);
+    const result = adapter.decode(outputs, frame, settings(0.5));
     assertEquals(result.length, 2);
     // Person-only logits [L, 0]: score e^L / (e^L + 1). The bilinear resize blurs each edge
     // by about one input pixel, half an image pixel.
