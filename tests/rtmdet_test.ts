@@ -1,8 +1,8 @@
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./support/assert.ts";
 import { readImageFile } from "../lib/image.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
-import { createRtmdetAdapter, decodeRtmdet } from "../lib/families/rtmdet.ts";
-import type { ImageFrame } from "../lib/families/adapter.ts";
+import { decodeRtmdet, rtmdetFamily } from "../lib/families/rtmdet.ts";
+import type { DetectorAdapter, ImageFrame } from "../lib/families/family.ts";
 import type { ModelManifest } from "../lib/manifest.ts";
 import { imageToTensor } from "../lib/preprocess.ts";
 import { ModelSession } from "../lib/runtime.ts";
@@ -14,10 +14,18 @@ const FRAME: ImageFrame = {
   imageHeight: 480,
   inputWidth: 320,
   inputHeight: 320,
-  scale: 0.5,
+  scaleX: 0.5,
+  scaleY: 0.5,
+  padX: 0,
+  padY: 0,
   contentWidth: 320,
   contentHeight: 240,
 };
+
+/** The RTMDet family's adapter for a manifest. */
+function createRtmdetAdapter(manifest: ModelManifest): DetectorAdapter {
+  return rtmdetFamily.createAdapter(manifest, {}) as DetectorAdapter;
+}
 
 function outputs(rows: number[][], labels: number[]): { dets: OutputTensor; labels: OutputTensor } {
   return {
@@ -101,12 +109,12 @@ Deno.test("decodeRtmdet: zero detections and malformed shapes", () => {
   );
 });
 
-Deno.test("createRtmdetAdapter: input spec from the manifest and outputs by role", () => {
+Deno.test("rtmdetFamily.createAdapter: input spec from the manifest and outputs by role", () => {
   const adapter = createRtmdetAdapter({ ...MANIFEST, options: { personClass: 1 } });
   assertEquals(adapter.task, "detector");
   assertEquals(adapter.input, {
-    inputName: "input",
-    resize: { kind: "letterbox", width: 320, height: 320, padValue: 114 },
+    name: "input",
+    resize: { kind: "letterbox", width: 320, height: 320, padValue: 114, centred: false },
     normalization: {
       colorOrder: "bgr",
       mean: [103.53, 116.28, 123.675],
@@ -116,12 +124,17 @@ Deno.test("createRtmdetAdapter: input spec from the manifest and outputs by role
   const { dets, labels } = outputs([[10, 20, 110, 220, 0.6], [2, 4, 6, 8, 0.7]], [0, 1]);
   const boxes = adapter.decode({ out_boxes: dets, out_labels: labels }, FRAME, {
     scoreThreshold: 0.5,
+    keypointScoreThreshold: 0,
   });
   assertEquals(boxes.map((b) => [b.x1, b.y1, b.x2, b.y2]), [[4, 8, 12, 16]]);
-  assertThrows(() => adapter.decode({ dets, labels }, FRAME, { scoreThreshold: 0 }), Error, "role");
+  assertThrows(
+    () => adapter.decode({ dets, labels }, FRAME, { scoreThreshold: 0, keypointScoreThreshold: 0 }),
+    Error,
+    "role",
+  );
 });
 
-Deno.test("createRtmdetAdapter: manifest errors name the field; both resizes are accepted", () => {
+Deno.test("rtmdetFamily.createAdapter: manifest errors name the field; every known resize is accepted", () => {
   const noMean = { ...MANIFEST, input: { ...MANIFEST.input, mean: undefined } };
   assertThrows(() => createRtmdetAdapter(noMean as unknown as ModelManifest), Error, "input.mean");
   const shorter: ModelManifest = {
@@ -130,8 +143,15 @@ Deno.test("createRtmdetAdapter: manifest errors name the field; both resizes are
   };
   // The export takes any H and W, so DETR-style resizing is the manifest's choice to make.
   assertEquals(createRtmdetAdapter(shorter).input.resize.kind, "shorter-side");
-  const unknown = { ...MANIFEST, input: { ...MANIFEST.input, resize: "stretch" } };
-  assertThrows(() => createRtmdetAdapter(unknown as unknown as ModelManifest), Error, "stretch");
+  // "stretch" (RT-DETR's plain resize) is a known resize now; a made-up one is refused by name.
+  const stretch: ModelManifest = { ...MANIFEST, input: { ...MANIFEST.input, resize: "stretch" } };
+  assertEquals(createRtmdetAdapter(stretch).input.resize, {
+    kind: "stretch",
+    width: 320,
+    height: 320,
+  });
+  const unknown = { ...MANIFEST, input: { ...MANIFEST.input, resize: "crop" } };
+  assertThrows(() => createRtmdetAdapter(unknown as unknown as ModelManifest), Error, '"crop"');
   const badOption: ModelManifest = { ...MANIFEST, options: { personClass: "person" } };
   assertThrows(() => createRtmdetAdapter(badOption), Error, "personClass");
 });
@@ -166,6 +186,7 @@ Deno.test({
       const { data, dims, frame } = imageToTensor(image, adapter.input);
       const boxes = adapter.decode(await session.run("input", data, dims), frame, {
         scoreThreshold: 0.3,
+        keypointScoreThreshold: 0,
       });
       // COCO's only person annotation in image 785, bbox [x, y, w, h].
       const truth = { x1: 280.79, y1: 44.73, x2: 280.79 + 218.7, y2: 44.73 + 346.68, score: 1 };
@@ -174,7 +195,9 @@ Deno.test({
       for (const b of boxes) {
         assert(b.x1 >= 0 && b.y1 >= 0 && b.x2 <= image.width && b.y2 <= image.height);
       }
-      assertAlmostEquals(frame.scale, 320 / 640, 1e-12);
+      assertAlmostEquals(frame.scaleX, 320 / 640, 1e-12);
+      assertAlmostEquals(frame.scaleY, 320 / 640, 1e-12);
+      assertEquals([frame.padX, frame.padY], [0, 0]);
     } finally {
       await session.release();
     }

@@ -1,8 +1,8 @@
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./support/assert.ts";
 import { readImageFile } from "../lib/image.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
-import { createYoloxAdapter, decodeYolox, decodeYoloxDetections } from "../lib/families/yolox.ts";
-import type { ImageFrame } from "../lib/families/adapter.ts";
+import { decodeYolox, decodeYoloxDetections, yoloxFamily } from "../lib/families/yolox.ts";
+import type { DetectorAdapter, ImageFrame } from "../lib/families/family.ts";
 import type { ModelManifest } from "../lib/manifest.ts";
 import { imageToTensor } from "../lib/preprocess.ts";
 import { ModelSession } from "../lib/runtime.ts";
@@ -17,10 +17,18 @@ const FRAME: ImageFrame = {
   imageHeight: 128,
   inputWidth: 64,
   inputHeight: 64,
-  scale: 0.5,
+  scaleX: 0.5,
+  scaleY: 0.5,
+  padX: 0,
+  padY: 0,
   contentWidth: 64,
   contentHeight: 64,
 };
+
+/** The YOLOX family's adapter for a manifest. */
+function createYoloxAdapter(manifest: ModelManifest): DetectorAdapter {
+  return yoloxFamily.createAdapter(manifest, {}) as DetectorAdapter;
+}
 /** Each stride's grid: its side in cells and the index of its first anchor point. */
 const GRID = [
   { stride: 8, size: 8, first: 0 },
@@ -168,14 +176,14 @@ const MANIFEST: ModelManifest = {
   outputs: { output: "raw" },
 };
 
-Deno.test("createYoloxAdapter: input spec and options from the manifest", () => {
+Deno.test("yoloxFamily.createAdapter: input spec and options from the manifest", () => {
   const adapter = createYoloxAdapter({
     ...MANIFEST,
     options: { decoded: true, nmsIou: 0.95, personClass: 2 },
   });
   assertEquals(adapter.input, {
-    inputName: "images",
-    resize: { kind: "letterbox", width: 64, height: 64, padValue: 100 },
+    name: "images",
+    resize: { kind: "letterbox", width: 64, height: 64, padValue: 100, centred: false },
     normalization: { colorOrder: "bgr", mean: [0, 0, 0], std: [1, 1, 1] },
   });
   const out = output(2, {
@@ -183,7 +191,10 @@ Deno.test("createYoloxAdapter: input spec and options from the manifest", () => 
     1: row([31, 30, 20, 20], 0.8, [0, 0, 1]),
   });
   // personClass 2, and nmsIou 0.95 keeps both overlapping boxes.
-  assertEquals(adapter.decode({ raw: out }, FRAME, { scoreThreshold: 0.1 }).length, 2);
+  assertEquals(
+    adapter.decode({ raw: out }, FRAME, { scoreThreshold: 0.1, keypointScoreThreshold: 0 }).length,
+    2,
+  );
   assertThrows(
     () => createYoloxAdapter({ ...MANIFEST, options: { nmsIou: "high" } }),
     Error,
@@ -219,6 +230,7 @@ Deno.test({
       const { data, dims, frame } = imageToTensor(image, adapter.input);
       const boxes = adapter.decode(await session.run("images", data, dims), frame, {
         scoreThreshold: 0.3,
+        keypointScoreThreshold: 0,
       });
       const truth = { x1: 280.79, y1: 44.73, x2: 280.79 + 218.7, y2: 44.73 + 346.68, score: 1 };
       assert(boxes.length >= 1, "no person found");
