@@ -1,14 +1,10 @@
 import { assertAlmostEquals, assertEquals, assertThrows } from "./support/assert.ts";
-import {
-  createSimccAdapter,
-  decodeSimcc,
-  fuseFlippedSimcc,
-  simccVectors,
-} from "../lib/families/simcc.ts";
+import { decodeSimcc, fuseFlippedSimcc, simccFamily, simccVectors } from "../lib/families/simcc.ts";
+import type { KeypointAdapter } from "../lib/families/family.ts";
 import { COCO_FLIP_PAIRS } from "../lib/coco_keypoints.ts";
 import type { ModelManifest } from "../lib/manifest.ts";
 import type { OutputTensor } from "../lib/types.ts";
-import { initRuntime, ModelSession } from "../lib/runtime.ts";
+import { ModelSession } from "../lib/runtime.ts";
 import {
   buildSimccModel,
   createImage,
@@ -18,8 +14,14 @@ import {
 } from "./support/synthetic_models.ts";
 
 // onnxruntime-web's threaded WASM sometimes never returns from a run of the synthetic graphs in
-// Deno (see tests/prtr_test.ts); they are tiny, so they run on one thread.
-await initRuntime({ backend: "wasm", threads: 1 });
+// Deno (see tests/prtr_test.ts); they are tiny, so they run on one thread (the first session of
+// the process fixes the thread count).
+const ONE_THREAD = { backend: "wasm", threads: 1 } as const;
+
+/** The SimCC family's adapter for a manifest. */
+function createSimccAdapter(manifest: ModelManifest): KeypointAdapter {
+  return simccFamily.createAdapter(manifest, {}) as KeypointAdapter;
+}
 
 function tensor(rows: number[][]): OutputTensor {
   return { data: Float32Array.from(rows.flat()), dims: [1, rows.length, rows[0].length] };
@@ -142,18 +144,23 @@ const MANIFEST: ModelManifest = {
   flipPairs: [[1, 2]],
 };
 
-Deno.test("createSimccAdapter: the manifest's crop, normalization and metadata", () => {
+Deno.test("simccFamily.createAdapter: the manifest's crop, normalization and metadata", () => {
   const adapter = createSimccAdapter(MANIFEST);
   assertEquals(adapter.task, "keypoints");
-  assertEquals(adapter.inputName, "input");
-  assertEquals([adapter.inputWidth, adapter.inputHeight], [4, 3]);
-  assertEquals(adapter.normalization, {
-    colorOrder: "rgb",
-    mean: [123.675, 116.28, 103.53],
-    std: [58.395, 57.12, 57.375],
+  // The crop spec: the standard protocol's 1.25 padding and HRNet's affine by default.
+  // (Whether crops may be batched is the loaded model's `dynamicBatch` now, not the adapter's.)
+  assertEquals(adapter.input, {
+    name: "input",
+    width: 4,
+    height: 3,
+    normalization: {
+      colorOrder: "rgb",
+      mean: [123.675, 116.28, 103.53],
+      std: [58.395, 57.12, 57.375],
+    },
+    padding: 1.25,
+    transform: "standard",
   });
-  assertEquals(adapter.padding, 1.25);
-  assertEquals(adapter.dynamicBatch, true);
   assertEquals(adapter.numKeypoints, 3);
   assertEquals(adapter.flipPairs, [[1, 2]]);
   // Without keypoint metadata: COCO's 17 and its flip pairs.
@@ -172,7 +179,7 @@ Deno.test("createSimccAdapter: the manifest's crop, normalization and metadata",
   );
 });
 
-Deno.test("createSimccAdapter: the split ratio comes from the option or from the x length", () => {
+Deno.test("simccFamily.createAdapter: the split ratio comes from the option or from the x length", () => {
   // x length 12 over a 4-pixel-wide crop: r = 3. Bin 7 → 7/3 px, y bin 4 → 4/3 px.
   const outputs = {
     sx: tensor([[0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]]),
@@ -186,7 +193,7 @@ Deno.test("createSimccAdapter: the split ratio comes from the option or from the
   assertThrows(() => createSimccAdapter(manifest).decode({ sx: outputs.sx }), Error, `"sy"`);
 });
 
-Deno.test("createSimccAdapter: decode with the mirrored crop fuses both", () => {
+Deno.test("simccFamily.createAdapter: decode with the mirrored crop fuses both", () => {
   const adapter = createSimccAdapter({ ...MANIFEST, options: { splitRatio: 2 } });
   // Keypoint 0 only in the original at x bin 2 (0.6); the mirror puts it at bin 8−1−5 = 2 too
   // (0.4), so the fused peak is bin 2 at 0.5 → x = 1. y bin 1 in both (0.8 and 0.6) → 0.7.
@@ -223,11 +230,11 @@ Deno.test("synthetic SimCC through onnxruntime: keypoints with and without the f
   const crop = createImage(48, 64);
   // Keypoint 0 at (20, 10); the left keypoint 1 at (30, 30), right of the right one (14, 30).
   drawSyntheticPerson(crop, { body: [4, 4, 40, 56], keypoints: [[20, 10], [30, 30], [14, 30]] });
-  const session = await ModelSession.load(bytes, manifest.file);
+  const session = await ModelSession.load(bytes, manifest.file, ONE_THREAD);
   try {
     const run = async (image: typeof crop) => {
-      const input = imageToInput(image, adapter.normalization);
-      return await session.run(adapter.inputName, input.data, input.dims);
+      const input = imageToInput(image, adapter.input.normalization);
+      return await session.run(adapter.input.name, input.data, input.dims);
     };
     const outputs = await run(crop);
     assertEquals(outputs.simcc_x.dims, [1, 3, 96]);
