@@ -223,28 +223,33 @@ const KEYPOINT_MANIFEST: ModelManifest = {
 Deno.test("createHeatmapAdapter: fields from the manifest, with defaults", () => {
   const adapter = createHeatmapAdapter(KEYPOINT_MANIFEST);
   assertEquals(adapter.task, "keypoints");
-  assertEquals(adapter.inputName, "data");
-  assertEquals([adapter.inputWidth, adapter.inputHeight], [24, 32]);
-  assertEquals(adapter.normalization, {
-    colorOrder: "rgb",
-    mean: [123.675, 116.28, 103.53],
-    std: [58.395, 57.12, 57.375],
+  // The crop spec: 1.25 padding and HRNet's standard affine unless the manifest says otherwise.
+  // (Whether crops may be batched is the loaded model's `dynamicBatch` now, not the adapter's.)
+  assertEquals(adapter.input, {
+    name: "data",
+    width: 24,
+    height: 32,
+    normalization: {
+      colorOrder: "rgb",
+      mean: [123.675, 116.28, 103.53],
+      std: [58.395, 57.12, 57.375],
+    },
+    padding: 1.25,
+    transform: "standard",
   });
-  assertEquals(adapter.padding, 1.25);
-  assertEquals(adapter.dynamicBatch, false);
   assertEquals(adapter.numKeypoints, 3);
   assertEquals(adapter.flipPairs, [[1, 2]]);
   const coco = createHeatmapAdapter({
     ...KEYPOINT_MANIFEST,
     keypoints: undefined,
     flipPairs: undefined,
-    input: { ...KEYPOINT_MANIFEST.input, dynamicBatch: true },
+    input: { ...KEYPOINT_MANIFEST.input, cropTransform: "udp" },
     options: { padding: 1.5 },
   });
   assertEquals(coco.numKeypoints, 17);
   assertEquals(coco.flipPairs, COCO_FLIP_PAIRS);
-  assertEquals(coco.padding, 1.5);
-  assertEquals(coco.dynamicBatch, true);
+  assertEquals(coco.input.padding, 1.5);
+  assertEquals(coco.input.transform, "udp");
   const noStd = { ...KEYPOINT_MANIFEST, input: { ...KEYPOINT_MANIFEST.input, std: undefined } };
   assertThrows(() => createHeatmapAdapter(noStd as unknown as ModelManifest), Error, "input.std");
 });
@@ -297,6 +302,7 @@ Deno.test("heatmap adapter: DARK from the manifest or the factory option", () =>
   assertAlmostEquals(manifestDark[0], 10.4, 0.05);
   assertAlmostEquals(manifestDark[1], 15.7, 0.05);
   assertEquals(optionDark, manifestDark);
+  // HeatmapAdapterOptions.dark "overrides manifest option `dark` when given": false turns it off.
   const off = createHeatmapAdapter({ ...KEYPOINT_MANIFEST, options: { dark: true } }, {
     dark: false,
   });
@@ -329,8 +335,8 @@ Deno.test({
         await Deno.readTextFile(new URL("../models/simplepose_nano_256x192.json", import.meta.url)),
       );
       const adapter = createHeatmapAdapter(manifest);
-      const dims = [1, 3, adapter.inputHeight, adapter.inputWidth];
-      const blank = await session.run(adapter.inputName, new Float32Array(3 * 256 * 192), dims);
+      const dims = [1, 3, adapter.input.height, adapter.input.width];
+      const blank = await session.run(adapter.input.name, new Float32Array(3 * 256 * 192), dims);
       assertEquals(blank[manifest.outputs.heatmaps].dims, [1, 17, 64, 48]);
 
       const coco = JSON.parse(await Deno.readTextFile(requireShared(...ANNOTATIONS)));
@@ -341,8 +347,17 @@ Deno.test({
       const cropToImage = invertAffine(imageToCropTransform(region, 192, 256));
       const run = async (mirror: boolean) => {
         const input = new Float32Array(3 * 256 * 192);
-        warpCropToTensor(image, cropToImage, 192, 256, adapter.normalization, input, 0, mirror);
-        return await session.run(adapter.inputName, input, dims);
+        warpCropToTensor(
+          image,
+          cropToImage,
+          192,
+          256,
+          adapter.input.normalization,
+          input,
+          0,
+          mirror,
+        );
+        return await session.run(adapter.input.name, input, dims);
       };
       const plain = await run(false);
       const flipped = await run(true);
