@@ -4,12 +4,13 @@ import {
   invertAffine,
   transformKeypoints,
 } from "../lib/affine.ts";
-import type { ImageFrame } from "../lib/families/adapter.ts";
+import type { ImageFrame } from "../lib/families/family.ts";
 import { createPrtrAdapter, fusePrtrFlip, prtrReadout } from "../lib/families/prtr.ts";
 import { createPrtrSequentialAdapter } from "../lib/families/prtr_sequential.ts";
 import type { ModelManifest } from "../lib/manifest.ts";
 import { imageToTensor, warpCropToTensor } from "../lib/preprocess.ts";
-import { initRuntime, ModelSession } from "../lib/runtime.ts";
+import { ModelSession } from "../lib/runtime.ts";
+import { DEFAULT_KEYPOINT_SCORE_THRESHOLD } from "../lib/pose_score.ts";
 import type { ModelOutputs, RgbImage } from "../lib/types.ts";
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./support/assert.ts";
 import {
@@ -25,8 +26,17 @@ import {
 
 // onnxruntime-web's WASM threads sometimes never finish a run of these synthetic graphs in
 // Deno (seen with 2 threads on 2 busy cores, most often with the sequential PRTR model); the
-// models are tiny, so this file runs them on one thread.
-await initRuntime({ backend: "wasm", threads: 1 });
+// models are tiny, so this file runs them on one thread (the first session of the process
+// fixes the thread count, so every session here asks for one).
+const ONE_THREAD = { backend: "wasm", threads: 1 } as const;
+
+/** Whole-image decode settings: a person threshold and the pipeline's default keypoint one. */
+function settings(
+  scoreThreshold: number,
+  keypointScoreThreshold = DEFAULT_KEYPOINT_SCORE_THRESHOLD,
+) {
+  return { scoreThreshold, keypointScoreThreshold };
+}
 
 // ---------------------------------------------------------------------------------------------
 // The readout alone, on hand-made numbers.
@@ -181,13 +191,17 @@ async function runOn(
 Deno.test("prtr adapter: decodes a synthetic crop through onnxruntime, flip test included", async () => {
   const model = buildPrtrKeypointModel();
   const adapter = createPrtrAdapter(model.manifest);
-  assertEquals([adapter.inputWidth, adapter.inputHeight, adapter.padding], [288, 384, 1.25]);
+  assertEquals([adapter.input.width, adapter.input.height, adapter.input.padding], [
+    288,
+    384,
+    1.25,
+  ]);
   assertEquals(adapter.numKeypoints, 17);
-  const session = await ModelSession.load(model.bytes, model.manifest.file);
+  const session = await ModelSession.load(model.bytes, model.manifest.file, ONE_THREAD);
   const crop = createImage(288, 384);
   const person = placedPerson(0, 0, 1);
   drawSyntheticPerson(crop, person);
-  const outputs = await runOn(session, adapter.inputName, crop, model.manifest);
+  const outputs = await runOn(session, adapter.input.name, crop, model.manifest);
   assertEquals(outputs.pred_logits.dims, [1, 100, 18]);
   assertEquals(outputs.pred_coords.dims, [1, 100, 2]);
 
@@ -201,7 +215,7 @@ Deno.test("prtr adapter: decodes a synthetic crop through onnxruntime, flip test
   // exact one. Scores average with the partner's: (s_j + s_partner) / 2.
   const mirroredOutputs = await runOn(
     session,
-    adapter.inputName,
+    adapter.input.name,
     mirrorImage(crop),
     model.manifest,
   );
@@ -225,14 +239,14 @@ Deno.test("prtr adapter: decodes a synthetic crop through onnxruntime, flip test
 Deno.test("prtr adapter: a missing marker is read from a distractor", async () => {
   const model = buildPrtrKeypointModel();
   const adapter = createPrtrAdapter(model.manifest);
-  const session = await ModelSession.load(model.bytes, model.manifest.file);
+  const session = await ModelSession.load(model.bytes, model.manifest.file, ONE_THREAD);
   const crop = createImage(288, 384);
   const person = placedPerson(0, 0, 1);
   drawSyntheticPerson(crop, {
     ...person,
     keypoints: person.keypoints.map((p, j) => (j === 9 ? null : p)),
   });
-  const keypoints = adapter.decode(await runOn(session, adapter.inputName, crop, model.manifest));
+  const keypoints = adapter.decode(await runOn(session, adapter.input.name, crop, model.manifest));
   // Its own query's logits are all zero (1/17 each), so the matching takes a distractor that
   // favours type 9 with probability 0.3 (`prtrQueryLayout`), and its fixed coordinates.
   assertAlmostEquals(keypoints[9 * 3 + 2], 0.3, 1e-5);
@@ -260,7 +274,7 @@ Deno.test("prtr adapter: keypoints survive a real affine crop of a larger image"
   // image must land on the drawn marker centres.
   const model = buildPrtrKeypointModel();
   const adapter = createPrtrAdapter(model.manifest);
-  const session = await ModelSession.load(model.bytes, model.manifest.file);
+  const session = await ModelSession.load(model.bytes, model.manifest.file, ONE_THREAD);
   let worst = 0;
   for (const [k, ox, oy] of [[1, 150, 40], [0.5, 37, 21]] as const) {
     const image = createImage(640, 480);
@@ -269,14 +283,14 @@ Deno.test("prtr adapter: keypoints survive a real affine crop of a larger image"
     const [x0, y0, w, h] = person.body;
     const region = boxToCropRegion(
       { x1: x0, y1: y0, x2: x0 + w, y2: y0 + h, score: 1 },
-      adapter.inputWidth / adapter.inputHeight,
-      adapter.padding,
+      adapter.input.width / adapter.input.height,
+      adapter.input.padding,
     );
     const cropToImage = invertAffine(imageToCropTransform(region, 288, 384));
     const run = async (mirror: boolean) => {
       const data = new Float32Array(3 * 288 * 384);
-      warpCropToTensor(image, cropToImage, 288, 384, adapter.normalization, data, 0, mirror);
-      return await session.run(adapter.inputName, data, [1, 3, 384, 288]);
+      warpCropToTensor(image, cropToImage, 288, 384, adapter.input.normalization, data, 0, mirror);
+      return await session.run(adapter.input.name, data, [1, 3, 384, 288]);
     };
     const aligned = createPrtrAdapter({ ...model.manifest, options: { flipPixelAlign: true } });
     const plain = adapter.decode(await run(false));
@@ -347,26 +361,35 @@ Deno.test("prtr sequential: people and keypoints from the whole image", async ()
     shorterSide: 512,
     longerSideMax: 853,
   });
-  const session = await ModelSession.load(model.bytes, model.manifest.file);
+  const session = await ModelSession.load(model.bytes, model.manifest.file, ONE_THREAD);
   const { image, people } = twoPeople();
 
   // At the image's own size (scale 1) everything is exact.
   const input = imageToInput(image, adapter.input.normalization);
-  const outputs = await session.run(adapter.input.inputName, input.data, input.dims);
+  const outputs = await session.run(adapter.input.name, input.data, input.dims);
   const frame: ImageFrame = {
     imageWidth: 400,
     imageHeight: 300,
     inputWidth: 400,
     inputHeight: 300,
-    scale: 1,
+    scaleX: 1,
+    scaleY: 1,
+    padX: 0,
+    padY: 0,
     contentWidth: 400,
     contentHeight: 300,
   };
-  const poses = adapter.decode(outputs, frame, { scoreThreshold: 0.5 });
+  const poses = adapter.decode(outputs, frame, settings(0.5));
   assertEquals(poses.length, 2);
   // Person logits (L, 0) with L = 10, 9: person score e^L / (e^L + 1).
   const personScores = [10, 9].map((l) => Math.exp(l) / (Math.exp(l) + 1));
   const keypointMean = meanAbove(LAYOUT_SCORES, 0.2);
+  // The pipeline's keypoint threshold reaches the rescoring: at 0.45 the 0.4 keypoint no
+  // longer counts, the mean is (0.5 + 15 · 0.9) / 16.
+  const stricter = adapter.decode(outputs, frame, settings(0.5, 0.45));
+  stricter.forEach((pose, i) =>
+    assertAlmostEquals(pose.score, personScores[i] * (0.5 + 15 * 0.9) / 16, 1e-5)
+  );
   people.forEach((person, i) => {
     const pose = poses[i];
     const [x0, y0, w, h] = person.body;
@@ -381,8 +404,8 @@ Deno.test("prtr sequential: people and keypoints from the whole image", async ()
   // Through the real shorter-side resize (×512/300): boxes within a pixel, keypoints within
   // half a pixel (the model's "pixel p at p" normalization shifts them by 0.5·(1 − 1/scale)).
   const resized = imageToTensor(image, adapter.input);
-  const resizedOutputs = await session.run(adapter.input.inputName, resized.data, resized.dims);
-  const resizedPoses = adapter.decode(resizedOutputs, resized.frame, { scoreThreshold: 0.5 });
+  const resizedOutputs = await session.run(adapter.input.name, resized.data, resized.dims);
+  const resizedPoses = adapter.decode(resizedOutputs, resized.frame, settings(0.5));
   assertEquals(resizedPoses.length, 2);
   people.forEach((person, i) => {
     const pose = resizedPoses[i];
@@ -407,13 +430,26 @@ Deno.test("prtr sequential: threshold, person class and shape errors", () => {
   const kptLogits = { data: Float32Array.of(1, 0, 1, 0), dims: [1, 2, 1, 2] };
   const kptCoords = { data: Float32Array.of(0.5, 0.25, 0.1, 0.2), dims: [1, 2, 1, 2] };
   const manifest = buildPrtrSequentialModel().manifest;
-  const adapter = createPrtrSequentialAdapter({ ...manifest, keypoints: ["centre"] });
+  // One keypoint type has no left/right pairs: the model's 17-keypoint flip pairs are refused.
+  assertThrows(
+    () => createPrtrSequentialAdapter({ ...manifest, keypoints: ["centre"] }),
+    Error,
+    "flip pair [1, 2] is outside 1 keypoints",
+  );
+  const adapter = createPrtrSequentialAdapter({
+    ...manifest,
+    keypoints: ["centre"],
+    flipPairs: [],
+  });
   const frame: ImageFrame = {
     imageWidth: 200,
     imageHeight: 100,
     inputWidth: 400,
     inputHeight: 200,
-    scale: 2,
+    scaleX: 2,
+    scaleY: 2,
+    padX: 0,
+    padY: 0,
     contentWidth: 400,
     contentHeight: 200,
   };
@@ -424,7 +460,7 @@ Deno.test("prtr sequential: threshold, person class and shape errors", () => {
     pred_kpt_coord: kptCoords,
   };
   // Person scores: softmax(2, 0)[0] = 0.881; softmax(−1, 1)[0] = 0.119.
-  const poses = adapter.decode(outputs, frame, { scoreThreshold: 0.5 });
+  const poses = adapter.decode(outputs, frame, settings(0.5));
   assertEquals(poses.length, 1);
   const s = 1 / (1 + Math.exp(-2));
   assertAlmostEquals(poses[0].box.score, s, 1e-6);
@@ -434,15 +470,16 @@ Deno.test("prtr sequential: threshold, person class and shape errors", () => {
   assertKeypoints(poses[0].keypoints, [100, 25, 1], 1e-5);
   assertAlmostEquals(poses[0].score, s, 1e-6);
   // Both people above a low threshold, best first.
-  assertEquals(adapter.decode(outputs, frame, { scoreThreshold: 0.1 }).length, 2);
+  assertEquals(adapter.decode(outputs, frame, settings(0.1)).length, 2);
   // Person class 1 would be the no-object column.
   const wrongClass = createPrtrSequentialAdapter({
     ...manifest,
     keypoints: ["c"],
+    flipPairs: [],
     options: { personClass: 1 },
   });
   assertThrows(
-    () => wrongClass.decode(outputs, frame, { scoreThreshold: 0 }),
+    () => wrongClass.decode(outputs, frame, settings(0)),
     Error,
     "personClass",
   );
@@ -452,7 +489,7 @@ Deno.test("prtr sequential: threshold, person class and shape errors", () => {
       adapter.decode(
         { ...outputs, pred_kpt_logits: { data: new Float32Array(6), dims: [1, 2, 1, 3] } },
         frame,
-        { scoreThreshold: 0 },
+        settings(0),
       ),
     Error,
     "keypoint logits",
