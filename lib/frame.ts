@@ -3,17 +3,9 @@
  * and how input coordinates map back to image pixels. Pure functions.
  */
 
+import { centredLetterbox } from "./codecs/yolo_pose.ts";
 import type { ImageFrame, ImageResizeSpec } from "./families/family.ts";
 import type { Box } from "./types.ts";
-
-/** Python's round(): halves to even, as Ultralytics' letterbox sizes are computed. */
-function roundHalfEven(value: number): number {
-  const floor = Math.floor(value);
-  const diff = value - floor;
-  if (diff > 0.5) return floor + 1;
-  if (diff < 0.5) return floor;
-  return floor % 2 === 0 ? floor : floor + 1;
-}
 
 /** The frame (sizes, scales and padding) a whole-image resize gives for an image. */
 export function imageFrame(
@@ -56,11 +48,17 @@ export function imageFrame(
     const scale = Math.min(resize.width / imageWidth, resize.height / imageHeight);
     if (resize.centred) {
       // Ultralytics' LetterBox: Python-rounded content size, the padding split around it.
-      const cw = Math.min(resize.width, Math.max(1, roundHalfEven(imageWidth * scale)));
-      const ch = Math.min(resize.height, Math.max(1, roundHalfEven(imageHeight * scale)));
-      const left = Math.round((resize.width - cw) / 2 - 0.1);
-      const top = Math.round((resize.height - ch) / 2 - 0.1);
-      return frame(resize.width, resize.height, scale, scale, cw, ch, left, top);
+      const lb = centredLetterbox(imageWidth, imageHeight, resize.width, resize.height);
+      return frame(
+        resize.width,
+        resize.height,
+        lb.scale,
+        lb.scale,
+        lb.contentWidth,
+        lb.contentHeight,
+        lb.padX,
+        lb.padY,
+      );
     }
     return frame(
       resize.width,

@@ -391,8 +391,15 @@ export class ModelSession implements InferenceSession {
     }
     const outputs: ModelOutputs = {};
     for (const [name, tensor] of Object.entries(results)) {
-      outputs[name] = { data: toFloat32(tensor), dims: tensor.dims };
+      const data = toFloat32(tensor);
       tensor.dispose();
+      if (!data) {
+        throw new Error(
+          `model ${this.path}: output "${name}" has element type ${tensor.type}, which no ` +
+            `decoder reads (numbers are needed)`,
+        );
+      }
+      outputs[name] = { data, dims: tensor.dims };
     }
     return outputs;
   }
@@ -409,14 +416,16 @@ function toOrtTensor(runtime: Ort, input: InputTensor): ort.Tensor {
     : new runtime.Tensor("float32", input.data, input.dims);
 }
 
-function toFloat32(tensor: ort.Tensor): Float32Array {
+/** Numeric output data as float32 (int64 labels included); undefined for strings, bools. */
+function toFloat32(tensor: ort.Tensor): Float32Array | undefined {
   const data = tensor.data;
   if (data instanceof Float32Array) return data;
+  if (tensor.type === "bool" || tensor.type === "string") return undefined;
   if (data instanceof BigInt64Array || data instanceof BigUint64Array) {
     return Float32Array.from(data, (v) => Number(v));
   }
   if (ArrayBuffer.isView(data)) return Float32Array.from(data as unknown as ArrayLike<number>);
-  throw new Error(`unsupported output type ${tensor.type}`);
+  return undefined;
 }
 
 function cleanOrtMessage(error: unknown): string {

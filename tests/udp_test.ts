@@ -4,12 +4,8 @@
  */
 
 import { applyAffine, imageToCropTransform, invertAffine } from "../lib/affine.ts";
-import {
-  decodeUdpHeatmaps,
-  flipBackUdpHeatmaps,
-  gaussianBlurHeatmap,
-  udpCropTransform,
-} from "../lib/codecs/udp.ts";
+import { decodeUdpHeatmaps, flipBackUdpHeatmaps, udpCropTransform } from "../lib/codecs/udp.ts";
+import { gaussianBlurHeatmap } from "../lib/codecs/gaussian.ts";
 import { assertAlmostEquals, assertEquals, assertThrows } from "./support/assert.ts";
 
 // A 96×128 region (the 192×256 input's 3:4 aspect) centred on (100, 200): it spans

@@ -15,7 +15,7 @@
  */
 
 import type { OutputTensor } from "../types.ts";
-import { flipSource } from "./flip.ts";
+import { flipPermutation } from "../coco_keypoints.ts";
 
 /** Options of `decodeRegression`. */
 export interface RegressionDecodeOptions {
@@ -126,7 +126,7 @@ export function fuseFlippedRegression(
     );
   }
   const mirrorX = (options.shiftCoords ?? true) ? inputWidth - 1 : inputWidth;
-  const source = flipSource(k, flipPairs);
+  const source = flipPermutation(k, flipPairs);
   const fused = new Float32Array(original.length);
   for (let j = 0; j < k; j++) {
     const m = 3 * source[j];

@@ -64,17 +64,24 @@ export const rtdetrFamily: FamilyDescriptor<"rtdetr"> = {
         }),
       },
       decode(outputs, frame, settings) {
-        return decodePostprocessedDetr(
-          requireOutput(outputs, manifest, "labels"),
-          requireOutput(outputs, manifest, "boxes"),
-          requireOutput(outputs, manifest, "scores"),
-          {
+        const labels = requireOutput(outputs, manifest, "labels");
+        const boxes = requireOutput(outputs, manifest, "boxes");
+        const scores = requireOutput(outputs, manifest, "scores");
+        try {
+          return decodePostprocessedDetr(labels, boxes, scores, {
             personLabel,
             scoreThreshold: settings.scoreThreshold,
             imageWidth: frame.imageWidth,
             imageHeight: frame.imageHeight,
-          },
-        );
+            names: {
+              labels: manifest.outputs.labels ?? "labels",
+              boxes: manifest.outputs.boxes ?? "boxes",
+              scores: manifest.outputs.scores ?? "scores",
+            },
+          });
+        } catch (error) {
+          throw new Error(`model ${manifest.file}: ${(error as Error).message}`);
+        }
       },
     };
   },

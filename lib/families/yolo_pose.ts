@@ -63,13 +63,18 @@ export const yoloPoseFamily: FamilyDescriptor<"yolo-pose"> = {
       numKeypoints,
       decode(outputs, frame, settings): Pose[] {
         const output = requireOutput(outputs, manifest, "output");
-        const people = decodeYoloPose(output.data, output.dims, {
-          scoreThreshold: settings.scoreThreshold,
-          iouThreshold: nmsIou,
-          maxDetections,
-          numKeypoints,
-          outputName: manifest.outputs.output ?? "output",
-        });
+        let people;
+        try {
+          people = decodeYoloPose(output.data, output.dims, {
+            scoreThreshold: settings.scoreThreshold,
+            iouThreshold: nmsIou,
+            maxDetections,
+            numKeypoints,
+            outputName: manifest.outputs.output ?? "output",
+          });
+        } catch (error) {
+          throw new Error(`model ${manifest.file}: ${(error as Error).message}`);
+        }
         const poses: Pose[] = [];
         for (const person of people) {
           const { x1, y1, x2, y2 } = person.box;
