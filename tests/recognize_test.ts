@@ -1,8 +1,8 @@
 import { assert, assertEquals, assertThrows } from "./support/assert.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
-import { inferManifest } from "../lib/families/infer.ts";
-import { createDetrAdapter } from "../lib/families/detr.ts";
-import { createSimccAdapter } from "../lib/families/simcc.ts";
+import { recognizeModel } from "../lib/families/recognize.ts";
+import { createAdapter, FAMILY_NAMES, manifestRequirements } from "../lib/families/registry.ts";
+import type { DetectorAdapter, KeypointAdapter } from "../lib/families/family.ts";
 import { COCO_FLIP_PAIRS, COCO_KEYPOINT_NAMES } from "../lib/coco_keypoints.ts";
 import type { ModelManifest } from "../lib/manifest.ts";
 import { ModelSession, type TensorInfo } from "../lib/runtime.ts";
@@ -14,10 +14,10 @@ function t(name: string, ...shape: (number | string)[]): TensorInfo {
   return { name, type: "float32", shape };
 }
 
-async function inferShared(file: string): Promise<ModelManifest> {
+async function recognizeShared(file: string): Promise<ModelManifest> {
   const session = await ModelSession.load(requireShared("models", file));
   try {
-    return inferManifest(file, session.inputs, session.outputs);
+    return recognizeModel(file, session.inputs, session.outputs);
   } finally {
     await session.release();
   }
@@ -26,10 +26,10 @@ async function inferShared(file: string): Promise<ModelManifest> {
 // The real models in ../shared, described in shared/README.md.
 
 Deno.test({
-  name: "inferManifest: RTMDet-nano end2end export",
+  name: "recognizeModel: RTMDet-nano end2end export",
   ignore: ignoreWithoutShared("models", "rtmdet_nano_person.onnx"),
   async fn() {
-    const manifest = await inferShared("rtmdet_nano_person.onnx");
+    const manifest = await recognizeShared("rtmdet_nano_person.onnx");
     assertEquals([manifest.task, manifest.family], ["detector", "rtmdet"]);
     assertEquals(manifest.name, "rtmdet_nano_person");
     assertEquals(manifest.file, "rtmdet_nano_person.onnx");
@@ -51,10 +51,10 @@ Deno.test({
 });
 
 Deno.test({
-  name: "inferManifest: YOLOX-nano agrees with its hand-written manifest",
+  name: "recognizeModel: YOLOX-nano agrees with its hand-written manifest",
   ignore: ignoreWithoutShared("models", "yolox_nano.onnx"),
   async fn() {
-    const manifest = await inferShared("yolox_nano.onnx");
+    const manifest = await recognizeShared("yolox_nano.onnx");
     assertEquals([manifest.task, manifest.family], ["detector", "yolox"]);
     // shared/README.md: `images` [1,3,416,416], BGR, raw 0–255, letterbox with 114.
     assertEquals(manifest.input, {
@@ -73,10 +73,10 @@ Deno.test({
 });
 
 Deno.test({
-  name: "inferManifest: SimplePose heatmap model",
+  name: "recognizeModel: SimplePose heatmap model",
   ignore: ignoreWithoutShared("models", "simplepose_nano_256x192.onnx"),
   async fn() {
-    const manifest = await inferShared("simplepose_nano_256x192.onnx");
+    const manifest = await recognizeShared("simplepose_nano_256x192.onnx");
     assertEquals([manifest.task, manifest.family], ["keypoints", "heatmap"]);
     // shared/README.md: `data` [1,3,256,192], RGB, ImageNet mean/std (0.485… × 255).
     assertEquals(manifest.input, {
@@ -97,8 +97,8 @@ Deno.test({
 
 // Hand-written tensor lists for the families with no model in ../shared.
 
-Deno.test("inferManifest: DETR with a dynamic input gets DETR's shorter-side resize", () => {
-  const manifest = inferManifest(
+Deno.test("recognizeModel: DETR with a dynamic input gets DETR's shorter-side resize", () => {
+  const manifest = recognizeModel(
     "models/detr_resnet50.onnx",
     [t("input", "batch", 3, "height", "width")],
     [t("pred_logits", "batch", 100, 92), t("pred_boxes", "batch", 100, 4)],
@@ -118,7 +118,7 @@ Deno.test("inferManifest: DETR with a dynamic input gets DETR's shorter-side res
   assertEquals(manifest.outputs, { logits: "pred_logits", boxes: "pred_boxes" });
   assertEquals(manifest.options, undefined);
   // The DETR adapter accepts it as it is.
-  const adapter = createDetrAdapter(manifest);
+  const adapter = createAdapter(manifest) as DetectorAdapter;
   assertEquals(adapter.input.resize, {
     kind: "shorter-side",
     shorterSide: 800,
@@ -126,8 +126,8 @@ Deno.test("inferManifest: DETR with a dynamic input gets DETR's shorter-side res
   });
 });
 
-Deno.test("inferManifest: a fixed-size DETR export is letterboxed, boxes relative to the input", () => {
-  const manifest = inferManifest(
+Deno.test("recognizeModel: a fixed-size DETR export is letterboxed, boxes relative to the input", () => {
+  const manifest = recognizeModel(
     "detr_640.onnx",
     [t("images", 1, 3, 640, 640)],
     [t("pred_logits", 1, 100, 2), t("pred_boxes", 1, 100, 4)],
@@ -135,11 +135,11 @@ Deno.test("inferManifest: a fixed-size DETR export is letterboxed, boxes relativ
   assertEquals(manifest.input.resize, "letterbox");
   assertEquals([manifest.input.width, manifest.input.height], [640, 640]);
   assertEquals(manifest.options, { boxesRelativeTo: "input" });
-  assertEquals(createDetrAdapter(manifest).input.resize.kind, "letterbox");
+  assertEquals((createAdapter(manifest) as DetectorAdapter).input.resize.kind, "letterbox");
 });
 
-Deno.test("inferManifest: PRTR two-stage keypoint model", () => {
-  const manifest = inferManifest(
+Deno.test("recognizeModel: PRTR two-stage keypoint model", () => {
+  const manifest = recognizeModel(
     "prtr_hrnet_w32_384x288.onnx",
     [t("input", "batch", 3, 384, 288)],
     [t("pred_logits", "batch", 100, 18), t("pred_coords", "batch", 100, 2)],
@@ -152,7 +152,7 @@ Deno.test("inferManifest: PRTR two-stage keypoint model", () => {
   assertEquals(manifest.keypoints?.length, 17);
   assertEquals(manifest.options, { padding: 1.25 });
   // Dynamic spatial dims: the paper's 384×288.
-  const dynamic = inferManifest(
+  const dynamic = recognizeModel(
     "prtr.onnx",
     [t("input", "b", 3, "h", "w")],
     [t("pred_logits", "b", 100, 18), t("pred_coords", "b", 100, 2)],
@@ -160,8 +160,8 @@ Deno.test("inferManifest: PRTR two-stage keypoint model", () => {
   assertEquals([dynamic.input.width, dynamic.input.height], [288, 384]);
 });
 
-Deno.test("inferManifest: PRTR sequential end-to-end model", () => {
-  const manifest = inferManifest(
+Deno.test("recognizeModel: PRTR sequential end-to-end model", () => {
+  const manifest = recognizeModel(
     "prtr_sequential.onnx",
     [t("input", 1, 3, "height", "width")],
     [
@@ -183,7 +183,7 @@ Deno.test("inferManifest: PRTR sequential end-to-end model", () => {
   assertEquals(manifest.flipPairs?.length, 8);
   assertThrows(
     () =>
-      inferManifest("broken.onnx", [t("input", 1, 3, 800, 800)], [
+      recognizeModel("broken.onnx", [t("input", 1, 3, 800, 800)], [
         t("pred_kpt_logits", 1, 100, 100, 18),
         t("pred_kpt_coord", 1, 100, 100, 2),
       ]),
@@ -192,9 +192,9 @@ Deno.test("inferManifest: PRTR sequential end-to-end model", () => {
   );
 });
 
-Deno.test("inferManifest: SimCC split ratio = x length / input width", () => {
+Deno.test("recognizeModel: SimCC split ratio = x length / input width", () => {
   // RTMPose-m 256x192: simcc_x 384 = 192·2, simcc_y 512 = 256·2.
-  const manifest = inferManifest(
+  const manifest = recognizeModel(
     "end2end.onnx",
     [t("input", "batch", 3, 256, 192)],
     [t("simcc_x", "batch", 17, 384), t("simcc_y", "batch", 17, 512)],
@@ -205,26 +205,26 @@ Deno.test("inferManifest: SimCC split ratio = x length / input width", () => {
   assertEquals(manifest.options, { splitRatio: 2, padding: 1.25 });
   assertEquals(manifest.outputs, { simcc_x: "simcc_x", simcc_y: "simcc_y" });
   // 288 wide with 864 bins: r = 3.
-  const wide = inferManifest(
+  const wide = recognizeModel(
     "r3.onnx",
     [t("input", 1, 3, 384, 288)],
     [t("simcc_x", 1, 17, 864), t("simcc_y", 1, 17, 1152)],
   );
   assertEquals(wide.options?.splitRatio, 3);
   // Dynamic input dims: r defaults to 2 and the crop size follows the vector lengths.
-  const dynamic = inferManifest(
+  const dynamic = recognizeModel(
     "dyn.onnx",
     [t("input", "b", 3, "h", "w")],
     [t("simcc_x", "b", 17, 576), t("simcc_y", "b", 17, 768)],
   );
   assertEquals([dynamic.input.width, dynamic.input.height], [288, 384]);
   assertEquals(dynamic.options?.splitRatio, 2);
-  const adapter = createSimccAdapter(manifest);
-  assertEquals([adapter.inputWidth, adapter.inputHeight, adapter.numKeypoints], [192, 256, 17]);
+  const adapter = createAdapter(manifest) as KeypointAdapter;
+  assertEquals([adapter.input.width, adapter.input.height, adapter.numKeypoints], [192, 256, 17]);
 });
 
-Deno.test("inferManifest: heatmap sizes follow the quarter-resolution output", () => {
-  const manifest = inferManifest(
+Deno.test("recognizeModel: heatmap sizes follow the quarter-resolution output", () => {
+  const manifest = recognizeModel(
     "hrnet.onnx",
     [t("input", "batch", 3, "height", "width")],
     [t("heatmaps", "batch", 17, 96, 72)],
@@ -237,8 +237,8 @@ Deno.test("inferManifest: heatmap sizes follow the quarter-resolution output", (
   assertEquals(manifest.outputs, { heatmaps: "heatmaps" });
 });
 
-Deno.test("inferManifest: a dynamic YOLOX input gets 640", () => {
-  const manifest = inferManifest(
+Deno.test("recognizeModel: a dynamic YOLOX input gets 640", () => {
+  const manifest = recognizeModel(
     "yolox_s.onnx",
     [t("images", "batch", 3, "h", "w")],
     [t("output", "batch", "n", 85)],
@@ -246,10 +246,10 @@ Deno.test("inferManifest: a dynamic YOLOX input gets 640", () => {
   assertEquals([manifest.family, manifest.input.width, manifest.input.height], ["yolox", 640, 640]);
 });
 
-Deno.test("inferManifest: an unrecognized model lists its tensors and what a manifest needs", () => {
+Deno.test("recognizeModel: an unrecognized model lists its tensors and what a manifest needs", () => {
   const error = assertThrows(
     () =>
-      inferManifest(
+      recognizeModel(
         "mystery.onnx",
         [t("pixel_values", 1, 3, 224, 224)],
         [t("scores", 1, 1000), t("features", 1, 768)],
@@ -264,40 +264,54 @@ Deno.test("inferManifest: an unrecognized model lists its tensors and what a man
     assert(error.message.includes(part), `message asks for ${part}`);
   }
   assert(error.message.includes("models/README.md"), "message points to models/README.md");
+  // What a manifest must declare comes from the family registry, every family included.
+  assert(error.message.endsWith(manifestRequirements()), "message ends with the requirements");
+  for (const family of FAMILY_NAMES) {
+    assert(error.message.includes(`${family} (`), `message describes family ${family}`);
+  }
 });
 
-Deno.test("inferManifest: cases it refuses to guess", () => {
-  // Two inputs.
+Deno.test("recognizeModel: cases it refuses to guess", () => {
+  // Two image-shaped inputs.
   assertThrows(
     () =>
-      inferManifest("two.onnx", [t("image", 1, 3, 256, 192), t("scale", 1, 2)], [
+      recognizeModel("two.onnx", [t("image", 1, 3, 256, 192), t("mask", 1, 3, 256, 192)], [
         t("heatmaps", 1, 17, 64, 48),
       ]),
     Error,
     "one image input",
   );
+  // A second, non-image input that the recognized family does not feed.
+  assertThrows(
+    () =>
+      recognizeModel("two.onnx", [t("image", 1, 3, 256, 192), t("scale", 1, 2)], [
+        t("heatmaps", 1, 17, 64, 48),
+      ]),
+    Error,
+    `its input "scale" is not one posekit can feed`,
+  );
   // Not 3 channels.
   assertThrows(
-    () => inferManifest("gray.onnx", [t("x", 1, 1, 256, 192)], [t("h", 1, 17, 64, 48)]),
+    () => recognizeModel("gray.onnx", [t("x", 1, 1, 256, 192)], [t("h", 1, 17, 64, 48)]),
     Error,
     "channels",
   );
   // Whole-body heatmaps: 133 keypoints need names and flip pairs from a manifest.
   assertThrows(
-    () => inferManifest("wb.onnx", [t("x", 1, 3, 256, 192)], [t("h", 1, 133, 64, 48)]),
+    () => recognizeModel("wb.onnx", [t("x", 1, 3, 256, 192)], [t("h", 1, 133, 64, 48)]),
     Error,
     "17",
   );
   // Heatmaps at another stride.
   assertThrows(
-    () => inferManifest("s8.onnx", [t("x", 1, 3, 256, 192)], [t("h", 1, 17, 32, 24)]),
+    () => recognizeModel("s8.onnx", [t("x", 1, 3, 256, 192)], [t("h", 1, 17, 32, 24)]),
     Error,
     "quarter",
   );
   // A 16-joint PRTR (MPII) has no COCO metadata.
   assertThrows(
     () =>
-      inferManifest("mpii.onnx", [t("x", 1, 3, 256, 256)], [
+      recognizeModel("mpii.onnx", [t("x", 1, 3, 256, 256)], [
         t("pred_logits", 1, 100, 17),
         t("pred_coords", 1, 100, 2),
       ]),
@@ -307,7 +321,7 @@ Deno.test("inferManifest: cases it refuses to guess", () => {
   // rtmdet-like outputs with 7 values per box.
   assertThrows(
     () =>
-      inferManifest("d.onnx", [t("x", 1, 3, 640, 640)], [
+      recognizeModel("d.onnx", [t("x", 1, 3, 640, 640)], [
         t("dets", 1, 100, 7),
         t("labels", 1, 100),
       ]),
@@ -317,7 +331,7 @@ Deno.test("inferManifest: cases it refuses to guess", () => {
 });
 
 // The shipped manifests for models that must be exported (models/README.md) or downloaded must
-// describe what those exports look like; inference from the same tensors is an independent check.
+// describe what those exports look like; recognition from the same tensors is an independent check.
 
 async function shippedManifest(name: string): Promise<ModelManifest> {
   return JSON.parse(await Deno.readTextFile(new URL(`../models/${name}.json`, import.meta.url)));
@@ -328,16 +342,16 @@ Deno.test("shipped PRTR manifests agree with their exports' tensors", async () =
     for (const [h, w] of [[384, 288], [512, 384]]) {
       const name = `prtr_${backbone}_${h}x${w}`;
       const shipped = await shippedManifest(name);
-      const inferred = inferManifest(
+      const recognized = recognizeModel(
         `${name}.onnx`,
         [t("input", "batch", 3, h, w)],
         [t("pred_logits", "batch", 100, 18), t("pred_coords", "batch", 100, 2)],
       );
       assertEquals(shipped.file, `${name}.onnx`);
       for (const key of ["task", "family", "input", "outputs", "keypoints", "flipPairs"] as const) {
-        assertEquals(shipped[key], inferred[key], `${name} ${key}`);
+        assertEquals(shipped[key], recognized[key], `${name} ${key}`);
       }
-      assertEquals(shipped.options, inferred.options, `${name} options`);
+      assertEquals(shipped.options, recognized.options, `${name} options`);
     }
   }
 });
@@ -347,15 +361,15 @@ Deno.test("shipped RTMPose manifests agree with the official end2end.onnx tensor
     const name = `rtmpose_${size}_body7_256x192`;
     const shipped = await shippedManifest(name);
     // The ONNX SDK exports: input [batch,3,256,192], simcc_x [batch,17,384], simcc_y [.., 512].
-    const inferred = inferManifest(
+    const recognized = recognizeModel(
       "end2end.onnx",
       [t("input", "batch", 3, 256, 192)],
       [t("simcc_x", "batch", 17, 384), t("simcc_y", "batch", 17, 512)],
     );
     for (const key of ["task", "family", "input", "outputs", "keypoints", "flipPairs"] as const) {
-      assertEquals(shipped[key], inferred[key], `${name} ${key}`);
+      assertEquals(shipped[key], recognized[key], `${name} ${key}`);
     }
-    assertEquals(shipped.options, inferred.options, `${name} options`);
+    assertEquals(shipped.options, recognized.options, `${name} options`);
     assert(shipped.url?.startsWith("https://download.openmmlab.com/"), `${name} url`);
     const stem = shipped.url!.slice(shipped.url!.lastIndexOf("/") + 1, -".zip".length);
     assertEquals(shipped.archive, {
@@ -368,14 +382,36 @@ Deno.test("shipped RTMPose manifests agree with the official end2end.onnx tensor
 
 Deno.test("shipped DETR manifest agrees with the export script's tensors", async () => {
   const shipped = await shippedManifest("detr_resnet50_person");
-  const inferred = inferManifest(
+  const recognized = recognizeModel(
     "detr_resnet50.onnx",
     [t("input", "batch", 3, "height", "width")],
     [t("pred_logits", "batch", 100, 92), t("pred_boxes", "batch", 100, 4)],
   );
   for (const key of ["task", "family", "file", "input", "outputs"] as const) {
-    assertEquals(shipped[key], inferred[key], key);
+    assertEquals(shipped[key], recognized[key], key);
   }
   // COCO DETR: person is category 1, which is also the decoder's default for 92 logits.
   assertEquals(shipped.options, { personClass: 1 });
+});
+
+Deno.test("shipped PP-TinyPose manifests agree with their exports' tensors (argmax ignored)", async () => {
+  // shared/README.md: `image` [1,3,H,W]; heatmaps `conv2d_441.tmp_1` [1,17,H/4,W/4] and the
+  // heatmaps' argmax `argmax_0.tmp_0` [1,17], which posekit does not need.
+  for (const [h, w] of [[256, 192], [128, 96]]) {
+    const name = `pp_tinypose_${h}x${w}`;
+    const shipped = await shippedManifest(name);
+    const recognized = recognizeModel(
+      `${name}.onnx`,
+      [t("image", 1, 3, h, w)],
+      [t("conv2d_441.tmp_1", 1, 17, h / 4, w / 4), {
+        ...t("argmax_0.tmp_0", 1, 17),
+        type: "int64",
+      }],
+    );
+    assertEquals(shipped.file, `${name}.onnx`);
+    for (const key of ["task", "family", "input", "outputs", "keypoints", "flipPairs"] as const) {
+      assertEquals(shipped[key], recognized[key], `${name} ${key}`);
+    }
+    assertEquals(shipped.options, recognized.options, `${name} options`);
+  }
 });
