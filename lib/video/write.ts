@@ -1,0 +1,192 @@
+/**
+ * H.264 MP4 output: RGB frames piped into ffmpeg (libx264, yuv420p, same frame rate, one
+ * output frame per written image).
+ *
+ * ffmpeg writes a hidden temp file beside the target (`.<name>.<pid>-<n>.tmp`, muxer forced
+ * with `-f mp4`); `close` renames it into place, so a crash or kill never leaves a torn video
+ * under the target name.
+ */
+
+import { basename, dirname, join } from "node:path";
+import type { RgbImage } from "../types.ts";
+import { missingToolReason, stderrReason, VideoError } from "./probe.ts";
+
+/** Options of `VideoWriter.open`. */
+export interface VideoWriterOptions {
+  /** Frame width in pixels; an odd width is padded by one black column (yuv420p needs even). */
+  width: number;
+  /** Frame height in pixels; an odd height is padded by one black row. */
+  height: number;
+  /** Frames per second: a number, or an exact rational such as "30000/1001". */
+  fps: number | string;
+  /** x264 constant rate factor (lower = better, larger); default 20. */
+  crf?: number;
+}
+
+function validRate(fps: number | string): boolean {
+  if (typeof fps === "number") return Number.isFinite(fps) && fps > 0;
+  const [num, den = "1"] = fps.split("/");
+  return /^\d+(\.\d+)?(\/\d+)?$/.test(fps) && Number(num) > 0 && Number(den) > 0;
+}
+
+/** Writes RGB frames to an H.264 .mp4 file. Call `write` sequentially (await each). */
+export class VideoWriter {
+  #framesWritten = 0;
+  #finished = false;
+  #exited = false;
+
+  private constructor(
+    /** The target path. */
+    readonly path: string,
+    readonly width: number,
+    readonly height: number,
+    private readonly tempPath: string,
+    private readonly child: Deno.ChildProcess,
+    private readonly stdin: WritableStreamDefaultWriter<Uint8Array>,
+    private readonly stderr: Promise<string>,
+    private readonly status: Promise<Deno.CommandStatus>,
+  ) {
+    status.then(() => this.#exited = true);
+  }
+
+  /**
+   * Starts ffmpeg writing `path` (through a temp file in the same folder).
+   *
+   * @throws VideoError when ffmpeg is missing (with how to install it) or the folder is not
+   *   writable; RangeError on a bad size or rate
+   */
+  static async open(path: string, options: VideoWriterOptions): Promise<VideoWriter> {
+    const { width, height, fps, crf = 20 } = options;
+    if (!(Number.isInteger(width) && width > 0 && Number.isInteger(height) && height > 0)) {
+      throw new RangeError(`VideoWriter: invalid frame size ${width}×${height}`);
+    }
+    if (!validRate(fps)) throw new RangeError(`VideoWriter: invalid frame rate ${fps}`);
+    const tempPath = join(
+      dirname(path),
+      `.${basename(path)}.${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.tmp`,
+    );
+    // Fail now, not at the first frame (ffmpeg opens its output only once input arrives).
+    try {
+      (await Deno.open(tempPath, { write: true, createNew: true })).close();
+    } catch (error) {
+      throw new VideoError(path, `cannot write here (${(error as Error).message})`);
+    }
+    const pad = width % 2 || height % 2 ? ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"] : [];
+    let child: Deno.ChildProcess;
+    try {
+      child = new Deno.Command("ffmpeg", {
+        args: [
+          "-v",
+          "error",
+          "-y",
+          "-f",
+          "rawvideo",
+          "-pix_fmt",
+          "rgb24",
+          "-s",
+          `${width}x${height}`,
+          "-framerate",
+          String(fps),
+          "-i",
+          "pipe:0",
+          ...pad,
+          "-c:v",
+          "libx264",
+          "-crf",
+          String(crf),
+          "-pix_fmt",
+          "yuv420p",
+          "-movflags",
+          "+faststart",
+          "-f",
+          "mp4",
+          tempPath,
+        ],
+        stdin: "piped",
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+    } catch (error) {
+      await Deno.remove(tempPath).catch(() => {});
+      if (error instanceof Deno.errors.NotFound) {
+        throw new VideoError(path, missingToolReason("ffmpeg"));
+      }
+      throw error;
+    }
+    const stderr = new Response(child.stderr).text();
+    return new VideoWriter(
+      path,
+      width,
+      height,
+      tempPath,
+      child,
+      child.stdin.getWriter(),
+      stderr,
+      child.status,
+    );
+  }
+
+  /** Frames written so far. */
+  get framesWritten(): number {
+    return this.#framesWritten;
+  }
+
+  /**
+   * Appends one frame (must have the opened size).
+   *
+   * @throws VideoError when ffmpeg stopped (its reason; the temp file is removed)
+   */
+  async write(image: RgbImage): Promise<void> {
+    if (this.#finished) throw new VideoError(this.path, "write after close or abort");
+    if (image.width !== this.width || image.height !== this.height) {
+      throw new RangeError(
+        `${this.path}: frame is ${image.width}×${image.height}, the video ${this.width}×${this.height}`,
+      );
+    }
+    try {
+      await this.stdin.write(image.data);
+    } catch {
+      await this.abort();
+      const reason = stderrReason(await this.stderr, this.tempPath);
+      throw new VideoError(this.path, `ffmpeg stopped encoding: ${reason || "pipe closed"}`);
+    }
+    this.#framesWritten++;
+  }
+
+  /**
+   * Finishes encoding and renames the temp file to `path`.
+   *
+   * @throws VideoError when no frame was written or ffmpeg failed (nothing is left behind)
+   */
+  async close(): Promise<void> {
+    if (this.#finished) return;
+    if (this.#framesWritten === 0) {
+      await this.abort();
+      throw new VideoError(this.path, "no frames were written");
+    }
+    this.#finished = true;
+    await this.stdin.close().catch(() => {});
+    const { success, code } = await this.status;
+    if (!success) {
+      await Deno.remove(this.tempPath).catch(() => {});
+      const reason = stderrReason(await this.stderr, this.tempPath);
+      throw new VideoError(this.path, `ffmpeg failed: ${reason || `exit code ${code}`}`);
+    }
+    await Deno.rename(this.tempPath, this.path);
+  }
+
+  /** Stops ffmpeg and deletes the temp file; `path` is left as it was. */
+  async abort(): Promise<void> {
+    this.#finished = true;
+    if (!this.#exited) {
+      try {
+        this.child.kill("SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
+    await this.stdin.abort().catch(() => {});
+    await this.status;
+    await Deno.remove(this.tempPath).catch(() => {});
+  }
+}
