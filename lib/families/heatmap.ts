@@ -237,7 +237,9 @@ export const heatmapFamily: FamilyDescriptor<"heatmap"> = {
       options: { padding: 1.25 },
     };
   },
-  createAdapter: (manifest, options) => createHeatmapAdapter(manifest, { dark: options.dark }),
+  // `--dark` turns DARK on; without it the manifest decides.
+  createAdapter: (manifest, options) =>
+    createHeatmapAdapter(manifest, { dark: options.dark || undefined }),
 };
 
 /** Options of `createHeatmapAdapter` that override the manifest. */
@@ -256,7 +258,7 @@ export function createHeatmapAdapter(
   const where = `model ${manifest.file}`;
   const blurKernel = numberOption(manifest, "blurKernel", 11);
   gaussianKernel(blurKernel); // validates the size now rather than at the first decode
-  const dark = options.dark || booleanOption(manifest, "dark", false);
+  const dark = options.dark ?? booleanOption(manifest, "dark", false);
   const udp = input.transform === "udp";
   // mmpose's UDP codec always refines with DARK-UDP; option `udpRefine: false` turns it off.
   const udpRefine = booleanOption(manifest, "udpRefine", true);
