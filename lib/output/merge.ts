@@ -1,0 +1,194 @@
+/**
+ * Joining JSONL results (the shards of one job, or a resumed run) into one COCO keypoint
+ * results array, each image once.
+ *
+ * Order: by `file` (UTF-16 code units, as `selectShard` sorts), then by frame for videos;
+ * people keep their order within the record. Shards are cut from the path-sorted input list,
+ * so this is the order of a one-shot `predict --out x.json` over the same sorted inputs (a
+ * folder or a glob) whatever the order of the shard files on the command line. `order:
+ * "input"` keeps instead the order of the records as read (files in the order given, lines in
+ * file order): a single file from a run over explicitly listed images then keeps their order.
+ */
+
+import type { CocoKeypointResult } from "../coco_results.ts";
+import { formatJsonlLine, type JsonlRecord, recordKey, scanJsonl } from "./jsonl.ts";
+import { comparePaths } from "./shard.ts";
+
+/** A COCO keypoint result that also names its image (and frame and track for video). */
+export interface MergedResult extends CocoKeypointResult {
+  /** The record's `file`: the image (or video) path as the inputs named it. */
+  file_name: string;
+  /** 0-based frame index (video only). */
+  frame?: number;
+  /** Track of the person across frames (video, when tracking was on). */
+  track_id?: number;
+}
+
+/** Where a record was read. */
+export interface RecordSource {
+  file: string;
+  line: number;
+}
+
+/** Two records for the same image that disagree, or two images with one image id. */
+export class MergeConflictError extends Error {}
+
+/** How merged results are ordered (see the module comment). */
+export type MergeOrder = "path" | "input";
+
+interface Entry {
+  record: JsonlRecord;
+  /** The record's canonical line, to tell identical duplicates from conflicts. */
+  line: string;
+  source: RecordSource;
+  position: number;
+}
+
+/**
+ * Collects records one at a time, keeping one per `recordKey`. The same key again with an
+ * identical record (same image id, same people) is a duplicate and dropped; with a different
+ * one it is a `MergeConflictError` naming the image and both places. Two still images with
+ * one image id are a conflict too (COCO evaluation could not tell them apart).
+ */
+export class RecordMerger {
+  private readonly byKey = new Map<string, Entry>();
+  private readonly stillByImageId = new Map<number, Entry>();
+  private duplicateCount = 0;
+
+  /** Adds one record read at `source`. */
+  add(record: JsonlRecord, source: RecordSource): void {
+    const key = recordKey(record);
+    const line = formatJsonlLine(record);
+    const known = this.byKey.get(key);
+    if (known) {
+      if (known.line !== line) {
+        const what = known.record.image_id !== record.image_id
+          ? `image ids ${known.record.image_id} and ${record.image_id}`
+          : "different people";
+        throw new MergeConflictError(
+          `${describe(record)} has ${what} in ${at(known.source)} and ${at(source)}`,
+        );
+      }
+      this.duplicateCount++;
+      return;
+    }
+    const entry: Entry = { record, line, source, position: this.byKey.size };
+    if (record.frame === undefined) {
+      const sameId = this.stillByImageId.get(record.image_id);
+      if (sameId) {
+        throw new MergeConflictError(
+          `image id ${record.image_id} is given to two images: ${sameId.record.file} ` +
+            `(${at(sameId.source)}) and ${record.file} (${at(source)}); were the shards' ` +
+            `image ids assigned over the whole input list?`,
+        );
+      }
+      this.stillByImageId.set(record.image_id, entry);
+    }
+    this.byKey.set(key, entry);
+  }
+
+  /** Records seen again (identical) and dropped. */
+  get duplicates(): number {
+    return this.duplicateCount;
+  }
+
+  /** Distinct records (images and frames) so far. */
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  /** The distinct records in `order`. */
+  records(order: MergeOrder = "path"): JsonlRecord[] {
+    const entries = [...this.byKey.values()];
+    if (order === "path") {
+      entries.sort((a, b) =>
+        comparePaths(a.record.file, b.record.file) ||
+        (a.record.frame ?? -1) - (b.record.frame ?? -1) ||
+        a.position - b.position
+      );
+    }
+    return entries.map(({ record }) => record);
+  }
+}
+
+function describe(record: JsonlRecord): string {
+  return record.frame === undefined
+    ? `image ${record.file}`
+    : `frame ${record.frame} of ${record.file}`;
+}
+
+function at(source: RecordSource): string {
+  return `${source.file} line ${source.line}`;
+}
+
+/**
+ * The COCO results of records, in their order and each record's people in theirs: `image_id`,
+ * `category_id` 1, `keypoints`, `score`, `bbox` (the fields and order of `toCocoResults`),
+ * then `file_name`, and for video `frame` and `track_id`. Records without people add nothing.
+ */
+export function cocoResultsFromRecords(records: Iterable<JsonlRecord>): MergedResult[] {
+  const results: MergedResult[] = [];
+  for (const record of records) {
+    for (const person of record.people) {
+      const result: MergedResult = {
+        image_id: record.image_id,
+        category_id: 1,
+        keypoints: person.keypoints,
+        score: person.score,
+        bbox: person.bbox,
+        file_name: record.file,
+      };
+      if (record.frame !== undefined) result.frame = record.frame;
+      if (person.track_id !== undefined) result.track_id = person.track_id;
+      results.push(result);
+    }
+  }
+  return results;
+}
+
+/** A torn last line found in an input, ignored by the merge. */
+export interface TornLine {
+  file: string;
+  line: number;
+  bytes: number;
+}
+
+/** The outcome of `mergeJsonlFiles`. */
+export interface MergeResult {
+  /** COCO results, ordered as asked. */
+  results: MergedResult[];
+  /** Distinct images and frames. */
+  records: number;
+  /** Identical records seen more than once and dropped. */
+  duplicates: number;
+  /** Torn last lines that were ignored (the images they held are missing). */
+  torn: TornLine[];
+}
+
+/**
+ * Reads JSONL files (read-only; a torn last line is reported in `torn` and skipped, not cut
+ * off) and merges their records into COCO results: see `RecordMerger` for duplicates and
+ * conflicts, and the module comment for the order. A corrupt line before the last throws
+ * `JsonlCorruptError`; conflicts throw `MergeConflictError`. Holds the merged records in
+ * memory (the output is one array); the files are read line by line.
+ */
+export async function mergeJsonlFiles(
+  paths: readonly string[],
+  order: MergeOrder = "path",
+): Promise<MergeResult> {
+  const merger = new RecordMerger();
+  const torn: TornLine[] = [];
+  for (const path of paths) {
+    const scan = await scanJsonl(path, (record, line) => merger.add(record, { file: path, line }));
+    if (scan.tornBytes > 0) {
+      torn.push({ file: path, line: scan.tornLine ?? scan.records + 1, bytes: scan.tornBytes });
+    }
+  }
+  const records = merger.records(order);
+  return {
+    results: cocoResultsFromRecords(records),
+    records: records.length,
+    duplicates: merger.duplicates,
+    torn,
+  };
+}

@@ -1,0 +1,258 @@
+/**
+ * Merging JSONL shards into COCO keypoint results: shards give what one run gives, each image
+ * once, conflicts named, torn lines ignored with a warning, video frames kept apart; and the
+ * `deno task merge` command line with its exit codes.
+ */
+
+import { join } from "node:path";
+import { toCocoResults } from "../lib/coco_results.ts";
+import {
+  formatJsonlLine,
+  type JsonlRecord,
+  jsonlRecordForFrame,
+  jsonlRecordForImage,
+} from "../lib/output/jsonl.ts";
+import { MergeConflictError, mergeJsonlFiles } from "../lib/output/merge.ts";
+import { selectShard } from "../lib/output/shard.ts";
+import type { Pose } from "../lib/types.ts";
+import { assert, assertEquals, assertRejects } from "./support/assert.ts";
+import { REPO_DIR, withTempDir } from "./support/cli.ts";
+
+function pose(x: number, score: number): Pose {
+  return {
+    box: { x1: x, y1: 0, x2: x + 10, y2: 20, score: 0.9 },
+    keypoints: Float32Array.from([x + 1, 2, 0.5, x + 3, 4, 0.75]),
+    score,
+  };
+}
+
+/** Five images of a folder: ids, and 0, 1 or 2 people each. */
+const IMAGES = [
+  { file: "photos/000000000785.jpg", imageId: 785, poses: [pose(1, 0.5), pose(2, 0.25)] },
+  { file: "photos/beach.jpg", imageId: 1375279876, poses: [pose(3, 0.75)] },
+  { file: "photos/empty.png", imageId: 1100000000, poses: [] },
+  { file: "photos/000000000139.jpg", imageId: 139, poses: [pose(4, 0.125)] },
+  { file: "photos/Zebra.jpg", imageId: 1200000000, poses: [pose(5, 0.5), pose(6, 0.5)] },
+];
+
+function recordOf(image: (typeof IMAGES)[number]): JsonlRecord {
+  return jsonlRecordForImage(image.file, image.imageId, image.poses);
+}
+
+async function writeJsonl(path: string, records: JsonlRecord[], tail = ""): Promise<void> {
+  await Deno.writeTextFile(path, records.map(formatJsonlLine).join("") + tail);
+}
+
+/**
+ * What one `predict --out x.json` gives over these images in path order: `toCocoResults` per
+ * image, in input order (cli/batch.ts), with each result naming its file.
+ */
+function oneRunResults(images: typeof IMAGES) {
+  const sorted = [...images].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+  return sorted.flatMap((image) =>
+    toCocoResults(image.imageId, image.poses).map((result) => ({
+      ...result,
+      file_name: image.file,
+    }))
+  );
+}
+
+Deno.test("two shards merged give the results of one run over all images", async () => {
+  await withTempDir(async (dir) => {
+    const shard0 = selectShard(IMAGES, 0, 2, (image) => image.file);
+    const shard1 = selectShard(IMAGES, 1, 2, (image) => image.file);
+    await writeJsonl(join(dir, "s0.jsonl"), shard0.map(recordOf));
+    await writeJsonl(join(dir, "s1.jsonl"), shard1.map(recordOf));
+    const expected = oneRunResults(IMAGES);
+    // By hand, in UTF-16 code units digits < upper case < lower case: 000000000139,
+    // 000000000785 (two people), Zebra (two), beach, empty (no people).
+    assertEquals(expected.map((r) => r.image_id), [
+      139,
+      785,
+      785,
+      1200000000,
+      1200000000,
+      1375279876,
+    ]);
+    // Whatever order the shard files are given in.
+    for (const files of [["s0.jsonl", "s1.jsonl"], ["s1.jsonl", "s0.jsonl"]]) {
+      const merged = await mergeJsonlFiles(files.map((f) => join(dir, f)));
+      assertEquals(merged.results, expected);
+      assertEquals(merged.records, 5);
+      assertEquals(merged.duplicates, 0);
+      assertEquals(merged.torn, []);
+    }
+  });
+});
+
+Deno.test("--order input keeps the records as read: files in the given order, lines in theirs", async () => {
+  await withTempDir(async (dir) => {
+    await writeJsonl(join(dir, "a.jsonl"), [recordOf(IMAGES[1]), recordOf(IMAGES[0])]);
+    await writeJsonl(join(dir, "b.jsonl"), [recordOf(IMAGES[3])]);
+    const merged = await mergeJsonlFiles([join(dir, "b.jsonl"), join(dir, "a.jsonl")], "input");
+    assertEquals(merged.results.map((r) => r.image_id), [139, 1375279876, 785, 785]);
+  });
+});
+
+Deno.test("the same image twice with the same people is kept once", async () => {
+  await withTempDir(async (dir) => {
+    await writeJsonl(join(dir, "a.jsonl"), [recordOf(IMAGES[0]), recordOf(IMAGES[1])]);
+    await writeJsonl(join(dir, "b.jsonl"), [recordOf(IMAGES[1])]);
+    const merged = await mergeJsonlFiles([join(dir, "a.jsonl"), join(dir, "b.jsonl")]);
+    assertEquals(merged.duplicates, 1);
+    assertEquals(merged.results, oneRunResults([IMAGES[0], IMAGES[1]]));
+  });
+});
+
+Deno.test("the same image with different people is an error naming the image and both files", async () => {
+  await withTempDir(async (dir) => {
+    const a = join(dir, "a.jsonl");
+    const b = join(dir, "b.jsonl");
+    await writeJsonl(a, [recordOf(IMAGES[0]), recordOf(IMAGES[1])]);
+    await writeJsonl(b, [jsonlRecordForImage(IMAGES[1].file, IMAGES[1].imageId, [pose(9, 0.5)])]);
+    const error = await assertRejects(() => mergeJsonlFiles([a, b]), MergeConflictError);
+    assertEquals(
+      error.message,
+      `image photos/beach.jpg has different people in ${a} line 2 and ${b} line 1`,
+    );
+  });
+});
+
+Deno.test("two images with one image id are an error (evaluation could not tell them apart)", async () => {
+  await withTempDir(async (dir) => {
+    const a = join(dir, "a.jsonl");
+    const b = join(dir, "b.jsonl");
+    await writeJsonl(a, [jsonlRecordForImage("x/beach.jpg", 1375279876, [])]);
+    await writeJsonl(b, [jsonlRecordForImage("y/beach.jpg", 1375279876, [])]);
+    const error = await assertRejects(() => mergeJsonlFiles([a, b]), MergeConflictError);
+    assert(error.message.includes("image id 1375279876 is given to two images"), error.message);
+    assert(error.message.includes("x/beach.jpg") && error.message.includes("y/beach.jpg"));
+  });
+});
+
+Deno.test("a torn last line is reported and ignored; the input file is left as it is", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "a.jsonl");
+    const torn = formatJsonlLine(recordOf(IMAGES[1])).slice(0, 30);
+    await writeJsonl(path, [recordOf(IMAGES[0])], torn);
+    const before = await Deno.readTextFile(path);
+    const merged = await mergeJsonlFiles([path]);
+    assertEquals(merged.torn, [{ file: path, line: 2, bytes: 30 }]);
+    assertEquals(merged.results, oneRunResults([IMAGES[0]]));
+    assertEquals(await Deno.readTextFile(path), before);
+  });
+});
+
+Deno.test("video frames keep frame and track id, sorted by file then frame number", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "video.jsonl");
+    const frame = (file: string, i: number) =>
+      jsonlRecordForFrame(file, i, i, i / 25, [pose(i, 0.5)], [7]);
+    // Frames 10 and 2 of b.mp4 (numeric order: 2 first), frame 0 of a.mp4; all frames of a
+    // video share nothing with another video's frames of the same number.
+    await writeJsonl(path, [frame("b.mp4", 10), frame("b.mp4", 2), frame("a.mp4", 2)]);
+    const merged = await mergeJsonlFiles([path]);
+    assertEquals(
+      merged.results.map((r) => [r.file_name, r.frame, r.image_id, r.track_id]),
+      [["a.mp4", 2, 2, 7], ["b.mp4", 2, 2, 7], ["b.mp4", 10, 10, 7]],
+    );
+  });
+});
+
+const MERGE_CLI = join(REPO_DIR, "cli", "merge.ts");
+
+/** Runs cli/merge.ts with the permissions of `deno task merge`. */
+async function runMerge(args: string[], cwd: string) {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-write", MERGE_CLI, ...args],
+    cwd,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+}
+
+Deno.test("merge command: shards → one results file, exit code 0", async () => {
+  await withTempDir(async (dir) => {
+    await writeJsonl(join(dir, "s0.jsonl"), selectShard(IMAGES, 0, 2, (i) => i.file).map(recordOf));
+    await writeJsonl(join(dir, "s1.jsonl"), selectShard(IMAGES, 1, 2, (i) => i.file).map(recordOf));
+    const run = await runMerge(["s1.jsonl", "s0.jsonl", "--out", "results.json"], dir);
+    assertEquals(run.code, 0, run.stderr);
+    assertEquals(
+      JSON.parse(await Deno.readTextFile(join(dir, "results.json"))),
+      oneRunResults(IMAGES),
+    );
+    assert(run.stderr.includes("5 images/frames, 6 people from 2 files"), run.stderr);
+    // No temporary file is left beside the output.
+    const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assertEquals(names, ["results.json", "s0.jsonl", "s1.jsonl"]);
+  });
+});
+
+Deno.test("merge command: usage errors exit 2 with one line and a hint", async () => {
+  await withTempDir(async (dir) => {
+    await writeJsonl(join(dir, "a.jsonl"), [recordOf(IMAGES[0])]);
+    for (
+      const [args, says] of [
+        [[], "no JSONL files given"],
+        [["a.jsonl", "--bogus"], 'unknown option "--bogus"'],
+        [["a.jsonl", "--order", "random"], "invalid value for --order"],
+        [["a.jsonl", "--out", "r.jsonl"], "name it .json"],
+        [["a.jsonl", "--out", "a.jsonl"], "is also an input"],
+      ] as const
+    ) {
+      const run = await runMerge([...args], dir);
+      assertEquals(run.code, 2, `${args.join(" ")}: ${run.stderr}`);
+      const lines = run.stderr.trim().split("\n");
+      assertEquals(lines.length, 1, run.stderr);
+      assert(lines[0].includes(says), run.stderr);
+      assert(lines[0].endsWith('(see "deno task merge --help")'), run.stderr);
+    }
+  });
+});
+
+Deno.test("merge command: --help exits 0; failures exit 1 naming what failed", async () => {
+  await withTempDir(async (dir) => {
+    const help = await runMerge(["--help"], dir);
+    assertEquals(help.code, 0);
+    assert(help.stdout.includes("Usage: deno task merge"), help.stdout);
+
+    const missing = await runMerge(["nothere.jsonl", "--out", "r.json"], dir);
+    assertEquals(missing.code, 1);
+    assertEquals(missing.stderr, "deno task merge: cannot read nothere.jsonl: no such file\n");
+
+    await writeJsonl(join(dir, "a.jsonl"), [recordOf(IMAGES[1])]);
+    await writeJsonl(join(dir, "b.jsonl"), [
+      jsonlRecordForImage(IMAGES[1].file, IMAGES[1].imageId, []),
+    ]);
+    const conflict = await runMerge(["a.jsonl", "b.jsonl", "--out", "r.json"], dir);
+    assertEquals(conflict.code, 1);
+    assert(
+      conflict.stderr.includes("image photos/beach.jpg has different people"),
+      conflict.stderr,
+    );
+    assert(!conflict.stderr.includes("    at "), "no stack trace");
+
+    const noFolder = await runMerge(["a.jsonl", "--out", "no/such/r.json"], dir);
+    assertEquals(noFolder.code, 1);
+    assert(noFolder.stderr.includes("cannot write --out no/such/r.json"), noFolder.stderr);
+    const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assertEquals(names, ["a.jsonl", "b.jsonl"], "a failed merge writes nothing");
+  });
+});
+
+Deno.test("merge command: a torn last line is a warning, the rest is merged, exit code 0", async () => {
+  await withTempDir(async (dir) => {
+    await writeJsonl(join(dir, "a.jsonl"), [recordOf(IMAGES[0])], '{"file":"photos/bea');
+    const run = await runMerge(["a.jsonl", "--out", "r.json"], dir);
+    assertEquals(run.code, 0, run.stderr);
+    assert(run.stderr.includes("warning: a.jsonl: line 2 is incomplete (19 bytes"), run.stderr);
+    assertEquals(
+      JSON.parse(await Deno.readTextFile(join(dir, "r.json"))),
+      oneRunResults([IMAGES[0]]),
+    );
+  });
+});
