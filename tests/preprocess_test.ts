@@ -1,6 +1,7 @@
 import { assertAlmostEquals, assertEquals } from "./support/assert.ts";
-import { imageFrame, imageToTensor, warpCropToTensor } from "../lib/preprocess.ts";
-import type { ImageInputSpec } from "../lib/families/adapter.ts";
+import { imageToTensor, warpCropToTensor } from "../lib/preprocess.ts";
+import { imageFrame } from "../lib/frame.ts";
+import type { ImageInputSpec } from "../lib/families/family.ts";
 import type { Normalization, RgbImage } from "../lib/types.ts";
 
 const RAW_RGB: Normalization = { colorOrder: "rgb", mean: [0, 0, 0], std: [1, 1, 1] };
@@ -64,8 +65,8 @@ Deno.test("normalization applies mean/std in the network's channel order (BGR he
 });
 
 const LETTERBOX: ImageInputSpec = {
-  inputName: "input",
-  resize: { kind: "letterbox", width: 8, height: 8, padValue: 114 },
+  name: "input",
+  resize: { kind: "letterbox", width: 8, height: 8, padValue: 114, centred: false },
   normalization: RAW_RGB,
 };
 
@@ -73,7 +74,8 @@ Deno.test("letterbox keeps the aspect ratio and pads bottom/right with the pad v
   const image: RgbImage = { width: 16, height: 8, data: new Uint8Array(16 * 8 * 3).fill(50) };
   const { data, dims, frame } = imageToTensor(image, LETTERBOX);
   assertEquals(dims, [1, 3, 8, 8]);
-  assertEquals(frame.scale, 0.5);
+  assertEquals([frame.scaleX, frame.scaleY], [0.5, 0.5]);
+  assertEquals([frame.padX, frame.padY], [0, 0]);
   assertEquals([frame.contentWidth, frame.contentHeight], [8, 4]);
   assertEquals(data[3 * 8 + 5], 50); // row 3: content
   assertEquals(data[4 * 8 + 5], 114); // row 4: padding
@@ -94,13 +96,50 @@ Deno.test("letterbox resize uses half-pixel centres like cv2.resize", () => {
 
 Deno.test("shorter-side resize: shorter side to 800 unless the longer would pass 1333", () => {
   const spec: ImageInputSpec = {
-    inputName: "x",
+    name: "x",
     resize: { kind: "shorter-side", shorterSide: 800, longerSideMax: 1333 },
     normalization: RAW_RGB,
   };
-  const normal = imageFrame(spec, 640, 480);
+  const normal = imageFrame(spec.resize, 640, 480);
   assertEquals([normal.inputWidth, normal.inputHeight], [1067, 800]);
-  const panorama = imageFrame(spec, 2000, 500);
+  const panorama = imageFrame(spec.resize, 2000, 500);
   assertEquals([panorama.inputWidth, panorama.inputHeight], [1333, 333]);
-  assertAlmostEquals(panorama.scale, 1333 / 2000, 1e-12);
+  assertAlmostEquals(panorama.scaleX, 1333 / 2000, 1e-12);
+  assertAlmostEquals(panorama.scaleY, 1333 / 2000, 1e-12);
+  assertEquals([panorama.padX, panorama.padY], [0, 0]);
+});
+
+Deno.test("centred letterbox splits the padding around the image (Ultralytics)", () => {
+  // 16×8 into 8×8: scale 0.5, content 8×4, (8 − 4) / 2 = 2 rows of padding above and below.
+  const image: RgbImage = { width: 16, height: 8, data: new Uint8Array(16 * 8 * 3).fill(50) };
+  const spec: ImageInputSpec = {
+    ...LETTERBOX,
+    resize: { kind: "letterbox", width: 8, height: 8, padValue: 114, centred: true },
+  };
+  const { data, frame } = imageToTensor(image, spec);
+  assertEquals([frame.scaleX, frame.scaleY, frame.padX, frame.padY], [0.5, 0.5, 0, 2]);
+  assertEquals([frame.contentWidth, frame.contentHeight], [8, 4]);
+  const column = Array.from({ length: 8 }, (_, v) => data[v * 8 + 3]);
+  assertEquals(column, [114, 114, 50, 50, 50, 50, 114, 114]);
+});
+
+Deno.test("stretch resizes each axis on its own, with no padding", () => {
+  // 16×4 to 8×8: x halves, y doubles; a vertical ramp 0, 40, 80, 120 is sampled at
+  // y = (v + 0.5) / 2 − 0.5 (clamped to 0..3) = 0, 0.25, 0.75, 1.75, 2.75, 3 at v = 0, 1, 2, 4,
+  // 6, 7: values 0, 10, 30, 70, 110, 120.
+  const image: RgbImage = { width: 16, height: 4, data: new Uint8Array(16 * 4 * 3) };
+  for (let y = 0; y < 4; y++) {
+    for (let x = 0; x < 16; x++) image.data.fill(40 * y, (y * 16 + x) * 3, (y * 16 + x) * 3 + 3);
+  }
+  const spec: ImageInputSpec = {
+    name: "images",
+    resize: { kind: "stretch", width: 8, height: 8 },
+    normalization: RAW_RGB,
+  };
+  const { data, dims, frame } = imageToTensor(image, spec);
+  assertEquals(dims, [1, 3, 8, 8]);
+  assertEquals([frame.scaleX, frame.scaleY, frame.padX, frame.padY], [0.5, 2, 0, 0]);
+  assertEquals([frame.contentWidth, frame.contentHeight], [8, 8]);
+  const column = [0, 1, 2, 4, 6, 7].map((v) => data[v * 8 + 5]);
+  [0, 10, 30, 70, 110, 120].forEach((value, i) => assertAlmostEquals(column[i], value, 1e-4));
 });
