@@ -1,4 +1,4 @@
-import { initRuntime, ModelSession } from "../lib/runtime.ts";
+import { ModelSession } from "../lib/runtime.ts";
 import { assert, assertAlmostEquals, assertEquals } from "./support/assert.ts";
 import { float, OnnxGraph, onnxSchema } from "./support/onnx_builder.ts";
 import {
@@ -14,8 +14,9 @@ import {
 
 // onnxruntime-web's WASM threads sometimes never finish a run of these synthetic graphs in
 // Deno (seen with 2 threads on 2 busy cores, most often with the sequential PRTR model); the
-// models are tiny, so this file runs them on one thread.
-await initRuntime({ backend: "wasm", threads: 1 });
+// models are tiny, so this file runs them on one thread (the first session of the process
+// fixes the thread count, so every session here asks for one).
+const ONE_THREAD = { backend: "wasm", threads: 1 } as const;
 
 /**
  * Top-level fields of a protobuf message as (field number, wire type, payload) — a reader
@@ -110,7 +111,7 @@ Deno.test("onnx builder: onnxruntime-web runs a built graph to the expected numb
   g.output(g.slice(x, [1], [3], [1]), "s", ["n", 2]);
   g.output(g.gather(x, [2, 0], 1), "k", ["n", 2]);
   g.output(g.rangeOfDim(x, 0), "r", ["n"]);
-  const session = await ModelSession.load(g.toBytes(), "builder-test");
+  const session = await ModelSession.load(g.toBytes(), "builder-test", ONE_THREAD);
   const data = Float32Array.of(1, 2, 3, -1, 0.5, 4);
   const out = await session.run("x", data, [2, 3]);
 
@@ -139,7 +140,7 @@ Deno.test("onnx builder: Conv and MaxPool agree with direct loops", async () => 
     "c",
   );
   g.output(g.maxPool(x, [3, 3], { pads: [1, 1, 1, 1] }), "p");
-  const session = await ModelSession.load(g.toBytes(), "conv-test");
+  const session = await ModelSession.load(g.toBytes(), "conv-test", ONE_THREAD);
   const out = await session.run("x", image, [1, 1, h, w]);
   const at = (
     y: number,
@@ -169,7 +170,7 @@ Deno.test("synthetic DETR model: boxes and scores as documented", async () => {
   drawPersonBody(image, 1, 100, 30, 40, 60); // pixels x 100..139, y 30..89
   drawMarker(image, 3, 17, 40, 50); // markers leave the blue channel (and boxes) alone
   const model = buildDetrPersonModel({ numQueries: 6, personLogits: [10, 7] });
-  const session = await ModelSession.load(model.bytes, model.manifest.file);
+  const session = await ModelSession.load(model.bytes, model.manifest.file, ONE_THREAD);
   const input = imageToInput(image, DETR_NORMALIZATION);
   const out = await session.run(model.manifest.input.name, input.data, input.dims);
   assertEquals(out.pred_logits.dims, [1, 6, 92]);
@@ -200,7 +201,7 @@ Deno.test("synthetic SimCC model: vectors peak at the markers", async () => {
   drawMarker(image, 0, 3, 10, 20, 3);
   drawMarker(image, 2, 3, 40, 7, 5);
   const model = buildSimccModel({ width: 64, height: 48, numTypes: 3, splitRatio: 2, sigma: 2 });
-  const session = await ModelSession.load(model.bytes, model.manifest.file);
+  const session = await ModelSession.load(model.bytes, model.manifest.file, ONE_THREAD);
   const input = imageToInput(image, DETR_NORMALIZATION);
   const out = await session.run("input", input.data, input.dims);
   assertEquals(out.simcc_x.dims, [1, 3, 128]);
