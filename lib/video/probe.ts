@@ -126,12 +126,16 @@ export function stderrReason(stderr: string, source: string): string {
   return lines.slice(0, 2).join("; ");
 }
 
-/** Rejects a local file that does not exist or is empty before spawning anything. */
+/**
+ * Rejects a local file that does not exist or is empty before spawning anything. Character
+ * devices pass: a webcam is `/dev/video0` on Linux (ffmpeg's v4l2 input).
+ */
 async function checkLocalFile(source: string): Promise<void> {
   if (isStreamUrl(source)) return;
   let size: number;
   try {
     const stat = await Deno.stat(source);
+    if (stat.isCharDevice) return;
     if (!stat.isFile) throw new VideoError(source, "is not a file");
     size = stat.size;
   } catch (error) {
