@@ -4,7 +4,8 @@
  */
 
 import { applyAffine, imageToCropTransform, invertAffine } from "../lib/affine.ts";
-import { decodeUdpHeatmaps, flipBackUdpHeatmaps, udpCropTransform } from "../lib/codecs/udp.ts";
+import { decodeUdpHeatmaps, udpCropTransform } from "../lib/codecs/udp.ts";
+import { flipBackHeatmaps } from "../lib/families/heatmap.ts";
 import { gaussianBlurHeatmap } from "../lib/codecs/gaussian.ts";
 import { assertAlmostEquals, assertEquals, assertThrows } from "./support/assert.ts";
 
@@ -128,7 +129,7 @@ Deno.test("UDP flip-back: the plain mirror recovers the keypoint exactly (no one
   // and the network reports it as keypoint 1 (right). Flip-back must put it at column 10 of
   // channel 0.
   const mirrored = oneHot([[5, 9], [37, 20]]);
-  const back = flipBackUdpHeatmaps(mirrored, 2, 64, 48, [[0, 1]]);
+  const back = flipBackHeatmaps(mirrored, 2, 64, 48, [[0, 1]], false);
   const kp = decodeUdpHeatmaps(back, 2, 64, 48, 192, 256, { refine: "none" });
   assertAlmostEquals(kp[0], 10 * 191 / 47, 1e-4);
   assertAlmostEquals(kp[1], 20 * 255 / 63, 1e-4);
@@ -138,8 +139,8 @@ Deno.test("UDP flip-back: the plain mirror recovers the keypoint exactly (no one
 
 Deno.test("UDP flip-back: refuses pairs outside K and short data", () => {
   const maps = oneHot([[1, 1], [2, 2]]);
-  assertThrows(() => flipBackUdpHeatmaps(maps, 2, 64, 48, [[0, 2]]), Error, "outside 2");
-  assertThrows(() => flipBackUdpHeatmaps(maps, 3, 64, 48, [[0, 1]]), Error, "3×64×48");
+  assertThrows(() => flipBackHeatmaps(maps, 2, 64, 48, [[0, 2]], false), Error, "outside 2");
+  assertThrows(() => flipBackHeatmaps(maps, 3, 64, 48, [[0, 1]], false), Error, "3×64×48");
 });
 
 Deno.test("DARK blur: 3-tap kernel of a one-hot, zero padded, rescaled to the original maximum", () => {

@@ -14,7 +14,6 @@
  */
 
 import type { Affine, CropRegion } from "../affine.ts";
-import { flipPermutation } from "../coco_keypoints.ts";
 import { gaussianBlurHeatmap, gaussianKernel } from "./gaussian.ts";
 
 /**
@@ -156,43 +155,4 @@ function darkUdpStep(
   if (det === 0 || !Number.isFinite(det)) return [0, 0];
   // −H⁻¹·g with H⁻¹ = [dyy, −dxy; −dxy, dxx] / det.
   return [-(dyy * dx - dxy * dy) / det, -(dxx * dy - dxy * dx) / det];
-}
-
-/**
- * Flip-back of the heatmaps of a horizontally mirrored crop for UDP models: mirror x (column
- * c ← column W − 1 − c) and swap the channels of `flipPairs`, with NO one-pixel shift (mmpose's
- * UDP configs set `shift_heatmap=False`). The same as `flipBackHeatmaps(…, shift = false)` of
- * `lib/families/heatmap.ts`.
- *
- * Why no shift (worked out from the paper's definitions): with the standard heatmap → input scale
- * s = input/heatmap (4), mirrored input pixel W_in − 1 − x_in lands on heatmap
- * (W_in − 1 − x_in)/s, and mirroring the heatmap back gives x_hm − 1 + 1/s: the flipped result
- * sits (s − 1)/s = 0.75 heatmap pixel left, which HRNet's shift of one pixel right
- * over-corrects to +0.25. With UDP's scale (W_hm − 1)/(W_in − 1) the mirrored pixel lands on
- * W_hm − 1 − x_hm exactly, so the plain mirror is already aligned and a shift would add a
- * whole-pixel error.
- *
- * Throws on a flip pair outside the K keypoints or a keypoint in two pairs.
- */
-export function flipBackUdpHeatmaps(
-  flipped: Float32Array,
-  k: number,
-  h: number,
-  w: number,
-  flipPairs: readonly (readonly [number, number])[],
-): Float32Array {
-  const plane = h * w;
-  if (flipped.length < k * plane) {
-    throw new Error(`flipBackUdpHeatmaps: ${flipped.length} values for ${k}×${h}×${w} heatmaps`);
-  }
-  const source = flipPermutation(k, flipPairs);
-  const out = new Float32Array(k * plane);
-  for (let c = 0; c < k; c++) {
-    const src = source[c] * plane, dst = c * plane;
-    for (let y = 0; y < h; y++) {
-      const row = y * w;
-      for (let x = 0; x < w; x++) out[dst + row + x] = flipped[src + row + w - 1 - x];
-    }
-  }
-  return out;
 }

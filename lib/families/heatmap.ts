@@ -31,6 +31,7 @@ import type { ModelManifest } from "../manifest.ts";
 import type { OutputTensor } from "../types.ts";
 import { type FamilyDescriptor, type KeypointAdapter, requireOutput } from "./family.ts";
 import { booleanOption, cropSpec, keypointLayout, numberOption } from "./manifest_fields.ts";
+import { cocoKeypointFields, imagenetCropInput, staticDim } from "./recognition_defaults.ts";
 
 /** Options of `decodeHeatmaps`. */
 export interface HeatmapDecodeOptions {
@@ -162,37 +163,6 @@ function heatmapDims(tensor: OutputTensor, file: string): [number, number, numbe
   return [k, h, w];
 }
 
-/** COCO keypoint metadata for a bare graph with 17 keypoint outputs. */
-export function cocoKeypointFields(numKeypoints: number | undefined): {
-  keypoints: string[];
-  flipPairs: [number, number][];
-  skeleton: [number, number][];
-} {
-  if (numKeypoints !== undefined && numKeypoints !== 17) {
-    throw new Error(
-      `it predicts ${numKeypoints} keypoints; only COCO's 17 can be assumed, so keypoint ` +
-        `names and flip pairs must come from a manifest ("keypoints", "flipPairs", "skeleton")`,
-    );
-  }
-  return {
-    keypoints: [...COCO_KEYPOINT_NAMES],
-    flipPairs: COCO_FLIP_PAIRS.map(([a, b]) => [a, b] as [number, number]),
-    skeleton: COCO_SKELETON.map(([a, b]) => [a, b] as [number, number]),
-  };
-}
-
-/** A fixed dimension's size, else undefined (symbolic names, -1, 0). */
-export function staticDim(dim: number | string | undefined): number | undefined {
-  return typeof dim === "number" && dim > 0 ? dim : undefined;
-}
-
-/** ImageNet mean/std in 0–255 units, RGB order: the usual keypoint-model input. */
-export const IMAGENET_RGB = {
-  colorOrder: "rgb" as const,
-  mean: [123.675, 116.28, 103.53] as [number, number, number],
-  std: [58.395, 57.12, 57.375] as [number, number, number],
-};
-
 /**
  * Heatmap models: SimpleBaseline, HRNet, TransPose, ViTPose, PP-TinyPose, Ultralight-SimplePose.
  * Standard geometry by default; `input.cropTransform: "udp"` selects UDP's.
@@ -223,15 +193,7 @@ export const heatmapFamily: FamilyDescriptor<"heatmap"> = {
       );
     }
     return {
-      input: {
-        name: graph.image.name,
-        width: inputWidth ?? (w ? 4 * w : 192),
-        height: inputHeight ?? (h ? 4 * h : 256),
-        ...IMAGENET_RGB,
-        mean: [...IMAGENET_RGB.mean],
-        std: [...IMAGENET_RGB.std],
-        dynamicBatch: graph.dynamicBatch,
-      },
+      input: imagenetCropInput(graph, w ? 4 * w : 192, h ? 4 * h : 256),
       outputs: { heatmaps: out.name },
       ...cocoKeypointFields(17),
       options: { padding: 1.25 },
@@ -286,7 +248,10 @@ export function createHeatmapAdapter(
             `${where}: flipped heatmaps [${other.dims}] differ from [${tensor.dims}]`,
           );
         }
-        // UDP's flipped heatmap is already aligned: no one-pixel shift (Huang et al. 2020).
+        // No one-pixel shift for UDP (Huang et al. 2020): with the standard scale s = input /
+        // heatmap, a mirrored pixel lands (s − 1)/s heatmap pixel left of its mirror, which
+        // HRNet's one-pixel shift over-corrects to +1/s; with UDP's (heatmap − 1)/(input − 1)
+        // it lands exactly on W − 1 − x, so the plain mirror is already aligned.
         const back = flipBackHeatmaps(other.data, k, h, w, flipPairs, !udp);
         const fused = new Float32Array(k * h * w);
         for (let i = 0; i < fused.length; i++) fused[i] = (heatmaps[i] + back[i]) * 0.5;

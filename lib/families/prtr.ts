@@ -34,7 +34,7 @@ import type { ModelManifest } from "../manifest.ts";
 import { softmax } from "../math.ts";
 import type { ModelOutputs, OutputTensor } from "../types.ts";
 import { type FamilyDescriptor, type KeypointAdapter, requireOutput } from "./family.ts";
-import { cocoKeypointFields, IMAGENET_RGB, staticDim } from "./heatmap.ts";
+import { cocoKeypointFields, imagenetCropInput, staticDim } from "./recognition_defaults.ts";
 import { booleanOption, choiceOption, cropSpec, keypointLayout } from "./manifest_fields.ts";
 
 /** How class probabilities are computed from the J+1 logits, and what is matched. */
@@ -189,15 +189,7 @@ export const prtrFamily: FamilyDescriptor<"prtr"> = {
     if (!logits || !coords) return;
     const joints = staticDim(logits.shape[logits.shape.length - 1]);
     return {
-      input: {
-        name: graph.image.name,
-        width: graph.inputWidth ?? 288,
-        height: graph.inputHeight ?? 384,
-        ...IMAGENET_RGB,
-        mean: [...IMAGENET_RGB.mean],
-        std: [...IMAGENET_RGB.std],
-        dynamicBatch: graph.dynamicBatch,
-      },
+      input: imagenetCropInput(graph, 288, 384),
       outputs: { logits: logits.name, coords: coords.name },
       ...cocoKeypointFields(joints === undefined ? undefined : joints - 1),
       options: { padding: 1.25 },

@@ -34,7 +34,7 @@ import { rescorePose } from "../pose_score.ts";
 import type { ModelOutputs, Pose } from "../types.ts";
 import { detrStyleInput } from "./detr.ts";
 import type { DecodeSettings, EndToEndAdapter, FamilyDescriptor, ImageFrame } from "./family.ts";
-import { cocoKeypointFields, staticDim } from "./heatmap.ts";
+import { cocoKeypointFields, staticDim } from "./recognition_defaults.ts";
 import { imageInputSpec, indexOption, keypointLayout } from "./manifest_fields.ts";
 import { prtrOutput, prtrReadout, type PrtrReadoutOptions, prtrReadoutOptions } from "./prtr.ts";
 

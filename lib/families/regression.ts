@@ -20,7 +20,7 @@ import {
   optionalOutput,
   requireOutput,
 } from "./family.ts";
-import { cocoKeypointFields, IMAGENET_RGB, staticDim } from "./heatmap.ts";
+import { cocoKeypointFields, imagenetCropInput, staticDim } from "./recognition_defaults.ts";
 import { choiceOption, cropSpec, keypointLayout } from "./manifest_fields.ts";
 
 /** PCT / RLE / DeepPose: keypoints [B,K,2] with optional scores. */
@@ -36,15 +36,7 @@ export const regressionFamily: FamilyDescriptor<"regression"> = {
     if (!keypoints || keypoints.shape.length !== 3 || keypoints.shape[2] !== 2) return;
     const scores = graph.output("scores");
     return {
-      input: {
-        name: graph.image.name,
-        width: graph.inputWidth ?? 192,
-        height: graph.inputHeight ?? 256,
-        ...IMAGENET_RGB,
-        mean: [...IMAGENET_RGB.mean],
-        std: [...IMAGENET_RGB.std],
-        dynamicBatch: graph.dynamicBatch,
-      },
+      input: imagenetCropInput(graph, 192, 256),
       outputs: { keypoints: keypoints.name, ...(scores ? { scores: scores.name } : {}) },
       ...cocoKeypointFields(staticDim(keypoints.shape[1])),
       options: { padding: 1.25, coordinates: "normalized" },

@@ -19,6 +19,7 @@ import {
   requireOutput,
 } from "./family.ts";
 import { imageInputSpec, indexOption } from "./manifest_fields.ts";
+import { letterboxInput } from "./recognition_defaults.ts";
 
 /** Options of `decodeRtmdet`. */
 export interface RtmdetDecodeOptions {
@@ -77,17 +78,7 @@ export const rtmdetFamily: FamilyDescriptor<"rtmdet"> = {
       throw new Error(`"dets" has ${last} values per box, not 5`);
     }
     return {
-      input: {
-        name: graph.image.name,
-        width: graph.inputWidth ?? 640,
-        height: graph.inputHeight ?? 640,
-        resize: "letterbox",
-        padValue: 114,
-        colorOrder: "bgr",
-        mean: [103.53, 116.28, 123.675],
-        std: [57.375, 57.12, 58.395],
-        dynamicBatch: graph.dynamicBatch,
-      },
+      input: letterboxInput(graph, "bgr", [103.53, 116.28, 123.675], [57.375, 57.12, 58.395]),
       outputs: { dets: dets.name, labels: labels.name },
     };
   },

@@ -22,7 +22,7 @@
 import { flipPermutation } from "../coco_keypoints.ts";
 import type { ModelOutputs, OutputTensor } from "../types.ts";
 import { type FamilyDescriptor, type KeypointAdapter, requireOutput } from "./family.ts";
-import { cocoKeypointFields, IMAGENET_RGB, staticDim } from "./heatmap.ts";
+import { cocoKeypointFields, imagenetCropInput, staticDim } from "./recognition_defaults.ts";
 import { cropSpec, keypointLayout, numberOption } from "./manifest_fields.ts";
 
 /** One crop's SimCC vectors: K rows of `x.length / K` and `y.length / K` values. */
@@ -122,15 +122,7 @@ export const simccFamily: FamilyDescriptor<"simcc"> = {
     width ??= lengthX ? lengthX / splitRatio : 192;
     height ??= lengthY ? lengthY / splitRatio : 256;
     return {
-      input: {
-        name: graph.image.name,
-        width,
-        height,
-        ...IMAGENET_RGB,
-        mean: [...IMAGENET_RGB.mean],
-        std: [...IMAGENET_RGB.std],
-        dynamicBatch: graph.dynamicBatch,
-      },
+      input: { ...imagenetCropInput(graph, width, height), width, height },
       outputs: { simcc_x: simccX.name, simcc_y: simccY.name },
       ...cocoKeypointFields(k),
       options: { splitRatio, padding: 1.25 },

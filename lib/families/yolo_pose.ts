@@ -18,7 +18,7 @@ import { decodeYoloPose } from "../codecs/yolo_pose.ts";
 import { inputBoxToImage, keypointsToImage } from "../frame.ts";
 import type { Pose } from "../types.ts";
 import { type EndToEndAdapter, type FamilyDescriptor, requireOutput } from "./family.ts";
-import { cocoKeypointFields } from "./heatmap.ts";
+import { cocoKeypointFields } from "./recognition_defaults.ts";
 import { imageInputSpec, keypointLayout, numberOption } from "./manifest_fields.ts";
 
 /** Ultralytics pose export: `output0` [1, 56, N] for COCO's 17 keypoints. */

@@ -29,6 +29,7 @@ import {
   requireOutput,
 } from "./family.ts";
 import { booleanOption, imageInputSpec, indexOption, numberOption } from "./manifest_fields.ts";
+import { letterboxInput } from "./recognition_defaults.ts";
 
 /** Strides of YOLOX's three detection levels. */
 export const YOLOX_STRIDES: readonly number[] = [8, 16, 32];
@@ -220,17 +221,8 @@ export const yoloxFamily: FamilyDescriptor<"yolox"> = {
       );
     }
     return {
-      input: {
-        name: graph.image.name,
-        width: graph.inputWidth ?? 640,
-        height: graph.inputHeight ?? 640,
-        resize: "letterbox",
-        padValue: 114,
-        colorOrder: "bgr",
-        mean: [0, 0, 0],
-        std: [1, 1, 1],
-        dynamicBatch: graph.dynamicBatch,
-      },
+      // YOLOX takes raw 0–255 BGR values.
+      input: letterboxInput(graph, "bgr", [0, 0, 0], [1, 1, 1]),
       outputs: { output: out.name },
     };
   },
