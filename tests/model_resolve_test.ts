@@ -43,7 +43,14 @@ async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
 /** Writes a minimal valid manifest for `file` and returns its path. */
 async function writeManifest(
   path: string,
-  fields: { name?: string; file: string; sha256?: string; url?: string; member?: string },
+  fields: {
+    name?: string;
+    file: string;
+    sha256?: string;
+    acceptedSha256?: string[];
+    url?: string;
+    member?: string;
+  },
 ): Promise<string> {
   const manifest: Record<string, unknown> = {
     name: fields.name ?? "tiny",
@@ -61,6 +68,7 @@ async function writeManifest(
     outputs: { heatmaps: "out" },
   };
   if (fields.sha256) manifest.sha256 = fields.sha256;
+  if (fields.acceptedSha256) manifest.acceptedSha256 = fields.acceptedSha256;
   if (fields.url) manifest.url = fields.url;
   if (fields.member) manifest.archive = { format: "zip", member: fields.member };
   await Deno.mkdir(join(path, ".."), { recursive: true });
@@ -190,6 +198,35 @@ Deno.test("a local file whose sha256 differs from the manifest is an error sayin
     for (const part of [wrongPath, await sha256Hex(wrong), await sha256Hex(expected), "Delete"]) {
       assert(error.message.includes(part), `"${error.message}" should mention ${part}`);
     }
+  });
+});
+
+Deno.test("a local file with one of the manifest's acceptedSha256 is used as it is", async () => {
+  await withTempDir(async (root) => {
+    const published = fakeModel(500, 2);
+    const repaired = fakeModel(500, 5);
+    const manifestPath = await writeManifest(join(root, "m", "tiny.json"), {
+      file: "tiny.onnx",
+      sha256: await sha256Hex(published),
+      acceptedSha256: [await sha256Hex(repaired)],
+    });
+    await Deno.mkdir(join(root, "models"));
+    const path = join(root, "models", "tiny.onnx");
+    await Deno.writeFile(path, repaired);
+    const fetch = () => Promise.reject(new Error("no download expected"));
+    const resolved = await resolveModel(manifestPath, {
+      modelDirs: [join(root, "models")],
+      env: {},
+      fetch,
+    });
+    assertEquals([resolved.path, resolved.downloaded], [path, false]);
+    // Any other content is still refused.
+    await Deno.writeFile(path, fakeModel(500, 6));
+    await assertRejects(
+      () => resolveModel(manifestPath, { modelDirs: [join(root, "models")], env: {}, fetch }),
+      Error,
+      "does not match",
+    );
   });
 });
 
@@ -377,8 +414,19 @@ Deno.test({
     });
     assertEquals(bare.path, join(sharedModels, "simplepose_nano_256x192.onnx"));
     assertEquals(bare.manifest?.name, "simplepose_nano_256x192");
+    // That file is the repaired export: not the manifest's sha256 (the authors' legacy file),
+    // one of its acceptedSha256, so the catalog name finds it without a download too.
+    const manifest = bare.manifest!;
+    const repairedHash = await sha256Hex(await Deno.readFile(bare.path));
+    assert(repairedHash !== manifest.sha256 && manifest.acceptedSha256?.includes(repairedHash));
+    const defaultPose = await resolveModel("simplepose_nano_256x192", {
+      ...noDownload,
+      modelDirs: [sharedModels],
+    });
+    assertEquals([defaultPose.path, defaultPose.downloaded], [bare.path, false]);
 
-    // The legacy file has another name and hash: no manifest, the caller infers one.
+    // The legacy file has the manifest's sha256 but another file name: catalog manifests are
+    // matched by file name, so it gets none and the caller recognizes the model.
     const legacy = await resolveModel(
       join(sharedModels, "legacy", "simplepose_nano_256x192.spatial-bn.onnx"),
       noDownload,
