@@ -15,6 +15,12 @@ export { encodeJpeg, encodePng } from "./image.ts";
 /** An RGB colour, 0–255 per channel. */
 export type Rgb = readonly [number, number, number];
 
+/**
+ * Person boxes: magenta, a colour no limb or keypoint uses, so a box edge is never mistaken
+ * for a limb.
+ */
+export const BOX_COLOR: Rgb = [255, 0, 255];
+
 /** Colours of left-side, right-side and centre keypoints and limbs (mmpose's COCO palette). */
 export const SIDE_COLORS: Readonly<Record<BodySide, Rgb>> = {
   left: [0, 255, 0],
@@ -22,8 +28,10 @@ export const SIDE_COLORS: Readonly<Record<BodySide, Rgb>> = {
   center: [51, 153, 255],
 };
 
+/** Which side of the body a keypoint is on. */
 export type BodySide = "left" | "right" | "center";
 
+/** How `drawPoses` draws. Sizes default to values that scale with the image. */
 export interface DrawOptions {
   /** Limbs as keypoint index pairs; default COCO's skeleton for 17 keypoints, else none. */
   skeleton?: readonly (readonly [number, number])[];
@@ -35,8 +43,13 @@ export interface DrawOptions {
   lineWidth?: number;
   /** Keypoint radius in pixels; default 1.5 × the line width. */
   keypointRadius?: number;
-  /** Person box colour, or null for no boxes (default mmpose's green). */
+  /** Person box colour, or null for no boxes (default `BOX_COLOR`). */
   boxColor?: Rgb | null;
+  /**
+   * A label per pose (e.g. its track id and score), written above its box's top-left
+   * corner in a built-in bitmap font of digits, letters and `#.:-%`; undefined for none.
+   */
+  label?: (pose: Pose, index: number) => string | undefined;
 }
 
 /** The body side of a keypoint from its name ("left_…", "right_…", else centre). */
@@ -62,8 +75,8 @@ export function drawPoses(
   const threshold = options.keypointThreshold ?? 0.3;
   const lineWidth = options.lineWidth ?? Math.max(2, Math.max(image.width, image.height) / 320);
   const radius = options.keypointRadius ?? lineWidth * 1.5;
-  const boxColor = options.boxColor === undefined ? SIDE_COLORS.left : options.boxColor;
-  for (const pose of poses) {
+  const boxColor = options.boxColor === undefined ? BOX_COLOR : options.boxColor;
+  for (const [index, pose] of poses.entries()) {
     const count = Math.floor(pose.keypoints.length / 3);
     const names = options.keypointNames ?? (count === 17 ? COCO_KEYPOINT_NAMES : []);
     const skeleton = options.skeleton ?? (count === 17 ? COCO_SKELETON : []);
@@ -96,8 +109,82 @@ export function drawPoses(
       if (!visible(i)) continue;
       fillCircle(canvas, kp[i * 3], kp[i * 3 + 1], radius, SIDE_COLORS[keypointSide(names[i])]);
     }
+    const text = options.label?.(pose, index);
+    if (text) {
+      // Glyphs 7 px tall at scale 1; about 1/60 of the longer side, at least 2 px a dot.
+      const scale = Math.max(2, Math.round(Math.max(image.width, image.height) / 400));
+      const height = 9 * scale;
+      const y = pose.box.y1 - height >= 0 ? pose.box.y1 - height : pose.box.y1;
+      drawLabel(canvas, text, pose.box.x1, y, scale, boxColor ?? BOX_COLOR);
+    }
   }
   return canvas;
+}
+
+/** 5 × 7 bitmap glyphs, one row a number, the leftmost column in bit 4. */
+const GLYPHS: Readonly<Record<string, readonly number[]>> = {
+  "0": [14, 17, 19, 21, 25, 17, 14],
+  "1": [4, 12, 4, 4, 4, 4, 14],
+  "2": [14, 17, 1, 2, 4, 8, 31],
+  "3": [31, 2, 4, 2, 1, 17, 14],
+  "4": [2, 6, 10, 18, 31, 2, 2],
+  "5": [31, 16, 30, 1, 1, 17, 14],
+  "6": [6, 8, 16, 30, 17, 17, 14],
+  "7": [31, 1, 2, 4, 8, 8, 8],
+  "8": [14, 17, 17, 14, 17, 17, 14],
+  "9": [14, 17, 17, 15, 1, 2, 12],
+  "#": [10, 10, 31, 10, 31, 10, 10],
+  ".": [0, 0, 0, 0, 0, 12, 12],
+  ":": [0, 12, 12, 0, 12, 12, 0],
+  "-": [0, 0, 0, 31, 0, 0, 0],
+  "%": [24, 25, 2, 4, 8, 19, 3],
+  "i": [4, 0, 12, 4, 4, 4, 14],
+  "d": [1, 1, 13, 19, 17, 17, 15],
+  " ": [0, 0, 0, 0, 0, 0, 0],
+};
+
+/**
+ * Writes `text` in place with its top-left corner at (x, y): white glyphs of 5 × 7 dots,
+ * each dot `scale` pixels, on a solid `background` strip so that it reads on any image.
+ * Characters without a glyph are drawn as spaces.
+ */
+export function drawLabel(
+  image: RgbImage,
+  text: string,
+  x: number,
+  y: number,
+  scale: number,
+  background: Rgb,
+): void {
+  if (![x, y, scale].every(Number.isFinite) || scale <= 0) return;
+  const left = Math.round(x), top = Math.round(y);
+  const advance = 6 * scale;
+  fillRect(image, left, top, left + text.length * advance + scale, top + 9 * scale, background);
+  for (const [i, char] of [...text].entries()) {
+    const rows = GLYPHS[char] ?? GLYPHS[char.toLowerCase()] ?? GLYPHS[" "];
+    for (let row = 0; row < 7; row++) {
+      for (let col = 0; col < 5; col++) {
+        if (!(rows[row] & (16 >> col))) continue;
+        const px = left + scale + i * advance + col * scale;
+        const py = top + scale + row * scale;
+        fillRect(image, px, py, px + scale, py + scale, [255, 255, 255]);
+      }
+    }
+  }
+}
+
+/** Fills the integer rectangle [x0, x1) × [y0, y1), clipped to the image. */
+function fillRect(image: RgbImage, x0: number, y0: number, x1: number, y1: number, color: Rgb) {
+  const xs = Math.max(0, x0), xe = Math.min(image.width, x1);
+  const ys = Math.max(0, y0), ye = Math.min(image.height, y1);
+  for (let y = ys; y < ye; y++) {
+    for (let x = xs; x < xe; x++) {
+      const p = (y * image.width + x) * 3;
+      image.data[p] = color[0];
+      image.data[p + 1] = color[1];
+      image.data[p + 2] = color[2];
+    }
+  }
 }
 
 /**

@@ -3,7 +3,15 @@
  * thresholds hide low-score keypoints, and nothing breaks outside the image.
  */
 
-import { drawLine, drawPoses, fillCircle, keypointSide, SIDE_COLORS } from "../lib/draw.ts";
+import {
+  BOX_COLOR,
+  drawLabel,
+  drawLine,
+  drawPoses,
+  fillCircle,
+  keypointSide,
+  SIDE_COLORS,
+} from "../lib/draw.ts";
 import { decodeImage, encodeJpeg } from "../lib/image.ts";
 import type { Pose, RgbImage } from "../lib/types.ts";
 import { assert, assertEquals } from "./support/assert.ts";
@@ -103,7 +111,7 @@ Deno.test("the person box is a thin rectangle: edges coloured, inside black", ()
   const pose = cocoPose({}, { x1: 20, y1: 30, x2: 70, y2: 80 });
   const drawn = drawPoses(black(), [pose], { lineWidth: 2 });
   for (const [x, y] of [[20, 55], [70, 55], [45, 30], [45, 80], [20, 30]]) {
-    assertEquals(pixel(drawn, x, y), [...SIDE_COLORS.left], `edge pixel ${x},${y}`);
+    assertEquals(pixel(drawn, x, y), [...BOX_COLOR], `edge pixel ${x},${y}`);
   }
   for (const [x, y] of [[45, 55], [25, 35], [65, 75], [10, 10]]) {
     assert(isBlack(drawn, x, y), `pixel ${x},${y} off the box`);
@@ -155,4 +163,41 @@ Deno.test("a drawn image survives JPEG encoding with its colours", async () => {
   const [r, g, b] = pixel(decoded, 64, 32);
   assert(r < 40 && g > 215 && b < 40, `green survives: ${r},${g},${b}`);
   assert(pixel(decoded, 64, 4).every((v) => v < 20), "black stays black");
+});
+
+Deno.test("drawPoses: the default box colour is none of the limb or keypoint colours", () => {
+  for (const side of Object.values(SIDE_COLORS)) {
+    assert(side.some((v, i) => v !== BOX_COLOR[i]), `box colour equals ${side}`);
+  }
+  const pose = {
+    box: { x1: 10, y1: 10, x2: 60, y2: 60, score: 1 },
+    keypoints: new Float32Array(51),
+    score: 1,
+  };
+  const drawn = drawPoses(black(), [pose], { lineWidth: 2 });
+  assertEquals(pixel(drawn, 30, 10), [...BOX_COLOR], "on the top edge");
+});
+
+Deno.test("drawLabel: glyphs as scale × scale dots on a strip of the background colour", () => {
+  const image = black();
+  // "1" at scale 2 from (20, 30): strip from (20, 30) to (20 + 6·2 + 2, 30 + 9·2); the
+  // glyph's top row (00100) has its dot at column 2, i.e. x = 20 + 2 + 2·2 = 26, y = 32.
+  drawLabel(image, "1", 20, 30, 2, BOX_COLOR);
+  assertEquals(pixel(image, 26, 32), [255, 255, 255], "the dot of the top row");
+  assertEquals(pixel(image, 27, 33), [255, 255, 255], "the same dot, 2 px wide");
+  assertEquals(pixel(image, 22, 32), [...BOX_COLOR], "background left of the dot");
+  assertEquals(pixel(image, 34, 48), [0, 0, 0], "outside the strip");
+});
+
+Deno.test("drawPoses: a label is drawn above the box", () => {
+  const pose = {
+    box: { x1: 10, y1: 50, x2: 60, y2: 90, score: 1 },
+    keypoints: new Float32Array(51),
+    score: 1,
+  };
+  const plain = drawPoses(black(), [pose], {});
+  const labelled = drawPoses(black(), [pose], { label: () => "#7" });
+  // Scale 2 for a 100-px image: the strip spans y 32..50 above the box.
+  assertEquals(pixel(plain, 12, 40), [0, 0, 0]);
+  assertEquals(pixel(labelled, 12, 40), [...BOX_COLOR]);
 });
