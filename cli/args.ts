@@ -1,11 +1,29 @@
 /** Command-line options shared by predict, eval and bench (parsed with node:util parseArgs). */
 
+import { basename } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import denoJson from "../deno.json" with { type: "json" };
+import type { DecodeOptions } from "../lib/image.ts";
 import type { PipelineOptions } from "../lib/pipeline.ts";
 import type { BackendChoice } from "../lib/runtime.ts";
 
 /** A command-line mistake: printed as one line with a pointer to --help, exit code 2. */
 export class UsageError extends Error {}
+
+/** posekit's version, from deno.json (a static import, so `deno compile` carries it). */
+export const VERSION: string = (denoJson as { version?: string }).version ?? "unknown";
+
+/** Backends `--backend` accepts. */
+export const BACKEND_CHOICES = ["auto", "wasm", "webgpu", "native"] as const;
+
+/**
+ * How the user runs a command, for messages: `deno task predict` from a checkout,
+ * `posekit predict` from the compiled binary.
+ */
+export function commandName(command: string): string {
+  const executable = basename(Deno.execPath()).replace(/\.exe$/i, "");
+  return executable === "deno" ? `deno task ${command}` : `${executable} ${command}`;
+}
 
 /** Options of the pipeline, as `parseArgs` options. */
 export const PIPELINE_OPTIONS = {
@@ -18,27 +36,55 @@ export const PIPELINE_OPTIONS = {
   dark: { type: "boolean" },
   "det-thr": { type: "string" },
   "max-people": { type: "string" },
+  "max-pixels": { type: "string" },
   boxes: { type: "string" },
   "box-thr": { type: "string" },
 } as const satisfies ParseArgsConfig["options"];
 
-/** Help text for the pipeline options (shared by the commands' help). */
-export const PIPELINE_HELP = `Models and pipeline:
-  --detector NAME|FILE  person detector: manifest name, manifest .json or .onnx
-                        (default rtmdet_nano_person)
-  --pose NAME|FILE      keypoint model, or an end-to-end model such as PRTR sequential
-                        (default simplepose_nano_256x192)
-  --models DIR          look for model files here first (repeatable); then $POSEKIT_MODELS,
-                        then the per-user cache (~/.cache/posekit/models)
-  --boxes FILE          take person boxes from a COCO detection results file
-                        instead of running the detector
-  --box-thr X           with --boxes: ignore boxes scoring below X (default 0)
-  --det-thr X           detector person score threshold (default 0.3)
-  --max-people N        at most N people per image, best boxes first (default 20)
-  --no-flip             no flip test (faster, slightly less accurate)
-  --dark                DARK sub-pixel refinement for heatmap models
-  --threads N           WASM threads (default: CPU cores)
-  --backend B           auto | wasm | webgpu (default auto)`;
+/** The options every command takes. */
+export const COMMON_OPTIONS = {
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean" },
+} as const satisfies ParseArgsConfig["options"];
+
+/** Help lines of every option, by name; commands list the ones they take (`optionHelp`). */
+const OPTION_HELP: Record<string, string> = {
+  detector: `  --detector NAME|FILE  person detector: manifest name, manifest .json or .onnx
+                        (default rtmdet_nano_person)`,
+  pose: `  --pose NAME|FILE      keypoint model, or an end-to-end model such as PRTR sequential
+                        (default simplepose_nano_256x192)`,
+  models:
+    `  --models DIR          look for model files here first (repeatable); then $POSEKIT_MODELS,
+                        then the per-user cache (~/.cache/posekit/models)`,
+  boxes: `  --boxes FILE          take person boxes from a COCO detection results file
+                        instead of running the detector`,
+  "box-thr": `  --box-thr X           with --boxes: ignore boxes scoring below X (default 0)`,
+  "det-thr": `  --det-thr X           detector person score threshold (default 0.3)`,
+  "max-people": `  --max-people N        at most N people per image, best boxes first (default 20)`,
+  "max-pixels":
+    `  --max-pixels N        refuse images above N pixels (width × height), before decoding
+                        (default 100000000, 100 megapixels)`,
+  "no-flip": `  --no-flip             no flip test (faster, slightly less accurate)`,
+  dark: `  --dark                DARK sub-pixel refinement for heatmap models`,
+  threads: `  --threads N           WASM threads (default: CPU cores)`,
+  backend: `  --backend B           auto | wasm | webgpu | native (default auto)`,
+  help: `  -h, --help            this help`,
+  version: `  --version             posekit's version`,
+};
+
+/** The help lines of `names`, in that order (unknown names are skipped). */
+export function optionHelp(names: readonly string[]): string {
+  return names.filter((name) => OPTION_HELP[name]).map((name) => OPTION_HELP[name]).join("\n");
+}
+
+/** Help text for the pipeline options, `exclude`d ones left out. */
+export function pipelineHelp(exclude: readonly string[] = []): string {
+  const names = Object.keys(PIPELINE_OPTIONS).filter((name) => !exclude.includes(name));
+  return `Models and pipeline:\n${optionHelp(names)}`;
+}
+
+/** Help text for all the pipeline options. */
+export const PIPELINE_HELP: string = pipelineHelp();
 
 /** Parses a number option; errors name the option. */
 export function numberOption(
@@ -54,10 +100,44 @@ export function numberOption(
   return n;
 }
 
+/** Levenshtein distance (insertions, deletions, substitutions; each costs 1). */
+export function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(
+        previous[j] + 1,
+        current[j - 1] + 1,
+        previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
+
 /**
- * Runs parseArgs and turns its errors into one-line UsageErrors. A negative number after an
- * option that takes a value is that value (`--det-thr -1` then says the value is invalid,
- * where parseArgs alone would call the option ambiguous).
+ * The known option nearest to `given` (without dashes) when it is a likely typo: at most 2
+ * edits, and fewer than half of its letters; or the one it is a prefix of. Else undefined.
+ */
+export function nearestOption(given: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const name of known) {
+    const distance = editDistance(given, name);
+    if (distance < bestDistance) [best, bestDistance] = [name, distance];
+  }
+  if (best !== undefined && bestDistance <= 2 && bestDistance * 2 < given.length) return best;
+  const extended = known.filter((name) => given.length >= 3 && name.startsWith(given));
+  return extended.length === 1 ? extended[0] : undefined;
+}
+
+/**
+ * Runs parseArgs and turns its errors into one-line UsageErrors; an unknown option near a
+ * known one gets "did you mean --xyz?". A negative number after an option that takes a value
+ * is that value (`--det-thr -1` then says the value is invalid, where parseArgs alone would
+ * call the option ambiguous).
  */
 export function parseCommandLine<T extends ParseArgsConfig["options"]>(
   args: string[],
@@ -88,14 +168,19 @@ export function parseCommandLine<T extends ParseArgsConfig["options"]>(
       positionals,
     };
   } catch (error) {
+    const code = (error as { code?: string }).code;
+    const message = (error as Error).message;
     // node's own text for this one is long and ends in an unbalanced quote.
-    const unknown = (error as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" &&
-      (error as Error).message.match(/^Unknown option '([^']*)'/);
-    throw new UsageError(
-      unknown
-        ? `unknown option "${unknown[1]}"`
-        : (error as Error).message.replace(/\s*\n\s*/g, " "),
-    );
+    const unknown = code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" &&
+      message.match(/^Unknown option '([^']*)'/);
+    if (unknown) {
+      const given = unknown[1].replace(/^-+/, "").replace(/=.*$/, "");
+      const near = nearestOption(given, Object.keys(options ?? {}));
+      throw new UsageError(
+        `unknown option "${unknown[1]}"${near ? ` (did you mean --${near}?)` : ""}`,
+      );
+    }
+    throw new UsageError(message.replace(/\s*\n\s*/g, " "));
   }
 }
 
@@ -104,8 +189,10 @@ export function pipelineOptions(
   values: Record<string, string | boolean | string[] | undefined>,
 ): PipelineOptions {
   const backend = ((values.backend as string | undefined) ?? "auto") as BackendChoice;
-  if (!["auto", "wasm", "webgpu"].includes(backend)) {
-    throw new UsageError(`invalid value for --backend: "${backend}" (auto, wasm or webgpu)`);
+  if (!(BACKEND_CHOICES as readonly string[]).includes(backend)) {
+    throw new UsageError(
+      `invalid value for --backend: "${backend}" (${BACKEND_CHOICES.join(", ")})`,
+    );
   }
   return {
     detector: values.detector as string | undefined,
@@ -122,4 +209,16 @@ export function pipelineOptions(
     ),
     backend,
   };
+}
+
+/** The image decoding options given on the command line (`--max-pixels`). */
+export function decodeOptions(
+  values: Record<string, string | boolean | string[] | undefined>,
+): DecodeOptions {
+  const maxPixels = numberOption(
+    values["max-pixels"] as string,
+    "max-pixels",
+    (n) => Number.isInteger(n) && n > 0,
+  );
+  return maxPixels === undefined ? {} : { maxPixels };
 }

@@ -1,31 +1,36 @@
 /** `posekit eval`: COCO keypoint AP of a results file, or of the pipeline run on COCO images. */
 
-import { join } from "node:path";
+import { isAbsolute, join, relative, resolve } from "node:path";
 import { type BoxesByImage, groundTruthBoxes, parseDetectionBoxes } from "../lib/boxes.ts";
 import { writeResults } from "../lib/coco_results.ts";
 import { parseGroundTruth, parseResults } from "../lib/eval/coco_json.ts";
 import { evaluateKeypoints } from "../lib/eval/cocoeval.ts";
 import { formatKeypointTable, formatSummary, formatTable } from "../lib/eval/summary.ts";
 import {
+  COMMON_OPTIONS,
+  decodeOptions,
   numberOption,
+  optionHelp,
   parseCommandLine,
-  PIPELINE_HELP,
   PIPELINE_OPTIONS,
+  pipelineHelp,
   pipelineOptions,
   UsageError,
+  VERSION,
 } from "./args.ts";
 import { type BatchItem, processImages } from "./batch.ts";
 import {
   backendLabel,
-  checkOutputFile,
   createPipelineWithProgress,
+  prepareOutputFile,
   printSummary,
   readJsonFile,
 } from "./common.ts";
 import { printErr } from "./progress.ts";
 
+/** `eval --help`. */
 export const EVAL_HELP = `Usage:
-  deno task eval --gt ANNOTATIONS.json --results RESULTS.json
+  deno task eval --gt ANNOTATIONS.json --results RESULTS.json [--only-gt-images]
   deno task eval --gt ANNOTATIONS.json --images DIR [--boxes gt|FILE] [options]
 
 Computes COCO keypoint AP (OKS), with the same numbers as pycocotools' COCOeval.
@@ -33,15 +38,35 @@ With --images, first runs the pipeline on every image of the annotation file.
 
   --gt FILE             COCO person keypoint annotations (e.g. person_keypoints_val2017.json)
   --results FILE        COCO keypoint results to evaluate
-  --images DIR          folder holding the annotation file's images (file_name)
-  --boxes gt            with --images: ground-truth boxes of annotations with keypoints,
-                        score 1 (the papers' "GT box" setting)
-  --out FILE            with --images: also write the results here
+  --only-gt-images      with --results: drop results on images the annotations do not have
+                        (counted in a warning) instead of failing
+  --images DIR          folder holding the annotation file's images (file_name); names that
+                        lead outside DIR are refused
+  --boxes gt|FILE       with --images: ground-truth boxes of annotations with keypoints,
+                        score 1 (the papers' "GT box" setting), or a COCO detection file
+  --out FILE            with --images: also write the results here (folders are created)
   --json                print only one JSON object with the stats on stdout
   --quiet               no progress bar
+${optionHelp(["help", "version"])}
 
-${PIPELINE_HELP}
+With --images, also:
+${pipelineHelp(["boxes"]).replace(/^Models and pipeline:\n/, "")}
 `;
+
+/** The ground-truth images' ids that results name but the annotations lack. */
+function idsAbsentFromGroundTruth(json: unknown, known: Set<number>): number[] {
+  if (!Array.isArray(json)) return [];
+  const absent = new Set<number>();
+  for (const entry of json) {
+    const id = (entry as { image_id?: unknown } | null)?.image_id;
+    if (typeof id === "number" && !known.has(id)) absent.add(id);
+  }
+  return [...absent];
+}
+
+function examples(values: readonly (string | number)[]): string {
+  return values.slice(0, 5).join(", ") + (values.length > 5 ? ", …" : "");
+}
 
 /** Runs eval; returns the exit code. */
 export async function evaluate(args: string[]): Promise<number> {
@@ -53,10 +78,15 @@ export async function evaluate(args: string[]): Promise<number> {
     out: { type: "string" },
     json: { type: "boolean" },
     quiet: { type: "boolean" },
-    help: { type: "boolean", short: "h" },
+    "only-gt-images": { type: "boolean" },
+    ...COMMON_OPTIONS,
   });
   if (values.help) {
     console.log(EVAL_HELP);
+    return 0;
+  }
+  if (values.version) {
+    console.log(`posekit ${VERSION}`);
     return 0;
   }
   if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
@@ -67,12 +97,24 @@ export async function evaluate(args: string[]): Promise<number> {
   if (!resultsPath === !imagesDir) {
     throw new UsageError("give either --results FILE or --images DIR");
   }
+  if (resultsPath) {
+    // No model runs on a results file: its options would be silently ignored.
+    const runOnly = Object.keys(PIPELINE_OPTIONS).find((name) => values[name] !== undefined);
+    if (runOnly) {
+      throw new UsageError(`--${runOnly} goes with --images (no model runs on --results)`);
+    }
+  } else if (values["only-gt-images"]) {
+    throw new UsageError("--only-gt-images goes with --results");
+  }
   const quiet = values.quiet === true;
   const out = values.out as string | undefined;
   if (out !== undefined) {
     if (!imagesDir) throw new UsageError("--out goes with --images (it writes the results made)");
-    await checkOutputFile(out, "--out");
   }
+  const options = imagesDir ? pipelineOptions(values) : undefined;
+  const decode = decodeOptions(values);
+  const boxThreshold = numberOption(values["box-thr"] as string, "box-thr") ?? 0;
+  if (out !== undefined) await prepareOutputFile(out, "--out");
 
   const gtJson = await readJsonFile(gtPath);
   const gt = parseGroundTruth(gtJson, gtPath);
@@ -82,24 +124,71 @@ export async function evaluate(args: string[]): Promise<number> {
 
   if (resultsPath) {
     resultsJson = await readJsonFile(resultsPath);
+    const known = new Set(gt.images.map((image) => image.id));
+    const absent = idsAbsentFromGroundTruth(resultsJson, known);
+    if (absent.length && !values["only-gt-images"]) {
+      throw new Error(
+        `${resultsPath}: results on ${absent.length} image id${absent.length === 1 ? "" : "s"} ` +
+          `absent from ${gtPath} (${examples(absent)}); --only-gt-images evaluates only the ` +
+          `ground truth's images`,
+      );
+    }
+    if (absent.length) {
+      const all = resultsJson as { image_id?: unknown }[];
+      const kept = all.filter((r) => typeof r?.image_id !== "number" || known.has(r.image_id));
+      printErr(
+        `posekit: warning: --only-gt-images: dropped ${
+          all.length - kept.length
+        } of ${all.length} ` +
+          `results, on ${absent.length} image ids absent from ${gtPath} (${examples(absent)})\n`,
+      );
+      resultsJson = kept;
+    }
   } else {
     const boxesArg = values.boxes as string | undefined;
     let boxes: BoxesByImage | undefined;
     if (boxesArg === "gt") {
       boxes = groundTruthBoxes(gtJson as Parameters<typeof groundTruthBoxes>[0]);
     } else if (boxesArg) {
-      const threshold = numberOption(values["box-thr"] as string, "box-thr") ?? 0;
-      boxes = parseDetectionBoxes(await readJsonFile(boxesArg), boxesArg, threshold);
+      boxes = parseDetectionBoxes(await readJsonFile(boxesArg), boxesArg, boxThreshold);
+      const covered = gt.images.filter((image) => boxes!.has(image.id)).length;
+      if (covered < gt.images.length) {
+        printErr(
+          `posekit: warning: --boxes ${boxesArg} has boxes for ${covered} of ` +
+            `${gt.images.length} images in ${gtPath}` +
+            (boxThreshold > 0 ? ` (scoring at least --box-thr ${boxThreshold})` : "") +
+            `; the other ${gt.images.length - covered} count as images without people\n`,
+        );
+      }
     }
     const items: BatchItem[] = [];
     const missing: string[] = [];
+    const outside: string[] = [];
+    const root = resolve(imagesDir!);
     for (const image of gt.images) {
-      const path = join(imagesDir!, image.fileName ?? `${String(image.id).padStart(12, "0")}.jpg`);
+      const fileName = image.fileName ?? `${String(image.id).padStart(12, "0")}.jpg`;
+      const path = join(imagesDir!, fileName);
+      // A file_name such as ../../etc/hostname or /etc/passwd must not be read.
+      const inside = relative(root, resolve(root, fileName));
+      if (isAbsolute(fileName) || inside === "" || inside.startsWith("..") || isAbsolute(inside)) {
+        outside.push(fileName);
+        continue;
+      }
       try {
-        if ((await Deno.stat(path)).isFile) items.push({ path, imageId: image.id });
+        if ((await Deno.stat(path)).isFile) items.push({ path, imageId: image.id, fileName });
+        else missing.push(path);
       } catch {
         missing.push(path);
       }
+    }
+    if (outside.length) {
+      printErr(
+        `posekit: ${outside.length} of ${gt.images.length} images in ${gtPath} have a file_name ` +
+          `outside --images ${imagesDir} and were refused (${
+            examples(outside.map((name) => JSON.stringify(name)))
+          }); they count as images without people\n`,
+      );
+      exitCode = 1;
     }
     if (missing.length) {
       printErr(
@@ -110,14 +199,14 @@ export async function evaluate(args: string[]): Promise<number> {
       );
     }
     if (items.length === 0) throw new Error(`none of the images in ${gtPath} are in ${imagesDir}`);
-    const options = pipelineOptions(values);
     const pipeline = await createPipelineWithProgress(
-      boxes ? { ...options, detector: false } : options,
+      boxes ? { ...options!, detector: false } : options!,
       quiet,
     );
     try {
       const batch = await processImages(pipeline, items, {
         boxes,
+        decode,
         progress: quiet ? false : undefined,
       });
       if (!quiet) printSummary(pipeline, batch);
@@ -129,8 +218,9 @@ export async function evaluate(args: string[]): Promise<number> {
         people: batch.people,
         failures: batch.failures.length,
         missingImages: missing.length,
+        refusedImages: outside.length,
         boxes: boxesArg ?? "detector",
-        backend: backendLabel(),
+        backend: backendLabel(pipeline.runtimeInfo),
         detector: pipeline.detector?.manifest.name,
         pose: pipeline.pose.manifest.name,
       };

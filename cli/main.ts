@@ -3,46 +3,49 @@
  * Errors are printed as one clear line; stack traces only with POSEKIT_DEBUG=1.
  */
 
-import { UsageError } from "./args.ts";
+import { commandName, nearestOption, UsageError, VERSION } from "./args.ts";
+import { runCommand } from "./common.ts";
 import { EVAL_HELP, evaluate } from "./eval.ts";
 import { predict, PREDICT_HELP } from "./predict.ts";
-import { printErr } from "./progress.ts";
 
-const USAGE = `posekit — top-down multi-person 2D pose estimation
+const COMMANDS = ["predict", "eval"];
+
+function usage(): string {
+  return `posekit ${VERSION} — top-down multi-person 2D pose estimation
 
 Usage:
-  posekit predict [options] <image|directory|glob>...
-  posekit eval --gt ANNOTATIONS.json (--results RESULTS.json | --images DIR) [options]
+  ${commandName("predict")} [options] <image|directory|glob|-|URL>...
+  ${commandName("eval")} --gt ANNOTATIONS.json (--results RESULTS.json | --images DIR) [options]
 
-Run "posekit <command> --help" for the options of a command.`;
+Run "${commandName("predict")} --help" or "${commandName("eval")} --help" for their options.`;
+}
 
 /** Runs a command line; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
-  try {
-    switch (command) {
-      case "predict":
-        return await predict(rest);
-      case "eval":
-        return await evaluate(rest);
-      case undefined:
-      case "-h":
-      case "--help":
-      case "help":
-        console.log(rest[0] === "predict" ? PREDICT_HELP : rest[0] === "eval" ? EVAL_HELP : USAGE);
-        return 0;
-      default:
-        throw new UsageError(`unknown command "${command}"`);
-    }
-  } catch (error) {
-    if (error instanceof UsageError) {
-      const help = command === "predict" || command === "eval" ? `${command} --help` : "--help";
-      printErr(`posekit: ${error.message} (see "posekit ${help}")\n`);
-      return 2;
-    }
-    if (Deno.env.get("POSEKIT_DEBUG")) console.error(error);
-    else printErr(`posekit: ${error instanceof Error ? error.message : String(error)}\n`);
-    return 1;
+  switch (command) {
+    case "predict":
+      return await runCommand("predict", () => predict(rest));
+    case "eval":
+      return await runCommand("eval", () => evaluate(rest));
+    case "--version":
+    case "version":
+      console.log(`posekit ${VERSION}`);
+      return 0;
+    case undefined:
+    case "-h":
+    case "--help":
+    case "help":
+      console.log(rest[0] === "predict" ? PREDICT_HELP : rest[0] === "eval" ? EVAL_HELP : usage());
+      return 0;
+    default:
+      return await runCommand("", () => {
+        const near = nearestOption(command.replace(/^-+/, ""), COMMANDS);
+        throw new UsageError(
+          `unknown command "${command}"${near ? ` (did you mean ${near}?)` : ""}; ` +
+            `the commands are ${COMMANDS.join(" and ")}`,
+        );
+      });
   }
 }
 

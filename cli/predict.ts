@@ -4,33 +4,43 @@ import { parseDetectionBoxes } from "../lib/boxes.ts";
 import { assignImageIds, writeResults } from "../lib/coco_results.ts";
 import { expandInputs } from "../lib/inputs.ts";
 import {
+  COMMON_OPTIONS,
+  decodeOptions,
   numberOption,
+  optionHelp,
   parseCommandLine,
   PIPELINE_HELP,
   PIPELINE_OPTIONS,
   pipelineOptions,
   UsageError,
+  VERSION,
 } from "./args.ts";
 import { processImages } from "./batch.ts";
 import {
-  checkOutputFile,
-  checkOutputFolder,
   createPipelineWithProgress,
+  prepareOutputFile,
+  prepareOutputFolder,
   printSummary,
   readJsonFile,
 } from "./common.ts";
 import { printErr } from "./progress.ts";
 
-export const PREDICT_HELP = `Usage: deno task predict [options] <image|directory|glob>...
+/** `predict --help`. */
+export const PREDICT_HELP = `Usage: deno task predict [options] <image|directory|glob|-|URL>...
 
 Finds people and their 17 COCO keypoints in JPEG/PNG images (directories are searched
-recursively) and writes COCO keypoint results:
-  [{"image_id", "category_id": 1, "keypoints": [x, y, score] × 17, "score", "bbox"}]
+recursively; - reads one image from stdin; http(s):// URLs are fetched, up to 256 MiB
+within 30 s) and writes COCO keypoint results:
+  [{"image_id", "category_id": 1, "keypoints": [x, y, score] × 17, "score", "bbox",
+    "file_name"}]
 
 Output:
-  --out FILE            write the results here (atomically); default: stdout
+  --out FILE            write the results here (atomically; missing folders are created);
+                        default: stdout. Left untouched when no input could be read.
   --draw DIR            also write each image with boxes and skeletons drawn on it
+                        (DIR and its parents are created)
   --quiet               no progress bar and no summary line
+${optionHelp(["help", "version"])}
 
 ${PIPELINE_HELP}
 `;
@@ -39,24 +49,30 @@ ${PIPELINE_HELP}
 export async function predict(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(args, {
     ...PIPELINE_OPTIONS,
+    ...COMMON_OPTIONS,
     out: { type: "string" },
     draw: { type: "string" },
     quiet: { type: "boolean" },
-    help: { type: "boolean", short: "h" },
   });
   if (values.help) {
     console.log(PREDICT_HELP);
     return 0;
   }
+  if (values.version) {
+    console.log(`posekit ${VERSION}`);
+    return 0;
+  }
   if (positionals.length === 0) throw new UsageError("no images given");
   const options = pipelineOptions(values);
+  const decode = decodeOptions(values);
+  const boxThreshold = numberOption(values["box-thr"] as string, "box-thr") ?? 0;
   const quiet = values.quiet === true;
   const out = values.out as string | undefined;
   const drawDir = values.draw as string | undefined;
-  if (out !== undefined) await checkOutputFile(out, "--out");
-  if (drawDir !== undefined) await checkOutputFolder(drawDir, "--draw");
+  // Before any work: a run that cannot write its output would be lost at the end.
+  if (out !== undefined) await prepareOutputFile(out, "--out");
+  if (drawDir !== undefined) await prepareOutputFolder(drawDir, "--draw");
 
-  const boxThreshold = numberOption(values["box-thr"] as string, "box-thr") ?? 0;
   const boxes = values.boxes
     ? parseDetectionBoxes(
       await readJsonFile(values.boxes as string),
@@ -69,8 +85,10 @@ export async function predict(args: string[]): Promise<number> {
   for (const e of errors) printErr(`posekit: ${e.path}: ${e.reason}\n`);
   const items = assignImageIds(files);
   if (items.length === 0) {
-    // Nothing to run: no need to load models. The (empty) output is still written.
-    await writeResults(out, [], items);
+    // Nothing to run: no models are loaded, and an existing --out is kept as it was (a
+    // mistyped input must not replace earlier results with an empty list).
+    if (out === undefined) await writeResults(undefined, []);
+    else printErr(`posekit: no input could be read; --out ${out} was not written\n`);
     return 1;
   }
 
@@ -83,16 +101,16 @@ export async function predict(args: string[]): Promise<number> {
     const batch = await processImages(pipeline, items, {
       boxes,
       drawDir,
+      decode,
       progress: quiet ? false : undefined,
     });
-    const written = await writeResults(out, batch.results, items);
-    if (!quiet) {
-      printSummary(pipeline, batch, errors.length);
-      if (written.mappingPath) {
-        printErr(`image ids of non-COCO file names: ${written.mappingPath}\n`);
-      }
-    }
-    return batch.failures.length + errors.length > 0 ? 1 : 0;
+    if (out !== undefined && batch.images === 0) {
+      // Every image failed: keep earlier results rather than replace them with nothing.
+      printErr(`posekit: no image could be processed; --out ${out} was not written\n`);
+    } else await writeResults(out, batch.results);
+    if (!quiet) printSummary(pipeline, batch, errors.length);
+    const failed = batch.failures.length + errors.length + batch.drawFailures.length;
+    return failed > 0 ? 1 : 0;
   } finally {
     await pipeline.close();
   }

@@ -4,7 +4,8 @@
  *
  * Image ids: a COCO-style file name (digits only, e.g. `000000000785.jpg`) is its own id, so
  * results on COCO images can be evaluated directly. Other names get a stable id hashed from
- * the base name; a sidecar file maps ids back to paths (see `writeResultsAtomic`).
+ * the base name; each result also carries its image's `file_name` (pycocotools ignores extra
+ * keys), so that an id is never the only link back to the file.
  */
 
 import { basename, dirname, extname, join } from "node:path";
@@ -20,6 +21,8 @@ export interface CocoKeypointResult {
   score: number;
   /** Person box as [x, y, width, height]. */
   bbox: [number, number, number, number];
+  /** The image as the inputs named it (a path, `-` for stdin, or a URL), when known. */
+  file_name?: string;
 }
 
 /** Coordinates keep 3 decimals (1/1000 px), far below what OKS can tell apart. */
@@ -36,10 +39,15 @@ function round(value: number, decimals: number): number {
 
 /**
  * The COCO results of one image: one entry per pose with every keypoint (K × 3 values, so 51
- * for COCO's 17 keypoints), the pose score and its box. Coordinates are rounded to 3 decimals
- * and scores to 6; non-finite numbers become 0 so that the JSON stays valid.
+ * for COCO's 17 keypoints), the pose score and its box, and `file_name` when `fileName` is
+ * given. Coordinates are rounded to 3 decimals and scores to 6; non-finite numbers become 0
+ * so that the JSON stays valid.
  */
-export function toCocoResults(imageId: number, poses: readonly Pose[]): CocoKeypointResult[] {
+export function toCocoResults(
+  imageId: number,
+  poses: readonly Pose[],
+  fileName?: string,
+): CocoKeypointResult[] {
   return poses.map((pose) => {
     const keypoints: number[] = [];
     for (let i = 0; i + 2 < pose.keypoints.length; i += 3) {
@@ -61,6 +69,7 @@ export function toCocoResults(imageId: number, poses: readonly Pose[]): CocoKeyp
         round(x2 - x1, COORDINATE_DECIMALS),
         round(y2 - y1, COORDINATE_DECIMALS),
       ],
+      ...(fileName === undefined ? {} : { file_name: fileName }),
     };
   });
 }
@@ -105,7 +114,9 @@ function hashedId(name: string): number {
  * `ImageIdRegistry`, which also resolves collisions.
  */
 export function imageIdForPath(path: string): number {
-  return imageIdFromFileName(path) ?? hashedId(basename(path));
+  // A URL's name is the last part of its path (no query string).
+  const name = /^https?:\/\//i.test(path) ? basename(new URL(path).pathname) || path : path;
+  return imageIdFromFileName(name) ?? hashedId(basename(name));
 }
 
 /**
@@ -148,11 +159,6 @@ export class ImageIdRegistry {
   }
 }
 
-/** The path of the image-id sidecar written beside a results file. */
-export function mappingPathFor(resultsPath: string): string {
-  return `${resultsPath}.images.json`;
-}
-
 /**
  * Results as JSON text: an array with one result per line (valid JSON that `json.load` and
  * pycocotools read, and that diffs and greps well). Ends with a newline.
@@ -162,16 +168,73 @@ export function formatResultsJson(results: readonly CocoKeypointResult[]): strin
   return `[\n${results.map((r) => JSON.stringify(r)).join(",\n")}\n]\n`;
 }
 
+/** The pattern of `writeFileAtomic`'s temporary files: `.<name>.<pid>.<8 hex>.tmp`. */
+function temporaryFilePattern(path: string): RegExp {
+  const name = basename(path).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return new RegExp(`^\\.${name}\\.(\\d+)\\.[0-9a-f]{8}\\.tmp$`);
+}
+
 /**
- * Writes `contents` to `path` atomically: into a temporary file in the same folder, then
- * renamed over `path`, so a reader never sees half a file and an interrupted run leaves the
- * previous file intact.
+ * A fresh temporary path beside `path` (same folder, so that a rename replaces `path`
+ * atomically): `.<name>.<pid>.<8 hex digits>.tmp`. The pid lets a later run tell a file left
+ * by a killed run from one a running process is still writing.
  */
-export async function writeFileAtomic(path: string, contents: string): Promise<void> {
-  const temporary = join(
+export function temporaryPathFor(path: string): string {
+  return join(
     dirname(path),
     `.${basename(path)}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`,
   );
+}
+
+/** A temporary file's writer may still run: its process exists (or we cannot tell). */
+function mayStillBeWriting(pid: number, modified: Date | null): boolean {
+  if (pid === Deno.pid) return true;
+  try {
+    Deno.statSync("/proc/self");
+  } catch {
+    // No /proc (macOS, Windows): only files untouched for a day count as abandoned.
+    return !modified || Date.now() - modified.getTime() < 24 * 3600 * 1000;
+  }
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Removes the temporary files that `writeFileAtomic` left beside `path` in runs that were
+ * killed before their rename (their process is gone). Returns the paths removed. Files of
+ * processes still running are kept, and errors are ignored: this is tidying, not the work.
+ */
+export async function removeStaleTemporaryFiles(path: string): Promise<string[]> {
+  const pattern = temporaryFilePattern(path);
+  const folder = dirname(path);
+  const removed: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(folder)) {
+      const match = entry.isFile ? pattern.exec(entry.name) : null;
+      if (!match) continue;
+      const stale = join(folder, entry.name);
+      const info = await Deno.stat(stale).catch(() => undefined);
+      if (!info || mayStillBeWriting(Number(match[1]), info.mtime)) continue;
+      await Deno.remove(stale).then(() => removed.push(stale), () => {});
+    }
+  } catch {
+    // An unreadable folder: the write itself will say so.
+  }
+  return removed;
+}
+
+/**
+ * Writes `contents` to `path` atomically: into a temporary file in the same folder, then
+ * renamed over `path`, so a reader never sees half a file and an interrupted run leaves the
+ * previous file intact. Temporary files of earlier, killed runs are removed first.
+ */
+export async function writeFileAtomic(path: string, contents: string): Promise<void> {
+  await removeStaleTemporaryFiles(path);
+  const temporary = temporaryPathFor(path);
   try {
     await Deno.writeTextFile(temporary, contents);
     await Deno.rename(temporary, path);
@@ -182,29 +245,13 @@ export async function writeFileAtomic(path: string, contents: string): Promise<v
 }
 
 /**
- * Writes COCO results to `path` (a JSON array, see `formatResultsJson`), atomically.
- *
- * When `mapping` is given (`ImageIdRegistry.mapping()`, passed when `needsMapping` is true),
- * it is written first to the sidecar `<path>.images.json`: a JSON object from image id (as a
- * string key) to the image's path as the inputs named it (relative paths are relative to the
- * working directory of the run), listing every image of the run, e.g.
- * `{"1375279876": "photos/beach.jpg", "785": "coco/000000000785.jpg"}`.
- * Without a mapping a stale sidecar from an earlier run is removed, so that a sidecar beside
- * results always belongs to them.
+ * Writes COCO results to `path` (a JSON array, see `formatResultsJson`), atomically. One file
+ * holds everything: each result names its image (`file_name`), so no sidecar can disagree.
  */
 export async function writeResultsAtomic(
   path: string,
   results: readonly CocoKeypointResult[],
-  mapping?: Record<string, string>,
 ): Promise<void> {
-  const sidecar = mappingPathFor(path);
-  if (mapping) {
-    await writeFileAtomic(sidecar, `${JSON.stringify(mapping, null, 2)}\n`);
-  } else {
-    await Deno.remove(sidecar).catch((error) => {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    });
-  }
   await writeFileAtomic(path, formatResultsJson(results));
 }
 
@@ -220,39 +267,16 @@ export function assignImageIds(paths: readonly string[]): ImageIdAssignment[] {
   return paths.map((path) => ({ path, imageId: registry.idFor(path) }));
 }
 
-/**
- * The id → path mapping of a run's images when some id cannot be read off its file name,
- * else undefined (all COCO-style names: no mapping needed).
- */
-export function mappingFor(
-  images: readonly ImageIdAssignment[],
-): Record<string, string> | undefined {
-  if (images.every(({ path, imageId }) => imageIdFromFileName(path) === imageId)) {
-    return undefined;
-  }
-  const mapping: Record<string, string> = {};
-  for (const { path, imageId } of images) mapping[String(imageId)] = path;
-  return mapping;
-}
-
-/**
- * Writes results to `out` atomically with the image-id sidecar when `images` need one (see
- * `writeResultsAtomic`), or to stdout when `out` is undefined. On stdout no mapping is
- * written: hashed ids are still stable (`imageIdForPath`), and `--out` gives the sidecar.
- * Returns the sidecar's path when one was written.
- */
+/** Writes results to `out` atomically (see `writeResultsAtomic`), or to stdout without `out`. */
 export async function writeResults(
   out: string | undefined,
   results: readonly CocoKeypointResult[],
-  images: readonly ImageIdAssignment[] = [],
-): Promise<{ mappingPath?: string }> {
+): Promise<void> {
   if (out === undefined) {
     await writeAll(Deno.stdout, new TextEncoder().encode(formatResultsJson(results)));
-    return {};
+    return;
   }
-  const mapping = mappingFor(images);
-  await writeResultsAtomic(out, results, mapping);
-  return mapping ? { mappingPath: mappingPathFor(out) } : {};
+  await writeResultsAtomic(out, results);
 }
 
 async function writeAll(writer: { write(p: Uint8Array): Promise<number> }, bytes: Uint8Array) {

@@ -274,3 +274,133 @@ Deno.test({
       for (const key of STAT_KEYS) assertEquals(againStats[key], stats[key], key);
     }),
 });
+
+Deno.test({
+  name: "eval --only-gt-images drops results on unknown image ids with a counted warning",
+  ignore,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const gt = await readGroundTruth();
+      const results = [...groundTruthAsResults(gt), someResult(424242), someResult(424242)];
+      const text = JSON.stringify(results);
+
+      const refused = await evaluateText(dir, "r.json", text, ["--json"]);
+      assertCleanFailure(refused.run, 1);
+      assert(
+        refused.run.stderr.includes("--only-gt-images"),
+        `a hint\n${describeRun(refused.run)}`,
+      );
+
+      const { run } = await evaluateText(dir, "r.json", text, ["--json", "--only-gt-images"]);
+      assertCleanFailure(run, 0);
+      // The ground truth's own people are found exactly: AP 1, as without the extra results.
+      assertEquals(parseStats(run).AP, 1);
+      const warning = nonEmptyLines(run.stderr).find((l) => l.includes("warning"));
+      assert(
+        warning?.includes(`dropped 2 of ${results.length} results, on 1 image ids`) &&
+          warning.includes("424242"),
+        `counted\n${describeRun(run)}`,
+      );
+    }),
+});
+
+Deno.test({
+  name: "eval --images refuses ground-truth file names that leave the images folder",
+  ignore,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const imagesDir = join(dir, "images");
+      await Deno.mkdir(imagesDir);
+      await Deno.copyFile(
+        requireShared("coco", "val2017", "000000000785.jpg"),
+        join(imagesDir, "000000000785.jpg"),
+      );
+      // Both exist on this machine (as root or not): a reader that followed them would find
+      // a file.
+      const escaping = ["../../../../../../etc/hostname", "/etc/hostname"];
+      await Deno.writeTextFile(join(dir, "escape.jpg"), "outside the images folder");
+      escaping.push("../escape.jpg");
+      const gtPath = join(dir, "gt.json");
+      await Deno.writeTextFile(
+        gtPath,
+        JSON.stringify({
+          images: [
+            { id: 785, file_name: "000000000785.jpg", width: 640, height: 425 },
+            ...escaping.map((file_name, i) => ({ id: 1 + i, file_name, width: 9, height: 9 })),
+          ],
+          annotations: [],
+          categories: [{ id: 1, name: "person" }],
+        }),
+      );
+
+      // A model that does not exist: the refusal comes before any model is looked for.
+      const run = await runCli([
+        "eval",
+        "--gt",
+        gtPath,
+        "--images",
+        imagesDir,
+        "--pose",
+        "nonexistent_model",
+      ]);
+
+      assertCleanFailure(run, 1);
+      const line = nonEmptyLines(run.stderr).find((l) => l.includes("outside --images"));
+      assert(line, `a counted error\n${describeRun(run)}`);
+      assert(line.includes(`3 of 4 images in ${gtPath}`), line);
+      for (const name of escaping) assert(line.includes(JSON.stringify(name)), `${name}: ${line}`);
+    }),
+});
+
+Deno.test({
+  name: "eval --boxes FILE that covers few of the images warns with the counts",
+  ignore: ignore || ignoreWithoutShared("coco", "detections"),
+  fn: async () => {
+    const gt = await readGroundTruth();
+    const boxesPath = requireShared(
+      "coco",
+      "detections",
+      "COCO_val2017_detections_AP_H_56_person.4img.json",
+    );
+    const boxes = JSON.parse(await Deno.readTextFile(boxesPath)) as { image_id: number }[];
+    const gtIds = new Set(gt.images.map((im) => im.id));
+    const covered = new Set(boxes.map((b) => b.image_id).filter((id) => gtIds.has(id))).size;
+    assert(covered < gt.images.length, "the file covers only some images");
+
+    const run = await evaluate([
+      "--images",
+      requireShared("coco", "val2017"),
+      "--boxes",
+      boxesPath,
+      "--pose",
+      "nonexistent_model",
+    ]);
+
+    const warning = nonEmptyLines(run.stderr).find((l) => l.includes("warning"));
+    assert(
+      warning?.includes(`has boxes for ${covered} of ${gt.images.length} images`),
+      `counted\n${describeRun(run)}`,
+    );
+  },
+});
+
+Deno.test({
+  name: "eval: pipeline options with --results, and a near-miss option, are usage errors",
+  ignore,
+  fn: async () => {
+    for (
+      const [args, says] of [
+        [["--results", "r.json", "--pose", "x"], /--pose goes with --images/],
+        [["--results", "r.json", "--only-gt-imgs"], /did you mean --only-gt-images\?/],
+        [["--images", ".", "--only-gt-images"], /--only-gt-images goes with --results/],
+      ] as [string[], RegExp][]
+    ) {
+      const run = await evaluate(args);
+      assertCleanFailure(run, 2);
+      const lines = nonEmptyLines(run.stderr);
+      assertEquals(lines.length, 1, `one line for ${args.join(" ")}\n${describeRun(run)}`);
+      assert(says.test(lines[0]), `${says} in: ${lines[0]}`);
+      assert(lines[0].endsWith('(see "deno task eval --help")'), lines[0]);
+    }
+  },
+});

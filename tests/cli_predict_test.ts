@@ -8,6 +8,7 @@ import { decodeImage, encodeJpeg, encodePng, readImageFile } from "../lib/image.
 import type { RgbImage } from "../lib/types.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 import {
+  CLI_MAIN,
   type CliRun,
   describeRun,
   hasStackTrace,
@@ -15,6 +16,7 @@ import {
   runCli,
   withTempDir,
 } from "./support/cli.ts";
+import { handMadeCmykJpeg } from "./support/hand_made_images.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
 
 const IMAGE_785 = ["coco", "val2017", "000000000785.jpg"];
@@ -38,6 +40,7 @@ interface Result {
   keypoints: number[];
   score: number;
   bbox: number[];
+  file_name: string;
 }
 
 /** Parses COCO keypoint results and checks every entry has exactly the documented shape. */
@@ -52,9 +55,10 @@ function parseResults(text: string, context: string): Result[] {
   for (const entry of json as Result[]) {
     assertEquals(
       Object.keys(entry).sort(),
-      ["bbox", "category_id", "image_id", "keypoints", "score"],
+      ["bbox", "category_id", "file_name", "image_id", "keypoints", "score"],
       "keys of a result",
     );
+    assert(typeof entry.file_name === "string" && entry.file_name !== "", "file_name names it");
     assert(Number.isInteger(entry.image_id) && entry.image_id >= 0, "image_id: an integer id");
     assertEquals(entry.category_id, 1, "category_id is person");
     assertEquals(entry.keypoints.length, 17 * 3, "17 keypoints × (x, y, score)");
@@ -162,6 +166,20 @@ Deno.test({
       // empty ".png" is named on the command line.
       const empty = join(dir, ".png");
       await Deno.writeFile(empty, new Uint8Array());
+      // A named pipe: reading it would block forever (no writer ever comes).
+      const pipe = join(dir, "stream.jpg");
+      const mkfifo = await new Deno.Command("mkfifo", { args: [pipe] }).output();
+      assertEquals(mkfifo.code, 0, "mkfifo");
+      // Two JPEGs that decode, about which libjpeg itself prints to stderr when let: a CMYK
+      // one ("Unsupported color conversion request") and one with junk bytes before its frame
+      // header ("Corrupt JPEG data: 3 extraneous bytes before marker 0xc0").
+      await Deno.writeFile(join(dir, "cmyk.jpg"), handMadeCmykJpeg());
+      const small = encodeJpeg({ width: 16, height: 16, data: new Uint8Array(768).fill(99) }, 90);
+      const sof = small.findIndex((b, i) => b === 0xff && small[i + 1] === 0xc0);
+      await Deno.writeFile(
+        join(dir, "junk.jpg"),
+        Uint8Array.from([...small.subarray(0, sof), 1, 2, 3, ...small.subarray(sof)]),
+      );
       const out = join(dir, "results.json");
 
       const run = await predict([dir, empty, "--out", out]);
@@ -177,12 +195,20 @@ Deno.test({
           [truncated, /truncated/i],
           [corrupt, /PNG/],
           [empty, /empty/i],
+          [pipe, /not a regular file \(a named pipe\)/],
         ] as const
       ) {
         const line = errorLines.find((l) => l.includes(`${path}:`));
         assert(line, `stderr names ${path}\n${describeRun(run)}`);
         assert(reason.test(line.slice(line.indexOf(`${path}:`))), `reason for ${path}: ${line}`);
       }
+      // Only posekit's own lines: no decoder chatter without a file name.
+      for (const line of errorLines) {
+        assert(line.startsWith("posekit: "), `a posekit line: ${line}\n${describeRun(run)}`);
+      }
+      assert(!/cmyk\.jpg|junk\.jpg/.test(run.stderr), `they decode fine\n${describeRun(run)}`);
+      // 785, cmyk.jpg and junk.jpg ran; the 5 others failed.
+      assert(/3 images, \d+ people, 5 failed/.test(run.stderr), describeRun(run));
     }),
 });
 
@@ -225,7 +251,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "predict: --out replaces an existing file by rename and leaves no temporary files",
+  name:
+    "predict: --out replaces an existing file by rename and cleans up killed runs' temporary files",
   ignore,
   fn: () =>
     withTempDir(async (dir) => {
@@ -236,8 +263,9 @@ Deno.test({
       const out = join(outDir, "results.json");
       // Longer than the new results: a file rewritten in place would keep a tail of this.
       await Deno.writeTextFile(out, "x".repeat(1 << 20));
-      // A stale image-id sidecar from an earlier run with non-COCO names.
-      await Deno.writeTextFile(`${out}.images.json`, '{"1234567890": "old.jpg"}\n');
+      // A temporary file left by a run killed before its rename (the writer's own pattern;
+      // no process has pid 2147483647).
+      await Deno.writeTextFile(join(outDir, ".results.json.2147483647.0badf00d.tmp"), "[");
       const before = await Deno.stat(out);
 
       const run = await predict([input, "--out", out]);
@@ -251,30 +279,75 @@ Deno.test({
       }
       const names = [];
       for await (const entry of Deno.readDir(outDir)) names.push(entry.name);
-      // Only COCO names: no sidecar is needed, and the stale one is gone.
+      // One file: no sidecar, and the killed run's temporary file is gone.
       assertEquals(names, ["results.json"], "files left beside --out");
     }),
 });
 
 Deno.test({
-  name: "predict: --out into a folder that does not exist fails before any work",
+  name: "predict: an --out that cannot be written fails before any work, in one line",
   ignore,
   fn: () =>
     withTempDir(async (dir) => {
       await Deno.copyFile(requireShared(...IMAGE_785), join(dir, "000000000785.jpg"));
-      const out = join(dir, "typo", "results.json");
+      // Tests run as root, whom chmod 555 does not stop; a regular file where a folder should
+      // be stops everyone (ENOTDIR).
+      const file = join(dir, "somefile");
+      await Deno.writeTextFile(file, "a file, not a folder\n");
+      const out = join(file, "results.json");
 
       // A model that does not exist either: had the models been loaded first, it would say so.
       const run = await predict([dir, "--out", out, "--pose", "nonexistent_model"]);
 
       assertCleanFailure(run, 1);
-      assertEquals(nonEmptyLines(run.stderr).length, 1, `one line\n${describeRun(run)}`);
-      assert(run.stderr.includes(out), `the message names --out\n${describeRun(run)}`);
+      const lines = nonEmptyLines(run.stderr);
+      assertEquals(lines.length, 1, `one line\n${describeRun(run)}`);
+      assert(lines[0].includes(`--out ${out}`), `the message names --out\n${describeRun(run)}`);
+      assert(lines[0].includes(`${file} is a file, not a folder`), lines[0]);
+      assert(!/nonexistent_model/.test(run.stderr), "no model was looked for");
     }),
 });
 
 Deno.test({
-  name: "predict: COCO names keep their id; other names get a stable id and a sidecar",
+  name: "predict: --out into folders that do not exist yet creates them",
+  ignore,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const out = join(dir, "new", "deeper", "results.json");
+
+      const run = await predict([requireShared(...IMAGE_785), "--out", out]);
+
+      assertCleanFailure(run, 0);
+      const results = parseResults(await Deno.readTextFile(out), describeRun(run));
+      assertEquals(new Set(results.map((r) => r.image_id)), new Set([785]));
+    }),
+});
+
+Deno.test({
+  name: "predict: when no input can be read, an existing --out is left untouched",
+  ignore,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const keep = join(dir, "keep.json");
+      const earlier = '[{"image_id": 785, "note": "results of an earlier run"}]\n';
+      await Deno.writeTextFile(keep, earlier);
+      const notThere = join(dir, "nothere.jpg");
+      const notAnImage = join(dir, "notes.jpg");
+      await Deno.writeTextFile(notAnImage, "not a photo");
+
+      for (const inputs of [[notThere], [notAnImage]]) {
+        const run = await predict([...inputs, "--out", keep]);
+
+        assertCleanFailure(run, 1);
+        assert(run.stderr.includes(inputs[0]), `names ${inputs[0]}\n${describeRun(run)}`);
+        assert(/--out .*was not written/.test(run.stderr), `says so\n${describeRun(run)}`);
+        assertEquals(await Deno.readTextFile(keep), earlier, "keep.json is as it was");
+      }
+    }),
+});
+
+Deno.test({
+  name: "predict: COCO names keep their id; other names a stable id; each result its file_name",
   ignore,
   fn: () =>
     withTempDir(async (dir) => {
@@ -299,9 +372,16 @@ Deno.test({
       );
       assertEquals(secondIds, new Set([skierId]), "skier.jpg gets the same id on another run");
 
-      const sidecar = JSON.parse(await Deno.readTextFile(`${out}.images.json`));
-      assertEquals(sidecar[String(skierId)], skier, "the sidecar maps the id back to the file");
-      assertEquals(sidecar["785"], coco);
+      // Each result names its file, in --out and on stdout; no sidecar beside --out.
+      for (const result of firstResults) {
+        assertEquals(result.file_name, result.image_id === 785 ? coco : skier, "file_name");
+      }
+      for (const result of parseResults(second.stdout, describeRun(second))) {
+        assertEquals(result.file_name, skier, "file_name on stdout");
+      }
+      const names = [];
+      for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+      assertEquals(names.sort(), ["000000000785.jpg", "results.json", "skier.jpg"]);
     }),
 });
 
@@ -534,6 +614,151 @@ Deno.test({
       assertEquals(lines.length, 1, `one line for ${args.join(" ")}\n${describeRun(run)}`);
       assert(lines[0].includes(named), `names ${named}: ${lines[0]}`);
       assertEquals(run.stdout, "");
+    }
+  },
+});
+
+Deno.test({
+  name: "predict: a drawing that cannot be written is its own counted error; results are kept",
+  ignore: ignore || ignoreWithoutShared(...IMAGE_139),
+  fn: () =>
+    withTempDir(async (dir) => {
+      const skier = join(dir, "000000000785.jpg");
+      const room = join(dir, "000000000139.jpg");
+      await Deno.copyFile(requireShared(...IMAGE_785), skier);
+      await Deno.copyFile(requireShared(...IMAGE_139), room);
+      const drawDir = join(dir, "drawn");
+      await Deno.mkdir(drawDir);
+      // A folder where the skier's drawing should go: writing it fails even for root.
+      await Deno.mkdir(join(drawDir, "000000000785.jpg"));
+      const out = join(dir, "results.json");
+
+      const run = await predict([skier, room, "--draw", drawDir, "--out", out]);
+
+      assertCleanFailure(run, 1);
+      const results = parseResults(await Deno.readTextFile(out), describeRun(run));
+      assertEquals(new Set(results.map((r) => r.image_id)), new Set([785, 139]), "both kept");
+      const line = nonEmptyLines(run.stderr).find((l) => l.includes("cannot write the drawing"));
+      assert(line?.startsWith(`posekit: ${skier}: `), `names the image\n${describeRun(run)}`);
+      assert(
+        /2 images, \d+ people, 0 failed, 1 drawing failed/.test(run.stderr),
+        `the summary counts it apart\n${describeRun(run)}`,
+      );
+      assert((await Deno.stat(join(drawDir, "000000000139.jpg"))).isFile, "the other drawing");
+    }),
+});
+
+Deno.test({
+  name: "predict: --max-pixels refuses a larger image by name, the others run",
+  ignore,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const small = join(dir, "small.png");
+      await Deno.writeFile(small, encodePng({ width: 20, height: 10, data: new Uint8Array(600) }));
+      // 785 is 640 × 425 = 272,000 pixels.
+      const run = await predict([requireShared(...IMAGE_785), small, "--max-pixels", "200000"]);
+
+      assertCleanFailure(run, 1);
+      const line = nonEmptyLines(run.stderr).find((l) => l.includes("000000000785.jpg"));
+      assert(
+        line?.endsWith("640×425 = 272000 pixels is above the limit of 200000 (--max-pixels)"),
+        `the reason\n${describeRun(run)}`,
+      );
+      assert(/1 images, \d+ people, 1 failed/.test(run.stderr), describeRun(run));
+      assertEquals(parseResults(run.stdout, describeRun(run)), [], "the small image has nobody");
+    }),
+});
+
+Deno.test({
+  name: "predict: - reads one image from stdin, and an http URL is fetched",
+  ignore,
+  fn: async () => {
+    const bytes = await Deno.readFile(requireShared(...IMAGE_785));
+    const stop = new AbortController();
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, signal: stop.signal, onListen: () => {} },
+      (request) =>
+        new URL(request.url).pathname === "/photos/000000000785.jpg"
+          ? new Response(bytes)
+          : new Response("no", { status: 404, statusText: "Not Found" }),
+    );
+    try {
+      const base = `http://127.0.0.1:${server.addr.port}`;
+      const url = `${base}/photos/000000000785.jpg`;
+      const missing = `${base}/photos/missing.jpg`;
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          CLI_MAIN,
+          "predict",
+          "--models",
+          requireShared("models"),
+          "--backend",
+          "wasm",
+          "-",
+          url,
+          missing,
+        ],
+        env: { NO_COLOR: "1" },
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const writer = child.stdin.getWriter();
+      await writer.write(bytes);
+      await writer.close();
+      const output = await child.output();
+      const decoder = new TextDecoder();
+      const run = {
+        code: output.code,
+        stdout: decoder.decode(output.stdout),
+        stderr: decoder.decode(output.stderr),
+      };
+
+      assertCleanFailure(run, 1);
+      const results = parseResults(run.stdout, describeRun(run));
+      const fromStdin = results.filter((r) => r.file_name === "-");
+      const fromUrl = results.filter((r) => r.file_name === url);
+      assert(fromStdin.length > 0 && fromUrl.length > 0, `people in both\n${describeRun(run)}`);
+      // The same bytes: the same people.
+      assertEquals(fromStdin.map((r) => r.keypoints), fromUrl.map((r) => r.keypoints));
+      assertEquals(new Set(fromUrl.map((r) => r.image_id)), new Set([785]), "id from the URL");
+      const line = nonEmptyLines(run.stderr).find((l) => l.includes(missing));
+      assert(line?.endsWith("HTTP 404 Not Found"), `the failed URL\n${describeRun(run)}`);
+    } finally {
+      stop.abort();
+      await server.finished;
+    }
+  },
+});
+
+Deno.test({
+  name: "predict: a mistyped option gets a did-you-mean; --version; --help lists --max-pixels",
+  fn: async () => {
+    const typo = await runCli(["predict", "--no-flp", "x.jpg"]);
+    assertCleanFailure(typo, 2);
+    assertEquals(
+      nonEmptyLines(typo.stderr),
+      [
+        'posekit: unknown option "--no-flp" (did you mean --no-flip?) ' +
+        '(see "deno task predict --help")',
+      ],
+    );
+    const limit = await runCli(["predict", "--max-pixels", "abc", "x.jpg"]);
+    assertCleanFailure(limit, 2);
+    assertEquals(nonEmptyLines(limit.stderr).length, 1, describeRun(limit));
+    assert(limit.stderr.includes('invalid value for --max-pixels: "abc"'), describeRun(limit));
+    const native = await runCli(["predict", "--backend", "native", "--help"]);
+    assertCleanFailure(native, 0);
+    for (const option of ["--max-pixels", "--out", "--draw", "native"]) {
+      assert(native.stdout.includes(option), `help lists ${option}`);
+    }
+    const deno = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+    for (const args of [["--version"], ["predict", "--version"], ["eval", "--version"]]) {
+      const version = await runCli(args);
+      assertCleanFailure(version, 0);
+      assertEquals(version.stdout, `posekit ${deno.version}\n`, args.join(" "));
     }
   },
 });

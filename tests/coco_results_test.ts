@@ -1,6 +1,6 @@
 /**
  * COCO keypoint results: the record format, image ids (COCO numbers, stable hashes,
- * collisions) and the atomic writer with its id → path sidecar.
+ * collisions), each result's file name, and the atomic writer that cleans up after killed runs.
  */
 
 import { join } from "node:path";
@@ -10,9 +10,9 @@ import {
   imageIdForPath,
   imageIdFromFileName,
   ImageIdRegistry,
-  mappingFor,
+  removeStaleTemporaryFiles,
+  temporaryPathFor,
   toCocoResults,
-  writeResults,
   writeResultsAtomic,
 } from "../lib/coco_results.ts";
 import type { Pose } from "../lib/types.ts";
@@ -135,9 +135,9 @@ Deno.test("ImageIdRegistry resolves same-name files in different folders determi
   assertEquals(ids[2], hashedId("beach.jpg#2"));
   assertEquals(ids[3], 785);
   assertEquals(ids[4], hashedId("785.png#1"), "785 was taken by x/000000000785.jpg");
-  const mapping = mappingFor(first);
-  assertEquals(Object.keys(mapping!).length, paths.length, "the mapping lists every image");
-  assertEquals(mapping![String(ids[1])], "b/beach.jpg");
+  const mapping = new ImageIdRegistry();
+  paths.forEach((path) => mapping.idFor(path));
+  assertEquals(mapping.mapping()[String(ids[1])], "b/beach.jpg", "the registry maps ids back");
 });
 
 Deno.test("ImageIdRegistry resolves a real hash collision between different names", () => {
@@ -160,12 +160,27 @@ Deno.test("ImageIdRegistry resolves a real hash collision between different name
   assertEquals(registry.needsMapping, true);
 });
 
-Deno.test("mappingFor is undefined when every id is the number in its file name", () => {
-  assertEquals(mappingFor(assignImageIds(["x/000000000785.jpg", "000000000139.jpg"])), undefined);
-  assertEquals(mappingFor(assignImageIds(["000000000785.jpg", "cat.jpg"])), {
-    "785": "000000000785.jpg",
-    [String(hashedId("cat.jpg"))]: "cat.jpg",
-  });
+Deno.test("a URL's id comes from the last part of its path, without the query", () => {
+  assertEquals(imageIdForPath("https://example.com/val/000000000785.jpg?token=abc"), 785);
+  assertEquals(imageIdForPath("http://example.com/a/cat.jpg?x=1"), hashedId("cat.jpg"));
+});
+
+Deno.test("toCocoResults adds file_name when given, so ids are never the only link", () => {
+  const [withName] = toCocoResults(
+    hashedId("me.png"),
+    [pose([1, 2, 1], [0, 0, 4, 4], 1)],
+    "a/me.png",
+  );
+  assertEquals(withName.file_name, "a/me.png");
+  assertEquals(withName.image_id, hashedId("me.png"));
+  const [without] = toCocoResults(785, [pose([1, 2, 1], [0, 0, 4, 4], 1)]);
+  assertEquals(Object.keys(without).sort(), [
+    "bbox",
+    "category_id",
+    "image_id",
+    "keypoints",
+    "score",
+  ]);
 });
 
 Deno.test("formatResultsJson: valid JSON, one result per line", () => {
@@ -185,25 +200,50 @@ async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
-Deno.test("writeResultsAtomic writes results and the sidecar, leaving no temporary files", async () => {
+async function namesIn(dir: string): Promise<string[]> {
+  const names = [];
+  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+  return names.sort();
+}
+
+Deno.test("writeResultsAtomic writes one file with the file names, and no temporary files", async () => {
   await withTempDir(async (dir) => {
     const path = join(dir, "results.json");
     await Deno.writeTextFile(path, "old contents");
-    const results = toCocoResults(1234567890, [pose([5, 6, 0.9], [1, 2, 3, 4], 0.8)]);
-    const mapping = { "1234567890": "photos/beach.jpg" };
-    await writeResultsAtomic(path, results, mapping);
+    const results = toCocoResults(1234567890, [pose([5, 6, 0.9], [1, 2, 3, 4], 0.8)], "beach.jpg");
+    await writeResultsAtomic(path, results);
     assertEquals(JSON.parse(await Deno.readTextFile(path)), results);
-    assertEquals(JSON.parse(await Deno.readTextFile(`${path}.images.json`)), mapping);
-    const names = [];
-    for await (const entry of Deno.readDir(dir)) names.push(entry.name);
-    assertEquals(names.sort(), ["results.json", "results.json.images.json"]);
+    assertEquals(JSON.parse(await Deno.readTextFile(path))[0].file_name, "beach.jpg");
+    assertEquals(await namesIn(dir), ["results.json"], "no sidecar, no temporary file");
+  });
+});
 
-    // A later run without a mapping removes the stale sidecar.
+Deno.test("temporary files of killed runs are removed by the next write; a live writer's stay", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "results.json");
+    // The writer's own pattern: .<name>.<pid>.<8 hex>.tmp. Linux pids stay below 2^22, so
+    // pid 2147483647 is a process that cannot exist: a run that was killed.
+    const killed = join(dir, ".results.json.2147483647.0badf00d.tmp");
+    // The parent of this test process is running: its temporary file may still be renamed.
+    const running = join(dir, `.results.json.${Deno.ppid}.12345678.tmp`);
+    // Not the writer's pattern (another name, or not 8 hex digits): never touched.
+    const otherName = join(dir, ".other.json.2147483647.0badf00d.tmp");
+    const userFile = join(dir, "notes.tmp");
+    for (const file of [killed, running, otherName, userFile]) await Deno.writeTextFile(file, "[");
+    assert(
+      temporaryPathFor(path).startsWith(join(dir, `.results.json.${Deno.pid}.`)),
+      "the writer names its temporary files by this pattern",
+    );
+
     await writeResultsAtomic(path, []);
-    assertEquals(JSON.parse(await Deno.readTextFile(path)), []);
-    const after = [];
-    for await (const entry of Deno.readDir(dir)) after.push(entry.name);
-    assertEquals(after, ["results.json"]);
+
+    assertEquals(await namesIn(dir), [
+      `.other.json.2147483647.0badf00d.tmp`,
+      `.results.json.${Deno.ppid}.12345678.tmp`,
+      "notes.tmp",
+      "results.json",
+    ]);
+    assertEquals(await removeStaleTemporaryFiles(path), [], "nothing left to remove");
   });
 });
 
@@ -219,16 +259,5 @@ Deno.test("writeResultsAtomic into a missing folder fails and writes nothing", a
     const names = [];
     for await (const entry of Deno.readDir(dir)) names.push(entry.name);
     assertEquals(names, []);
-  });
-});
-
-Deno.test("writeResults adds the sidecar only when names are not COCO-style", async () => {
-  await withTempDir(async (dir) => {
-    const out = join(dir, "out.json");
-    const coco = assignImageIds(["val/000000000785.jpg"]);
-    assertEquals(await writeResults(out, [], coco), {});
-    const mixed = assignImageIds(["val/000000000785.jpg", "me.png"]);
-    assertEquals(await writeResults(out, [], mixed), { mappingPath: `${out}.images.json` });
-    assertEquals(JSON.parse(await Deno.readTextFile(`${out}.images.json`)), mappingFor(mixed));
   });
 });
