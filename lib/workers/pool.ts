@@ -1,0 +1,378 @@
+/**
+ * A pool of Deno Workers, each running its own `PosePipeline` (its own onnxruntime sessions
+ * and its own share of the threads), so that N images are in the pipeline at once.
+ *
+ * Scheduling: images are handed out one at a time as workers free up (never pre-split), and
+ * each worker holds at most `queueDepth` of them (default 2: one running, one being read and
+ * waiting), so reading and decoding overlap inference while at most `workers × queueDepth`
+ * images are in flight. Results come back in input order: results that finish early wait in a
+ * reorder buffer, which is bounded too (no more images are handed out while it holds
+ * `workers × queueDepth` of them). An image that cannot be read, decoded or run gives an
+ * error result for that image only; the worker goes on with the next one.
+ *
+ * With `workers: 1` images still go through one worker, so that the output is the same code
+ * path as with more workers, bit for bit. (Callers wanting no worker at all use `PosePipeline`
+ * directly: same options, same output, since each worker runs exactly that.)
+ *
+ * `deno compile` does not include worker modules by itself: a compiled binary needs
+ * `--include lib/workers/pose_worker.ts`.
+ */
+
+import type { PipelineOptions, StageTimings } from "../pipeline.ts";
+import type { Box, Pose } from "../types.ts";
+import type { FromWorker, ToWorker, WorkerMemory, WorkerPipelineOptions } from "./pose_worker.ts";
+
+/** How to build a pool. */
+export interface PoolOptions {
+  /** Number of workers (at least 1). */
+  workers: number;
+  /** onnxruntime WASM threads in each worker (at least 1). */
+  threadsPerWorker: number;
+  /** The pipeline each worker builds; `threads` comes from `threadsPerWorker`. */
+  pipeline?: Omit<PipelineOptions, "threads">;
+  /** Images each worker holds at once, running or waiting (1 or 2; default 2). */
+  queueDepth?: 1 | 2;
+}
+
+/** One image to process. */
+export interface PoolItem {
+  /** The image file; also names the image in error messages. */
+  path: string;
+  /** Person boxes for this image; `undefined`: the detector finds them. */
+  boxes?: Box[];
+  /** The image's bytes when already read (stdin, an archive); otherwise `path` is read. */
+  bytes?: Uint8Array;
+}
+
+/** The outcome for one image, yielded in input order. */
+export interface PoolResult {
+  /** The item as given. */
+  item: PoolItem;
+  /** The poses found; absent when `error` is set. */
+  poses?: Pose[];
+  /** Why this image failed (unreadable, not an image, model failure), naming the file. */
+  error?: string;
+  /** Milliseconds spent decoding this image in its worker (reading excluded). */
+  decodeMs: number;
+  /** Milliseconds per pipeline stage for this image. */
+  timings: StageTimings;
+}
+
+/** What one worker has done so far, for benchmarks. */
+export interface WorkerStats {
+  /** Images this worker finished (errors included). */
+  images: number;
+  /** Milliseconds spent decoding, summed. */
+  decodeMs: number;
+  /** Milliseconds per pipeline stage, summed. */
+  timings: StageTimings;
+  /**
+   * Peak `Deno.memoryUsage().rss` seen by this worker, in bytes. Workers are threads of one
+   * process, so this is the whole process's resident size at that moment, not this worker's.
+   */
+  peakRss: number;
+  /**
+   * Peak of this worker's own V8 heap plus external memory (its WebAssembly memories and
+   * buffers), in bytes: what this worker itself holds.
+   */
+  peakHeapAndExternal: number;
+}
+
+interface WorkerSlot {
+  worker: Worker;
+  /** Ids of the images sent to this worker and not yet answered. */
+  inFlight: Set<number>;
+  stats: WorkerStats;
+}
+
+/** The state of one `process` call. */
+interface Run {
+  items: Map<number, PoolItem>;
+  done: Map<number, PoolResult>;
+  /** Wakes the generator when a result (or a failure) arrives. */
+  wake: () => void;
+}
+
+function zeroTimings(): StageTimings {
+  return { detect: 0, crop: 0, keypoints: 0, post: 0 };
+}
+
+function addTimings(sum: StageTimings, add: StageTimings): void {
+  sum.detect += add.detect;
+  sum.crop += add.crop;
+  sum.keypoints += add.keypoints;
+  sum.post += add.post;
+}
+
+function validCount(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new RangeError(`${name} must be a whole number of at least 1, got ${value}`);
+  }
+  return value;
+}
+
+/**
+ * Deno's web Worker, taken when this module loads: onnxruntime-web's Node build replaces
+ * `globalThis.Worker` with node:worker_threads' Worker as soon as it starts in a process
+ * (an in-process `PosePipeline`), and that one cannot run a Deno module worker.
+ */
+const WebWorker: typeof Worker = globalThis.Worker;
+
+function newPoseWorker(index: number): Worker {
+  if (!(WebWorker?.prototype instanceof EventTarget)) {
+    throw new Error(
+      "PosePool: globalThis.Worker is not Deno's web Worker (onnxruntime-web replaced it " +
+        "before lib/workers/pool.ts was loaded); import lib/workers/pool.ts statically, " +
+        "before any pipeline starts",
+    );
+  }
+  const url = new URL("./pose_worker.ts", import.meta.url).href;
+  return new WebWorker(url, { type: "module", name: `pose worker ${index}` });
+}
+
+/**
+ * Starts one worker and waits until its pipeline is loaded.
+ * @throws Error with the worker's load error (the worker is then terminated)
+ */
+function startWorker(
+  index: number,
+  options: WorkerPipelineOptions,
+  onDownloadProgress: PipelineOptions["onDownloadProgress"],
+): Promise<{ worker: Worker; needsBoxes: boolean; memory: WorkerMemory }> {
+  return new Promise((resolve, reject) => {
+    const worker = newPoseWorker(index);
+    const fail = (message: string) => {
+      worker.terminate();
+      reject(new Error(`pose worker ${index} could not load the pipeline: ${message}`));
+    };
+    worker.onmessage = (event: MessageEvent<FromWorker>) => {
+      const message = event.data;
+      if (message.type === "ready") {
+        resolve({ worker, needsBoxes: message.needsBoxes, memory: message.memory });
+      } else if (message.type === "loadError") {
+        fail(message.message);
+      } else if (message.type === "download") {
+        onDownloadProgress?.(message.model, message.received, message.total);
+      }
+    };
+    worker.onerror = (event: ErrorEvent) => {
+      event.preventDefault();
+      fail(event.message);
+    };
+    const init: ToWorker = {
+      type: "init",
+      options,
+      reportDownloads: onDownloadProgress !== undefined,
+    };
+    worker.postMessage(init);
+  });
+}
+
+/**
+ * N Deno Workers running the pose pipeline; see the module comment for the scheduling.
+ * Create with `PosePool.create`, run with `process`, end with `close`.
+ */
+export class PosePool {
+  readonly #slots: WorkerSlot[];
+  readonly #queueDepth: number;
+  #nextId = 0;
+  #run: Run | undefined;
+  /** Set when a worker died: the pool cannot go on. */
+  #failure: Error | undefined;
+  #closed = false;
+
+  private constructor(
+    slots: WorkerSlot[],
+    queueDepth: number,
+    /** True when the keypoint model needs person boxes (top-down), false for end-to-end. */
+    readonly needsBoxes: boolean,
+  ) {
+    this.#slots = slots;
+    this.#queueDepth = queueDepth;
+    slots.forEach((slot, index) => {
+      slot.worker.onmessage = (event: MessageEvent<FromWorker>) => this.#receive(slot, event.data);
+      slot.worker.onerror = (event: ErrorEvent) => {
+        event.preventDefault();
+        this.#fail(new Error(`pose worker ${index} stopped: ${event.message}`));
+      };
+    });
+  }
+
+  /**
+   * Starts `workers` workers, each loading its own pipeline with `threadsPerWorker` threads.
+   * The first worker loads alone (a model downloaded on first use is fetched once, and a bad
+   * model path fails once); the others then load side by side.
+   *
+   * @throws Error naming the load failure (bad model path, model onnxruntime cannot run);
+   *   every worker started is terminated first
+   */
+  static async create(options: PoolOptions): Promise<PosePool> {
+    const workers = validCount(options.workers, "workers");
+    const threads = validCount(options.threadsPerWorker, "threadsPerWorker");
+    const queueDepth = options.queueDepth ?? 2;
+    if (queueDepth !== 1 && queueDepth !== 2) {
+      throw new RangeError(`queueDepth must be 1 or 2, got ${queueDepth}`);
+    }
+    const { onDownloadProgress, ...rest } = options.pipeline ?? {};
+    const pipeline: WorkerPipelineOptions = { ...rest, threads };
+    const first = await startWorker(0, pipeline, onDownloadProgress);
+    const started = [first];
+    const others = await Promise.allSettled(
+      Array.from({ length: workers - 1 }, (_, i) => startWorker(i + 1, pipeline, undefined)),
+    );
+    const failed = others.find((o): o is PromiseRejectedResult => o.status === "rejected");
+    for (const o of others) if (o.status === "fulfilled") started.push(o.value);
+    if (failed) {
+      for (const s of started) s.worker.terminate();
+      throw failed.reason;
+    }
+    const slots = started.map(({ worker, memory }) => ({
+      worker,
+      inFlight: new Set<number>(),
+      stats: {
+        images: 0,
+        decodeMs: 0,
+        timings: zeroTimings(),
+        peakRss: memory.rss,
+        peakHeapAndExternal: memory.heapAndExternal,
+      },
+    }));
+    return new PosePool(slots, queueDepth, first.needsBoxes);
+  }
+
+  /** Number of workers. */
+  get size(): number {
+    return this.#slots.length;
+  }
+
+  /**
+   * Runs every item through the workers and yields one result per item, in input order.
+   * Items are pulled from `items` only as workers have room, so `items` may be a lazy or
+   * endless stream. One call at a time per pool.
+   *
+   * @throws Error when the pool is closed, busy with another `process`, or a worker died
+   */
+  async *process(items: AsyncIterable<PoolItem> | Iterable<PoolItem>): AsyncGenerator<PoolResult> {
+    if (this.#closed) throw new Error("this pose pool is closed");
+    if (this.#run) throw new Error("this pose pool is already processing (one call at a time)");
+    if (this.#failure) throw this.#failure;
+    const iterator = Symbol.asyncIterator in items
+      ? items[Symbol.asyncIterator]()
+      : (items as Iterable<PoolItem>)[Symbol.iterator]();
+    let signal = Promise.withResolvers<void>();
+    const run: Run = { items: new Map(), done: new Map(), wake: () => signal.resolve() };
+    this.#run = run;
+    const limit = this.#slots.length * this.#queueDepth;
+    let firstId = this.#nextId; // the next result to yield
+    let inputDone = false;
+    try {
+      while (true) {
+        if (this.#failure) throw this.#failure;
+        if (this.#closed) throw new Error("this pose pool was closed while processing");
+        // Hand out items while a worker has room and the reorder buffer is not full.
+        while (!inputDone && run.done.size < limit) {
+          const slot = this.#freeSlot();
+          if (!slot) break;
+          const next = await iterator.next();
+          if (next.done) {
+            inputDone = true;
+            break;
+          }
+          if (this.#failure) throw this.#failure;
+          this.#send(slot, run, next.value);
+        }
+        // Yield what is ready, in order.
+        let yielded = false;
+        for (let result = run.done.get(firstId); result; result = run.done.get(firstId)) {
+          run.done.delete(firstId);
+          run.items.delete(firstId);
+          firstId++;
+          yielded = true;
+          yield result;
+        }
+        if (yielded) continue;
+        if (inputDone && run.items.size === 0) return;
+        await signal.promise;
+        signal = Promise.withResolvers<void>();
+      }
+    } finally {
+      // Stopped early (break, throw): let the images still in the workers finish, so that the
+      // next call starts on empty workers.
+      while (!this.#failure && !this.#closed && this.#slots.some((s) => s.inFlight.size)) {
+        await signal.promise;
+        signal = Promise.withResolvers<void>();
+      }
+      this.#run = undefined;
+      await (iterator as Partial<AsyncIterator<PoolItem>>).return?.();
+    }
+  }
+
+  /** The least busy worker with room for one more image, if any. */
+  #freeSlot(): WorkerSlot | undefined {
+    let best: WorkerSlot | undefined;
+    for (const slot of this.#slots) {
+      if (slot.inFlight.size >= this.#queueDepth) continue;
+      if (!best || slot.inFlight.size < best.inFlight.size) best = slot;
+    }
+    return best;
+  }
+
+  #send(slot: WorkerSlot, run: Run, item: PoolItem): void {
+    const id = this.#nextId++;
+    run.items.set(id, item);
+    slot.inFlight.add(id);
+    // Bytes are copied, not transferred: the caller keeps its array.
+    const job: ToWorker = {
+      type: "job",
+      id,
+      path: item.path,
+      boxes: item.boxes,
+      bytes: item.bytes,
+    };
+    slot.worker.postMessage(job);
+  }
+
+  #receive(slot: WorkerSlot, message: FromWorker): void {
+    if (message.type !== "result") return;
+    slot.inFlight.delete(message.id);
+    const stats = slot.stats;
+    stats.images++;
+    stats.decodeMs += message.decodeMs;
+    addTimings(stats.timings, message.timings);
+    stats.peakRss = Math.max(stats.peakRss, message.memory.rss);
+    stats.peakHeapAndExternal = Math.max(stats.peakHeapAndExternal, message.memory.heapAndExternal);
+    const run = this.#run;
+    const item = run?.items.get(message.id);
+    if (!run || !item) return;
+    const result: PoolResult = {
+      item,
+      decodeMs: message.decodeMs,
+      timings: message.timings,
+    };
+    if (message.error !== undefined) result.error = message.error;
+    else result.poses = message.poses;
+    run.done.set(message.id, result);
+    run.wake();
+  }
+
+  #fail(error: Error): void {
+    this.#failure ??= error;
+    this.#run?.wake();
+  }
+
+  /** Per-worker counts, summed timings and peak memory, in worker order. */
+  stats(): WorkerStats[] {
+    return this.#slots.map(({ stats }) => ({
+      ...stats,
+      timings: { ...stats.timings },
+    }));
+  }
+
+  /** Terminates every worker (images still in flight are dropped). Safe to call twice. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const slot of this.#slots) slot.worker.terminate();
+    this.#run?.wake();
+  }
+}

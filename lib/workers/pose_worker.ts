@@ -1,0 +1,199 @@
+/**
+ * The module a `PosePool` worker runs: one `PosePipeline` per worker, fed one image at a time
+ * by the pool. Reading and decoding happen here, not on the main thread, so that N workers
+ * decode in parallel; the read of a queued image starts as soon as it arrives, so disk time
+ * overlaps the inference of the image before it.
+ *
+ * The messages exchanged with the pool are typed in this file (`ToWorker`, `FromWorker`) and
+ * are plain structured-clone data; keypoint arrays travel as transferables.
+ */
+
+/// <reference lib="deno.worker" />
+
+import { decodeImage } from "../image.ts";
+import { type PipelineOptions, PosePipeline, type StageTimings } from "../pipeline.ts";
+import type { Box, Pose } from "../types.ts";
+
+/** Pipeline options a worker can receive: everything that survives structured cloning. */
+export type WorkerPipelineOptions = Omit<PipelineOptions, "onDownloadProgress">;
+
+/** Memory figures of one worker, in bytes, as `Deno.memoryUsage()` gives them. */
+export interface WorkerMemory {
+  /** Resident set size. Deno workers are threads, so this is the whole process's figure. */
+  rss: number;
+  /** This worker's own V8 heap plus memory held outside it (WebAssembly memories, buffers). */
+  heapAndExternal: number;
+}
+
+/** Messages the pool sends a worker. */
+export type ToWorker =
+  | {
+    type: "init";
+    options: WorkerPipelineOptions;
+    /** Forward model download progress (to the pool's `onDownloadProgress`). */
+    reportDownloads: boolean;
+  }
+  | {
+    type: "job";
+    id: number;
+    path: string;
+    /** `undefined`: the detector finds the people. */
+    boxes?: Box[];
+    /** Already-read bytes (stdin, an archive member); otherwise the worker reads `path`. */
+    bytes?: Uint8Array;
+  };
+
+/** Messages a worker sends the pool. */
+export type FromWorker =
+  | { type: "ready"; needsBoxes: boolean; memory: WorkerMemory }
+  | { type: "loadError"; message: string }
+  | { type: "download"; model: string; received: number; total: number | undefined }
+  | {
+    type: "result";
+    id: number;
+    poses?: Pose[];
+    error?: string;
+    /** Milliseconds spent decoding this image (reading excluded). */
+    decodeMs: number;
+    /** Milliseconds per stage for this image alone. */
+    timings: StageTimings;
+    memory: WorkerMemory;
+  };
+
+/** A job with its file read already under way. */
+interface PendingJob {
+  id: number;
+  path: string;
+  boxes?: Box[];
+  bytes: Promise<Uint8Array>;
+}
+
+function memoryNow(): WorkerMemory {
+  const usage = Deno.memoryUsage();
+  return { rss: usage.rss, heapAndExternal: usage.heapTotal + usage.external };
+}
+
+function stageDelta(after: StageTimings, before: StageTimings): StageTimings {
+  return {
+    detect: after.detect - before.detect,
+    crop: after.crop - before.crop,
+    keypoints: after.keypoints - before.keypoints,
+    post: after.post - before.post,
+  };
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Reads a file, with an error that names it (as `ImageDecodeError` messages do). */
+async function readBytes(path: string): Promise<Uint8Array> {
+  try {
+    return await Deno.readFile(path);
+  } catch (error) {
+    const reason = error instanceof Deno.errors.NotFound
+      ? "no such file"
+      : error instanceof Deno.errors.PermissionDenied
+      ? "permission denied"
+      : error instanceof Deno.errors.IsADirectory
+      ? "is a directory"
+      : errorMessage(error);
+    throw new Error(`${path}: ${reason}`);
+  }
+}
+
+/**
+ * Keypoint arrays ready to transfer: an array that is a view into a larger (or shared) buffer
+ * is copied first, so that each transferred buffer is exactly one pose's keypoints.
+ */
+function transferablePoses(poses: Pose[]): { poses: Pose[]; transfer: ArrayBuffer[] } {
+  const seen = new Set<ArrayBufferLike>();
+  const transfer: ArrayBuffer[] = [];
+  const out = poses.map((pose) => {
+    let keypoints = pose.keypoints;
+    const whole = keypoints.byteOffset === 0 &&
+      keypoints.byteLength === keypoints.buffer.byteLength &&
+      keypoints.buffer instanceof ArrayBuffer && !seen.has(keypoints.buffer);
+    if (!whole) keypoints = keypoints.slice();
+    seen.add(keypoints.buffer);
+    transfer.push(keypoints.buffer as ArrayBuffer);
+    return { box: pose.box, keypoints, score: pose.score };
+  });
+  return { poses: out, transfer };
+}
+
+/** Runs the worker's message loop; called once, at module load, inside a Worker. */
+function serve(scope: typeof self): void {
+  const post = (message: FromWorker, transfer: Transferable[] = []) =>
+    scope.postMessage(message, transfer);
+  const queue: PendingJob[] = [];
+  let pipeline: PosePipeline | undefined;
+  let draining = false;
+
+  /** Works through the queue, one image at a time, until it is empty. */
+  async function drain(): Promise<void> {
+    if (draining || !pipeline) return;
+    draining = true;
+    try {
+      for (let job = queue.shift(); job; job = queue.shift()) await runJob(pipeline, job);
+    } finally {
+      draining = false;
+    }
+  }
+
+  async function runJob(pipe: PosePipeline, job: PendingJob): Promise<void> {
+    const before = { ...pipe.timings };
+    let decodeMs = 0;
+    try {
+      const bytes = await job.bytes;
+      const t0 = performance.now();
+      const image = await decodeImage(bytes, job.path);
+      decodeMs = performance.now() - t0;
+      const found = await pipe.run(image, job.boxes ?? "detector");
+      const { poses, transfer } = transferablePoses(found);
+      post({
+        type: "result",
+        id: job.id,
+        poses,
+        decodeMs,
+        timings: stageDelta(pipe.timings, before),
+        memory: memoryNow(),
+      }, transfer);
+    } catch (error) {
+      post({
+        type: "result",
+        id: job.id,
+        error: errorMessage(error),
+        decodeMs,
+        timings: stageDelta(pipe.timings, before),
+        memory: memoryNow(),
+      });
+    }
+  }
+
+  scope.onmessage = async (event: MessageEvent<ToWorker>) => {
+    const message = event.data;
+    if (message.type === "init") {
+      try {
+        pipeline = await PosePipeline.create({
+          ...message.options,
+          onDownloadProgress: message.reportDownloads
+            ? (model, received, total) => post({ type: "download", model, received, total })
+            : undefined,
+        });
+      } catch (error) {
+        post({ type: "loadError", message: errorMessage(error) });
+        return;
+      }
+      post({ type: "ready", needsBoxes: pipeline.needsBoxes, memory: memoryNow() });
+      await drain();
+    } else if (message.type === "job") {
+      const bytes = message.bytes ? Promise.resolve(message.bytes) : readBytes(message.path);
+      bytes.catch(() => {}); // the error is reported when the job's turn comes
+      queue.push({ id: message.id, path: message.path, boxes: message.boxes, bytes });
+      await drain();
+    }
+  };
+}
+
+serve(self);

@@ -1,0 +1,227 @@
+/**
+ * `PosePool`: the pose pipeline in N Deno Workers, on real models and COCO images from
+ * ../shared (WASM backend).
+ *
+ * The reference is the pipeline itself, run in this process with one thread: a pool must give
+ * exactly its poses (bit for bit: same code, same single-threaded kernels, keypoints copied
+ * across threads without conversion), in input order, whatever the scheduling.
+ */
+
+import { assert, assertEquals } from "./support/assert.ts";
+import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
+import { join } from "node:path";
+import { decodeImage } from "../lib/image.ts";
+import { type PipelineOptions, PosePipeline } from "../lib/pipeline.ts";
+import type { Box, Pose } from "../lib/types.ts";
+import { type PoolItem, type PoolResult, PosePool } from "../lib/workers/pool.ts";
+
+const ignore = ignoreWithoutShared("models") || ignoreWithoutShared("coco", "val2017");
+
+function pipelineOptions(): Omit<PipelineOptions, "threads"> {
+  return { backend: "wasm", modelDirs: [requireShared("models")] };
+}
+
+/** The first `count` shared COCO images, sorted by name. */
+function sharedImages(count: number): string[] {
+  const dir = requireShared("coco", "val2017");
+  const names = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.endsWith(".jpg"));
+  return names.sort().slice(0, count).map((n) => join(dir, n));
+}
+
+/** Keypoints as their exact bit patterns, so that -0 vs 0 or a last-bit change shows. */
+function bits(poses: Pose[]): unknown[] {
+  return poses.map((p) => ({
+    box: p.box,
+    score: p.score,
+    keypoints: Array.from(
+      new Uint32Array(p.keypoints.buffer, p.keypoints.byteOffset, p.keypoints.length),
+    ),
+  }));
+}
+
+/** Poses from the pipeline run in this process, one thread: the reference. */
+async function inProcessPoses(items: PoolItem[]): Promise<Pose[][]> {
+  const pipeline = await PosePipeline.create({ ...pipelineOptions(), threads: 1 });
+  try {
+    const out: Pose[][] = [];
+    for (const item of items) {
+      const bytes = item.bytes ?? await Deno.readFile(item.path);
+      out.push(await pipeline.run(await decodeImage(bytes, item.path), item.boxes ?? "detector"));
+    }
+    return out;
+  } finally {
+    await pipeline.close();
+  }
+}
+
+async function collect(pool: PosePool, items: Iterable<PoolItem>): Promise<PoolResult[]> {
+  const results: PoolResult[] = [];
+  for await (const result of pool.process(items)) results.push(result);
+  return results;
+}
+
+Deno.test({
+  name: "2 workers × 1 thread give the in-process pipeline's poses bit for bit, in input order",
+  ignore,
+  async fn() {
+    const files = sharedImages(8);
+    // A hand-drawn box for one image (the boxes are used, not the detector's), and one image
+    // handed over as bytes already read (as from stdin).
+    const box: Box = { x1: 40, y1: 30, x2: 300, y2: 420, score: 1 };
+    const items: PoolItem[] = files.map((path) => ({ path }));
+    items[2] = { path: files[2], boxes: [box] };
+    items[5] = { path: files[5], bytes: await Deno.readFile(files[5]) };
+
+    const expected = await inProcessPoses(items);
+    assert(expected.some((p) => p.length > 1), "the images must include several people");
+    assertEquals(expected[2].length, 1, "one pose for the one given box");
+
+    const pool = await PosePool.create({
+      workers: 2,
+      threadsPerWorker: 1,
+      pipeline: pipelineOptions(),
+    });
+    try {
+      const results = await collect(pool, items);
+      assertEquals(results.map((r) => r.item), items, "one result per item, in input order");
+      for (let i = 0; i < items.length; i++) {
+        assertEquals(results[i].error, undefined, `no error for ${items[i].path}`);
+        assertEquals(bits(results[i].poses!), bits(expected[i]), `poses of ${items[i].path}`);
+        assert(results[i].decodeMs > 0, "decoding is timed in the worker");
+      }
+      const stats = pool.stats();
+      assertEquals(stats.length, 2);
+      assertEquals(stats[0].images + stats[1].images, items.length);
+      assert(stats.every((s) => s.images > 0), "both workers took images");
+      assert(stats.every((s) => s.peakRss > 0 && s.timings.detect > 0));
+    } finally {
+      pool.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "a corrupt or missing image gives an error result for it alone; the others come back",
+  ignore,
+  async fn() {
+    const files = sharedImages(4);
+    const dir = await Deno.makeTempDir({ prefix: "posekit_pool_" });
+    try {
+      const corrupt = join(dir, "corrupt.jpg");
+      // A JPEG start-of-image marker followed by noise: sniffed as JPEG, fails to decode.
+      await Deno.writeFile(
+        corrupt,
+        Uint8Array.from({ length: 3000 }, (_, i) => i < 2 ? [0xff, 0xd8][i] : (i * 7919) % 251),
+      );
+      const missing = join(dir, "missing.jpg");
+      const items: PoolItem[] = [
+        { path: files[0] },
+        { path: files[1] },
+        { path: corrupt },
+        { path: files[2] },
+        { path: missing },
+        { path: files[3] },
+      ];
+      const pool = await PosePool.create({
+        workers: 2,
+        threadsPerWorker: 1,
+        pipeline: pipelineOptions(),
+      });
+      try {
+        const results = await collect(pool, items);
+        assertEquals(results.map((r) => r.item.path), items.map((i) => i.path));
+        assert(results[2].error?.includes(corrupt), `corrupt image error: ${results[2].error}`);
+        assertEquals(results[2].poses, undefined);
+        assert(results[4].error?.includes(missing), `missing image error: ${results[4].error}`);
+        for (const i of [0, 1, 3, 5]) {
+          assertEquals(results[i].error, undefined, `no error for ${items[i].path}`);
+          assert(Array.isArray(results[i].poses));
+        }
+        // The workers survive: the pool takes another batch.
+        const again = await collect(pool, [{ path: files[0] }]);
+        assertEquals(bits(again[0].poses!), bits(results[0].poses!));
+      } finally {
+        pool.close();
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "the input is pulled lazily, never more than workers × 2 in flight plus as many buffered",
+  ignore,
+  async fn() {
+    const files = sharedImages(10);
+    let pulled = 0;
+    function* lazy(): Generator<PoolItem> {
+      for (const path of files) {
+        pulled++;
+        yield { path };
+      }
+    }
+    const pool = await PosePool.create({
+      workers: 2,
+      threadsPerWorker: 1,
+      pipeline: pipelineOptions(),
+    });
+    try {
+      let yielded = 0;
+      for await (const result of pool.process(lazy())) {
+        assertEquals(result.item.path, files[yielded]);
+        yielded++;
+        assert(pulled - yielded <= 2 * 2 * 2, `${pulled} pulled, ${yielded} yielded`);
+      }
+      assertEquals(yielded, files.length);
+    } finally {
+      pool.close();
+    }
+  },
+});
+
+/**
+ * Run in a child process: a worker left running keeps a Deno process alive (the test runner's
+ * sanitizers do not see workers), so "the child exits by itself" is what proves none is left.
+ */
+Deno.test({
+  name: "a model that cannot be found is one clear load error, and no worker is left running",
+  ignore,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "posekit_pool_" });
+    try {
+      const badModel = join(dir, "no_such_model.onnx");
+      const script = join(dir, "load_error.ts");
+      const poolUrl = new URL("../lib/workers/pool.ts", import.meta.url).href;
+      await Deno.writeTextFile(
+        script,
+        `import { PosePool } from ${JSON.stringify(poolUrl)};
+try {
+  await PosePool.create({
+    workers: 2,
+    threadsPerWorker: 1,
+    pipeline: { backend: "wasm", pose: ${JSON.stringify(badModel)} },
+  });
+  console.log("created");
+} catch (error) {
+  console.log("rejected: " + (error as Error).message);
+}
+`,
+      );
+      const config = new URL("../deno.json", import.meta.url).pathname;
+      const child = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-all", "--config", config, script],
+        stdout: "piped",
+        stderr: "piped",
+        signal: AbortSignal.timeout(60_000),
+      }).output();
+      const out = new TextDecoder().decode(child.stdout);
+      assertEquals(child.signal, null, "the child exits by itself (no worker keeps it alive)");
+      assertEquals(child.code, 0, new TextDecoder().decode(child.stderr));
+      assert(out.startsWith("rejected: pose worker 0 could not load the pipeline"), out);
+      assert(out.includes(badModel), out);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
