@@ -30,8 +30,9 @@
  *
  * Threads: with 2 onnxruntime-web WASM threads on a busy 2-core machine, runs of the SimCC
  * and sequential PRTR graphs on inputs of ~100k+ pixels sometimes never return (the process
- * spins; one thread never hangs). Tests that run them call
- * `initRuntime({ backend: "wasm", threads: 1 })` first.
+ * spins; one thread never hangs). Tests that run them load their sessions with
+ * `ModelSession.load(bytes, label, { backend: "wasm", threads: 1 })` (onnxruntime-web fixes
+ * its WASM thread count at the first session of a process); the CLI runs use `--threads 1`.
  */
 
 import { COCO_FLIP_PAIRS, COCO_KEYPOINT_NAMES } from "../../lib/coco_keypoints.ts";
