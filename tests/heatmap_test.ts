@@ -17,7 +17,8 @@ import {
 import { COCO_FLIP_PAIRS, COCO_KEYPOINT_SIGMAS } from "../lib/coco_keypoints.ts";
 import type { ModelManifest } from "../lib/manifest.ts";
 import { warpCropToTensor } from "../lib/preprocess.ts";
-import { ModelSession } from "../lib/runtime.ts";
+import { ModelSession, Runtime } from "../lib/runtime.ts";
+import { loadModel } from "../lib/models/load.ts";
 
 /** A K×H×W heatmap stack, zero except for the listed values [k, x, y, value]. */
 function heatmaps(k: number, h: number, w: number, points: number[][]): Float32Array {
@@ -375,6 +376,26 @@ Deno.test({
       }
     } finally {
       await session.release();
+    }
+  },
+});
+
+Deno.test({
+  name: "loaded SimplePose: a fixed batch of 1 is not a dynamic batch (the loaded model says so)",
+  ignore: ignoreWithoutShared(...MODEL),
+  async fn() {
+    // Whether crops share a run is the loaded model's business now, not the adapter's.
+    const runtime = await Runtime.start({ backend: "wasm", threads: 1 });
+    const loaded = await loadModel("simplepose_nano_256x192", runtime, {
+      modelDirs: [requireShared("models")],
+    });
+    try {
+      assertEquals(loaded.session.inputs[0].shape, [1, 3, 256, 192]);
+      assertEquals(loaded.dynamicBatch, false);
+      assertEquals(loaded.adapter.task, "keypoints");
+      assertEquals(loaded.manifest.name, "simplepose_nano_256x192");
+    } finally {
+      await loaded.session.release();
     }
   },
 });

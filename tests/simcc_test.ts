@@ -4,7 +4,9 @@ import type { KeypointAdapter } from "../lib/families/family.ts";
 import { COCO_FLIP_PAIRS } from "../lib/coco_keypoints.ts";
 import type { ModelManifest } from "../lib/manifest.ts";
 import type { OutputTensor } from "../lib/types.ts";
-import { ModelSession } from "../lib/runtime.ts";
+import { ModelSession, Runtime } from "../lib/runtime.ts";
+import { loadModel } from "../lib/models/load.ts";
+import { join } from "node:path";
 import {
   buildSimccModel,
   createImage,
@@ -258,5 +260,31 @@ Deno.test("synthetic SimCC through onnxruntime: keypoints with and without the f
     });
   } finally {
     await session.release();
+  }
+});
+
+Deno.test("loaded synthetic SimCC: a symbolic batch makes a dynamic batch without the manifest", async () => {
+  // Whether crops share a run is the loaded model's business now, not the adapter's: from the
+  // manifest's input.dynamicBatch, or else from the graph's batch dimension ("batch" here).
+  const { bytes, manifest } = buildSimccModel({ width: 48, height: 64, numTypes: 3 });
+  const dir = await Deno.makeTempDir();
+  try {
+    const { dynamicBatch: _, ...input } = manifest.input;
+    await Deno.writeFile(join(dir, manifest.file), bytes);
+    await Deno.writeTextFile(
+      join(dir, "synthetic.json"),
+      JSON.stringify({ ...manifest, name: "synthetic", input }),
+    );
+    const runtime = await Runtime.start(ONE_THREAD);
+    const loaded = await loadModel(join(dir, "synthetic.json"), runtime);
+    try {
+      assertEquals(loaded.session.inputs[0].shape[0], "batch");
+      assertEquals(loaded.manifest.input.dynamicBatch, undefined);
+      assertEquals(loaded.dynamicBatch, true);
+    } finally {
+      await loaded.session.release();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
