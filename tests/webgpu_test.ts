@@ -32,21 +32,16 @@ import {
   invertAffine,
   transformKeypoints,
 } from "../lib/affine.ts";
-import type { DetectorAdapter, KeypointAdapter } from "../lib/families/adapter.ts";
+import type { DetectorAdapter, KeypointAdapter } from "../lib/families/family.ts";
 import { createHeatmapAdapter, flipBackHeatmaps } from "../lib/families/heatmap.ts";
-import { createRtmdetAdapter } from "../lib/families/rtmdet.ts";
-import { createYoloxAdapter } from "../lib/families/yolox.ts";
+import { rtmdetFamily } from "../lib/families/rtmdet.ts";
+import { yoloxFamily } from "../lib/families/yolox.ts";
 import { probeWebGpu } from "../lib/gpu.ts";
 import { readImageFile } from "../lib/image.ts";
 import { findManifest } from "../lib/models/catalog.ts";
 import { imageToTensor, warpCropToTensor } from "../lib/preprocess.ts";
-import {
-  type Backend,
-  initRuntime,
-  ModelSession,
-  withOpset11Clip,
-  withSymbolicBatch,
-} from "../lib/runtime.ts";
+import { ModelSession, Runtime, withOpset11Clip, withSymbolicBatch } from "../lib/runtime.ts";
+import { OnnxGraph } from "./support/onnx_builder.ts";
 import type { Box, ModelOutputs, RgbImage } from "../lib/types.ts";
 
 const BOX_TOLERANCE_PX = 0.01;
@@ -100,7 +95,7 @@ async function loadImage(id: number): Promise<RgbImage> {
 }
 
 /** The same model on both backends. */
-async function loadBoth(file: string): Promise<Record<Backend, ModelSession>> {
+async function loadBoth(file: string): Promise<Record<"wasm" | "webgpu", ModelSession>> {
   const path = requireShared("models", file);
   return {
     wasm: await ModelSession.load(path, file, { backend: "wasm" }),
@@ -108,7 +103,7 @@ async function loadBoth(file: string): Promise<Record<Backend, ModelSession>> {
   };
 }
 
-async function releaseBoth(sessions: Record<Backend, ModelSession>): Promise<void> {
+async function releaseBoth(sessions: Record<"wasm" | "webgpu", ModelSession>): Promise<void> {
   await sessions.wasm.release();
   await sessions.webgpu.release();
 }
@@ -175,14 +170,30 @@ function manifestAdapter<A>(
 }
 
 Deno.test({
-  name: "WebGPU starts on the adapter navigator.gpu offers, and becomes the default when forced",
+  name: "WebGPU starts on the adapter navigator.gpu offers, and its runtime loads models there",
   ignore: ignoreWithoutGpu,
   async fn() {
     requireAdapter();
-    const info = await initRuntime({ backend: "webgpu" });
+    const runtime = await Runtime.start({ backend: "webgpu" });
+    const info = runtime.info;
     assertEquals(info.backend, "webgpu");
     assert(info.adapter?.includes(probe.adapter!.description), `adapter "${info.adapter}"`);
-    assertEquals(info.note, undefined);
+    assertEquals(runtime.notes, []);
+    // A model loaded on this runtime runs on WebGPU: y = x + x.
+    const g = new OnnxGraph();
+    const x = g.input("x", [4]);
+    g.output(g.add(x, x), "y", [4]);
+    const session = await runtime.load(g.toBytes(), "doubling.onnx");
+    try {
+      assertEquals(session.backend, "webgpu");
+      const out = await session.run({
+        x: { type: "float32", data: Float32Array.of(1, 2, -3, 0.5), dims: [4] },
+      });
+      assertEquals(Array.from(out.y.data), [2, 4, -6, 1]);
+    } finally {
+      await session.release();
+    }
+    assertEquals(runtime.notes, []);
   },
 });
 
@@ -191,7 +202,10 @@ Deno.test({
   ignore: ignoreUnlessReady(["models", RTMDET], imagePath(IMAGES.single), imagePath(IMAGES.crowd)),
   async fn() {
     requireAdapter();
-    const adapter = manifestAdapter("rtmdet_nano_person", createRtmdetAdapter) as DetectorAdapter;
+    const adapter = manifestAdapter(
+      "rtmdet_nano_person",
+      (m) => rtmdetFamily.createAdapter(m, {}),
+    ) as DetectorAdapter;
     const sessions = await loadBoth(RTMDET);
     const inputs: ReturnType<typeof imageToTensor>[] = [];
     for (const id of [IMAGES.single, IMAGES.crowd]) {
@@ -199,7 +213,7 @@ Deno.test({
     }
     // The export keeps boxes down to 0.05 after its own NMS; compare everything from 0.1 up.
     const decode = (outputs: ModelOutputs, i: number) =>
-      adapter.decode(outputs, inputs[i].frame, { scoreThreshold: 0.05 });
+      adapter.decode(outputs, inputs[i].frame, { scoreThreshold: 0.05, keypointScoreThreshold: 0 });
     const wasm: Box[][] = [];
     for (const [i, { data, dims }] of inputs.entries()) {
       const expected = decode(await sessions.wasm.run("input", data, dims), i);
@@ -218,12 +232,15 @@ Deno.test({
   ignore: ignoreUnlessReady(["models", YOLOX], imagePath(IMAGES.four), imagePath(IMAGES.crowd)),
   async fn() {
     requireAdapter();
-    const adapter = manifestAdapter("yolox_nano", createYoloxAdapter) as DetectorAdapter;
+    const adapter = manifestAdapter(
+      "yolox_nano",
+      (m) => yoloxFamily.createAdapter(m, {}),
+    ) as DetectorAdapter;
     const sessions = await loadBoth(YOLOX);
     for (const id of [IMAGES.four, IMAGES.crowd]) {
       const { data, dims, frame } = imageToTensor(await loadImage(id), adapter.input);
-      const expected = await sessions.wasm.run(adapter.input.inputName, data, dims);
-      const actual = await sessions.webgpu.run(adapter.input.inputName, data, dims);
+      const expected = await sessions.wasm.run(adapter.input.name, data, dims);
+      const actual = await sessions.webgpu.run(adapter.input.name, data, dims);
       const [name] = Object.keys(expected);
       assertEquals(actual[name].dims, expected[name].dims);
       // Each row: cx, cy, log w, log h (grid-relative), objectness, 80 class scores.
@@ -239,7 +256,7 @@ Deno.test({
       );
       assert(boxTerms <= YOLOX_BOX_TERM_TOLERANCE, `image ${id}: box terms differ by ${boxTerms}`);
       assert(scores <= SCORE_TOLERANCE, `image ${id}: scores differ by ${scores}`);
-      const options = { scoreThreshold: 0.05 };
+      const options = { scoreThreshold: 0.05, keypointScoreThreshold: 0 };
       const matched = assertSameBoxes(
         adapter.decode(expected, frame, options),
         adapter.decode(actual, frame, options),
@@ -376,7 +393,7 @@ Deno.test({
     const annotations = (JSON.parse(
       await Deno.readTextFile(requireShared("coco", "annotations", ANNOTATIONS)),
     ).annotations as Annotation[]).filter((a) => a.num_keypoints > 0);
-    const W = adapter.inputWidth, H = adapter.inputHeight, size = 3 * W * H;
+    const W = adapter.input.width, H = adapter.input.height, size = 3 * W * H;
     // A large and a small person from one image, a person from the crowd: 3 crops and their
     // mirrored copies for the flip test, laid out as the pipeline batches them.
     const people = [
@@ -392,16 +409,16 @@ Deno.test({
       const [x, y, bw, bh] = person.bbox;
       const box = { x1: x, y1: y, x2: x + bw, y2: y + bh, score: 1 };
       const cropToImage = invertAffine(
-        imageToCropTransform(boxToCropRegion(box, W / H, adapter.padding), W, H),
+        imageToCropTransform(boxToCropRegion(box, W / H, adapter.input.padding), W, H),
       );
       cropsToImage.push(cropToImage);
-      warpCropToTensor(image, cropToImage, W, H, adapter.normalization, input, 2 * i * size);
+      warpCropToTensor(image, cropToImage, W, H, adapter.input.normalization, input, 2 * i * size);
       warpCropToTensor(
         image,
         cropToImage,
         W,
         H,
-        adapter.normalization,
+        adapter.input.normalization,
         input,
         (2 * i + 1) * size,
         true,
@@ -418,12 +435,12 @@ Deno.test({
     // WASM: one run per crop (the model's declared batch). WebGPU: all six in one run.
     const expected: ModelOutputs[] = [];
     for (let i = 0; i < count; i++) {
-      expected.push(await wasm.run(adapter.inputName, item(i), dims(1)));
+      expected.push(await wasm.run(adapter.input.name, item(i), dims(1)));
     }
-    const batch = await gpuBatched.run(adapter.inputName, input, dims(count));
+    const batch = await gpuBatched.run(adapter.input.name, input, dims(count));
     const actual = Array.from({ length: count }, (_, i) => batchItem(batch, i, count));
     // And WebGPU with the model as published, one crop, agrees with its batched self.
-    const gpuSingle = await gpu.run(adapter.inputName, item(0), dims(1));
+    const gpuSingle = await gpu.run(adapter.input.name, item(0), dims(1));
 
     const [name] = Object.keys(expected[0]);
     const singleDifference = maxAbsDifference(gpuSingle[name].data, actual[0][name].data);
@@ -505,8 +522,8 @@ const RUNTIME_URL = new URL("../lib/runtime.ts", import.meta.url).href;
 
 Deno.test("without an adapter, forced WebGPU is a clear error and auto falls back to WASM", async () => {
   const forced = await withoutAdapter(
-    `import { initRuntime } from "${RUNTIME_URL}";
-     try { await initRuntime({ backend: "webgpu" }); console.log("started"); }
+    `import { Runtime } from "${RUNTIME_URL}";
+     try { await Runtime.start({ backend: "webgpu" }); console.log("started"); }
      catch (error) { console.log("ERROR " + error.message); }`,
   );
   assert(forced.success, forced.output);
@@ -516,15 +533,16 @@ Deno.test("without an adapter, forced WebGPU is a clear error and auto falls bac
   );
 
   const auto = await withoutAdapter(
-    `import { initRuntime, ModelSession } from "${RUNTIME_URL}";
-     const info = await initRuntime({ threads: 1 });
-     console.log(JSON.stringify(info));`,
+    `import { Runtime } from "${RUNTIME_URL}";
+     const runtime = await Runtime.start({ threads: 1 });
+     console.log(JSON.stringify({ ...runtime.info, notes: runtime.notes }));`,
   );
   assert(auto.success, auto.output);
   const info = JSON.parse(auto.output.trim().split("\n").pop()!);
   assertEquals(info.backend, "wasm");
   assertEquals(info.threads, 1);
-  assert(/WASM/.test(info.note ?? ""), `note: ${info.note}`);
+  assertEquals(info.notes.length, 1, `notes: ${info.notes}`);
+  assert(/^backend auto: .*WASM/.test(info.notes[0]), `note: ${info.notes[0]}`);
 });
 
 Deno.test({
