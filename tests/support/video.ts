@@ -76,6 +76,9 @@ export interface Pan {
   dy: number;
   frames: number;
   fps: number;
+  /** H.264 quality (lower is better), default 8; pixel format, default yuv420p. */
+  crf?: number;
+  pixelFormat?: string;
 }
 
 /** Encodes `pan` over `image` to an H.264 file (near-lossless, so frames can be compared). */
@@ -95,9 +98,9 @@ export async function makePanVideo(image: string, out: string, pan: Pan): Promis
     "-c:v",
     "libx264",
     "-crf",
-    "8",
+    String(pan.crf ?? 8),
     "-pix_fmt",
-    "yuv420p",
+    pan.pixelFormat ?? "yuv420p",
     out,
   );
 }
