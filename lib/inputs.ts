@@ -6,6 +6,7 @@
  */
 
 import { join, resolve, sep } from "node:path";
+import { isStreamUrl, isVideoPath } from "./video/probe.ts";
 
 /** The input that stands for one image read from standard input. */
 export const STDIN_INPUT = "-";
@@ -39,6 +40,28 @@ export function isImageFileName(name: string): boolean {
   return /\.(jpe?g|png)$/i.test(name);
 }
 
+/** True for the image and video file names that folders and globs yield. */
+export function isMediaFileName(name: string): boolean {
+  return isImageFileName(name) || isVideoPath(name);
+}
+
+/**
+ * True when an input is read as a video (frames through ffmpeg): a video file name, an
+ * rtsp/rtmp stream, an http(s) URL whose path has a video extension, or a Linux camera
+ * device (`/dev/video0`).
+ */
+export function isVideoInput(input: string): boolean {
+  if (/^(rtsps?|rtmps?):\/\//i.test(input)) return true;
+  if (isUrlInput(input)) {
+    try {
+      return isVideoPath(new URL(input).pathname);
+    } catch {
+      return false;
+    }
+  }
+  return isVideoPath(input) || /^\/dev\/video\d+$/.test(input);
+}
+
 /** True when `path` contains glob syntax (`*`, `?` or `[`). */
 export function hasGlobSyntax(path: string): boolean {
   return /[*?[]/.test(path);
@@ -47,9 +70,10 @@ export function hasGlobSyntax(path: string): boolean {
 /**
  * Expands inputs into image files. Each input is
  * - `-`: one image read from stdin (listed once however often it is given);
- * - an `http://` or `https://` URL: kept as it is (see `readInput`);
+ * - an `http(s)://`, `rtsp://` or `rtmp://` URL, or a camera device `/dev/videoN`: kept as
+ *   it is (images through `readInput`, videos through ffmpeg);
  * - an existing regular file: kept whatever its extension (decoding then says what is wrong);
- * - an existing directory: all .jpg/.jpeg/.png files below it (any case, hidden entries
+ * - an existing directory: all .jpg/.jpeg/.png and video files below it (any case, hidden entries
  *   skipped, symlinks followed once), sorted; none → the error "no JPEG or PNG images in …";
  * - a glob: the JPEG and PNG files whose paths match, sorted (like a shell, `*` and `?` do not
  *   match a leading dot and `**` spans any number of directories); none → an error;
@@ -70,7 +94,8 @@ export async function expandInputs(args: readonly string[]): Promise<ExpandedInp
   };
 
   for (const arg of args) {
-    if (arg === STDIN_INPUT || isUrlInput(arg)) {
+    // Stdin, URLs and camera devices are read as they are (a device is no regular file).
+    if (arg === STDIN_INPUT || isStreamUrl(arg) || /^\/dev\/video\d+$/.test(arg)) {
       if (!seen.has(arg)) files.push(arg);
       seen.add(arg);
       continue;
@@ -87,7 +112,7 @@ export async function expandInputs(args: readonly string[]): Promise<ExpandedInp
     if (info?.isDirectory) {
       const found = await imagesBelow(arg, errors);
       if (found.length === 0) {
-        errors.push({ path: arg, reason: `no JPEG or PNG images in ${arg}` });
+        errors.push({ path: arg, reason: `no JPEG or PNG images or videos in ${arg}` });
       }
       found.forEach(add);
     } else if (info?.isFile) {
@@ -95,9 +120,9 @@ export async function expandInputs(args: readonly string[]): Promise<ExpandedInp
     } else if (info) {
       errors.push({ path: arg, reason: notRegularFile(info) });
     } else {
-      const found = (await expandGlob(arg, errors)).filter(isImageFileName);
+      const found = (await expandGlob(arg, errors)).filter(isMediaFileName);
       if (found.length === 0) {
-        errors.push({ path: arg, reason: `no JPEG or PNG files match ${arg}` });
+        errors.push({ path: arg, reason: `no JPEG, PNG or video files match ${arg}` });
       }
       found.forEach(add);
     }
@@ -152,7 +177,7 @@ async function imagesBelow(dir: string, errors: InputError[]): Promise<string[]>
       const path = join(current, entry.name);
       const kind = await entryKind(path, entry);
       if (kind === "directory") await walk(path);
-      else if (!isImageFileName(entry.name)) continue;
+      else if (!isMediaFileName(entry.name)) continue;
       else if (kind === "file") found.push(path);
       else if (typeof kind === "object") errors.push({ path, reason: notRegularFile(kind) });
     }
@@ -239,7 +264,7 @@ export async function expandGlob(pattern: string, errors?: InputError[]): Promis
   const others: string[] = [];
   await matchSegments(base, segments.slice(start), found, new Set(), others);
   for (const path of sortPaths(others)) {
-    if (!isImageFileName(path)) continue;
+    if (!isMediaFileName(path)) continue;
     errors?.push({ path, reason: notRegularFile(await Deno.stat(path)) });
   }
   return sortPaths([...found]);

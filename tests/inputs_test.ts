@@ -92,8 +92,8 @@ Deno.test("an empty directory, or one without images, is an error entry", async 
     const { files, errors } = await expandInputs([empty, join(root, "c.png"), textOnly]);
     assertEquals(files, [join(root, "c.png")], "the batch goes on");
     assertEquals(errors, [
-      { path: empty, reason: `no JPEG or PNG images in ${empty}` },
-      { path: textOnly, reason: `no JPEG or PNG images in ${textOnly}` },
+      { path: empty, reason: `no JPEG or PNG images or videos in ${empty}` },
+      { path: textOnly, reason: `no JPEG or PNG images or videos in ${textOnly}` },
     ]);
   });
 });
@@ -141,8 +141,8 @@ Deno.test("a glob keeps only JPEG and PNG files; one matching none is an error",
     const texts = join(root, "*.txt");
     const { errors } = await expandInputs([nothing, texts]);
     assertEquals(errors, [
-      { path: nothing, reason: `no JPEG or PNG files match ${nothing}` },
-      { path: texts, reason: `no JPEG or PNG files match ${texts}` },
+      { path: nothing, reason: `no JPEG, PNG or video files match ${nothing}` },
+      { path: texts, reason: `no JPEG, PNG or video files match ${texts}` },
     ]);
   });
 });

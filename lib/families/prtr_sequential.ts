@@ -22,6 +22,7 @@
  * Manifest options:
  * - `personClass` (number): person index among the C+1 logits; default 0 when C = 1 and
  *   1 otherwise (91-class COCO DETR).
+ * - `boxesRelativeTo` ("content" default, or "input"): as DETR's, for boxes and keypoints.
  * - `includeBackground`, `backgroundColumn`, `matchOn`: as in the two-stage readout. The
  *   paper's sequential notebook matches raw logits with the first column as background:
  *   `"backgroundColumn": "first", "matchOn": "logit"`.
@@ -35,7 +36,7 @@ import type { ModelOutputs, Pose } from "../types.ts";
 import { detrStyleInput } from "./detr.ts";
 import type { DecodeSettings, EndToEndAdapter, FamilyDescriptor, ImageFrame } from "./family.ts";
 import { cocoKeypointFields, staticDim } from "./recognition_defaults.ts";
-import { imageInputSpec, indexOption, keypointLayout } from "./manifest_fields.ts";
+import { choiceOption, imageInputSpec, indexOption, keypointLayout } from "./manifest_fields.ts";
 import { prtrOutput, prtrReadout, type PrtrReadoutOptions, prtrReadoutOptions } from "./prtr.ts";
 
 /** Settings of `decodePrtrSequential`. */
@@ -43,6 +44,8 @@ export interface PrtrSequentialDecodeOptions extends DecodeSettings, PrtrReadout
   numKeypoints: number;
   /** Person class index among the C+1 logits; default 0 when C = 1, else 1. */
   personClass?: number;
+  /** What normalized boxes and keypoints are relative to (as DETR's); default "content". */
+  relativeTo?: "content" | "input";
 }
 
 /** The four output tensors of a sequential PRTR model. */
@@ -84,8 +87,11 @@ export function decodePrtrSequential(
         `classes (the last of ${numLogits} logits is no-object); set options.personClass`,
     );
   }
-  // DETR convention: normalized units span the unpadded image.
-  const spanX = frame.contentWidth / frame.scaleX, spanY = frame.contentHeight / frame.scaleY;
+  // DETR convention: normalized units span the unpadded image (or, for a fixed-size export
+  // fed a letterboxed image, the whole input).
+  const input = options.relativeTo === "input";
+  const spanX = (input ? frame.inputWidth : frame.contentWidth) / frame.scaleX;
+  const spanY = (input ? frame.inputHeight : frame.contentHeight) / frame.scaleY;
 
   const poses: Pose[] = [];
   for (let p = 0; p < people; p++) {
@@ -105,7 +111,15 @@ export function decodePrtrSequential(
     }
     const b = p * 4, d = boxes.data;
     poses.push({
-      box: normalizedCentreBoxToImage(frame, d[b], d[b + 1], d[b + 2], d[b + 3], personScore),
+      box: normalizedCentreBoxToImage(
+        frame,
+        d[b],
+        d[b + 1],
+        d[b + 2],
+        d[b + 3],
+        personScore,
+        options.relativeTo,
+      ),
       keypoints,
       score: rescorePose(personScore, keypoints, options.keypointScoreThreshold),
     });
@@ -136,6 +150,7 @@ export const prtrSequentialFamily: FamilyDescriptor<"prtr-sequential"> = {
         kpt_coords: kptCoord.name,
       },
       ...cocoKeypointFields(joints === undefined ? undefined : joints - 1),
+      ...(graph.inputWidth && graph.inputHeight ? { options: { boxesRelativeTo: "input" } } : {}),
     };
   },
   createAdapter: (manifest) => createPrtrSequentialAdapter(manifest),
@@ -147,6 +162,7 @@ export function createPrtrSequentialAdapter(manifest: ModelManifest): EndToEndAd
   const personClass = indexOption(manifest, "personClass");
   const readoutOptions = prtrReadoutOptions(manifest);
   const { numKeypoints } = keypointLayout(manifest);
+  const relativeTo = choiceOption(manifest, "boxesRelativeTo", ["content", "input"], "content");
   return {
     task: "end2end",
     manifest,
@@ -161,7 +177,7 @@ export function createPrtrSequentialAdapter(manifest: ModelManifest): EndToEndAd
           kptCoords: prtrOutput(outputs, manifest, "kpt_coords", "pred_kpt_coord"),
         },
         frame,
-        { ...settings, ...readoutOptions, numKeypoints, personClass },
+        { ...settings, ...readoutOptions, numKeypoints, personClass, relativeTo },
       );
     },
   };
