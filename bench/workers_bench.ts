@@ -84,7 +84,10 @@ interface RunFigures {
   cpuMsPerImage: number;
   /** CPU time over wall time: the cores this run actually got (2 at most here). */
   coresUsed: number;
-  /** Milliseconds per image and stage, summed over workers (CPU-side cost, not wall time). */
+  /**
+   * Milliseconds per image and stage, summed over workers: time inside each stage, including
+   * time a thread waited for a core, so on a loaded machine these grow with contention.
+   */
   msPerImage: StageTimings & { decode: number };
   /** Per worker (one entry, the main process, for the in-process run), in MiB. */
   memory: { images: number; peakRssMiB: number; peakHeapAndExternalMiB: number }[];
@@ -102,14 +105,16 @@ function startClocks(): () => { wallMs: number; cpuMs: number } {
   };
 }
 
+/** Stage sums divided by the image count, decode first. */
 function perImage(timings: StageTimings, decodeMs: number, n: number): RunFigures["msPerImage"] {
-  return {
-    decode: decodeMs / n,
-    detect: timings.detect / n,
-    crop: timings.crop / n,
-    keypoints: timings.keypoints / n,
-    post: timings.post / n,
-  };
+  const out: Record<string, number> = { decode: decodeMs / n };
+  for (const [stage, ms] of Object.entries(timings)) out[stage] = ms / n;
+  return out as unknown as RunFigures["msPerImage"];
+}
+
+/** Zeroes a pipeline's stage sums (after the warm-up), whatever its stages. */
+function resetTimings(timings: StageTimings): void {
+  for (const key of Object.keys(timings) as (keyof StageTimings)[]) timings[key] = 0;
 }
 
 async function runInProcess(): Promise<RunFigures> {
@@ -118,7 +123,7 @@ async function runInProcess(): Promise<RunFigures> {
     for (const path of files.slice(0, warmup)) {
       await pipeline.run(await decodeImage(await Deno.readFile(path), path));
     }
-    Object.assign(pipeline.timings, { detect: 0, crop: 0, keypoints: 0, post: 0 });
+    resetTimings(pipeline.timings);
     let decodeMs = 0, people = 0, peakRss = 0, peakHeap = 0;
     const stop = startClocks();
     for (const path of files) {
@@ -164,7 +169,8 @@ async function runPool(workers: number, threadsPerWorker: number): Promise<RunFi
     const { wallMs, cpuMs } = stop();
     const after = pool.stats();
     const timed = after.map((s, i) => difference(s, before[i]));
-    const timings = { detect: 0, crop: 0, keypoints: 0, post: 0 };
+    const timings = { ...timed[0].timings };
+    resetTimings(timings);
     let decodeMs = 0;
     for (const s of timed) {
       decodeMs += s.decodeMs;
@@ -191,16 +197,15 @@ async function runPool(workers: number, threadsPerWorker: number): Promise<RunFi
 
 /** The counts and times of the timed run alone (peaks are kept as they are). */
 function difference(after: WorkerStats, before: WorkerStats): WorkerStats {
+  const timings = { ...after.timings };
+  for (const key of Object.keys(timings) as (keyof StageTimings)[]) {
+    timings[key] -= before.timings[key];
+  }
   return {
     ...after,
     images: after.images - before.images,
     decodeMs: after.decodeMs - before.decodeMs,
-    timings: {
-      detect: after.timings.detect - before.timings.detect,
-      crop: after.timings.crop - before.timings.crop,
-      keypoints: after.timings.keypoints - before.timings.keypoints,
-      post: after.timings.post - before.timings.post,
-    },
+    timings,
   };
 }
 
@@ -279,18 +284,18 @@ if (values.json) {
       `medians of ${rounds} round(s)`,
   );
   console.log("");
+  const stages = Object.keys(report.msPerImage.a);
   console.log(
-    "configuration              images/s   rounds            ms/image: decode detect  crop" +
-      "  keypoints  post",
+    `${"configuration".padEnd(26)} ${"images/s".padStart(8)}   ${
+      "per round".padEnd(16)
+    } ms/image: ${stages.map((name) => name.padStart(9)).join(" ")}`,
   );
   for (const key of Object.keys(configs) as ConfigKey[]) {
-    const ms = report.msPerImage[key];
+    const ms = report.msPerImage[key] as unknown as Record<string, number>;
     console.log(
       `${configs[key].label.padEnd(26)} ${f(speed(key)).padStart(8)}   ${
-        runs[key].map((r) => f(r.imagesPerSecond)).join(" ").padEnd(26)
-      } ${f(ms.decode, 1).padStart(6)} ${f(ms.detect, 1).padStart(6)} ${
-        f(ms.crop, 1).padStart(5)
-      } ${f(ms.keypoints, 1).padStart(10)} ${f(ms.post, 1).padStart(5)}`,
+        runs[key].map((r) => f(r.imagesPerSecond)).join(" ").padEnd(16)
+      }           ${stages.map((name) => f(ms[name] ?? 0, 1).padStart(9)).join(" ")}`,
     );
   }
   console.log("");

@@ -93,15 +93,11 @@ interface Run {
   wake: () => void;
 }
 
-function zeroTimings(): StageTimings {
-  return { detect: 0, crop: 0, keypoints: 0, post: 0 };
-}
-
+/** `sum += add`, stage by stage, for whatever stages the pipeline reports. */
 function addTimings(sum: StageTimings, add: StageTimings): void {
-  sum.detect += add.detect;
-  sum.crop += add.crop;
-  sum.keypoints += add.keypoints;
-  sum.post += add.post;
+  for (const key of Object.keys(add) as (keyof StageTimings)[]) {
+    sum[key] = (sum[key] ?? 0) + add[key];
+  }
 }
 
 function validCount(value: number, name: string): number {
@@ -138,7 +134,7 @@ function startWorker(
   index: number,
   options: WorkerPipelineOptions,
   onDownloadProgress: PipelineOptions["onDownloadProgress"],
-): Promise<{ worker: Worker; needsBoxes: boolean; memory: WorkerMemory }> {
+): Promise<{ worker: Worker; needsBoxes: boolean; timings: StageTimings; memory: WorkerMemory }> {
   return new Promise((resolve, reject) => {
     const worker = newPoseWorker(index);
     const fail = (message: string) => {
@@ -148,7 +144,8 @@ function startWorker(
     worker.onmessage = (event: MessageEvent<FromWorker>) => {
       const message = event.data;
       if (message.type === "ready") {
-        resolve({ worker, needsBoxes: message.needsBoxes, memory: message.memory });
+        const { needsBoxes, timings, memory } = message;
+        resolve({ worker, needsBoxes, timings, memory });
       } else if (message.type === "loadError") {
         fail(message.message);
       } else if (message.type === "download") {
@@ -226,13 +223,13 @@ export class PosePool {
       for (const s of started) s.worker.terminate();
       throw failed.reason;
     }
-    const slots = started.map(({ worker, memory }) => ({
+    const slots = started.map(({ worker, timings, memory }) => ({
       worker,
       inFlight: new Set<number>(),
       stats: {
         images: 0,
         decodeMs: 0,
-        timings: zeroTimings(),
+        timings,
         peakRss: memory.rss,
         peakHeapAndExternal: memory.heapAndExternal,
       },

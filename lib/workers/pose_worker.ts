@@ -45,7 +45,13 @@ export type ToWorker =
 
 /** Messages a worker sends the pool. */
 export type FromWorker =
-  | { type: "ready"; needsBoxes: boolean; memory: WorkerMemory }
+  | {
+    type: "ready";
+    needsBoxes: boolean;
+    /** The pipeline's timings at start (all zero): the stage names to sum. */
+    timings: StageTimings;
+    memory: WorkerMemory;
+  }
   | { type: "loadError"; message: string }
   | { type: "download"; model: string; received: number; total: number | undefined }
   | {
@@ -73,13 +79,13 @@ function memoryNow(): WorkerMemory {
   return { rss: usage.rss, heapAndExternal: usage.heapTotal + usage.external };
 }
 
+/** Per-stage differences; generic over the stage names, which belong to the pipeline. */
 function stageDelta(after: StageTimings, before: StageTimings): StageTimings {
-  return {
-    detect: after.detect - before.detect,
-    crop: after.crop - before.crop,
-    keypoints: after.keypoints - before.keypoints,
-    post: after.post - before.post,
-  };
+  const delta = { ...after };
+  for (const key of Object.keys(delta) as (keyof StageTimings)[]) {
+    delta[key] -= before[key] ?? 0;
+  }
+  return delta;
 }
 
 function errorMessage(error: unknown): string {
@@ -185,7 +191,12 @@ function serve(scope: typeof self): void {
         post({ type: "loadError", message: errorMessage(error) });
         return;
       }
-      post({ type: "ready", needsBoxes: pipeline.needsBoxes, memory: memoryNow() });
+      post({
+        type: "ready",
+        needsBoxes: pipeline.needsBoxes,
+        timings: { ...pipeline.timings },
+        memory: memoryNow(),
+      });
       await drain();
     } else if (message.type === "job") {
       const bytes = message.bytes ? Promise.resolve(message.bytes) : readBytes(message.path);
