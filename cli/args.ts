@@ -41,6 +41,31 @@ export const PIPELINE_OPTIONS = {
   "box-thr": { type: "string" },
 } as const satisfies ParseArgsConfig["options"];
 
+/** Throughput options (predict, eval, bench). */
+export const THROUGHPUT_OPTIONS = {
+  workers: { type: "string" },
+} as const satisfies ParseArgsConfig["options"];
+
+/** Drawing options (predict's --draw, images and videos alike). */
+export const DRAW_OPTIONS = {
+  "kpt-thr": { type: "string" },
+  radius: { type: "string" },
+  thickness: { type: "string" },
+  "no-boxes": { type: "boolean" },
+  labels: { type: "boolean" },
+} as const satisfies ParseArgsConfig["options"];
+
+/** Video options (predict). */
+export const VIDEO_OPTIONS = {
+  every: { type: "string" },
+  "no-track": { type: "boolean" },
+  "det-every": { type: "string" },
+  smooth: { type: "boolean" },
+  "smooth-min-cutoff": { type: "string" },
+  "smooth-beta": { type: "string" },
+  "smooth-d-cutoff": { type: "string" },
+} as const satisfies ParseArgsConfig["options"];
+
 /** The options every command takes. */
 export const COMMON_OPTIONS = {
   help: { type: "boolean", short: "h" },
@@ -66,7 +91,23 @@ const OPTION_HELP: Record<string, string> = {
                         (default 100000000, 100 megapixels)`,
   "no-flip": `  --no-flip             no flip test (faster, slightly less accurate)`,
   dark: `  --dark                DARK sub-pixel refinement for heatmap models`,
-  threads: `  --threads N           WASM threads (default: CPU cores)`,
+  threads: `  --threads N           CPU threads per process (default: CPU cores; with --workers,
+                        cores / workers)`,
+  workers: `  --workers N           N worker processes, each with its own models and threads; images
+                        are handed out as workers free up (default 1; see the README)`,
+  "kpt-thr": `  --kpt-thr X           draw keypoints scoring at least X (default 0.3)`,
+  radius: `  --radius PX           keypoint radius (default 1.5 × the thickness)`,
+  thickness: `  --thickness PX        limb width (default max(2, longer image side / 320))`,
+  "no-boxes": `  --no-boxes            draw no person boxes`,
+  labels: `  --labels              write track id and score above each box`,
+  every: `  --every N             videos: keep every N-th frame (default 1)`,
+  "no-track": `  --no-track            videos: no track ids`,
+  "det-every": `  --det-every K         videos: run the detector on every K-th kept frame only and
+                        crop the tracked people in between (default 1)`,
+  smooth: `  --smooth              videos: One-Euro smoothing of each track's keypoints`,
+  "smooth-min-cutoff": `  --smooth-min-cutoff F One-Euro minimum cutoff in Hz (default 1)`,
+  "smooth-beta": `  --smooth-beta B       One-Euro speed coefficient, per px/s (default 0.007)`,
+  "smooth-d-cutoff": `  --smooth-d-cutoff F   One-Euro derivative cutoff in Hz (default 1)`,
   backend: `  --backend B           auto | wasm | webgpu | native (default auto)`,
   help: `  -h, --help            this help`,
   version: `  --version             posekit's version`,
@@ -200,7 +241,8 @@ export function pipelineOptions(
     modelDirs: values.models as string[] | undefined,
     threads: numberOption(values.threads as string, "threads", (n) => Number.isInteger(n) && n > 0),
     flip: !values["no-flip"],
-    dark: values.dark === true,
+    // Without --dark a manifest's own "dark" decides.
+    dark: values.dark === true ? true : undefined,
     scoreThreshold: numberOption(values["det-thr"] as string, "det-thr", (n) => n >= 0 && n <= 1),
     maxPeople: numberOption(
       values["max-people"] as string,
@@ -208,6 +250,51 @@ export function pipelineOptions(
       (n) => Number.isInteger(n) && n > 0,
     ),
     backend,
+  };
+}
+
+/** `--workers N` (default 1). */
+export function workersOption(
+  values: Record<string, string | boolean | string[] | undefined>,
+): number {
+  return numberOption(values.workers as string, "workers", (n) => Number.isInteger(n) && n > 0) ??
+    1;
+}
+
+const positive = (n: number) => Number.isFinite(n) && n > 0;
+const positiveInteger = (n: number) => Number.isInteger(n) && n > 0;
+
+/** The drawing style given on the command line. */
+export function drawStyle(values: Record<string, string | boolean | string[] | undefined>) {
+  return {
+    keypointThreshold: numberOption(values["kpt-thr"] as string, "kpt-thr", (n) => n >= 0),
+    keypointRadius: numberOption(values.radius as string, "radius", positive),
+    lineWidth: numberOption(values.thickness as string, "thickness", positive),
+    boxes: !values["no-boxes"],
+    labels: values.labels === true,
+  };
+}
+
+/** The video settings given on the command line. */
+export function videoSettings(values: Record<string, string | boolean | string[] | undefined>) {
+  const filter = {
+    minCutoff: numberOption(values["smooth-min-cutoff"] as string, "smooth-min-cutoff", positive),
+    beta: numberOption(values["smooth-beta"] as string, "smooth-beta", (n) => n >= 0),
+    dCutoff: numberOption(values["smooth-d-cutoff"] as string, "smooth-d-cutoff", positive),
+  };
+  const tuned = Object.values(filter).some((v) => v !== undefined);
+  if (tuned && !values.smooth) throw new UsageError("the --smooth-* options need --smooth");
+  const detectEvery = numberOption(values["det-every"] as string, "det-every", positiveInteger);
+  if (detectEvery !== undefined && detectEvery > 1 && values["no-track"]) {
+    throw new UsageError("--det-every needs tracking (leave out --no-track)");
+  }
+  return {
+    every: numberOption(values.every as string, "every", positiveInteger),
+    track: !values["no-track"],
+    smooth: values.smooth
+      ? Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined))
+      : false,
+    detectEvery,
   };
 }
 

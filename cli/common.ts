@@ -4,6 +4,7 @@ import { dirname, join, resolve } from "node:path";
 import { removeStaleTemporaryFiles, temporaryPathFor } from "../lib/coco_results.ts";
 import { type PipelineOptions, PosePipeline } from "../lib/pipeline.ts";
 import type { RuntimeInfo } from "../lib/runtime.ts";
+import type { PosePool } from "../lib/workers/pool.ts";
 import { commandName, UsageError } from "./args.ts";
 import type { BatchResult } from "./batch.ts";
 import { formatDuration, printErr } from "./progress.ts";
@@ -40,23 +41,43 @@ export function backendLabel(info: RuntimeInfo): string {
 }
 
 /**
- * The one-line summary at the end of a run, on stderr: images, people, failed images (inputs
- * that could not be read count too), drawings that could not be written, time and models.
+ * The one-line summary at the end of a run, on stderr: images (and videos, frames), people,
+ * failed inputs (inputs that could not be read count too), drawings that could not be
+ * written, time, rate and where the models ran.
  */
-export function printSummary(pipeline: PosePipeline, batch: BatchResult, inputErrors = 0): void {
+export function printSummary(
+  batch: BatchResult,
+  inputErrors = 0,
+  pipeline?: PosePipeline,
+  pool?: PosePool,
+): void {
   const failed = batch.failures.length + inputErrors;
   const seconds = batch.wallMs / 1000;
-  const rate = seconds > 0 ? batch.images / seconds : 0;
+  const done = batch.images + batch.frames;
+  const rate = seconds > 0 ? done / seconds : 0;
   const drawings = batch.drawFailures.length;
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  const parts = [
+    plural(batch.images, "image"),
+    ...(batch.videos ? [plural(batch.videos, "video"), plural(batch.frames, "frame")] : []),
+    `${batch.people} people`,
+    `${failed} failed`,
+    ...(drawings ? [`${plural(drawings, "drawing")} failed`] : []),
+    ...(batch.skipped ? [`${batch.skipped} already done`] : []),
+  ];
+  const where = [
+    ...(pool ? [`${pool.size} workers × ${pool.threadsPerWorker} threads`] : []),
+    ...(pipeline ? [backendLabel(pipeline.runtimeInfo)] : []),
+  ].join(", ");
+  const models = pipeline
+    ? `; models ${
+      pipeline.detector ? pipeline.detector.manifest.name + " + " : ""
+    }${pipeline.pose.manifest.name}`
+    : "";
   printErr(
-    `posekit: ${batch.images} images, ${batch.people} people, ${failed} failed, ` +
-      (drawings ? `${drawings} drawing${drawings === 1 ? "" : "s"} failed, ` : "") +
-      `${formatDuration(seconds)} (${rate.toFixed(1)} images/s) on ${
-        backendLabel(pipeline.runtimeInfo)
-      }; ` +
-      `models ${
-        pipeline.detector ? pipeline.detector.manifest.name + " + " : ""
-      }${pipeline.pose.manifest.name}\n`,
+    `posekit: ${parts.join(", ")}, ${formatDuration(seconds)} ` +
+      `(${rate.toFixed(1)} ${batch.frames ? "frames" : "images"}/s)` +
+      (where ? ` on ${where}` : "") + `${models}\n`,
   );
 }
 

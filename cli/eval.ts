@@ -15,10 +15,15 @@ import {
   PIPELINE_OPTIONS,
   pipelineHelp,
   pipelineOptions,
+  THROUGHPUT_OPTIONS,
   UsageError,
   VERSION,
+  workersOption,
 } from "./args.ts";
-import { type BatchItem, processImages } from "./batch.ts";
+import { type BatchItem, CocoCollector, processInputs } from "./batch.ts";
+// A static import: the pool keeps Deno's own Worker before onnxruntime-web replaces it.
+import { PosePool } from "../lib/workers/pool.ts";
+import type { PosePipeline } from "../lib/pipeline.ts";
 import {
   backendLabel,
   createPipelineWithProgress,
@@ -51,6 +56,7 @@ ${optionHelp(["help", "version"])}
 
 With --images, also:
 ${pipelineHelp(["boxes"]).replace(/^Models and pipeline:\n/, "")}
+${optionHelp(["workers"])}
 `;
 
 /** The ground-truth images' ids that results name but the annotations lack. */
@@ -72,6 +78,7 @@ function examples(values: readonly (string | number)[]): string {
 export async function evaluate(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(args, {
     ...PIPELINE_OPTIONS,
+    ...THROUGHPUT_OPTIONS,
     gt: { type: "string" },
     results: { type: "string" },
     images: { type: "string" },
@@ -199,19 +206,32 @@ export async function evaluate(args: string[]): Promise<number> {
       );
     }
     if (items.length === 0) throw new Error(`none of the images in ${gtPath} are in ${imagesDir}`);
-    const pipeline = await createPipelineWithProgress(
-      boxes ? { ...options!, detector: false } : options!,
-      quiet,
-    );
+    const loadOptions = boxes ? { ...options!, detector: false as const } : options!;
+    const workers = workersOption(values);
+    let pipeline: PosePipeline | undefined;
+    let pool: PosePool | undefined;
     try {
-      const batch = await processImages(pipeline, items, {
+      if (workers > 1) {
+        const { threads, ...shared } = loadOptions;
+        const cores = navigator.hardwareConcurrency ?? 1;
+        pool = await PosePool.create({
+          workers,
+          threadsPerWorker: threads ?? Math.max(1, Math.floor(cores / workers)),
+          pipeline: shared,
+          decode,
+        });
+      } else pipeline = await createPipelineWithProgress(loadOptions, quiet);
+      const collector = new CocoCollector();
+      const batch = await processInputs(items, () => Promise.resolve(pipeline!), {
+        sink: collector,
         boxes,
         decode,
+        pool,
         progress: quiet ? false : undefined,
       });
-      if (!quiet) printSummary(pipeline, batch);
-      if (out !== undefined) await writeResults(out, batch.results);
-      resultsJson = batch.results;
+      if (!quiet) printSummary(batch, 0, pipeline, pool);
+      if (out !== undefined) await writeResults(out, collector.results);
+      resultsJson = collector.results;
       if (batch.failures.length) exitCode = 1;
       runInfo = {
         images: batch.images,
@@ -220,12 +240,15 @@ export async function evaluate(args: string[]): Promise<number> {
         missingImages: missing.length,
         refusedImages: outside.length,
         boxes: boxesArg ?? "detector",
-        backend: backendLabel(pipeline.runtimeInfo),
-        detector: pipeline.detector?.manifest.name,
-        pose: pipeline.pose.manifest.name,
+        backend: pipeline
+          ? backendLabel(pipeline.runtimeInfo)
+          : `${pool!.size} workers × ${pool!.threadsPerWorker} threads`,
+        detector: pipeline?.detector?.manifest.name,
+        pose: pipeline?.pose.manifest.name,
       };
     } finally {
-      await pipeline.close();
+      pool?.close();
+      await pipeline?.close();
     }
   }
 

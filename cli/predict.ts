@@ -1,21 +1,32 @@
-/** `posekit predict`: poses for images, written as COCO keypoint results. */
+/** `posekit predict`: poses for images and videos, written as COCO results or JSON Lines. */
 
 import { parseDetectionBoxes } from "../lib/boxes.ts";
 import { assignImageIds, writeResults } from "../lib/coco_results.ts";
-import { expandInputs } from "../lib/inputs.ts";
+import { expandInputs, isVideoInput } from "../lib/inputs.ts";
+import { JsonlWriter, readJsonlProgress } from "../lib/output/jsonl.ts";
+import { comparePaths, resolveShard, selectShard, ShardError } from "../lib/output/shard.ts";
+import type { PosePipeline } from "../lib/pipeline.ts";
+// A static import: the pool keeps Deno's own Worker before onnxruntime-web replaces it.
+import { PosePool } from "../lib/workers/pool.ts";
 import {
   COMMON_OPTIONS,
   decodeOptions,
+  DRAW_OPTIONS,
+  drawStyle,
   numberOption,
   optionHelp,
   parseCommandLine,
   PIPELINE_HELP,
   PIPELINE_OPTIONS,
   pipelineOptions,
+  THROUGHPUT_OPTIONS,
   UsageError,
   VERSION,
+  VIDEO_OPTIONS,
+  videoSettings,
+  workersOption,
 } from "./args.ts";
-import { processImages } from "./batch.ts";
+import { type BatchItem, CocoCollector, processInputs, type RecordSink } from "./batch.ts";
 import {
   createPipelineWithProgress,
   prepareOutputFile,
@@ -26,23 +37,37 @@ import {
 import { printErr } from "./progress.ts";
 
 /** `predict --help`. */
-export const PREDICT_HELP = `Usage: deno task predict [options] <image|directory|glob|-|URL>...
+export const PREDICT_HELP =
+  `Usage: deno task predict [options] <image|video|directory|glob|-|URL>...
 
-Finds people and their 17 COCO keypoints in JPEG/PNG images (directories are searched
-recursively; - reads one image from stdin; http(s):// URLs are fetched, up to 256 MiB
-within 30 s) and writes COCO keypoint results:
-  [{"image_id", "category_id": 1, "keypoints": [x, y, score] × 17, "score", "bbox",
-    "file_name"}]
+Finds people and their 17 COCO keypoints in JPEG/PNG images and videos (directories are
+searched recursively; - reads one image from stdin; http(s):// URLs are fetched, up to
+256 MiB within 30 s; videos, rtsp:// streams and /dev/video0 are read with ffmpeg).
 
 Output:
-  --out FILE            write the results here (atomically; missing folders are created);
-                        default: stdout. Left untouched when no input could be read.
-  --draw DIR            also write each image with boxes and skeletons drawn on it
-                        (DIR and its parents are created)
+  --out FILE.json       COCO keypoint results, written atomically at the end:
+                        [{"image_id", "category_id": 1, "keypoints", "score", "bbox",
+                          "file_name"}] (video frames: image_id = frame, plus "frame" and
+                        "track_id"; one video per run). Default: the same on stdout.
+  --out FILE.jsonl      one JSON line per image or frame as soon as it is done:
+                        {"file", "image_id", ["frame", "time",] "people": [...]}
+  --resume              with a .jsonl --out: skip what it already holds, append the rest
+  --shard I/N           process the I-th of N parts of the sorted inputs (0-based);
+                        default from JOB_COMPLETION_INDEX (with --shards N) or a SLURM array
+  --shards N            the part count for a Kubernetes Indexed Job
+  --draw DIR            also write each image (DIR/<name>.jpg) and video (DIR/<name>.mp4)
+                        with boxes and skeletons drawn (DIR and its parents are created)
   --quiet               no progress bar and no summary line
 ${optionHelp(["help", "version"])}
 
+Drawing:
+${optionHelp(Object.keys(DRAW_OPTIONS))}
+
+Videos:
+${optionHelp(Object.keys(VIDEO_OPTIONS))}
+
 ${PIPELINE_HELP}
+${optionHelp(["workers"])}
 `;
 
 /** Runs predict; returns the exit code. */
@@ -50,7 +75,13 @@ export async function predict(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(args, {
     ...PIPELINE_OPTIONS,
     ...COMMON_OPTIONS,
+    ...THROUGHPUT_OPTIONS,
+    ...DRAW_OPTIONS,
+    ...VIDEO_OPTIONS,
     out: { type: "string" },
+    resume: { type: "boolean" },
+    shard: { type: "string" },
+    shards: { type: "string" },
     draw: { type: "string" },
     quiet: { type: "boolean" },
   });
@@ -65,10 +96,26 @@ export async function predict(args: string[]): Promise<number> {
   if (positionals.length === 0) throw new UsageError("no images given");
   const options = pipelineOptions(values);
   const decode = decodeOptions(values);
+  const draw = drawStyle(values);
+  const video = videoSettings(values);
+  const workers = workersOption(values);
   const boxThreshold = numberOption(values["box-thr"] as string, "box-thr") ?? 0;
   const quiet = values.quiet === true;
   const out = values.out as string | undefined;
+  const jsonl = out !== undefined && /\.jsonl$/i.test(out);
   const drawDir = values.draw as string | undefined;
+  if (values.resume && !jsonl) throw new UsageError("--resume needs a .jsonl --out");
+  let shard;
+  try {
+    shard = resolveShard({
+      shard: values.shard as string | undefined,
+      shards: numberOption(values.shards as string, "shards", (n) => Number.isInteger(n) && n > 0),
+      env: Deno.env.toObject(),
+    });
+  } catch (error) {
+    if (error instanceof ShardError) throw new UsageError(error.message);
+    throw error;
+  }
   // Before any work: a run that cannot write its output would be lost at the end.
   if (out !== undefined) await prepareOutputFile(out, "--out");
   if (drawDir !== undefined) await prepareOutputFolder(drawDir, "--draw");
@@ -83,7 +130,16 @@ export async function predict(args: string[]): Promise<number> {
 
   const { files, errors } = await expandInputs(positionals);
   for (const e of errors) printErr(`posekit: ${e.path}: ${e.reason}\n`);
-  const items = assignImageIds(files);
+  // Shards cut the sorted list; ids are assigned over all of it, so shards never clash.
+  let items: BatchItem[] = assignImageIds(shard ? [...files].sort(comparePaths) : files);
+  if (shard) items = selectShard(items, shard.index, shard.count, (item) => item.path);
+  const videos = items.filter((item) => isVideoInput(item.path)).length;
+  if (!jsonl && videos > 0 && (videos > 1 || items.length > videos)) {
+    throw new UsageError(
+      "a .json (or stdout) output holds one video and nothing else, since frame numbers are " +
+        "its image ids; write several videos, or videos and images, with --out FILE.jsonl",
+    );
+  }
   if (items.length === 0) {
     // Nothing to run: no models are loaded, and an existing --out is kept as it was (a
     // mistyped input must not replace earlier results with an empty list).
@@ -91,27 +147,60 @@ export async function predict(args: string[]): Promise<number> {
     else printErr(`posekit: no input could be read; --out ${out} was not written\n`);
     return 1;
   }
+  const done = values.resume ? (await readJsonlProgress(out!)).done : undefined;
 
   // With --boxes the detector is never used, so it is not loaded.
-  const pipeline = await createPipelineWithProgress(
-    boxes ? { ...options, detector: false } : options,
-    quiet,
-  );
+  const loadOptions = boxes ? { ...options, detector: false as const } : options;
+  let pipeline: Promise<PosePipeline> | undefined;
+  const stills = items.length - videos;
+  let pool: PosePool | undefined;
+  let sink: RecordSink;
+  let writer: JsonlWriter | undefined;
+  const collector = jsonl ? undefined : new CocoCollector();
   try {
-    const batch = await processImages(pipeline, items, {
-      boxes,
-      drawDir,
-      decode,
-      progress: quiet ? false : undefined,
-    });
-    if (out !== undefined && batch.images === 0) {
-      // Every image failed: keep earlier results rather than replace them with nothing.
-      printErr(`posekit: no image could be processed; --out ${out} was not written\n`);
-    } else await writeResults(out, batch.results);
-    if (!quiet) printSummary(pipeline, batch, errors.length);
+    if (workers > 1 && stills > 0) {
+      const cores = navigator.hardwareConcurrency ?? 1;
+      const { threads, ...shared } = loadOptions;
+      pool = await PosePool.create({
+        workers,
+        threadsPerWorker: threads ?? Math.max(1, Math.floor(cores / workers)),
+        pipeline: shared,
+        decode,
+      });
+    }
+    if (jsonl) {
+      writer = await JsonlWriter.open(out!, { append: values.resume === true });
+      sink = writer;
+    } else sink = collector!;
+    const batch = await processInputs(
+      items,
+      () => (pipeline ??= createPipelineWithProgress(loadOptions, quiet)),
+      {
+        sink,
+        boxes,
+        drawDir,
+        draw,
+        video,
+        done,
+        pool,
+        decode,
+        progress: quiet ? false : undefined,
+      },
+    );
+    await writer?.close();
+    writer = undefined;
+    if (collector) {
+      if (out !== undefined && batch.images + batch.frames === 0) {
+        // Every input failed: keep earlier results rather than replace them with nothing.
+        printErr(`posekit: no image could be processed; --out ${out} was not written\n`);
+      } else await writeResults(out, collector.results);
+    }
+    if (!quiet) printSummary(batch, errors.length, pipeline ? await pipeline : undefined, pool);
     const failed = batch.failures.length + errors.length + batch.drawFailures.length;
     return failed > 0 ? 1 : 0;
   } finally {
-    await pipeline.close();
+    await writer?.close();
+    pool?.close();
+    if (pipeline) await (await pipeline.catch(() => undefined))?.close();
   }
 }

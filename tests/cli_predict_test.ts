@@ -676,7 +676,7 @@ Deno.test({
         line?.endsWith("640×425 = 272000 pixels is above the limit of 200000 (--max-pixels)"),
         `the reason\n${describeRun(run)}`,
       );
-      assert(/1 images, \d+ people, 1 failed/.test(run.stderr), describeRun(run));
+      assert(/1 image, \d+ people, 1 failed/.test(run.stderr), describeRun(run));
       assertEquals(parseResults(run.stdout, describeRun(run)), [], "the small image has nobody");
     }),
 });

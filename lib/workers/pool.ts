@@ -18,6 +18,7 @@
  * `--include lib/workers/pose_worker.ts`.
  */
 
+import type { DecodeOptions } from "../image.ts";
 import type { PipelineOptions, StageTimings } from "../pipeline.ts";
 import type { Box, Pose } from "../types.ts";
 import type { FromWorker, ToWorker, WorkerMemory, WorkerPipelineOptions } from "./pose_worker.ts";
@@ -32,6 +33,8 @@ export interface PoolOptions {
   pipeline?: Omit<PipelineOptions, "threads">;
   /** Images each worker holds at once, running or waiting (1 or 2; default 2). */
   queueDepth?: 1 | 2;
+  /** How workers decode images (the pixel limit). */
+  decode?: DecodeOptions;
 }
 
 /** One image to process. */
@@ -134,6 +137,7 @@ function startWorker(
   index: number,
   options: WorkerPipelineOptions,
   onDownloadProgress: PipelineOptions["onDownloadProgress"],
+  decode: DecodeOptions | undefined,
 ): Promise<{ worker: Worker; needsBoxes: boolean; timings: StageTimings; memory: WorkerMemory }> {
   return new Promise((resolve, reject) => {
     const worker = newPoseWorker(index);
@@ -159,6 +163,7 @@ function startWorker(
     const init: ToWorker = {
       type: "init",
       options,
+      decode,
       reportDownloads: onDownloadProgress !== undefined,
     };
     worker.postMessage(init);
@@ -172,6 +177,7 @@ function startWorker(
 export class PosePool {
   readonly #slots: WorkerSlot[];
   readonly #queueDepth: number;
+  readonly #threadsPerWorker: number;
   #nextId = 0;
   #run: Run | undefined;
   /** Set when a worker died: the pool cannot go on. */
@@ -181,11 +187,13 @@ export class PosePool {
   private constructor(
     slots: WorkerSlot[],
     queueDepth: number,
+    threadsPerWorker: number,
     /** True when the keypoint model needs person boxes (top-down), false for end-to-end. */
     readonly needsBoxes: boolean,
   ) {
     this.#slots = slots;
     this.#queueDepth = queueDepth;
+    this.#threadsPerWorker = threadsPerWorker;
     slots.forEach((slot, index) => {
       slot.worker.onmessage = (event: MessageEvent<FromWorker>) => this.#receive(slot, event.data);
       slot.worker.onerror = (event: ErrorEvent) => {
@@ -212,10 +220,13 @@ export class PosePool {
     }
     const { onDownloadProgress, ...rest } = options.pipeline ?? {};
     const pipeline: WorkerPipelineOptions = { ...rest, threads };
-    const first = await startWorker(0, pipeline, onDownloadProgress);
+    const first = await startWorker(0, pipeline, onDownloadProgress, options.decode);
     const started = [first];
     const others = await Promise.allSettled(
-      Array.from({ length: workers - 1 }, (_, i) => startWorker(i + 1, pipeline, undefined)),
+      Array.from(
+        { length: workers - 1 },
+        (_, i) => startWorker(i + 1, pipeline, undefined, options.decode),
+      ),
     );
     const failed = others.find((o): o is PromiseRejectedResult => o.status === "rejected");
     for (const o of others) if (o.status === "fulfilled") started.push(o.value);
@@ -234,7 +245,12 @@ export class PosePool {
         peakHeapAndExternal: memory.heapAndExternal,
       },
     }));
-    return new PosePool(slots, queueDepth, first.needsBoxes);
+    return new PosePool(slots, queueDepth, threads, first.needsBoxes);
+  }
+
+  /** onnxruntime threads in each worker. */
+  get threadsPerWorker(): number {
+    return this.#threadsPerWorker;
   }
 
   /** Number of workers. */

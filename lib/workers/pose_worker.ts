@@ -10,7 +10,7 @@
 
 /// <reference lib="deno.worker" />
 
-import { decodeImage } from "../image.ts";
+import { decodeImage, type DecodeOptions } from "../image.ts";
 import { type PipelineOptions, PosePipeline, type StageTimings } from "../pipeline.ts";
 import type { Box, Pose } from "../types.ts";
 
@@ -30,6 +30,8 @@ export type ToWorker =
   | {
     type: "init";
     options: WorkerPipelineOptions;
+    /** How images are decoded (the pixel limit). */
+    decode?: DecodeOptions;
     /** Forward model download progress (to the pool's `onDownloadProgress`). */
     reportDownloads: boolean;
   }
@@ -134,6 +136,7 @@ function serve(scope: typeof self): void {
     scope.postMessage(message, transfer);
   const queue: PendingJob[] = [];
   let pipeline: PosePipeline | undefined;
+  let decode: DecodeOptions | undefined;
   let draining = false;
 
   /** Works through the queue, one image at a time, until it is empty. */
@@ -153,7 +156,7 @@ function serve(scope: typeof self): void {
     try {
       const bytes = await job.bytes;
       const t0 = performance.now();
-      const image = await decodeImage(bytes, job.path);
+      const image = await decodeImage(bytes, job.path, decode);
       decodeMs = performance.now() - t0;
       const found = await pipe.run(image, job.boxes ?? "detector");
       const { poses, transfer } = transferablePoses(found);
@@ -180,6 +183,7 @@ function serve(scope: typeof self): void {
   scope.onmessage = async (event: MessageEvent<ToWorker>) => {
     const message = event.data;
     if (message.type === "init") {
+      decode = message.decode;
       try {
         pipeline = await PosePipeline.create({
           ...message.options,
