@@ -1,14 +1,22 @@
 /**
- * posekit command line: `predict` and `eval` (bench lives in bench/).
+ * posekit command line: `predict`, `eval`, `merge` and `models` (bench lives in bench/).
  * Errors are printed as one clear line; stack traces only with POSEKIT_DEBUG=1.
  */
 
 import { commandName, nearestOption, UsageError, VERSION } from "./args.ts";
 import { runCommand } from "./common.ts";
 import { EVAL_HELP, evaluate } from "./eval.ts";
+import { merge, MERGE_HELP } from "./merge.ts";
+import { models, MODELS_HELP } from "./models.ts";
 import { predict, PREDICT_HELP } from "./predict.ts";
 
-const COMMANDS = ["predict", "eval"];
+const COMMANDS = ["predict", "eval", "merge", "models"];
+const HELP: Record<string, string> = {
+  predict: PREDICT_HELP,
+  eval: EVAL_HELP,
+  merge: MERGE_HELP,
+  models: MODELS_HELP,
+};
 
 function usage(): string {
   return `posekit ${VERSION} — top-down multi-person 2D pose estimation
@@ -16,8 +24,10 @@ function usage(): string {
 Usage:
   ${commandName("predict")} [options] <image|directory|glob|-|URL>...
   ${commandName("eval")} --gt ANNOTATIONS.json (--results RESULTS.json | --images DIR) [options]
+  ${commandName("merge")} SHARD.jsonl... --out results.json
+  ${commandName("models")} [--models DIR] [--json]
 
-Run "${commandName("predict")} --help" or "${commandName("eval")} --help" for their options.`;
+Run "${commandName("predict")} --help" (or eval, merge, models) for their options.`;
 }
 
 /** Runs a command line; returns the exit code. */
@@ -28,6 +38,10 @@ export async function main(args: string[]): Promise<number> {
       return await runCommand("predict", () => predict(rest));
     case "eval":
       return await runCommand("eval", () => evaluate(rest));
+    case "merge":
+      return await merge(rest);
+    case "models":
+      return await runCommand("models", () => models(rest));
     case "--version":
     case "version":
       console.log(`posekit ${VERSION}`);
@@ -36,14 +50,14 @@ export async function main(args: string[]): Promise<number> {
     case "-h":
     case "--help":
     case "help":
-      console.log(rest[0] === "predict" ? PREDICT_HELP : rest[0] === "eval" ? EVAL_HELP : usage());
+      console.log(HELP[rest[0]] ?? usage());
       return 0;
     default:
       return await runCommand("", () => {
         const near = nearestOption(command.replace(/^-+/, ""), COMMANDS);
         throw new UsageError(
           `unknown command "${command}"${near ? ` (did you mean ${near}?)` : ""}; ` +
-            `the commands are ${COMMANDS.join(" and ")}`,
+            `the commands are ${COMMANDS.join(", ")}`,
         );
       });
   }

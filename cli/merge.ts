@@ -5,10 +5,12 @@
  * 2 usage error.
  */
 
-import { dirname, resolve } from "node:path";
+import { resolve } from "node:path";
 import { writeResults } from "../lib/coco_results.ts";
 import { mergeJsonlFiles, type MergeOrder } from "../lib/output/merge.ts";
 import { parseCommandLine, UsageError } from "./args.ts";
+import { prepareOutputFile } from "./output_paths.ts";
+import { runCommand } from "./run_command.ts";
 import { printErr } from "./progress.ts";
 
 /** Help text of the merge command. */
@@ -31,30 +33,9 @@ Options:
   --quiet               no summary line
   -h, --help            this help`;
 
-const COMMAND = "deno task merge";
-
 /** Runs merge on its arguments; returns the exit code. */
-export async function merge(args: string[]): Promise<number> {
-  try {
-    return await runMerge(args);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      printErr(`${COMMAND}: ${error.message} (see "${COMMAND} --help")\n`);
-      return 2;
-    }
-    if (debugEnabled()) console.error(error);
-    else printErr(`${COMMAND}: ${error instanceof Error ? error.message : String(error)}\n`);
-    return 1;
-  }
-}
-
-/**
- * POSEKIT_DEBUG=1 shows stack traces. The merge task runs without --allow-env, so the
- * variable is read only where that is allowed (asking would prompt on a terminal).
- */
-function debugEnabled(): boolean {
-  const permission = Deno.permissions.querySync({ name: "env", variable: "POSEKIT_DEBUG" });
-  return permission.state === "granted" && Boolean(Deno.env.get("POSEKIT_DEBUG"));
+export function merge(args: string[]): Promise<number> {
+  return runCommand("merge", () => runMerge(args));
 }
 
 async function runMerge(args: string[]): Promise<number> {
@@ -81,51 +62,26 @@ async function runMerge(args: string[]): Promise<number> {
     if (/\.jsonl$/i.test(out)) {
       throw new UsageError(`--out ${out}: merge writes a COCO results array; name it .json`);
     }
-    await checkOutputPath(out);
+    await prepareOutputFile(out, "--out");
   }
 
   const merged = await mergeJsonlFiles(positionals, order as MergeOrder);
   for (const torn of merged.torn) {
     printErr(
-      `${COMMAND}: warning: ${torn.file}: line ${torn.line} is incomplete (${torn.bytes} ` +
+      `posekit: warning: ${torn.file}: line ${torn.line} is incomplete (${torn.bytes} ` +
         `bytes, a run killed while writing it); ignored, its image is missing\n`,
     );
   }
   await writeResults(out, merged.results);
   if (values.quiet !== true) {
     printErr(
-      `${COMMAND}: ${merged.records} images/frames, ${merged.results.length} people from ` +
+      `posekit: ${merged.records} images/frames, ${merged.results.length} people from ` +
         `${positionals.length} file${positionals.length === 1 ? "" : "s"}` +
         (merged.duplicates > 0 ? `, ${merged.duplicates} duplicates dropped` : "") +
         (out === undefined ? "" : ` → ${out}`) + "\n",
     );
   }
   return 0;
-}
-
-/**
- * Fails early, naming --out, when the output's folder is missing or the path is a folder.
- * (cli/common.ts has the same check, but importing it loads the whole pipeline.)
- */
-async function checkOutputPath(path: string): Promise<void> {
-  const folder = dirname(resolve(path));
-  const isFolder = async (p: string) => {
-    try {
-      return (await Deno.stat(p)).isDirectory;
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return undefined;
-      throw new Error(`cannot access ${p}: ${(error as Error).message}`);
-    }
-  };
-  const folderKind = await isFolder(folder);
-  if (folderKind !== true) {
-    throw new Error(
-      `cannot write --out ${path}: ${
-        folderKind === false ? `${folder} is not a folder` : `the folder ${folder} does not exist`
-      }`,
-    );
-  }
-  if (await isFolder(path)) throw new Error(`cannot write --out ${path}: it is a folder`);
 }
 
 if (import.meta.main) {

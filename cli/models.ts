@@ -2,6 +2,7 @@
 
 import { catalogAvailability } from "../lib/models/availability.ts";
 import { parseCommandLine } from "./args.ts";
+import { runCommand } from "./run_command.ts";
 
 /** Help text of `deno task models`. */
 export const MODELS_HELP = `Usage: deno task models [--models DIR]... [--json]
@@ -54,5 +55,5 @@ export async function models(args: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  Deno.exit(await models(Deno.args));
+  Deno.exit(await runCommand("models", () => models(Deno.args)));
 }

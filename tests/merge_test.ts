@@ -222,7 +222,7 @@ Deno.test("merge command: --help exits 0; failures exit 1 naming what failed", a
 
     const missing = await runMerge(["nothere.jsonl", "--out", "r.json"], dir);
     assertEquals(missing.code, 1);
-    assertEquals(missing.stderr, "deno task merge: cannot read nothere.jsonl: no such file\n");
+    assertEquals(missing.stderr, "posekit: cannot read nothere.jsonl: no such file\n");
 
     await writeJsonl(join(dir, "a.jsonl"), [recordOf(IMAGES[1])]);
     await writeJsonl(join(dir, "b.jsonl"), [
@@ -236,9 +236,10 @@ Deno.test("merge command: --help exits 0; failures exit 1 naming what failed", a
     );
     assert(!conflict.stderr.includes("    at "), "no stack trace");
 
-    const noFolder = await runMerge(["a.jsonl", "--out", "no/such/r.json"], dir);
+    // Missing folders are created (as predict does); a path under a file cannot be.
+    const noFolder = await runMerge(["a.jsonl", "--out", "a.jsonl/r.json"], dir);
     assertEquals(noFolder.code, 1);
-    assert(noFolder.stderr.includes("cannot write --out no/such/r.json"), noFolder.stderr);
+    assert(noFolder.stderr.includes("cannot write --out a.jsonl/r.json"), noFolder.stderr);
     const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
     assertEquals(names, ["a.jsonl", "b.jsonl"], "a failed merge writes nothing");
   });

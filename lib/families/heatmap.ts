@@ -21,12 +21,7 @@ import { gaussianBlurHeatmap, gaussianKernel } from "../codecs/gaussian.ts";
 import { decodeUdpHeatmaps } from "../codecs/udp.ts";
 
 export { gaussianBlurHeatmap, gaussianKernel };
-import {
-  COCO_FLIP_PAIRS,
-  COCO_KEYPOINT_NAMES,
-  COCO_SKELETON,
-  flipPermutation,
-} from "../coco_keypoints.ts";
+import { flipPermutation } from "../coco_keypoints.ts";
 import type { ModelManifest } from "../manifest.ts";
 import type { OutputTensor } from "../types.ts";
 import { type FamilyDescriptor, type KeypointAdapter, requireOutput } from "./family.ts";

@@ -1,0 +1,79 @@
+/** Output paths checked before any work, so that a run is never lost at its end. */
+
+import { dirname, join, resolve } from "node:path";
+import { removeStaleTemporaryFiles, temporaryPathFor } from "../lib/coco_results.ts";
+
+/**
+ * Makes sure, before any work is done, that `path` can take an output file, so that a typo
+ * or a read-only folder does not throw away a whole run's results at the end: missing parent
+ * folders are created, `path` must not be a folder, and a probe file is written and removed
+ * in its folder. Temporary files left beside `path` by killed runs are removed.
+ * @throws Error, one line naming the option, the path, the reason and what to do
+ */
+export async function prepareOutputFile(path: string, option: string): Promise<void> {
+  const problem = (reason: string) =>
+    new Error(`cannot write ${option} ${path}: ${reason}; choose another ${option}`);
+  if (await pathKind(path) === "directory") throw problem("it is a folder");
+  await makeFolder(dirname(resolve(path)), problem);
+  await probeWrite(temporaryPathFor(resolve(path)), problem);
+  await removeStaleTemporaryFiles(resolve(path));
+}
+
+/**
+ * Makes sure that `path` is a folder that can be written, creating it (and its parents) when
+ * missing; a probe file is written and removed.
+ * @throws Error, one line naming the option, the path, the reason and what to do
+ */
+export async function prepareOutputFolder(path: string, option: string): Promise<void> {
+  const problem = (reason: string) =>
+    new Error(`cannot write into ${option} ${path}: ${reason}; choose another ${option}`);
+  await makeFolder(resolve(path), problem);
+  await probeWrite(temporaryPathFor(join(resolve(path), "probe")), problem);
+}
+
+/** Creates `folder` and its parents; the error says which part of the path is in the way. */
+async function makeFolder(folder: string, problem: (reason: string) => Error): Promise<void> {
+  try {
+    await Deno.mkdir(folder, { recursive: true });
+  } catch (error) {
+    // The nearest existing part of the path says why (a file where a folder should be).
+    let existing = folder;
+    while (await pathKind(existing).catch(() => undefined) === undefined) {
+      const parent = dirname(existing);
+      if (parent === existing) break;
+      existing = parent;
+    }
+    if (await pathKind(existing).catch(() => undefined) === "other") {
+      throw problem(`${existing} is a file, not a folder`);
+    }
+    throw problem(`cannot create the folder ${folder} (${describeWriteError(error)})`);
+  }
+  if (await pathKind(folder) !== "directory") throw problem(`${folder} is not a folder`);
+}
+
+async function probeWrite(probe: string, problem: (reason: string) => Error): Promise<void> {
+  try {
+    await Deno.writeTextFile(probe, "", { createNew: true });
+  } catch (error) {
+    throw problem(`the folder ${dirname(probe)} cannot be written (${describeWriteError(error)})`);
+  }
+  await Deno.remove(probe).catch(() => {});
+}
+
+function describeWriteError(error: unknown): string {
+  if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
+  if (error instanceof Deno.errors.NotADirectory) return "a part of the path is a file";
+  const message = (error as Error).message;
+  if (/read-only file system/i.test(message)) return "read-only file system";
+  return message.replace(/\s*\n\s*/g, " ");
+}
+
+async function pathKind(path: string): Promise<"directory" | "other" | undefined> {
+  try {
+    return (await Deno.stat(path)).isDirectory ? "directory" : "other";
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    if (error instanceof Deno.errors.NotADirectory) return undefined;
+    throw new Error(`cannot access ${path}: ${(error as Error).message}`);
+  }
+}
