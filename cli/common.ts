@@ -63,7 +63,7 @@ export function printSummary(
     ...(batch.skipped ? [`${batch.skipped} already done`] : []),
   ];
   const where = [
-    ...(pool ? [`${pool.size} workers × ${pool.threadsPerWorker} threads`] : []),
+    ...(pool ? [`${plural(pool.size, "worker")} × ${plural(pool.threadsPerWorker, "thread")}`] : []),
     ...(pipeline ? [backendLabel(pipeline.runtimeInfo)] : []),
   ].join(", ");
   const models = pipeline
