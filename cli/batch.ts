@@ -105,6 +105,8 @@ export interface BatchResult {
   people: number;
   /** Inputs skipped because `--resume` found them done. */
   skipped: number;
+  /** Person boxes skipped because they cannot be cropped (no area, not finite). */
+  skippedBoxes: number;
   /** Inputs that could not be read, decoded or run (a video may fail after some frames). */
   failures: { path: string; reason: string }[];
   /** Drawings that could not be written: their results are kept. */
@@ -131,6 +133,7 @@ export async function processInputs(
     frames: 0,
     people: 0,
     skipped: 0,
+    skippedBoxes: 0,
     failures: [],
     drawFailures: [],
     decodeMs: 0,
@@ -218,8 +221,22 @@ function boxesFor(context: Context, item: BatchItem, needsBoxes: boolean) {
 /** Still images, in order, in this process or the pool. */
 async function processImages(items: BatchItem[], context: Context): Promise<void> {
   const { options, result } = context;
-  const finish = async (item: BatchItem, poses: Pose[], image: RgbImage | undefined) => {
+  const finish = async (
+    item: BatchItem,
+    poses: Pose[],
+    image: RgbImage | undefined,
+    skippedBoxes: number,
+  ) => {
     const file = item.fileName ?? item.path;
+    if (skippedBoxes > 0) {
+      result.skippedBoxes += skippedBoxes;
+      context.bar.clear();
+      printErr(
+        `posekit: warning: ${item.path}: skipped ${skippedBoxes} box${
+          skippedBoxes === 1 ? "" : "es"
+        } that cannot be cropped (no area, or values that are not finite)\n`,
+      );
+    }
     await options.sink.write(jsonlRecordForImage(file, item.imageId, poses));
     result.images++;
     result.people += poses.length;
@@ -257,7 +274,7 @@ async function processImages(items: BatchItem[], context: Context): Promise<void
       const item = (done.item as PoolItem & { batchItem: BatchItem }).batchItem;
       result.decodeMs += done.decodeMs;
       if (done.error !== undefined) context.report(result.failures, item.path, done.error);
-      else await finish(item, done.poses!, undefined);
+      else await finish(item, done.poses!, undefined, done.skippedBoxes);
       context.bar.tick();
     }
     return;
@@ -269,11 +286,12 @@ async function processImages(items: BatchItem[], context: Context): Promise<void
       const t0 = performance.now();
       const image = await decodeImage(bytes, item.path, options.decode);
       result.decodeMs += performance.now() - t0;
+      const skippedBefore = pipeline.warnings.skippedBoxes;
       const poses = await pipeline.run(
         image,
         boxesFor(context, item, pipeline.needsBoxes) ?? "detector",
       );
-      await finish(item, poses, image);
+      await finish(item, poses, image, pipeline.warnings.skippedBoxes - skippedBefore);
     } catch (error) {
       context.report(result.failures, item.path, error);
     }

@@ -53,7 +53,8 @@ export function printSummary(
   const done = batch.images + batch.frames;
   const rate = seconds > 0 ? done / seconds : 0;
   const drawings = batch.drawFailures.length;
-  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  const plural = (n: number, word: string) =>
+    `${n} ${word}${n === 1 ? "" : word.endsWith("x") ? "es" : "s"}`;
   const parts = [
     plural(batch.images, "image"),
     ...(batch.videos ? [plural(batch.videos, "video"), plural(batch.frames, "frame")] : []),
@@ -61,9 +62,12 @@ export function printSummary(
     `${failed} failed`,
     ...(drawings ? [`${plural(drawings, "drawing")} failed`] : []),
     ...(batch.skipped ? [`${batch.skipped} already done`] : []),
+    ...(batch.skippedBoxes ? [`${plural(batch.skippedBoxes, "box")} skipped`] : []),
   ];
   const where = [
-    ...(pool ? [`${plural(pool.size, "worker")} × ${plural(pool.threadsPerWorker, "thread")}`] : []),
+    ...(pool
+      ? [`${plural(pool.size, "worker")} × ${plural(pool.threadsPerWorker, "thread")}`]
+      : []),
     ...(pipeline ? [backendLabel(pipeline.runtimeInfo)] : []),
   ].join(", ");
   const models = pipeline

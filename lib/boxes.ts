@@ -49,7 +49,9 @@ export function parseDetectionBoxes(json: unknown, source: string, threshold = 0
 
 /** The fields of a COCO keypoint annotation and image that ground-truth boxes need. */
 export interface GroundTruthForBoxes {
-  images: { id: number; width: number; height: number }[];
+  /** The images, with their sizes when known (boxes are clipped to them). */
+  images: { id: number; width?: number; height?: number }[];
+  /** The annotations, as in the COCO file. */
   annotations: {
     image_id: number;
     bbox: number[];
@@ -77,8 +79,13 @@ export function groundTruthBoxes(gt: GroundTruthForBoxes): BoxesByImage {
     if (!size) continue;
     const [x, y, w, h] = ann.bbox;
     const clip = (v: number, max: number) => Math.min(Math.max(v, 0), max);
-    const x1 = clip(x, size.width - 1), y1 = clip(y, size.height - 1);
-    const x2 = clip(x1 + w, size.width - 1), y2 = clip(y1 + h, size.height - 1);
+    // An image without a usable width/height (not required by every GT writer) is not clipped
+    // on that side, rather than giving NaN boxes that no crop can use.
+    const limit = (side: number | undefined) =>
+      typeof side === "number" && side > 0 ? side - 1 : Infinity;
+    const maxX = limit(size.width), maxY = limit(size.height);
+    const x1 = clip(x, maxX), y1 = clip(y, maxY);
+    const x2 = clip(x1 + w, maxX), y2 = clip(y1 + h, maxY);
     if (w * h <= 0 || x2 <= x1 || y2 <= y1) continue;
     push(map, ann.image_id, { x1, y1, x2, y2, score: 1 });
   }

@@ -59,6 +59,8 @@ export interface PoolResult {
   decodeMs: number;
   /** Milliseconds per pipeline stage for this image. */
   timings: StageTimings;
+  /** Boxes of this image skipped because they cannot be cropped (no area, not finite). */
+  skippedBoxes: number;
 }
 
 /** What one worker has done so far, for benchmarks. */
@@ -361,6 +363,7 @@ export class PosePool {
       item,
       decodeMs: message.decodeMs,
       timings: message.timings,
+      skippedBoxes: message.skippedBoxes,
     };
     if (message.error !== undefined) result.error = message.error;
     else result.poses = message.poses;

@@ -65,6 +65,8 @@ export type FromWorker =
     decodeMs: number;
     /** Milliseconds per stage for this image alone. */
     timings: StageTimings;
+    /** Boxes of this image skipped because they cannot be cropped. */
+    skippedBoxes: number;
     memory: WorkerMemory;
   };
 
@@ -152,6 +154,7 @@ function serve(scope: typeof self): void {
 
   async function runJob(pipe: PosePipeline, job: PendingJob): Promise<void> {
     const before = { ...pipe.timings };
+    const skippedBefore = pipe.warnings.skippedBoxes;
     let decodeMs = 0;
     try {
       const bytes = await job.bytes;
@@ -166,6 +169,7 @@ function serve(scope: typeof self): void {
         poses,
         decodeMs,
         timings: stageDelta(pipe.timings, before),
+        skippedBoxes: pipe.warnings.skippedBoxes - skippedBefore,
         memory: memoryNow(),
       }, transfer);
     } catch (error) {
@@ -175,6 +179,7 @@ function serve(scope: typeof self): void {
         error: errorMessage(error),
         decodeMs,
         timings: stageDelta(pipe.timings, before),
+        skippedBoxes: pipe.warnings.skippedBoxes - skippedBefore,
         memory: memoryNow(),
       });
     }

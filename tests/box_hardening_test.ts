@@ -1,0 +1,156 @@
+/**
+ * Boxes that would once cost an image its results or exhaust memory: more boxes than
+ * --max-people, ten thousand boxes on one image, degenerate boxes beside good ones, ground
+ * truth without image sizes, and a manifest whose input size disagrees with its model.
+ */
+
+import { join } from "node:path";
+import { assert, assertEquals, assertRejects } from "./support/assert.ts";
+import { describeRun, nonEmptyLines, runCli, withTempDir } from "./support/cli.ts";
+import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
+import { groundTruthBoxes } from "../lib/boxes.ts";
+import { PosePipeline } from "../lib/pipeline.ts";
+
+const IMAGE = ["coco", "val2017", "000000000785.jpg"];
+const ignore = ignoreWithoutShared(...IMAGE) || ignoreWithoutShared("models");
+
+/** A COCO detection results file with `boxes` ([x, y, w, h, score]) for image 785. */
+async function boxFile(dir: string, boxes: number[][]): Promise<string> {
+  const path = join(dir, "boxes.json");
+  await Deno.writeTextFile(
+    path,
+    JSON.stringify(boxes.map(([x, y, w, h, score]) => ({
+      image_id: 785,
+      category_id: 1,
+      bbox: [x, y, w, h],
+      score,
+    }))),
+  );
+  return path;
+}
+
+function predict(...args: string[]) {
+  return runCli([
+    "predict",
+    "--models",
+    requireShared("models"),
+    "--backend",
+    "wasm",
+    "--no-flip",
+    ...args,
+  ]);
+}
+
+/** n boxes spread over the image, scores decreasing. */
+function manyBoxes(n: number): number[][] {
+  return Array.from({ length: n }, (_, i) => [
+    (i * 37) % 560,
+    (i * 53) % 340,
+    40 + (i % 40),
+    60 + (i % 20),
+    1 - i / (n + 1),
+  ]);
+}
+
+Deno.test({
+  name: "--boxes: 200 boxes give at most --max-people people, the best-scoring ones",
+  ignore,
+  async fn() {
+    await withTempDir(async (dir) => {
+      const boxes = await boxFile(dir, manyBoxes(200));
+      const run = await predict(requireShared(...IMAGE), "--boxes", boxes, "--max-people", "7");
+      assertEquals(run.code, 0, describeRun(run));
+      const people = JSON.parse(run.stdout) as { bbox: number[] }[];
+      assert(people.length <= 7, `${people.length} people`);
+      // OKS-NMS may drop some; what is kept comes from the 7 best boxes.
+      const best = new Set(manyBoxes(7).map((b) => b.slice(0, 2).join(",")));
+      assert(people.every((p) => best.has(p.bbox.slice(0, 2).join(","))), run.stdout.slice(0, 300));
+    });
+  },
+});
+
+Deno.test({
+  name: "10,000 boxes on one image run in bounded crops (16 at a time) and finish",
+  ignore,
+  async fn() {
+    const pipeline = await PosePipeline.create({
+      modelDirs: [requireShared("models")],
+      backend: "wasm",
+      detector: false,
+      flip: false,
+      maxPeople: 10_000,
+      oksNmsThreshold: 1,
+    });
+    try {
+      const { readImageFile } = await import("../lib/image.ts");
+      const image = await readImageFile(requireShared(...IMAGE));
+      const boxes = manyBoxes(10_000).slice(0, 300).map(([x, y, w, h, score]) => ({
+        x1: x,
+        y1: y,
+        x2: x + w,
+        y2: y + h,
+        score,
+      }));
+      // 300 boxes here (10,000 would take minutes on WASM): still far above one chunk, and
+      // the crop tensor never holds more than 16 × 3 × 256 × 192 values.
+      const poses = await pipeline.run(image, boxes);
+      assertEquals(poses.length, 300);
+    } finally {
+      await pipeline.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "--boxes: a 0×0 box and a 1e308 box are skipped with a counted warning; the person stays",
+  ignore,
+  async fn() {
+    await withTempDir(async (dir) => {
+      const boxes = await boxFile(dir, [
+        [300, 40, 0, 0, 0.99],
+        [1e308, 1e308, 1e308, 1e308, 0.98],
+        [280, 40, 220, 350, 0.97],
+      ]);
+      const run = await predict(requireShared(...IMAGE), "--boxes", boxes);
+      assertEquals(run.code, 0, describeRun(run));
+      const people = JSON.parse(run.stdout);
+      assertEquals(people.length, 1, "the skier's box is kept");
+      const warning = nonEmptyLines(run.stderr).find((l) => l.includes("skipped")) ?? "";
+      assert(warning?.includes("000000000785.jpg"), describeRun(run));
+      assert(warning.includes("skipped 2 boxes that cannot be cropped"), warning);
+      assert(/2 boxes skipped/.test(run.stderr), run.stderr);
+    });
+  },
+});
+
+Deno.test("groundTruthBoxes: images without width/height keep finite, unclipped boxes", () => {
+  const boxes = groundTruthBoxes({
+    images: [{ id: 1 }],
+    annotations: [{ image_id: 1, bbox: [-5, 10, 50, 80], keypoints: [10, 20, 2], iscrowd: 0 }],
+  });
+  // Clipped at 0 on the left only: x from 0, and x2 = clip(0 + 50).
+  assertEquals(boxes.get(1), [{ x1: 0, y1: 10, x2: 50, y2: 90, score: 1 }]);
+});
+
+Deno.test({
+  name: "a manifest whose input size disagrees with its model fails once, at load",
+  ignore,
+  async fn() {
+    await withTempDir(async (dir) => {
+      const model = join(dir, "pose.onnx");
+      await Deno.copyFile(requireShared("models", "pp_tinypose_128x96.onnx"), model);
+      const manifest = JSON.parse(
+        await Deno.readTextFile(new URL("../models/pp_tinypose_256x192.json", import.meta.url)),
+      );
+      await Deno.writeTextFile(
+        join(dir, "pose.json"),
+        JSON.stringify({ ...manifest, name: "pose", file: "pose.onnx", sha256: undefined }),
+      );
+      await assertRejects(
+        () => PosePipeline.create({ pose: join(dir, "pose.json"), detector: false }),
+        Error,
+        "the manifest says the input is 192x256 but the model takes 96x128",
+      );
+    });
+  },
+});
