@@ -12,6 +12,7 @@
  * TypeScript (baseline, 4:4:4).
  */
 
+import { crc32 } from "./crc32.ts";
 import decodeMozjpeg, { init as initMozjpeg } from "@jsquash/jpeg/decode.js";
 
 import jpegWasm from "imagescript/wasm/node/jpeg.js";
@@ -22,6 +23,7 @@ import type { RgbImage } from "./types.ts";
 
 /** A file that cannot be read as an image; the message names the file and the reason. */
 export class ImageDecodeError extends Error {
+  /** The error for `source`, with `reason`. */
   constructor(
     /** The file (or other source) the bytes came from. */
     readonly source: string,
@@ -437,23 +439,6 @@ function printableChunkType(type: string): string {
   return /^[A-Za-z]{4}$/.test(type) ? type : JSON.stringify(type);
 }
 
-let crcTable: Uint32Array | undefined;
-
-/** CRC-32 as PNG uses it (ISO 3309 polynomial). */
-function crc32(bytes: Uint8Array): number {
-  if (!crcTable) {
-    crcTable = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c >>> 0;
-    }
-  }
-  let crc = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) crc = crcTable[(crc ^ bytes[i]) & 0xff] ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Encoding
 
@@ -471,6 +456,7 @@ export function encodePng(image: RgbImage): Uint8Array {
   });
 }
 
+/** Options of `encodeJpeg` beyond the quality. */
 export interface JpegEncodeOptions {
   /** Store only the luma (Y) channel as a 1-component grayscale JPEG. */
   grayscale?: boolean;

@@ -41,25 +41,9 @@ const ZIP64_EXTRA_ID = 0x0001;
 const EOCD_SIZE = 22;
 const MAX_COMMENT_LENGTH = 0xffff;
 
-const CRC_TABLE: Uint32Array = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
+import { crc32 } from "./crc32.ts";
 
-/**
- * CRC-32 (the ZIP / PNG / gzip polynomial) of `bytes`. Pass a previous result as `crc` to
- * continue over several chunks.
- */
-export function crc32(bytes: Uint8Array, crc = 0): number {
-  let c = (crc ^ 0xffffffff) >>> 0;
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
+export { crc32 };
 
 /** Reads the central directory: every entry of the archive, in directory order. */
 export function readZipEntries(bytes: Uint8Array): ZipEntry[] {
