@@ -7,7 +7,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import type { ModelManifest } from "../manifest.ts";
 import { extractZipEntry, findZipMember, readZipEntries, ZipError } from "../zip.ts";
 
@@ -20,23 +20,13 @@ export interface DownloadOptions {
   onProgress?: DownloadProgress;
 }
 
-const hashMemo = new Map<string, string>();
-
-function memoKey(path: string, info: Deno.FileInfo): string {
-  return `${resolve(path)}\u0000${info.size}\u0000${info.mtime?.getTime() ?? ""}`;
-}
-
 /**
- * Lower-case hex sha256 of a file. Hashing a model takes a while, so each file is hashed at
- * most once per process: the result is remembered by path, size and modification time.
+ * Lower-case hex sha256 of a file, read in 1 MiB chunks (a few milliseconds for the models
+ * here, so nothing is remembered between calls).
  */
 export async function sha256File(path: string): Promise<string> {
   const file = await Deno.open(path, { read: true });
   try {
-    const info = await file.stat();
-    const key = memoKey(path, info);
-    const known = hashMemo.get(key);
-    if (known) return known;
     const hash = createHash("sha256");
     const buffer = new Uint8Array(1 << 20);
     while (true) {
@@ -44,9 +34,7 @@ export async function sha256File(path: string): Promise<string> {
       if (count === null) break;
       hash.update(buffer.subarray(0, count));
     }
-    const digest = hash.digest("hex");
-    hashMemo.set(key, digest);
-    return digest;
+    return hash.digest("hex");
   } finally {
     file.close();
   }
@@ -55,11 +43,6 @@ export async function sha256File(path: string): Promise<string> {
 /** Lower-case hex sha256 of bytes in memory. */
 export function sha256Bytes(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
-}
-
-/** Remembers the hash of a file we just wrote, so that resolving it again does not re-hash. */
-async function rememberHash(path: string, digest: string): Promise<void> {
-  hashMemo.set(memoKey(path, await Deno.stat(path)), digest);
 }
 
 /**
@@ -168,7 +151,6 @@ export async function downloadModel(
     }
     // Same folder, so the rename is atomic: readers see no file or the whole, checked file.
     await Deno.rename(readyPath, target);
-    await rememberHash(target, sha256);
     return target;
   } finally {
     for (const path of [downloadPath, extractPath]) {
