@@ -81,6 +81,17 @@ export const COCO_KEYPOINT_SIGMAS: Float64Array = Float64Array.from([
  * The channel permutation of a horizontal flip: `source[k]` is the keypoint whose mirrored
  * output becomes keypoint k (each pair swapped, the rest kept). The one flip permutation
  * every decoder uses. Throws on a pair outside `numKeypoints` or a keypoint in two pairs.
+ *
+ * @example Swapping left and right
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { COCO_FLIP_PAIRS, flipPermutation } from "@posekit/posekit";
+ *
+ * // Five keypoints: nose, then two left/right pairs.
+ * assert.deepEqual([...flipPermutation(5, [[1, 2], [3, 4]])], [0, 2, 1, 4, 3]);
+ * // COCO: the nose stays, left_eye (1) takes right_eye (2), and so on.
+ * assert.deepEqual([...flipPermutation(17, COCO_FLIP_PAIRS).subarray(0, 5)], [0, 2, 1, 4, 3]);
+ * ```
  */
 export function flipPermutation(
   numKeypoints: number,

@@ -13,11 +13,13 @@ import type { Pose } from "./types.ts";
 
 /** One person in COCO's keypoint results format. */
 export interface CocoKeypointResult {
+  /** The image's id. */
   image_id: number;
   /** Always 1 (person). */
   category_id: number;
   /** x, y, score per keypoint, in image pixels. */
   keypoints: number[];
+  /** Person score. */
   score: number;
   /** Person box as [x, y, width, height]. */
   bbox: [number, number, number, number];
@@ -42,6 +44,25 @@ function round(value: number, decimals: number): number {
  * for COCO's 17 keypoints), the pose score and its box, and `file_name` when `fileName` is
  * given. Coordinates are rounded to 3 decimals and scores to 6; non-finite numbers become 0
  * so that the JSON stays valid.
+ *
+ * @example A pose as COCO results
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type Pose, toCocoResults } from "@posekit/posekit";
+ *
+ * const pose: Pose = {
+ *   box: { x1: 10, y1: 20, x2: 50, y2: 100, score: 0.9 },
+ *   keypoints: new Float32Array(17 * 3).fill(0.25),
+ *   score: 0.8765432,
+ * };
+ * const [result] = toCocoResults(785, [pose], "skier.jpg");
+ * assert.equal(result.image_id, 785);
+ * assert.equal(result.category_id, 1);
+ * assert.deepEqual(result.bbox, [10, 20, 40, 80]); // x, y, width, height
+ * assert.equal(result.keypoints.length, 51);
+ * assert.equal(result.score, 0.876543); // 6 decimals
+ * assert.equal(result.file_name, "skier.jpg");
+ * ```
  */
 export function toCocoResults(
   imageId: number,

@@ -65,6 +65,26 @@ export function keypointSide(name: string | undefined): BodySide {
  * two keypoints both reach the threshold (a limb is left or right when both ends are, else
  * centre), then those keypoints as filled circles. Coordinates outside the image (or not
  * finite) are fine: only the visible part is drawn.
+ *
+ * @example Draw a person box
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BOX_COLOR, drawPoses, encodePng, type RgbImage } from "@posekit/posekit";
+ *
+ * const image: RgbImage = { width: 40, height: 40, data: new Uint8Array(40 * 40 * 3) };
+ * const pose = {
+ *   box: { x1: 5, y1: 5, x2: 35, y2: 35, score: 0.9 },
+ *   keypoints: new Float32Array(17 * 3), // no keypoint above the threshold: only the box shows
+ *   score: 0.9,
+ * };
+ * const drawn = drawPoses(image, [pose]);
+ * const pixel = (x: number, y: number) => [...drawn.data.subarray((y * 40 + x) * 3, (y * 40 + x) * 3 + 3)];
+ * assert.deepEqual(pixel(5, 20), [...BOX_COLOR]); // on the box's left edge
+ * assert.deepEqual(pixel(20, 20), [0, 0, 0]); // inside the box
+ * assert.ok(image.data.every((v) => v === 0)); // the input is left as it was
+ * const png: Uint8Array = encodePng(drawn); // ready for Deno.writeFile
+ * assert.ok(png.length > 0);
+ * ```
  */
 export function drawPoses(
   image: RgbImage,

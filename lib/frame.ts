@@ -7,7 +7,22 @@ import { centredLetterbox } from "./codecs/yolo_pose.ts";
 import type { ImageFrame, ImageResizeSpec } from "./families/family.ts";
 import type { Box } from "./types.ts";
 
-/** The frame (sizes, scales and padding) a whole-image resize gives for an image. */
+/** The frame (sizes, scales and padding) a whole-image resize gives for an image. *
+ * @example A 640×480 image in a 320×320 letterbox
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { imageFrame } from "@posekit/posekit";
+ *
+ * const frame = imageFrame(
+ *   { kind: "letterbox", width: 320, height: 320, padValue: 114, centred: false },
+ *   640,
+ *   480,
+ * );
+ * assert.equal(frame.scaleX, 0.5);
+ * assert.equal(frame.contentHeight, 240); // rows 240–319 are padding
+ * assert.equal(frame.padY, 0); // padded at the bottom, not centred
+ * ```
+ */
 export function imageFrame(
   resize: ImageResizeSpec,
   imageWidth: number,

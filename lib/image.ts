@@ -68,6 +68,18 @@ export interface DecodeOptions {
  * Width and height as a JPEG's frame header (SOFn) or a PNG's IHDR chunk states them, read
  * without decoding; undefined when the bytes are neither or the header cannot be found
  * (the decoder then says what is wrong).
+ *
+ * @example The size without decoding
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_MAX_PIXELS, encodePng, readImageSize } from "@posekit/posekit";
+ *
+ * const png = encodePng({ width: 4, height: 3, data: new Uint8Array(4 * 3 * 3) });
+ * const size = readImageSize(png);
+ * assert.deepEqual(size, { width: 4, height: 3 });
+ * assert.ok(size.width * size.height <= DEFAULT_MAX_PIXELS); // decodeImage would accept it
+ * assert.equal(readImageSize(new Uint8Array([1, 2, 3])), undefined); // not JPEG or PNG
+ * ```
  */
 export function readImageSize(bytes: Uint8Array): { width: number; height: number } | undefined {
   const format = sniffImageFormat(bytes);
@@ -112,6 +124,14 @@ export function readImageSize(bytes: Uint8Array): { width: number; height: numbe
  *
  * @param source the file name, used only in error messages
  * @throws ImageDecodeError for empty, non-image, truncated, corrupt or too large files
+ *
+ * @example Decode a file
+ * ```ts ignore
+ * import { decodeImage } from "@posekit/posekit";
+ *
+ * const image = await decodeImage(await Deno.readFile("photo.jpg"), "photo.jpg");
+ * console.log(image.width, image.height); // after EXIF orientation
+ * ```
  */
 export async function decodeImage(
   bytes: Uint8Array,

@@ -24,10 +24,13 @@ export function isUrlInput(input: string): boolean {
 
 /** An input that yielded no files, and why. */
 export interface InputError {
+  /** The input as given. */
   path: string;
+  /** Why it yielded no files. */
   reason: string;
 }
 
+/** The files that inputs expand to, and the inputs that gave none. */
 export interface ExpandedInputs {
   /** Image files in input order; directory and glob contents sorted; no duplicates. */
   files: string[];
@@ -81,6 +84,15 @@ export function hasGlobSyntax(path: string): boolean {
  * Only regular files are images: a named pipe, socket or device, given or met in a folder or
  * glob under an image name, is an error entry (reading one could block forever).
  * A file reached twice (same absolute path) is listed once, where it first appears.
+ *
+ * @example Files, folders and globs
+ * ```ts ignore
+ * import { expandInputs } from "@posekit/posekit";
+ *
+ * const { files, errors } = await expandInputs(["photos/", "extra/*.jpg", "one.png"]);
+ * for (const { path, reason } of errors) console.error(`${path}: ${reason}`);
+ * console.log(files); // image files, folders walked recursively, no duplicates
+ * ```
  */
 export async function expandInputs(args: readonly string[]): Promise<ExpandedInputs> {
   const files: string[] = [];
@@ -345,6 +357,7 @@ async function matchEntryAt(
 
 /** A URL or stdin that could not be read, and why. */
 export class InputReadError extends Error {
+  /** The error for `input`, with `reason`. */
   constructor(
     /** The input as given (a path, `-` or a URL). */
     readonly input: string,
@@ -371,6 +384,17 @@ export interface ReadInputOptions {
  * a URL (fetched, redirects followed, up to `maxBytes` and within `timeoutMs`). A file must
  * (still) be a regular file.
  * @throws InputReadError naming the input and the reason
+ *
+ * @example stdin with a size limit
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { InputReadError, readInput } from "@posekit/posekit";
+ *
+ * const bytes = new Uint8Array([0xff, 0xd8, 0xff]);
+ * const stdin = () => ReadableStream.from([bytes]);
+ * assert.deepEqual(await readInput("-", { stdin: stdin() }), bytes);
+ * await assert.rejects(readInput("-", { stdin: stdin(), maxBytes: 2 }), InputReadError);
+ * ```
  */
 export async function readInput(
   input: string,

@@ -26,6 +26,7 @@ export type ImageResize =
   /** DETR style: shorter side to `shorterSide`, longer side at most `longerSideMax`, no padding. */
   | "shorter-side";
 
+/** A model's input: tensor name, size, resize and normalization. */
 export interface ManifestInput {
   /** Input tensor name in the ONNX graph. */
   name: string;
@@ -41,6 +42,7 @@ export interface ManifestInput {
   shorterSide?: number;
   /** "shorter-side" resize: longest allowed longer side, default 1333. */
   longerSideMax?: number;
+  /** Channel order the network expects. */
   colorOrder: ColorOrder;
   /** Per-channel mean in 0–255 units, in the network's channel order. */
   mean: [number, number, number];
@@ -55,11 +57,15 @@ export interface ManifestInput {
   cropTransform?: "standard" | "udp";
 }
 
+/** A model manifest: what the model file is, where it comes from, how to run and decode it. */
 export interface ModelManifest {
   /** Manifest name (the file name in `models/` without `.json`). */
   name: string;
+  /** One line for people. */
   description?: string;
+  /** What the model does. */
   task: ModelTask;
+  /** The family whose adapter runs it. */
   family: ModelFamily;
   /** File name of the .onnx model, looked up in the model directories. */
   file: string;
@@ -76,9 +82,11 @@ export interface ModelManifest {
   url?: string;
   /** Set when `url` points to an archive: the path of the .onnx inside it. */
   archive?: { format: "zip"; member: string };
+  /** The model's license (an SPDX identifier where there is one). */
   license?: string;
   /** Where the model comes from, for people. */
   source?: string;
+  /** The network input. */
   input: ManifestInput;
   /** Output names by role, e.g. `{ "heatmaps": "output" }`; each family documents its roles. */
   outputs: Record<string, string>;

@@ -10,6 +10,7 @@ import type {
   DecodeSettings,
   DetectorAdapter,
   EndToEndAdapter,
+  ImageFrame,
   ImageInputSpec,
   KeypointAdapter,
 } from "./families/family.ts";
@@ -55,9 +56,13 @@ export interface PipelineOptions extends LoadOptions {
 
 /** Milliseconds spent per stage, summed over all images run so far. */
 export interface StageTimings {
+  /** The person detector: preprocessing, model run, decoding. */
   detect: number;
+  /** Cropping people into the keypoint model's input. */
   crop: number;
+  /** The keypoint (or end-to-end) model runs and their decoding. */
   keypoints: number;
+  /** Mapping back to image pixels, rescoring and OKS-NMS. */
   post: number;
   /** The part of detect + keypoints spent inside the model runs themselves. */
   model: number;
@@ -165,6 +170,7 @@ export class PosePipeline {
     return this.pose.adapter.task === "keypoints";
   }
 
+  /** The thresholds whole-image decoders apply. */
   private get decodeSettings(): DecodeSettings {
     return {
       scoreThreshold: this.settings.scoreThreshold,
@@ -176,7 +182,7 @@ export class PosePipeline {
   private async runWholeImage(
     model: LoadedModel<DetectorAdapter | EndToEndAdapter>,
     image: RgbImage,
-  ) {
+  ): Promise<{ outputs: ModelOutputs; frame: ImageFrame }> {
     const spec: ImageInputSpec = model.adapter.input;
     const { data, dims, frame } = imageToTensor(image, spec);
     const inputs: ModelInputs = {
@@ -221,6 +227,7 @@ export class PosePipeline {
     return await this.run(await decodeImage(bytes, source), boxes);
   }
 
+  /** Poses from an end-to-end model's run on the whole image. */
   private async runEndToEnd(image: RgbImage, adapter: EndToEndAdapter): Promise<Pose[]> {
     const start = performance.now();
     const { outputs, frame } = await this.runWholeImage(

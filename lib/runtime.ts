@@ -182,6 +182,16 @@ async function readModel(model: string | Uint8Array, label: string): Promise<Uin
  * A runtime: the backend every session of a pipeline runs on, its threads, and the notes
  * worth telling the user once (why "auto" did not get WebGPU, which model fell back to
  * WASM). Start one with `Runtime.start` and hand it to the pipeline.
+ *
+ * @example One runtime for two pipelines
+ * ```ts ignore
+ * import { PosePipeline, Runtime } from "@posekit/posekit";
+ *
+ * const runtime = await Runtime.start({ backend: "auto", threads: 4 });
+ * console.log(runtime.info.backend, runtime.notes); // "webgpu" or "wasm", and why
+ * const body = await PosePipeline.create({ runtime });
+ * const end2end = await PosePipeline.create({ runtime, pose: "yolo11n_pose_int8", detector: false });
+ * ```
  */
 export class Runtime {
   /** Sentences for the user, gathered as sessions load (e.g. a WebGPU → WASM fallback). */

@@ -10,8 +10,11 @@ export type Backend = "wasm" | "webgpu" | "native";
 
 /** Name, element type and shape of a model input or output (symbolic dims as strings). */
 export interface TensorInfo {
+  /** Tensor name in the ONNX graph. */
   name: string;
+  /** Element type as onnxruntime names it ("float32", "int64", …). */
   type: string;
+  /** Dimensions: sizes, or names for symbolic dimensions. */
   shape: (number | string)[];
 }
 
@@ -27,8 +30,11 @@ export type ModelInputs = Record<string, InputTensor>;
 export interface InferenceSession {
   /** The model file (or a label), for messages. */
   readonly path: string;
+  /** The backend this session runs on. */
   readonly backend: Backend;
+  /** The model's inputs, in graph order. */
   readonly inputs: readonly TensorInfo[];
+  /** The model's outputs, in graph order. */
   readonly outputs: readonly TensorInfo[];
   /**
    * Runs the model; every output comes back as float32 data on the CPU (int64 and other

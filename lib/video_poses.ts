@@ -14,6 +14,7 @@ import type { VideoInfo } from "./video/probe.ts";
 
 /** A pose in a video frame; `trackId` is set unless tracking is off. */
 export interface VideoPose extends Pose {
+  /** The person's track id, from 1. */
   trackId?: number;
 }
 
@@ -21,6 +22,7 @@ export interface VideoPose extends Pose {
 export interface FramePoses {
   /** The decoded frame: its 0-based index in the video, time in seconds, and pixels. */
   frame: VideoFrame;
+  /** The people in the frame, best first. */
   poses: VideoPose[];
   /** False when the detector was skipped and tracked boxes were used (`detectEvery`). */
   detected: boolean;
@@ -55,6 +57,8 @@ export interface VideoPoseOptions {
  *
  * @example
  * ```ts ignore
+ * import { PosePipeline, videoPoses } from "@posekit/posekit";
+ *
  * const pipeline = await PosePipeline.create();
  * for await (const { frame, poses } of videoPoses(pipeline, "clip.mp4", { smooth: true })) {
  *   console.log(frame.index, poses.map((p) => p.trackId));

@@ -21,10 +21,13 @@ const KEYPOINT_VALUES = NUM_KEYPOINTS * 3;
 
 /** An image listed in a ground-truth file. */
 export interface CocoImage {
+  /** Image id. */
   id: number;
   /** `file_name`, when the file gives one. */
   fileName?: string;
+  /** Width in pixels, when the file gives it. */
   width?: number;
+  /** Height in pixels, when the file gives it. */
   height?: number;
 }
 
@@ -44,8 +47,11 @@ export interface CocoGroundTruth extends GroundTruthSet {
   warnings: string[];
 }
 
+/** Checked keypoint results, ready for `evaluateKeypoints`. */
 export interface ParsedResults {
+  /** The results, in file order. */
   results: KeypointResult[];
+  /** Notes for people (an empty results file, …). */
   warnings: string[];
 }
 

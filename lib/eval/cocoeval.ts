@@ -23,8 +23,11 @@ import { COCO_KEYPOINT_NAMES, COCO_KEYPOINT_SIGMAS } from "../coco_keypoints.ts"
 
 /** One ground-truth person annotation (COCO keypoints format). */
 export interface GroundTruthAnnotation {
+  /** Annotation id. */
   id: number;
+  /** The image it is on. */
   imageId: number;
+  /** Its category (1 for COCO's person). */
   categoryId: number;
   /** K × 3 values: x, y, visibility (0 = not labelled). */
   keypoints: Float64Array;
@@ -34,6 +37,7 @@ export interface GroundTruthAnnotation {
   area: number;
   /** [x, y, width, height]; OKS of annotations without labelled keypoints uses it. */
   bbox: readonly [number, number, number, number];
+  /** Crowd regions match results without counting as misses or hits. */
   iscrowd: boolean;
 }
 
@@ -43,15 +47,19 @@ export interface GroundTruthSet {
   imageIds: readonly number[];
   /** Category ids to evaluate (sorted and made unique by the evaluator). */
   categoryIds: readonly number[];
+  /** The annotations, any order. */
   annotations: readonly GroundTruthAnnotation[];
 }
 
 /** One keypoint result (COCO results format). */
 export interface KeypointResult {
+  /** The image it is on. */
   imageId: number;
+  /** Its category (1 for COCO's person). */
   categoryId: number;
   /** K × 3 values: x, y, score. */
   keypoints: ArrayLike<number>;
+  /** Person score: results are matched best score first. */
   score: number;
   /**
    * Area for the area ranges. When absent: the keypoints' extent over all K keypoints, as
@@ -62,15 +70,25 @@ export interface KeypointResult {
 
 /** The ten COCO keypoint stats, in pycocotools' order; -1 where undefined. */
 export interface KeypointStats {
+  /** AP averaged over OKS thresholds 0.50:0.05:0.95, all areas. */
   AP: number;
+  /** AP at OKS 0.50. */
   AP50: number;
+  /** AP at OKS 0.75. */
   AP75: number;
+  /** AP of medium people (area 32² to 96²). */
   APm: number;
+  /** AP of large people (area above 96²). */
   APl: number;
+  /** AR averaged over OKS thresholds 0.50:0.05:0.95, all areas. */
   AR: number;
+  /** AR at OKS 0.50. */
   AR50: number;
+  /** AR at OKS 0.75. */
   AR75: number;
+  /** AR of medium people. */
   ARm: number;
+  /** AR of large people. */
   ARl: number;
 }
 
@@ -90,8 +108,11 @@ export const STAT_NAMES: readonly (keyof KeypointStats)[] = [
 
 /** An area range of pycocotools' keypoint parameters (bounds inclusive). */
 export interface AreaRange {
+  /** pycocotools' label of the range. */
   label: "all" | "medium" | "large";
+  /** Least area, pixels². */
   min: number;
+  /** Greatest area, pixels². */
   max: number;
 }
 
@@ -122,6 +143,7 @@ export const RECALL_THRESHOLDS: Float64Array = linspace(0, 1, 101);
 /** numpy's `np.spacing(1)`, added to areas and denominators as pycocotools does. */
 const EPS = 2.220446049250313e-16;
 
+/** Options of `evaluateKeypoints`. */
 export interface EvaluateOptions {
   /** Per-keypoint OKS sigmas (also fixes K); default COCO's 17. */
   sigmas?: ArrayLike<number>;
@@ -140,6 +162,7 @@ export interface EvaluateOptions {
 export interface KeypointBreakdown {
   /** Keypoint index in the K keypoints. */
   index: number;
+  /** Keypoint name (COCO's for 17 keypoints). */
   name: string;
   /** Labelled ground-truth keypoints in matched pairs. */
   count: number;
@@ -151,13 +174,15 @@ export interface KeypointBreakdown {
 
 /** One image's share of the evaluation (area "all"). */
 export interface ImageBreakdown {
+  /** The image. */
   imageId: number;
   /** Countable ground truth: not crowd, `num_keypoints > 0`. */
   groundTruth: number;
   /** Results that were evaluated (after the maxDets cut). */
   results: number;
-  /** Results matched to countable ground truth at OKS 0.50 and 0.75. */
+  /** Results matched to countable ground truth at OKS 0.50. */
   matched50: number;
+  /** Results matched to countable ground truth at OKS 0.75. */
   matched75: number;
   /** Mean OKS of the OKS 0.50 matches; -1 when there are none. */
   meanOks: number;
@@ -165,10 +190,13 @@ export interface ImageBreakdown {
   AP: number;
 }
 
+/** The result of `evaluateKeypoints`. */
 export interface KeypointEvaluation {
+  /** The ten COCO stats. */
   stats: KeypointStats;
-  /** Sorted unique category and image ids that were evaluated. */
+  /** Sorted unique category ids that were evaluated. */
   categoryIds: number[];
+  /** Sorted unique image ids that were evaluated. */
   imageIds: number[];
   /** pycocotools' `eval['precision']`: [T][R][K][A] flattened (M = 1), -1 where undefined. */
   precision: Float64Array;
@@ -178,7 +206,9 @@ export interface KeypointEvaluation {
   evaluatedResults: number;
   /** Notes for people: results ignored, results beyond maxDets. */
   warnings: string[];
+  /** Per keypoint type, when `perKeypoint` is on (the default). */
   perKeypoint?: KeypointBreakdown[];
+  /** Per image, in `imageIds` order, when `perImage` is on. */
   perImage?: ImageBreakdown[];
 }
 
@@ -235,6 +265,22 @@ function oksVariances(sigmas: ArrayLike<number>): Float64Array {
  * keypoints using their distance to the ground-truth box grown by its size on every side.
  *
  * `scratch` (length ≥ K) avoids an allocation per pair.
+ *
+ * @example One labelled keypoint, off by a known distance
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { COCO_KEYPOINT_SIGMAS, objectKeypointSimilarity } from "@posekit/posekit";
+ *
+ * // Only the nose (σ = 0.026) is labelled; area 10000. OKS = exp(−d² / (2 · area · (2σ)²)),
+ * // so d = 5.2 px gives d² / (2 · 10000 · 0.002704) = 0.5.
+ * const gt = new Float64Array(17 * 3);
+ * gt.set([50, 50, 2]);
+ * const result = new Float64Array(17 * 3);
+ * result.set([55.2, 50, 0.9]);
+ * assert.ok(Math.abs(COCO_KEYPOINT_SIGMAS[0] - 0.026) < 1e-15);
+ * const oks = objectKeypointSimilarity(result, { keypoints: gt, area: 10000, bbox: [0, 0, 100, 100] });
+ * assert.ok(Math.abs(oks - Math.exp(-0.5)) < 1e-12);
+ * ```
  */
 export function objectKeypointSimilarity(
   result: ArrayLike<number>,
@@ -360,6 +406,44 @@ function precisionRecall(
  * not correspond to current coco set") or have the wrong number of keypoint values. Results
  * whose category is not a ground-truth category are ignored, as pycocotools does, with a
  * warning.
+ *
+ * @example Two annotated people, one found exactly
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   evaluateKeypoints,
+ *   parseGroundTruth,
+ *   parseResults,
+ *   type Pose,
+ *   toCocoResults,
+ * } from "@posekit/posekit";
+ *
+ * // The same person annotated on images 1 and 2, all 17 keypoints labelled (visibility 2).
+ * const keypoints = Array.from({ length: 17 }, (_, k) => [100 + 4 * k, 50 + 10 * k, 2]).flat();
+ * const annotation = { category_id: 1, keypoints, num_keypoints: 17, area: 6000, iscrowd: 0 };
+ * const gt = parseGroundTruth({
+ *   images: [{ id: 1 }, { id: 2 }],
+ *   categories: [{ id: 1, name: "person" }],
+ *   annotations: [
+ *     { id: 1, image_id: 1, bbox: [100, 50, 64, 160], ...annotation },
+ *     { id: 2, image_id: 2, bbox: [100, 50, 64, 160], ...annotation },
+ *   ],
+ * }, "gt.json");
+ *
+ * // Image 1: a pose exactly on the labels (OKS 1); image 2: nothing found.
+ * const pose: Pose = {
+ *   box: { x1: 100, y1: 50, x2: 164, y2: 210, score: 0.9 },
+ *   keypoints: Float32Array.from(keypoints, (v, i) => i % 3 === 2 ? 0.9 : v),
+ *   score: 0.9,
+ * };
+ * const { results } = parseResults(toCocoResults(1, [pose]), "results.json", gt);
+ * const { stats } = evaluateKeypoints(gt, results);
+ *
+ * // Precision 1 up to recall 0.5, then nothing: 51 of the 101 recall points.
+ * assert.ok(Math.abs(stats.AP - 51 / 101) < 1e-12);
+ * assert.equal(stats.AR, 0.5);
+ * assert.equal(stats.APl, -1); // no large (area > 96²) ground truth
+ * ```
  */
 export function evaluateKeypoints(
   gt: GroundTruthSet,

@@ -14,19 +14,25 @@ import type { Box, ModelOutputs, Normalization, OutputTensor, Pose } from "../ty
  * input = image · scale + pad, per axis.
  */
 export interface ImageFrame {
+  /** Width of the original image in pixels. */
   imageWidth: number;
+  /** Height of the original image in pixels. */
   imageHeight: number;
-  /** Network input size actually used (after resize and padding). */
+  /** Network input width actually used (after resize and padding). */
   inputWidth: number;
+  /** Network input height actually used (after resize and padding). */
   inputHeight: number;
-  /** Input pixels per image pixel along x and y (equal unless the resize stretches). */
+  /** Input pixels per image pixel along x (equal to `scaleY` unless the resize stretches). */
   scaleX: number;
+  /** Input pixels per image pixel along y. */
   scaleY: number;
-  /** Padding left of and above the resized image, in input pixels (0 unless centred). */
+  /** Padding left of the resized image, in input pixels (0 unless centred). */
   padX: number;
+  /** Padding above the resized image, in input pixels (0 unless centred). */
   padY: number;
-  /** Width and height of the resized image inside the input (the rest is padding). */
+  /** Width of the resized image inside the input (the rest is padding). */
   contentWidth: number;
+  /** Height of the resized image inside the input (the rest is padding). */
   contentHeight: number;
 }
 
@@ -43,7 +49,9 @@ export type ImageResizeSpec =
 export interface ImageInputSpec {
   /** Name of the image input tensor. */
   name: string;
+  /** How the image is resized (and padded) to the input size. */
   resize: ImageResizeSpec;
+  /** How pixel values become input values. */
   normalization: Normalization;
   /**
    * Inputs besides the image, for models that take more (the original image size of
@@ -59,9 +67,11 @@ export interface ImageInputSpec {
 export interface CropSpec {
   /** Name of the crop input tensor. */
   name: string;
-  /** Crop (network input) size in pixels. */
+  /** Crop (network input) width in pixels. */
   width: number;
+  /** Crop (network input) height in pixels. */
   height: number;
+  /** How pixel values become input values. */
   normalization: Normalization;
   /** Box enlargement before cropping (1.25 in the standard protocol). */
   padding: number;
@@ -82,8 +92,11 @@ export interface DecodeSettings {
 
 /** A person detector: image tensor in, person boxes in image pixels out. */
 export interface DetectorAdapter {
+  /** Discriminates the adapter kinds. */
   task: "detector";
+  /** The manifest the adapter was built from. */
   manifest: ModelManifest;
+  /** The whole-image input. */
   input: ImageInputSpec;
   /** Person boxes in image pixels, best first. */
   decode(outputs: ModelOutputs, frame: ImageFrame, settings: DecodeSettings): Box[];
@@ -91,10 +104,15 @@ export interface DetectorAdapter {
 
 /** A top-down keypoint model: one person crop in, K keypoints in crop pixels out. */
 export interface KeypointAdapter {
+  /** Discriminates the adapter kinds. */
   task: "keypoints";
+  /** The manifest the adapter was built from. */
   manifest: ModelManifest;
+  /** The person crop input. */
   input: CropSpec;
+  /** K, the number of keypoints per person. */
   numKeypoints: number;
+  /** Left/right keypoint index pairs swapped by the flip test. */
   flipPairs: readonly (readonly [number, number])[];
   /**
    * Keypoints of one crop as K × 3 (x, y, score) in crop input pixels, where pixel p of the
@@ -107,9 +125,13 @@ export interface KeypointAdapter {
 
 /** A model that goes from a whole image straight to people with keypoints. */
 export interface EndToEndAdapter {
+  /** Discriminates the adapter kinds. */
   task: "end2end";
+  /** The manifest the adapter was built from. */
   manifest: ModelManifest;
+  /** The whole-image input. */
   input: ImageInputSpec;
+  /** K, the number of keypoints per person. */
   numKeypoints: number;
   /** People in image pixels, best first. */
   decode(outputs: ModelOutputs, frame: ImageFrame, settings: DecodeSettings): Pose[];
@@ -128,12 +150,15 @@ export interface AdapterOptions {
 export interface GraphInfo {
   /** The model's file name (for the manifest's name and messages). */
   fileName: string;
+  /** The graph's inputs. */
   inputs: readonly TensorInfo[];
+  /** The graph's outputs. */
   outputs: readonly TensorInfo[];
   /** The one 4-D input [B,3,H,W]. */
   image: TensorInfo;
-  /** Its height and width when fixed. */
+  /** Its height when fixed. */
   inputHeight?: number;
+  /** Its width when fixed. */
   inputWidth?: number;
   /** True when the batch dimension is symbolic. */
   dynamicBatch: boolean;
@@ -150,6 +175,7 @@ export type RecognizedManifest = Omit<ModelManifest, "name" | "file" | "family" 
 export interface FamilyDescriptor<Name extends string = string> {
   /** The manifest's `family` value. */
   name: Name;
+  /** What its models do: detect people, find keypoints in crops, or both (end-to-end). */
   task: ModelTask;
   /** One line for people: what models this covers. */
   summary: string;

@@ -13,6 +13,22 @@ import { FAMILIES, manifestRequirements } from "./registry.ts";
 /**
  * The manifest of a bare model, from its inputs and outputs. Throws an Error listing the
  * model's tensors and what a manifest must declare when no family recognizes it.
+ *
+ * @example A bare heatmap model
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { recognizeModel } from "@posekit/posekit";
+ *
+ * // An image input [1, 3, 256, 192] and 17 heatmaps at a quarter of its size.
+ * const manifest = recognizeModel(
+ *   "pose.onnx",
+ *   [{ name: "input", type: "float32", shape: [1, 3, 256, 192] }],
+ *   [{ name: "output", type: "float32", shape: [1, 17, 64, 48] }],
+ * );
+ * assert.equal(manifest.family, "heatmap");
+ * assert.equal(manifest.task, "keypoints");
+ * assert.deepEqual([manifest.input.width, manifest.input.height], [192, 256]);
+ * ```
  */
 export function recognizeModel(
   fileName: string,

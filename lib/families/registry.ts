@@ -37,7 +37,17 @@ export type ModelFamily = (typeof FAMILIES)[number]["name"];
 /** The names of all families. */
 export const FAMILY_NAMES: readonly ModelFamily[] = FAMILIES.map((f) => f.name);
 
-/** The descriptor called `name`, if any. */
+/** The descriptor called `name`, if any. *
+ * @example Look a family up
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FAMILIES, findFamily } from "@posekit/posekit";
+ *
+ * assert.equal(findFamily("simcc")?.task, "keypoints");
+ * assert.equal(findFamily("no-such-family"), undefined);
+ * for (const family of FAMILIES) console.log(`${family.name} (${family.task}): ${family.summary}`);
+ * ```
+ */
 export function findFamily(name: string): FamilyDescriptor | undefined {
   return (FAMILIES as readonly FamilyDescriptor[]).find((f) => f.name === name);
 }
@@ -45,6 +55,19 @@ export function findFamily(name: string): FamilyDescriptor | undefined {
 /**
  * Builds the adapter for a manifest. Errors name the model file: an unknown family, or a
  * `task` that contradicts the family's.
+ *
+ * @example The adapter of a catalog model
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createAdapter, DEFAULT_POSE, findManifest } from "@posekit/posekit";
+ *
+ * const adapter = createAdapter(findManifest(DEFAULT_POSE)!);
+ * assert.equal(adapter.task, "keypoints");
+ * if (adapter.task === "keypoints") {
+ *   assert.equal(adapter.numKeypoints, 17);
+ *   assert.deepEqual([adapter.input.width, adapter.input.height], [192, 256]); // the crop size
+ * }
+ * ```
  */
 export function createAdapter(manifest: ModelManifest, options: AdapterOptions = {}): ModelAdapter {
   const family = findFamily(manifest.family);

@@ -10,12 +10,17 @@ import { modelSearchDirs, type ResolveOptions } from "./resolve.ts";
 
 /** One catalog model and where its file is. */
 export interface ModelAvailability {
+  /** Manifest name. */
   name: string;
+  /** What the model does. */
   task: ModelManifest["task"];
+  /** Its family. */
   family: ModelManifest["family"];
   /** "192x256" (width x height), or "shorter side 800" for DETR-style resizes. */
   inputSize: string;
+  /** Published accuracy, from the manifest. */
   accuracy?: string;
+  /** The model's license, from the manifest. */
   license?: string;
   /** File size in bytes when the file is present. */
   bytes?: number;
@@ -23,6 +28,7 @@ export interface ModelAvailability {
   foundIn?: string;
   /** "present", "download" (from `url` on first use) or "missing" (no file and no URL). */
   status: "present" | "download" | "missing";
+  /** Where the file is downloaded from, when the manifest gives a URL. */
   url?: string;
 }
 
@@ -35,6 +41,15 @@ function inputSize(manifest: ModelManifest): string {
 /**
  * Every catalog model with where its file is, looking in the folders `predict` would search
  * (`--models`, `$POSEKIT_MODELS`, the cache). Reads file sizes only, never hashes.
+ *
+ * @example Which catalog models are here
+ * ```ts ignore
+ * import { catalogAvailability } from "@posekit/posekit";
+ *
+ * for (const model of await catalogAvailability({ modelDirs: ["models/"] })) {
+ *   console.log(model.name, model.task, model.status, model.foundIn ?? model.url ?? "");
+ * }
+ * ```
  */
 export async function catalogAvailability(
   options: ResolveOptions = {},

@@ -19,9 +19,13 @@ import { resolveModel } from "./resolve.ts";
 
 /** A loaded model: its manifest, file, session, adapter and how it batches. */
 export interface LoadedModel<A extends ModelAdapter = ModelAdapter> {
+  /** The manifest (given, or recognized from a bare .onnx graph). */
   manifest: ModelManifest;
+  /** The model file. */
   path: string;
+  /** The open session on the runtime's backend. */
   session: InferenceSession;
+  /** The family adapter built from the manifest. */
   adapter: A;
   /** True when several inputs may share one run (a symbolic batch dimension). */
   dynamicBatch: boolean;
@@ -40,6 +44,16 @@ export interface LoadOptions extends AdapterOptions {
 /**
  * Resolves, loads and checks one model (manifest name, manifest .json or .onnx path). Errors
  * name the model file and what to do.
+ *
+ * @example Load a keypoint model and run it
+ * ```ts ignore
+ * import { loadModel, Runtime } from "@posekit/posekit";
+ *
+ * const runtime = await Runtime.start();
+ * const model = await loadModel("simplepose_nano_256x192", runtime, { modelDirs: ["models/"] });
+ * console.log(model.path, model.adapter.task, model.dynamicBatch, model.notes);
+ * await model.session.release();
+ * ```
  */
 export async function loadModel(
   spec: string,

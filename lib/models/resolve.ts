@@ -17,6 +17,7 @@ import { downloadModel, type DownloadProgress, sha256File } from "./download.ts"
 /** Environment variables as read by the resolver. */
 export type Environment = Record<string, string | undefined>;
 
+/** Where `resolveModel` looks for model files and how it downloads. */
 export interface ResolveOptions {
   /** `--models DIR` folders, searched first, in order. */
   modelDirs?: string[];
@@ -33,6 +34,7 @@ export interface ResolveOptions {
   os?: string;
 }
 
+/** A model file found (or downloaded) and checked. */
 export interface ResolvedModel {
   /** The model's manifest; undefined for a bare .onnx file (infer it from the model). */
   manifest: ModelManifest | undefined;

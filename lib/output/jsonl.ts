@@ -25,6 +25,7 @@ export interface JsonlPerson {
   track_id?: number;
   /** Person box as [x, y, width, height] in image pixels. */
   bbox: [number, number, number, number];
+  /** Person score. */
   score: number;
   /** x, y, score per keypoint, in image pixels (K × 3 values). */
   keypoints: number[];
@@ -34,11 +35,13 @@ export interface JsonlPerson {
 export interface JsonlRecord {
   /** The image's path as the inputs named it (or the video's path or URL). */
   file: string;
+  /** The COCO image id its results carry. */
   image_id: number;
   /** 0-based frame index (video only). */
   frame?: number;
   /** Frame time in seconds (video only). */
   time?: number;
+  /** The people found, best first. */
   people: JsonlPerson[];
 }
 
@@ -48,6 +51,22 @@ const TIME_DECIMALS = 6;
 /**
  * The record of one still image: its poses rounded exactly as `toCocoResults` rounds them
  * (the same function does it), in the same order.
+ *
+ * @example One image, one person
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { jsonlRecordForImage, type Pose } from "@posekit/posekit";
+ *
+ * const pose: Pose = {
+ *   box: { x1: 5, y1: 5, x2: 35, y2: 45, score: 0.9 },
+ *   keypoints: new Float32Array(17 * 3),
+ *   score: 0.9,
+ * };
+ * const record = jsonlRecordForImage("photos/a.jpg", 7, [pose]);
+ * assert.equal(record.file, "photos/a.jpg");
+ * assert.equal(record.image_id, 7);
+ * assert.deepEqual(record.people[0].bbox, [5, 5, 30, 40]); // x, y, width, height
+ * ```
  */
 export function jsonlRecordForImage(
   file: string,
@@ -194,6 +213,29 @@ export interface JsonlWriterOptions {
  * Writes JSONL records to a file, one line per `write`, each handed to the OS before the call
  * resolves. Keeps nothing per record. Calls may overlap (several workers): lines are written
  * one after the other in call order, never interleaved.
+ *
+ * @example Resumable results
+ * ```ts ignore
+ * import {
+ *   imageIdForPath,
+ *   jsonlRecordForImage,
+ *   JsonlWriter,
+ *   PosePipeline,
+ *   readJsonlProgress,
+ * } from "@posekit/posekit";
+ *
+ * const files = ["a.jpg", "b.jpg"];
+ * const progress = await readJsonlProgress("results.jsonl"); // cuts off a torn last line
+ * const writer = await JsonlWriter.open("results.jsonl", { append: progress.records > 0 });
+ * const pipeline = await PosePipeline.create();
+ * for (const file of files) {
+ *   if (progress.done.has(file)) continue; // done by an earlier run
+ *   const poses = await pipeline.runBytes(await Deno.readFile(file), "detector", file);
+ *   await writer.write(jsonlRecordForImage(file, imageIdForPath(file), poses));
+ * }
+ * await writer.close();
+ * await pipeline.close();
+ * ```
  */
 export class JsonlWriter {
   private queue: Promise<void> = Promise.resolve();

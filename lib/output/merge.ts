@@ -148,8 +148,11 @@ export function cocoResultsFromRecords(records: Iterable<JsonlRecord>): MergedRe
 
 /** A torn last line found in an input, ignored by the merge. */
 export interface TornLine {
+  /** The JSONL file. */
   file: string;
+  /** Its 1-based line number. */
   line: number;
+  /** Bytes in the torn line. */
   bytes: number;
 }
 
@@ -171,6 +174,18 @@ export interface MergeResult {
  * conflicts, and the module comment for the order. A corrupt line before the last throws
  * `JsonlCorruptError`; conflicts throw `MergeConflictError`. Holds the merged records in
  * memory (the output is one array); the files are read line by line.
+ *
+ * @example Merge shards into one results file
+ * ```ts ignore
+ * import { mergeJsonlFiles, writeResultsAtomic } from "@posekit/posekit";
+ *
+ * const { results, records, duplicates, torn } = await mergeJsonlFiles(
+ *   ["shard0.jsonl", "shard1.jsonl"],
+ * );
+ * for (const line of torn) console.warn(`${line.file}:${line.line}: torn line ignored`);
+ * console.log(`${records} images, ${duplicates} duplicates dropped`);
+ * await writeResultsAtomic("results.json", results);
+ * ```
  */
 export async function mergeJsonlFiles(
   paths: readonly string[],

@@ -15,7 +15,9 @@
 
 /** One part of a sharded job: `index` in 0 … count − 1. */
 export interface Shard {
+  /** This shard, 0-based. */
   index: number;
+  /** How many shards the job has. */
   count: number;
 }
 
@@ -25,6 +27,15 @@ export class ShardError extends Error {}
 /**
  * Parses `--shard I/N` (0-based: the shards of a 2-way split are 0/2 and 1/2).
  * Throws `ShardError` for anything else, saying what is wrong.
+ *
+ * @example Shard 1 of 3
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseShard, ShardError } from "@posekit/posekit";
+ *
+ * assert.deepEqual(parseShard("1/3"), { index: 1, count: 3 });
+ * assert.throws(() => parseShard("3/3"), ShardError); // indices are 0-based
+ * ```
  */
 export function parseShard(text: string): Shard {
   const match = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
@@ -172,6 +183,16 @@ export function comparePaths(a: string, b: string): number {
  * The items of shard `index` of `count`: `items` sorted by `pathOf(item)` (a stable sort, by
  * UTF-16 code units), then every `count`-th item starting at position `index`. Returned in
  * sorted order. Over index 0 … count − 1 the shards cover every item exactly once.
+ *
+ * @example Half of four files
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { selectShard } from "@posekit/posekit";
+ *
+ * const files = ["c.jpg", "a.jpg", "b.jpg", "d.jpg"];
+ * assert.deepEqual(selectShard(files, 0, 2), ["a.jpg", "c.jpg"]);
+ * assert.deepEqual(selectShard(files, 1, 2), ["b.jpg", "d.jpg"]);
+ * ```
  */
 export function selectShard<T>(
   items: readonly T[],

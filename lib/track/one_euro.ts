@@ -57,13 +57,29 @@ function resolveOptions(options: OneEuroOptions): Required<OneEuroOptions> {
   return resolved;
 }
 
-/** A One-Euro filter for one scalar signal. */
+/** A One-Euro filter for one scalar signal. *
+ * @example Smoothing a step
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ONE_EURO_DEFAULTS, OneEuroFilter } from "@posekit/posekit";
+ *
+ * const filter = new OneEuroFilter(); // minCutoff 1 Hz, beta 0.007, dCutoff 1 Hz
+ * assert.deepEqual(filter.options, ONE_EURO_DEFAULTS);
+ * assert.equal(filter.filter(10, 0), 10); // the first sample passes as is
+ * assert.equal(filter.filter(10, 1 / 30), 10);
+ * // A 1 px step at 30 fps: speed 30 px/s → ẋ 5.19 → cutoff 1.036 Hz → α 0.178.
+ * const x = filter.filter(11, 2 / 30);
+ * assert.ok(Math.abs(x - 10.178) < 1e-3);
+ * ```
+ */
 export class OneEuroFilter {
+  /** The parameters in use, defaults filled in. */
   readonly options: Readonly<Required<OneEuroOptions>>;
   #value = 0;
   #derivative = 0;
   #time = NaN;
 
+  /** A filter with `options` (defaults: `ONE_EURO_DEFAULTS`); throws on a bad parameter. */
   constructor(options: OneEuroOptions = {}) {
     this.options = resolveOptions(options);
   }
@@ -102,11 +118,26 @@ export class OneEuroFilter {
 /**
  * One-Euro filters for a K × 3 keypoint array (x, y, score per keypoint): x and y of each
  * keypoint are filtered independently, scores pass unchanged.
+ *
+ * @example Smoothing one keypoint
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { KeypointOneEuroFilter } from "@posekit/posekit";
+ *
+ * const filter = new KeypointOneEuroFilter({ minCutoff: 1, beta: 0 });
+ * filter.filter(Float32Array.of(10, 20, 0.9), 0); // x, y, score of K = 1 keypoint
+ * const [x, y, score] = filter.filter(Float32Array.of(12, 20, 0.8), 1 / 30);
+ * assert.ok(x > 10 && x < 12); // moved part of the way
+ * assert.equal(y, 20);
+ * assert.equal(score, Math.fround(0.8)); // scores pass unchanged
+ * ```
  */
 export class KeypointOneEuroFilter {
+  /** The parameters in use, defaults filled in. */
   readonly options: Readonly<Required<OneEuroOptions>>;
   #filters: OneEuroFilter[] = [];
 
+  /** Filters with `options` (defaults: `ONE_EURO_DEFAULTS`); throws on a bad parameter. */
   constructor(options: OneEuroOptions = {}) {
     this.options = resolveOptions(options);
   }

@@ -21,7 +21,9 @@ export interface TrackedPose extends Pose {
 
 /** A live track's box, for running keypoints on tracked boxes between detector runs. */
 export interface TrackedBox {
+  /** The track's id. */
   trackId: number;
+  /** Where to look for the person next. */
   box: Box;
 }
 
@@ -110,19 +112,45 @@ function poseBoxIou(a: Pose, b: Pose): number {
   );
 }
 
-/** Assigns person track ids frame by frame. One tracker per video. */
+/** Assigns person track ids frame by frame. One tracker per video. *
+ * @example Two people keep their ids
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type Pose, PoseTracker } from "@posekit/posekit";
+ *
+ * // A standing person whose left edge is at x.
+ * const person = (x: number): Pose => {
+ *   const keypoints = new Float32Array(17 * 3);
+ *   for (let k = 0; k < 17; k++) keypoints.set([x + k, 50 + 2 * k, 0.9], 3 * k);
+ *   return { box: { x1: x, y1: 40, x2: x + 30, y2: 100, score: 0.9 }, keypoints, score: 0.9 };
+ * };
+ * const tracker = new PoseTracker();
+ * assert.deepEqual(tracker.update([person(10), person(200)]).map((p) => p.trackId), [1, 2]);
+ * // Next frame: both moved 2 px, and the detector listed them the other way round.
+ * const next = tracker.update([person(202), person(12)]);
+ * assert.deepEqual(next.map((p) => [p.trackId, p.box.x1]), [[2, 202], [1, 12]]);
+ * ```
+ */
 export class PoseTracker {
+  /** How a pose is compared with a track's last pose. */
   readonly similarity: "oks" | "iou";
+  /** Least similarity for a pose to continue a track. */
   readonly minSimilarity: number;
+  /** Frames a track may go unmatched before it ends. */
   readonly maxMissed: number;
+  /** Keypoints scoring at most this are ignored by OKS. */
   readonly keypointThreshold: number;
+  /** Per-keypoint OKS sigmas. */
   readonly sigmas: ArrayLike<number>;
+  /** One-Euro parameters, when smoothing is on. */
   readonly smoothing?: OneEuroOptions;
+  /** Frame rate assumed for `update` calls without a time. */
   readonly fps: number;
   #tracks: Track[] = [];
   #nextId = 1;
   #updates = 0;
 
+  /** A tracker with no tracks yet; see `PoseTrackerOptions` for the defaults. */
   constructor(options: PoseTrackerOptions = {}) {
     this.similarity = options.similarity ?? "oks";
     this.minSimilarity = options.minSimilarity ?? 0.3;

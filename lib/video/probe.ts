@@ -10,6 +10,7 @@ import { extname } from "node:path";
 
 /** A video that cannot be probed, decoded or written; the message names the source and why. */
 export class VideoError extends Error {
+  /** The error for `source`, with `reason`. */
   constructor(
     /** The file or URL. */
     readonly source: string,
@@ -152,6 +153,19 @@ async function checkLocalFile(source: string): Promise<void> {
  *
  * @throws VideoError when ffprobe is missing (with how to install it), the file is missing or
  *   empty, is not a video or is corrupt (ffprobe's reason), or has no video stream
+ *
+ * @example Size and frame rate
+ * ```ts ignore
+ * import { probeVideo, VideoError } from "@posekit/posekit";
+ *
+ * try {
+ *   const { width, height, fps, frameCount } = await probeVideo("clip.mp4");
+ *   console.log(`${width}×${height} at ${fps} fps, ${frameCount ?? "?"} frames`);
+ * } catch (error) {
+ *   if (!(error instanceof VideoError)) throw error;
+ *   console.error(error.message); // "clip.mp4: <why>", e.g. ffprobe missing (with the fix)
+ * }
+ * ```
  */
 export async function probeVideo(source: string): Promise<VideoInfo> {
   await checkLocalFile(source);

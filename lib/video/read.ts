@@ -97,6 +97,15 @@ function decodeArgs(source: string, info: VideoInfo, every: number): string[] {
  *
  * @throws VideoError when ffmpeg is missing, the source cannot be probed, has no frames, or
  *   decoding fails part way
+ *
+ * @example Every 5th frame
+ * ```ts ignore
+ * import { readVideoFrames } from "@posekit/posekit";
+ *
+ * for await (const { index, time, image } of readVideoFrames("clip.mp4", { every: 5 })) {
+ *   console.log(index, time.toFixed(2), image.width, image.height);
+ * }
+ * ```
  */
 export async function* readVideoFrames(
   source: string,

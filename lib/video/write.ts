@@ -29,7 +29,26 @@ function validRate(fps: number | string): boolean {
   return /^\d+(\.\d+)?(\/\d+)?$/.test(fps) && Number(num) > 0 && Number(den) > 0;
 }
 
-/** Writes RGB frames to an H.264 .mp4 file. Call `write` sequentially (await each). */
+/** Writes RGB frames to an H.264 .mp4 file. Call `write` sequentially (await each). *
+ * @example Drawn poses to an .mp4
+ * ```ts ignore
+ * import { drawPoses, PosePipeline, probeVideo, readVideoFrames, VideoWriter } from "@posekit/posekit";
+ *
+ * const pipeline = await PosePipeline.create();
+ * const { width, height, frameRate } = await probeVideo("clip.mp4");
+ * const writer = await VideoWriter.open("clip.poses.mp4", { width, height, fps: frameRate });
+ * try {
+ *   for await (const { image } of readVideoFrames("clip.mp4")) {
+ *     await writer.write(drawPoses(image, await pipeline.run(image)));
+ *   }
+ *   await writer.close(); // the file appears only now, complete
+ * } catch (error) {
+ *   await writer.abort(); // nothing is left behind
+ *   throw error;
+ * }
+ * await pipeline.close();
+ * ```
+ */
 export class VideoWriter {
   #framesWritten = 0;
   #finished = false;

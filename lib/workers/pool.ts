@@ -175,6 +175,21 @@ function startWorker(
 /**
  * N Deno Workers running the pose pipeline; see the module comment for the scheduling.
  * Create with `PosePool.create`, run with `process`, end with `close`.
+ *
+ * @example Four workers over a folder
+ * ```ts ignore
+ * import { expandInputs, PosePool } from "@posekit/posekit";
+ *
+ * const { files } = await expandInputs(["photos/"]);
+ * const pool = await PosePool.create({ workers: 4, threadsPerWorker: 1 });
+ * try {
+ *   for await (const { item, poses, error } of pool.process(files.map((path) => ({ path })))) {
+ *     console.log(item.path, error ?? `${poses!.length} people`); // in input order
+ *   }
+ * } finally {
+ *   pool.close();
+ * }
+ * ```
  */
 export class PosePool {
   readonly #slots: WorkerSlot[];
