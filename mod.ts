@@ -171,6 +171,12 @@ export { KeypointOneEuroFilter, ONE_EURO_DEFAULTS, OneEuroFilter } from "./lib/t
 /** One-Euro parameters. */
 export type { OneEuroOptions } from "./lib/track/one_euro.ts";
 
+// Workers.
+/** A pool of pipeline workers processing images in parallel, results in input order. */
+export { PosePool } from "./lib/workers/pool.ts";
+/** Options of the pool, its items and results, per-worker statistics. */
+export type { PoolItem, PoolOptions, PoolResult, WorkerStats } from "./lib/workers/pool.ts";
+
 // Outputs.
 /** Streaming JSON Lines results (one record per image or frame), resumable. */
 export { jsonlRecordForImage, JsonlWriter, readJsonlProgress } from "./lib/output/jsonl.ts";

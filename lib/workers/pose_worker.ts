@@ -8,8 +8,6 @@
  * are plain structured-clone data; keypoint arrays travel as transferables.
  */
 
-/// <reference lib="deno.worker" />
-
 import { decodeImage, type DecodeOptions } from "../image.ts";
 import { type PipelineOptions, PosePipeline, type StageTimings } from "../pipeline.ts";
 import type { Box, Pose } from "../types.ts";
@@ -132,8 +130,14 @@ function transferablePoses(poses: Pose[]): { poses: Pose[]; transfer: ArrayBuffe
   return { poses: out, transfer };
 }
 
+/** The worker's global scope, as far as this module uses it (JSR bans the deno.worker lib reference). */
+interface WorkerScope {
+  onmessage: ((event: MessageEvent<ToWorker>) => void) | null;
+  postMessage(message: FromWorker, transfer: Transferable[]): void;
+}
+
 /** Runs the worker's message loop; called once, at module load, inside a Worker. */
-function serve(scope: typeof self): void {
+function serve(scope: WorkerScope): void {
   const post = (message: FromWorker, transfer: Transferable[] = []) =>
     scope.postMessage(message, transfer);
   const queue: PendingJob[] = [];
@@ -216,4 +220,4 @@ function serve(scope: typeof self): void {
   };
 }
 
-serve(self);
+serve(self as unknown as WorkerScope);
