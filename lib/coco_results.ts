@@ -207,14 +207,23 @@ export function temporaryPathFor(path: string): string {
   );
 }
 
-/** A temporary file's writer may still run: its process exists (or we cannot tell). */
+/**
+ * A writer writes its temporary file in one go and renames it at once, so a file untouched
+ * for this long was left by a killed run, whatever its pid says.
+ */
+const ABANDONED_AFTER_MS = 10 * 60 * 1000;
+
+/**
+ * A temporary file's writer may still run: its process exists, or (where /proc cannot be
+ * read: macOS, Windows, or Deno without --allow-all) the file was modified recently.
+ */
 function mayStillBeWriting(pid: number, modified: Date | null): boolean {
   if (pid === Deno.pid) return true;
+  if (modified && Date.now() - modified.getTime() > ABANDONED_AFTER_MS) return false;
   try {
     Deno.statSync("/proc/self");
   } catch {
-    // No /proc (macOS, Windows): only files untouched for a day count as abandoned.
-    return !modified || Date.now() - modified.getTime() < 24 * 3600 * 1000;
+    return true;
   }
   try {
     Deno.statSync(`/proc/${pid}`);

@@ -230,6 +230,9 @@ Deno.test("temporary files of killed runs are removed by the next write; a live 
     const otherName = join(dir, ".other.json.2147483647.0badf00d.tmp");
     const userFile = join(dir, "notes.tmp");
     for (const file of [killed, running, otherName, userFile]) await Deno.writeTextFile(file, "[");
+    // Untouched for an hour: abandoned even where /proc cannot tell (no --allow-all, macOS).
+    const hourAgo = new Date(Date.now() - 3600_000);
+    await Deno.utime(killed, hourAgo, hourAgo);
     assert(
       temporaryPathFor(path).startsWith(join(dir, `.results.json.${Deno.pid}.`)),
       "the writer names its temporary files by this pattern",
