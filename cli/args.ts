@@ -94,7 +94,8 @@ const OPTION_HELP: Record<string, string> = {
   threads: `  --threads N           CPU threads per process (default: CPU cores; with --workers,
                         cores / workers)`,
   workers: `  --workers N           N worker processes, each with its own models and threads; images
-                        are handed out as workers free up (default 1; see the README)`,
+                        are handed out as workers free up (default on the CPU: one per
+                        core, at most 8 and at most one per image; on WebGPU: 1)`,
   "kpt-thr": `  --kpt-thr X           draw keypoints scoring at least X (default 0.3)`,
   radius: `  --radius PX           keypoint radius (default 1.5 × the thickness)`,
   thickness: `  --thickness PX        limb width (default max(2, longer image side / 320))`,
@@ -253,12 +254,11 @@ export function pipelineOptions(
   };
 }
 
-/** `--workers N` (default 1). */
+/** `--workers N`, or undefined for the default (see `planWorkers` in cli/common.ts). */
 export function workersOption(
   values: Record<string, string | boolean | string[] | undefined>,
-): number {
-  return numberOption(values.workers as string, "workers", (n) => Number.isInteger(n) && n > 0) ??
-    1;
+): number | undefined {
+  return numberOption(values.workers as string, "workers", (n) => Number.isInteger(n) && n > 0);
 }
 
 const positive = (n: number) => Number.isFinite(n) && n > 0;

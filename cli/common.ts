@@ -1,10 +1,35 @@
 /** Small pieces shared by the commands: loading models with progress, summaries, JSON files. */
 
 import { type PipelineOptions, PosePipeline } from "../lib/pipeline.ts";
+import { chooseBackend, probeWebGpu } from "../lib/gpu.ts";
 import type { RuntimeInfo } from "../lib/runtime.ts";
-import type { PosePool } from "../lib/workers/pool.ts";
+import type { DecodeOptions } from "../lib/image.ts";
+import { PosePool } from "../lib/workers/pool.ts";
 import type { BatchResult } from "./batch.ts";
 import { formatDuration, printErr } from "./progress.ts";
+
+/** Creates the worker pool, printing its notes (and the plan's) once. */
+export async function createPoolWithNotes(
+  plan: WorkerPlan,
+  threads: number | undefined,
+  decode: DecodeOptions,
+  quiet: boolean,
+): Promise<PosePool> {
+  const { threads: _, ...shared } = plan.options;
+  const cores = navigator.hardwareConcurrency ?? 1;
+  const pool = await PosePool.create({
+    workers: plan.workers,
+    threadsPerWorker: threads ?? Math.max(1, Math.floor(cores / plan.workers)),
+    pipeline: shared,
+    decode,
+  });
+  if (!quiet) {
+    for (const note of [...(plan.note ? [plan.note] : []), ...pool.loaded.notes]) {
+      printErr(`posekit: ${note}\n`);
+    }
+  }
+  return pool;
+}
 
 /** Creates the pipeline, showing download progress for models fetched on first use. */
 export async function createPipelineWithProgress(
@@ -28,6 +53,43 @@ export async function createPipelineWithProgress(
   });
   if (!quiet) { for (const note of pipeline.notes) printErr(`posekit: ${note}\n`); }
   return pipeline;
+}
+
+/** How many worker processes run the still images, with the options they load. */
+export interface WorkerPlan {
+  /** 1: the images run in this process. */
+  workers: number;
+  options: PipelineOptions;
+  /** Why "auto" chose the CPU, to print once (the workers are told "wasm"). */
+  note?: string;
+}
+
+/**
+ * The worker count: `--workers` when given; else, on the CPU (WASM or native), one worker of
+ * one thread per core — measured here as the fastest split of 2 cores, since two threads in
+ * one onnxruntime-web process scale poorly — capped at 8 and at the number of images; on
+ * WebGPU (one device shared by every model) 1. "auto" is resolved here, once, so that the
+ * workers do not each probe the GPU.
+ */
+export async function planWorkers(
+  requested: number | undefined,
+  options: PipelineOptions,
+  stillImages: number,
+): Promise<WorkerPlan> {
+  if (requested !== undefined) return { workers: requested, options };
+  const cores = navigator.hardwareConcurrency ?? 1;
+  const cpuWorkers = Math.max(1, Math.min(cores, 8, stillImages));
+  const backend = options.backend ?? "auto";
+  if (backend === "webgpu" || cpuWorkers === 1) return { workers: 1, options };
+  if (backend !== "auto") return { workers: cpuWorkers, options };
+  const probed = await probeWebGpu();
+  const decision = chooseBackend("auto", probed.adapter);
+  if (decision.backend === "webgpu") return { workers: 1, options };
+  return {
+    workers: cpuWorkers,
+    options: { ...options, backend: "wasm" },
+    note: `backend auto: ${probed.adapter ? decision.reason : `${probed.error}; using WASM`}`,
+  };
 }
 
 /** Backend and adapter in a few words, e.g. "wasm, 2 threads" or "webgpu (NVIDIA H200)". */
@@ -66,15 +128,17 @@ export function printSummary(
   ];
   const where = [
     ...(pool
-      ? [`${plural(pool.size, "worker")} × ${plural(pool.threadsPerWorker, "thread")}`]
+      ? [
+        `${plural(pool.size, "worker")} × ${plural(pool.threadsPerWorker, "thread")} ` +
+        `(${pool.loaded.runtime.backend})`,
+      ]
       : []),
     ...(pipeline ? [backendLabel(pipeline.runtimeInfo)] : []),
   ].join(", ");
-  const models = pipeline
-    ? `; models ${
-      pipeline.detector ? pipeline.detector.manifest.name + " + " : ""
-    }${pipeline.pose.manifest.name}`
-    : "";
+  const modelNames = pipeline
+    ? [...(pipeline.detector ? [pipeline.detector.manifest.name] : []), pipeline.pose.manifest.name]
+    : pool?.loaded.models ?? [];
+  const models = modelNames.length ? `; models ${modelNames.join(" + ")}` : "";
   printErr(
     `posekit: ${parts.join(", ")}, ${formatDuration(seconds)} ` +
       `(${rate.toFixed(1)} ${batch.frames ? "frames" : "images"}/s)` +

@@ -22,11 +22,14 @@ import {
 } from "./args.ts";
 import { type BatchItem, CocoCollector, processInputs } from "./batch.ts";
 // A static import: the pool keeps Deno's own Worker before onnxruntime-web replaces it.
-import { PosePool } from "../lib/workers/pool.ts";
+import type { PosePool } from "../lib/workers/pool.ts";
+import "../lib/workers/pool.ts";
 import type { PosePipeline } from "../lib/pipeline.ts";
 import {
   backendLabel,
   createPipelineWithProgress,
+  createPoolWithNotes,
+  planWorkers,
   prepareOutputFile,
   printSummary,
   readJsonFile,
@@ -211,15 +214,9 @@ export async function evaluate(args: string[]): Promise<number> {
     let pipeline: PosePipeline | undefined;
     let pool: PosePool | undefined;
     try {
-      if (workers > 1) {
-        const { threads, ...shared } = loadOptions;
-        const cores = navigator.hardwareConcurrency ?? 1;
-        pool = await PosePool.create({
-          workers,
-          threadsPerWorker: threads ?? Math.max(1, Math.floor(cores / workers)),
-          pipeline: shared,
-          decode,
-        });
+      const plan = await planWorkers(workers, loadOptions, items.length);
+      if (plan.workers > 1) {
+        pool = await createPoolWithNotes(plan, loadOptions.threads, decode, quiet);
       } else pipeline = await createPipelineWithProgress(loadOptions, quiet);
       const collector = new CocoCollector();
       const batch = await processInputs(items, () => Promise.resolve(pipeline!), {
@@ -242,9 +239,14 @@ export async function evaluate(args: string[]): Promise<number> {
         boxes: boxesArg ?? "detector",
         backend: pipeline
           ? backendLabel(pipeline.runtimeInfo)
-          : `${pool!.size} workers × ${pool!.threadsPerWorker} threads`,
-        detector: pipeline?.detector?.manifest.name,
-        pose: pipeline?.pose.manifest.name,
+          : `${pool!.size} workers × ${pool!.threadsPerWorker} threads ` +
+            `(${pool!.loaded.runtime.backend})`,
+        detector: pipeline
+          ? pipeline.detector?.manifest.name
+          : pool!.loaded.models.length > 1
+          ? pool!.loaded.models[0]
+          : undefined,
+        pose: pipeline?.pose.manifest.name ?? pool!.loaded.models.at(-1),
       };
     } finally {
       pool?.close();

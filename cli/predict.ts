@@ -7,7 +7,8 @@ import { JsonlWriter, readJsonlProgress } from "../lib/output/jsonl.ts";
 import { comparePaths, resolveShard, selectShard, ShardError } from "../lib/output/shard.ts";
 import type { PosePipeline } from "../lib/pipeline.ts";
 // A static import: the pool keeps Deno's own Worker before onnxruntime-web replaces it.
-import { PosePool } from "../lib/workers/pool.ts";
+import type { PosePool } from "../lib/workers/pool.ts";
+import "../lib/workers/pool.ts";
 import {
   COMMON_OPTIONS,
   decodeOptions,
@@ -29,6 +30,8 @@ import {
 import { type BatchItem, CocoCollector, processInputs, type RecordSink } from "./batch.ts";
 import {
   createPipelineWithProgress,
+  createPoolWithNotes,
+  planWorkers,
   prepareOutputFile,
   prepareOutputFolder,
   printSummary,
@@ -158,15 +161,9 @@ export async function predict(args: string[]): Promise<number> {
   let writer: JsonlWriter | undefined;
   const collector = jsonl ? undefined : new CocoCollector();
   try {
-    if (workers > 1 && stills > 0) {
-      const cores = navigator.hardwareConcurrency ?? 1;
-      const { threads, ...shared } = loadOptions;
-      pool = await PosePool.create({
-        workers,
-        threadsPerWorker: threads ?? Math.max(1, Math.floor(cores / workers)),
-        pipeline: shared,
-        decode,
-      });
+    const plan = await planWorkers(workers, loadOptions, stills);
+    if (plan.workers > 1 && stills > 0) {
+      pool = await createPoolWithNotes(plan, loadOptions.threads, decode, quiet);
     }
     if (jsonl) {
       writer = await JsonlWriter.open(out!, { append: values.resume === true });

@@ -65,20 +65,19 @@ export function cropsToTensor(
   geometries.forEach((g, i) => {
     const at = i * perBox * itemSize;
     warpCropToTensor(image, g.cropToImage, spec.width, spec.height, spec.normalization, tensor, at);
-    if (flip) {
-      warpCropToTensor(
-        image,
-        g.cropToImage,
-        spec.width,
-        spec.height,
-        spec.normalization,
-        tensor,
-        at + itemSize,
-        true,
-      );
-    }
+    // The mirrored crop samples the same points, column u landing at W − 1 − u: reversing
+    // each row of the crop gives it bit for bit, without sampling the image again.
+    if (flip) mirrorRows(tensor, at, at + itemSize, spec.width, 3 * spec.height);
   });
   return tensor;
+}
+
+/** Copies `rows` rows of `width` values from `from` to `to`, each row reversed. */
+function mirrorRows(data: Float32Array, from: number, to: number, width: number, rows: number) {
+  for (let r = 0; r < rows; r++) {
+    const src = from + r * width, dst = to + r * width + width - 1;
+    for (let u = 0; u < width; u++) data[dst - u] = data[src + u];
+  }
 }
 
 /** Keypoints (K × 3) from crop input pixels to image pixels, in place. */

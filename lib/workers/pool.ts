@@ -18,6 +18,7 @@
  * `--include lib/workers/pose_worker.ts`.
  */
 
+import type { RuntimeInfo } from "../runtime.ts";
 import type { DecodeOptions } from "../image.ts";
 import type { PipelineOptions, StageTimings } from "../pipeline.ts";
 import type { Box, Pose } from "../types.ts";
@@ -131,6 +132,17 @@ function newPoseWorker(index: number): Worker {
   return new WebWorker(url, { type: "module", name: `pose worker ${index}` });
 }
 
+/** A worker whose pipeline is loaded, with what it said when ready. */
+interface StartedWorker {
+  worker: Worker;
+  needsBoxes: boolean;
+  timings: StageTimings;
+  memory: WorkerMemory;
+  notes: string[];
+  runtime: RuntimeInfo;
+  models: string[];
+}
+
 /**
  * Starts one worker and waits until its pipeline is loaded.
  * @throws Error with the worker's load error (the worker is then terminated)
@@ -140,7 +152,7 @@ function startWorker(
   options: WorkerPipelineOptions,
   onDownloadProgress: PipelineOptions["onDownloadProgress"],
   decode: DecodeOptions | undefined,
-): Promise<{ worker: Worker; needsBoxes: boolean; timings: StageTimings; memory: WorkerMemory }> {
+): Promise<StartedWorker> {
   return new Promise((resolve, reject) => {
     const worker = newPoseWorker(index);
     const fail = (message: string) => {
@@ -150,8 +162,8 @@ function startWorker(
     worker.onmessage = (event: MessageEvent<FromWorker>) => {
       const message = event.data;
       if (message.type === "ready") {
-        const { needsBoxes, timings, memory } = message;
-        resolve({ worker, needsBoxes, timings, memory });
+        const { needsBoxes, timings, memory, notes, runtime, models } = message;
+        resolve({ worker, needsBoxes, timings, memory, notes, runtime, models });
       } else if (message.type === "loadError") {
         fail(message.message);
       } else if (message.type === "download") {
@@ -207,6 +219,8 @@ export class PosePool {
     threadsPerWorker: number,
     /** True when the keypoint model needs person boxes (top-down), false for end-to-end. */
     readonly needsBoxes: boolean,
+    /** What the first worker said when its pipeline was ready (all workers load alike). */
+    readonly loaded: { notes: string[]; runtime: RuntimeInfo; models: string[] },
   ) {
     this.#slots = slots;
     this.#queueDepth = queueDepth;
@@ -262,7 +276,11 @@ export class PosePool {
         peakHeapAndExternal: memory.heapAndExternal,
       },
     }));
-    return new PosePool(slots, queueDepth, threads, first.needsBoxes);
+    return new PosePool(slots, queueDepth, threads, first.needsBoxes, {
+      notes: first.notes,
+      runtime: first.runtime,
+      models: first.models,
+    });
   }
 
   /** onnxruntime threads in each worker. */

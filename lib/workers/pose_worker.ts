@@ -10,6 +10,7 @@
 
 import { decodeImage, type DecodeOptions } from "../image.ts";
 import { type PipelineOptions, PosePipeline, type StageTimings } from "../pipeline.ts";
+import type { RuntimeInfo } from "../runtime.ts";
 import type { Box, Pose } from "../types.ts";
 
 /** Pipeline options a worker can receive: everything that survives structured cloning. */
@@ -48,6 +49,12 @@ export type FromWorker =
   | {
     type: "ready";
     needsBoxes: boolean;
+    /** The worker pipeline's notes for the user (backend choice, repaired models). */
+    notes: string[];
+    /** Where the worker's models run. */
+    runtime: RuntimeInfo;
+    /** The detector (if any) and keypoint model manifest names. */
+    models: string[];
     /** The pipeline's timings at start (all zero): the stage names to sum. */
     timings: StageTimings;
     memory: WorkerMemory;
@@ -207,6 +214,12 @@ function serve(scope: WorkerScope): void {
       post({
         type: "ready",
         needsBoxes: pipeline.needsBoxes,
+        notes: pipeline.notes,
+        runtime: { ...pipeline.runtimeInfo },
+        models: [
+          ...(pipeline.detector ? [pipeline.detector.manifest.name] : []),
+          pipeline.pose.manifest.name,
+        ],
         timings: { ...pipeline.timings },
         memory: memoryNow(),
       });
