@@ -91,8 +91,7 @@ const OPTION_HELP: Record<string, string> = {
                         (default 100000000, 100 megapixels)`,
   "no-flip": `  --no-flip             no flip test (faster, slightly less accurate)`,
   dark: `  --dark                DARK sub-pixel refinement for heatmap models`,
-  threads: `  --threads N           CPU threads per process (default: CPU cores; with --workers,
-                        cores / workers)`,
+  threads: `  --threads N           CPU threads per worker (default: CPU cores / workers)`,
   workers: `  --workers N           N worker processes, each with its own models and threads; images
                         are handed out as workers free up (default on the CPU: one per
                         core, at most 8 and at most one per image; on WebGPU: 1)`,
@@ -284,6 +283,9 @@ export function videoSettings(values: Record<string, string | boolean | string[]
   };
   const tuned = Object.values(filter).some((v) => v !== undefined);
   if (tuned && !values.smooth) throw new UsageError("the --smooth-* options need --smooth");
+  if (values.smooth && values["no-track"]) {
+    throw new UsageError("--smooth filters each track: leave out --no-track");
+  }
   const detectEvery = numberOption(values["det-every"] as string, "det-every", positiveInteger);
   if (detectEvery !== undefined && detectEvery > 1 && values["no-track"]) {
     throw new UsageError("--det-every needs tracking (leave out --no-track)");

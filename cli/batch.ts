@@ -7,6 +7,7 @@
 
 import { basename, join } from "node:path";
 import type { BoxesByImage } from "../lib/boxes.ts";
+import { writeFileAtomic } from "../lib/coco_results.ts";
 import { type DrawOptions, drawPoses, encodeJpeg } from "../lib/draw.ts";
 import { decodeImage, type DecodeOptions } from "../lib/image.ts";
 import {
@@ -186,6 +187,7 @@ interface Context {
   report: (list: { path: string; reason: string }[], path: string, error: unknown) => void;
   drawnNames: Set<string>;
   pipeline: () => Promise<PosePipeline>;
+  warnedBoxes?: boolean;
 }
 
 /** ffprobe of every video up front: the frame total for progress, and early clear errors. */
@@ -215,6 +217,14 @@ function framesOf(info: VideoInfo | undefined, video: VideoSettings | undefined)
 
 function boxesFor(context: Context, item: BatchItem, needsBoxes: boolean) {
   const boxes = context.options.boxes;
+  if (boxes && !needsBoxes && !context.warnedBoxes) {
+    context.warnedBoxes = true;
+    context.bar.clear();
+    printErr(
+      `posekit: warning: the model finds people itself (an end-to-end model): --boxes is ` +
+        `not used\n`,
+    );
+  }
   return boxes && needsBoxes ? boxes.get(item.imageId) ?? [] : undefined;
 }
 
@@ -226,6 +236,7 @@ async function processImages(items: BatchItem[], context: Context): Promise<void
     poses: Pose[],
     image: RgbImage | undefined,
     skippedBoxes: number,
+    bytes?: Uint8Array,
   ) => {
     const file = item.fileName ?? item.path;
     if (skippedBoxes > 0) {
@@ -242,8 +253,13 @@ async function processImages(items: BatchItem[], context: Context): Promise<void
     result.people += poses.length;
     if (options.drawDir) {
       try {
-        // With a pool the pixels stayed in the worker: decode once more to draw.
-        const pixels = image ?? await decodeImage(await readInput(item.path), item.path);
+        // With a pool the pixels stayed in the worker: decode once more to draw (stdin and
+        // URLs from the bytes already read: stdin cannot be read twice).
+        const pixels = image ?? await decodeImage(
+          bytes ?? await readInput(item.path, options.read),
+          item.path,
+          options.decode,
+        );
         await drawImage(context, item.path, pixels, poses);
       } catch (error) {
         context.report(result.drawFailures, item.path, error);
@@ -253,7 +269,9 @@ async function processImages(items: BatchItem[], context: Context): Promise<void
   if (options.pool) {
     const pool = options.pool;
     // Stdin and URLs are read here; files are read by the workers, overlapping inference.
-    const jobs = async function* (): AsyncGenerator<PoolItem & { batchItem: BatchItem }> {
+    const jobs = async function* (): AsyncGenerator<
+      PoolItem & { batchItem: BatchItem; localBytes?: Uint8Array }
+    > {
       for (const item of items) {
         const boxes = boxesFor(context, item, pool.needsBoxes);
         const local = item.path === STDIN_INPUT || isUrlInput(item.path);
@@ -267,20 +285,22 @@ async function processImages(items: BatchItem[], context: Context): Promise<void
             continue;
           }
         }
-        yield { path: item.path, boxes, bytes, batchItem: item };
+        yield { path: item.path, boxes, bytes, batchItem: item, localBytes: bytes };
       }
     };
     for await (const done of pool.process(jobs())) {
-      const item = (done.item as PoolItem & { batchItem: BatchItem }).batchItem;
+      const job = done.item as PoolItem & { batchItem: BatchItem; localBytes?: Uint8Array };
+      const item = job.batchItem;
       result.decodeMs += done.decodeMs;
       if (done.error !== undefined) context.report(result.failures, item.path, done.error);
-      else await finish(item, done.poses!, undefined, done.skippedBoxes);
+      else await finish(item, done.poses!, undefined, done.skippedBoxes, job.localBytes);
       context.bar.tick();
     }
     return;
   }
   const pipeline = await context.pipeline();
   for (const item of items) {
+    let done: { image: RgbImage; poses: Pose[]; skipped: number } | undefined;
     try {
       const bytes = await readInput(item.path, options.read);
       const t0 = performance.now();
@@ -291,11 +311,26 @@ async function processImages(items: BatchItem[], context: Context): Promise<void
         image,
         boxesFor(context, item, pipeline.needsBoxes) ?? "detector",
       );
-      await finish(item, poses, image, pipeline.warnings.skippedBoxes - skippedBefore);
+      done = { image, poses, skipped: pipeline.warnings.skippedBoxes - skippedBefore };
     } catch (error) {
       context.report(result.failures, item.path, error);
     }
+    // Outside the try: an output that cannot be written ends the run, rather than
+    // computing every remaining image for nothing.
+    if (done) await finish(item, done.poses, done.image, done.skipped);
     context.bar.tick();
+  }
+}
+
+/** An output that could not be written: the run stops (see `writeRecord`). */
+class SinkError extends Error {}
+
+/** Writes a record; a failure is marked so that the video loop does not count it as a frame. */
+async function writeRecord(sink: RecordSink, record: JsonlRecord): Promise<void> {
+  try {
+    await sink.write(record);
+  } catch (error) {
+    throw new SinkError("output failed", { cause: error });
   }
 }
 
@@ -335,7 +370,8 @@ async function processVideo(item: BatchItem, info: VideoInfo, context: Context):
       const key = recordKey({ file, frame: frame.index });
       if (options.done?.has(key)) result.skipped++;
       else {
-        await options.sink.write(
+        await writeRecord(
+          options.sink,
           jsonlRecordForFrame(
             file,
             frame.index,
@@ -359,9 +395,13 @@ async function processVideo(item: BatchItem, info: VideoInfo, context: Context):
     }
     if (writer && drawError === undefined) await writer.close();
   } catch (error) {
+    if (error instanceof SinkError) throw error.cause;
     context.report(result.failures, item.path, error);
-    // Frames drawn before the error are still a valid, shorter video.
-    if (writer && drawError === undefined) await writer.close().catch((e) => (drawError = e));
+    // Frames drawn before the error are still a valid, shorter video; none is no video.
+    if (writer && drawError === undefined) {
+      if (writer.framesWritten > 0) await writer.close().catch((e) => (drawError = e));
+      else await writer.abort().catch(() => {});
+    }
   } finally {
     if (writer && drawError !== undefined) await writer.abort().catch(() => {});
   }
@@ -371,7 +411,7 @@ async function processVideo(item: BatchItem, info: VideoInfo, context: Context):
 function drawOptions(context: Context, pipeline: PosePipeline | undefined): DrawOptions {
   const style = context.options.draw ?? {};
   return {
-    skeleton: pipeline?.pose.manifest.skeleton,
+    skeleton: pipeline?.pose.manifest.skeleton ?? context.options.pool?.loaded.skeleton,
     keypointThreshold: style.keypointThreshold,
     keypointRadius: style.keypointRadius,
     lineWidth: style.lineWidth,
@@ -400,7 +440,7 @@ async function drawImage(
     uniqueName(drawingStem(input), context.drawnNames, "jpg"),
   );
   try {
-    await Deno.writeFile(target, await encodeJpeg(drawn, 90));
+    await writeFileAtomic(target, await encodeJpeg(drawn, 90));
   } catch (error) {
     throw new Error(`cannot write the drawing ${target}: ${(error as Error).message}`);
   }

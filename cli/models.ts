@@ -30,7 +30,7 @@ export async function models(args: string[]): Promise<number> {
     return 0;
   }
   const table = [
-    ["name", "task", "family", "input", "accuracy", "license", "size", "file"],
+    ["name", "task", "family", "input (W×H)", "accuracy", "license", "size", "file"],
     ...rows.map((r) => [
       r.name,
       r.task,

@@ -133,8 +133,10 @@ export async function predict(args: string[]): Promise<number> {
 
   const { files, errors } = await expandInputs(positionals);
   for (const e of errors) printErr(`posekit: ${e.path}: ${e.reason}\n`);
-  // Shards cut the sorted list; ids are assigned over all of it, so shards never clash.
-  let items: BatchItem[] = assignImageIds(shard ? [...files].sort(comparePaths) : files);
+  // Ids are assigned over the sorted list (same-named files in two folders get the same ids
+  // however the inputs were ordered), so shards never clash and merge like one run.
+  const idOf = new Map(assignImageIds([...files].sort(comparePaths)).map((i) => [i.path, i]));
+  let items: BatchItem[] = files.map((path) => idOf.get(path)!);
   if (shard) items = selectShard(items, shard.index, shard.count, (item) => item.path);
   const videos = items.filter((item) => isVideoInput(item.path)).length;
   if (!jsonl && videos > 0 && (videos > 1 || items.length > videos)) {
@@ -166,8 +168,16 @@ export async function predict(args: string[]): Promise<number> {
       pool = await createPoolWithNotes(plan, loadOptions.threads, decode, quiet);
     }
     if (jsonl) {
-      writer = await JsonlWriter.open(out!, { append: values.resume === true });
-      sink = writer;
+      // Opened with the first record: a run that fails before it (a model that cannot load)
+      // leaves an existing file as it was.
+      let opening: Promise<JsonlWriter> | undefined;
+      sink = {
+        write: async (record) => {
+          opening ??= JsonlWriter.open(out!, { append: values.resume === true });
+          writer = await opening;
+          await writer.write(record);
+        },
+      };
     } else sink = collector!;
     const batch = await processInputs(
       items,

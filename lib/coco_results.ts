@@ -234,6 +234,27 @@ function mayStillBeWriting(pid: number, modified: Date | null): boolean {
 }
 
 /**
+ * Removes, in `folder`, every temporary file of the writers' pattern (`.<name>.<pid>.<8 hex>.tmp`)
+ * that a killed run left behind (drawings, videos). Returns the paths removed.
+ */
+export async function removeStaleTemporaryFilesIn(folder: string): Promise<string[]> {
+  const removed: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(folder)) {
+      const match = entry.isFile ? /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/.exec(entry.name) : null;
+      if (!match) continue;
+      const stale = join(folder, entry.name);
+      const info = await Deno.stat(stale).catch(() => undefined);
+      if (!info || mayStillBeWriting(Number(match[1]), info.mtime)) continue;
+      await Deno.remove(stale).then(() => removed.push(stale), () => {});
+    }
+  } catch {
+    // An unreadable folder: the writes themselves will say so.
+  }
+  return removed;
+}
+
+/**
  * Removes the temporary files that `writeFileAtomic` left beside `path` in runs that were
  * killed before their rename (their process is gone). Returns the paths removed. Files of
  * processes still running are kept, and errors are ignored: this is tidying, not the work.
@@ -262,11 +283,12 @@ export async function removeStaleTemporaryFiles(path: string): Promise<string[]>
  * renamed over `path`, so a reader never sees half a file and an interrupted run leaves the
  * previous file intact. Temporary files of earlier, killed runs are removed first.
  */
-export async function writeFileAtomic(path: string, contents: string): Promise<void> {
+export async function writeFileAtomic(path: string, contents: string | Uint8Array): Promise<void> {
   await removeStaleTemporaryFiles(path);
   const temporary = temporaryPathFor(path);
   try {
-    await Deno.writeTextFile(temporary, contents);
+    if (typeof contents === "string") await Deno.writeTextFile(temporary, contents);
+    else await Deno.writeFile(temporary, contents);
     await Deno.rename(temporary, path);
   } catch (error) {
     await Deno.remove(temporary).catch(() => {});

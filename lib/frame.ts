@@ -103,15 +103,6 @@ export function inputToImageY(frame: ImageFrame, y: number): number {
   return (y - frame.padY) / frame.scaleY;
 }
 
-/** Maps keypoints (K × 3) from input pixels to image pixels in place; returns them. */
-export function keypointsToImage(frame: ImageFrame, keypoints: Float32Array): Float32Array {
-  for (let i = 0; i + 2 < keypoints.length; i += 3) {
-    keypoints[i] = inputToImageX(frame, keypoints[i]);
-    keypoints[i + 1] = inputToImageY(frame, keypoints[i + 1]);
-  }
-  return keypoints;
-}
-
 /** Clips a box in image pixels to the image; null when nothing of it is left. */
 export function clipBox(
   x1: number,

@@ -143,19 +143,30 @@ Deno.test("a torn last line is reported and ignored; the input file is left as i
   });
 });
 
-Deno.test("video frames keep frame and track id, sorted by file then frame number", async () => {
+Deno.test("video frames keep frame and track id, sorted by frame number", async () => {
   await withTempDir(async (dir) => {
     const path = join(dir, "video.jsonl");
     const frame = (file: string, i: number) =>
       jsonlRecordForFrame(file, i, i, i / 25, [pose(i, 0.5)], [7]);
-    // Frames 10 and 2 of b.mp4 (numeric order: 2 first), frame 0 of a.mp4; all frames of a
-    // video share nothing with another video's frames of the same number.
-    await writeJsonl(path, [frame("b.mp4", 10), frame("b.mp4", 2), frame("a.mp4", 2)]);
+    // Frames 10 and 2 of b.mp4: numeric order, 2 first (not "10" < "2").
+    await writeJsonl(path, [frame("b.mp4", 10), frame("b.mp4", 2)]);
     const merged = await mergeJsonlFiles([path]);
     assertEquals(
       merged.results.map((r) => [r.file_name, r.frame, r.image_id, r.track_id]),
-      [["a.mp4", 2, 2, 7], ["b.mp4", 2, 2, 7], ["b.mp4", 10, 10, 7]],
+      [["b.mp4", 2, 2, 7], ["b.mp4", 10, 10, 7]],
     );
+  });
+});
+
+Deno.test("two videos' frames of one number share an image id: an error, not one image", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "video.jsonl");
+    const frame = (file: string, i: number) =>
+      jsonlRecordForFrame(file, i, i, i / 25, [pose(i, 0.5)], [7]);
+    await writeJsonl(path, [frame("b.mp4", 2), frame("a.mp4", 2)]);
+    const error = await assertRejects(() => mergeJsonlFiles([path]), MergeConflictError);
+    assert(error.message.includes("image id 2 is given to two images"), error.message);
+    assert(error.message.includes("holds one video"), error.message);
   });
 });
 

@@ -14,8 +14,7 @@
  * (default 300, further capped by the pipeline's max people).
  */
 
-import { decodeYoloPose } from "../codecs/yolo_pose.ts";
-import { inputBoxToImage, keypointsToImage } from "../frame.ts";
+import { centredLetterbox, decodeYoloPose, unletterboxPerson } from "../codecs/yolo_pose.ts";
 import type { Pose } from "../types.ts";
 import { type EndToEndAdapter, type FamilyDescriptor, requireOutput } from "./family.ts";
 import { cocoKeypointFields } from "./recognition_defaults.ts";
@@ -75,16 +74,18 @@ export const yoloPoseFamily: FamilyDescriptor<"yolo-pose"> = {
         } catch (error) {
           throw new Error(`model ${manifest.file}: ${(error as Error).message}`);
         }
+        // Back to image pixels, boxes and keypoints clipped as Ultralytics' scale_boxes and
+        // scale_coords do; a box left without area has nothing to show.
+        const letterbox = centredLetterbox(
+          frame.imageWidth,
+          frame.imageHeight,
+          frame.inputWidth,
+          frame.inputHeight,
+        );
         const poses: Pose[] = [];
         for (const person of people) {
-          const { x1, y1, x2, y2 } = person.box;
-          const box = inputBoxToImage(frame, x1, y1, x2, y2, person.score);
-          if (!box) continue;
-          poses.push({
-            box,
-            keypoints: keypointsToImage(frame, person.keypoints),
-            score: person.score,
-          });
+          const { box, keypoints, score } = unletterboxPerson(letterbox, person);
+          if (box.x2 > box.x1 && box.y2 > box.y1) poses.push({ box, keypoints, score });
         }
         return poses;
       },

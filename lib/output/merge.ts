@@ -52,7 +52,8 @@ interface Entry {
  */
 export class RecordMerger {
   private readonly byKey = new Map<string, Entry>();
-  private readonly stillByImageId = new Map<number, Entry>();
+  /** The first record of each image id (its file tells whether another file reuses it). */
+  private readonly fileByImageId = new Map<number, Entry>();
   private duplicateCount = 0;
 
   /** Adds one record read at `source`. */
@@ -73,17 +74,20 @@ export class RecordMerger {
       return;
     }
     const entry: Entry = { record, line, source, position: this.byKey.size };
-    if (record.frame === undefined) {
-      const sameId = this.stillByImageId.get(record.image_id);
-      if (sameId) {
-        throw new MergeConflictError(
-          `image id ${record.image_id} is given to two images: ${sameId.record.file} ` +
-            `(${at(sameId.source)}) and ${record.file} (${at(source)}); were the shards' ` +
-            `image ids assigned over the whole input list?`,
-        );
-      }
-      this.stillByImageId.set(record.image_id, entry);
+    // One COCO results file has one image per id: two images, a frame and an image, or the
+    // frames of two videos (whose ids are frame numbers) must not share one.
+    const sameId = this.fileByImageId.get(record.image_id);
+    if (sameId && sameId.record.file !== record.file) {
+      const hint = record.frame !== undefined || sameId.record.frame !== undefined
+        ? "a COCO results file holds one video (its frame numbers are its image ids): " +
+          "merge each video's records alone"
+        : "were the shards' image ids assigned over the whole input list?";
+      throw new MergeConflictError(
+        `image id ${record.image_id} is given to two images: ${sameId.record.file} ` +
+          `(${at(sameId.source)}) and ${record.file} (${at(source)}); ${hint}`,
+      );
     }
+    if (!sameId) this.fileByImageId.set(record.image_id, entry);
     this.byKey.set(key, entry);
   }
 

@@ -112,7 +112,9 @@ function poseBoxIou(a: Pose, b: Pose): number {
   );
 }
 
-/** Assigns person track ids frame by frame. One tracker per video. *
+/**
+ * Assigns person track ids frame by frame. One tracker per video.
+ *
  * @example Two people keep their ids
  * ```ts
  * import assert from "node:assert/strict";

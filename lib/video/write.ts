@@ -2,12 +2,12 @@
  * H.264 MP4 output: RGB frames piped into ffmpeg (libx264, yuv420p, same frame rate, one
  * output frame per written image).
  *
- * ffmpeg writes a hidden temp file beside the target (`.<name>.<pid>-<n>.tmp`, muxer forced
+ * ffmpeg writes a hidden temp file beside the target (`.<name>.<pid>.<8 hex>.tmp`, muxer forced
  * with `-f mp4`); `close` renames it into place, so a crash or kill never leaves a torn video
  * under the target name.
  */
 
-import { basename, dirname, join } from "node:path";
+import { temporaryPathFor } from "../coco_results.ts";
 import type { RgbImage } from "../types.ts";
 import { missingToolReason, stderrReason, VideoError } from "./probe.ts";
 
@@ -29,7 +29,9 @@ function validRate(fps: number | string): boolean {
   return /^\d+(\.\d+)?(\/\d+)?$/.test(fps) && Number(num) > 0 && Number(den) > 0;
 }
 
-/** Writes RGB frames to an H.264 .mp4 file. Call `write` sequentially (await each). *
+/**
+ * Writes RGB frames to an H.264 .mp4 file. Call `write` sequentially (await each).
+ *
  * @example Drawn poses to an .mp4
  * ```ts ignore
  * import { drawPoses, PosePipeline, probeVideo, readVideoFrames, VideoWriter } from "@posekit/posekit";
@@ -80,10 +82,8 @@ export class VideoWriter {
       throw new RangeError(`VideoWriter: invalid frame size ${width}×${height}`);
     }
     if (!validRate(fps)) throw new RangeError(`VideoWriter: invalid frame rate ${fps}`);
-    const tempPath = join(
-      dirname(path),
-      `.${basename(path)}.${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.tmp`,
-    );
+    // The writers' one pattern, so that a later run can remove what a killed one left.
+    const tempPath = temporaryPathFor(path);
     // Fail now, not at the first frame (ffmpeg opens its output only once input arrives).
     try {
       (await Deno.open(tempPath, { write: true, createNew: true })).close();

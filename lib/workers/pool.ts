@@ -141,6 +141,7 @@ interface StartedWorker {
   notes: string[];
   runtime: RuntimeInfo;
   models: string[];
+  skeleton?: [number, number][];
 }
 
 /**
@@ -162,8 +163,8 @@ function startWorker(
     worker.onmessage = (event: MessageEvent<FromWorker>) => {
       const message = event.data;
       if (message.type === "ready") {
-        const { needsBoxes, timings, memory, notes, runtime, models } = message;
-        resolve({ worker, needsBoxes, timings, memory, notes, runtime, models });
+        const { needsBoxes, timings, memory, notes, runtime, models, skeleton } = message;
+        resolve({ worker, needsBoxes, timings, memory, notes, runtime, models, skeleton });
       } else if (message.type === "loadError") {
         fail(message.message);
       } else if (message.type === "download") {
@@ -220,7 +221,12 @@ export class PosePool {
     /** True when the keypoint model needs person boxes (top-down), false for end-to-end. */
     readonly needsBoxes: boolean,
     /** What the first worker said when its pipeline was ready (all workers load alike). */
-    readonly loaded: { notes: string[]; runtime: RuntimeInfo; models: string[] },
+    readonly loaded: {
+      notes: string[];
+      runtime: RuntimeInfo;
+      models: string[];
+      skeleton?: [number, number][];
+    },
   ) {
     this.#slots = slots;
     this.#queueDepth = queueDepth;
@@ -280,6 +286,7 @@ export class PosePool {
       notes: first.notes,
       runtime: first.runtime,
       models: first.models,
+      skeleton: first.skeleton,
     });
   }
 

@@ -9,6 +9,7 @@
  */
 
 import { decodeImage, type DecodeOptions } from "../image.ts";
+import { readInput } from "../inputs.ts";
 import { type PipelineOptions, PosePipeline, type StageTimings } from "../pipeline.ts";
 import type { RuntimeInfo } from "../runtime.ts";
 import type { Box, Pose } from "../types.ts";
@@ -55,6 +56,8 @@ export type FromWorker =
     runtime: RuntimeInfo;
     /** The detector (if any) and keypoint model manifest names. */
     models: string[];
+    /** The keypoint model's skeleton, for drawing. */
+    skeleton?: [number, number][];
     /** The pipeline's timings at start (all zero): the stage names to sum. */
     timings: StageTimings;
     memory: WorkerMemory;
@@ -99,22 +102,6 @@ function stageDelta(after: StageTimings, before: StageTimings): StageTimings {
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-/** Reads a file, with an error that names it (as `ImageDecodeError` messages do). */
-async function readBytes(path: string): Promise<Uint8Array> {
-  try {
-    return await Deno.readFile(path);
-  } catch (error) {
-    const reason = error instanceof Deno.errors.NotFound
-      ? "no such file"
-      : error instanceof Deno.errors.PermissionDenied
-      ? "permission denied"
-      : error instanceof Deno.errors.IsADirectory
-      ? "is a directory"
-      : errorMessage(error);
-    throw new Error(`${path}: ${reason}`);
-  }
 }
 
 /**
@@ -220,12 +207,14 @@ function serve(scope: WorkerScope): void {
           ...(pipeline.detector ? [pipeline.detector.manifest.name] : []),
           pipeline.pose.manifest.name,
         ],
+        skeleton: pipeline.pose.manifest.skeleton,
         timings: { ...pipeline.timings },
         memory: memoryNow(),
       });
       await drain();
     } else if (message.type === "job") {
-      const bytes = message.bytes ? Promise.resolve(message.bytes) : readBytes(message.path);
+      // readInput: only regular files are read (a pipe swapped in later cannot block).
+      const bytes = message.bytes ? Promise.resolve(message.bytes) : readInput(message.path);
       bytes.catch(() => {}); // the error is reported when the job's turn comes
       queue.push({ id: message.id, path: message.path, boxes: message.boxes, bytes });
       await drain();
