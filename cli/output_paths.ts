@@ -1,7 +1,11 @@
 /** Output paths checked before any work, so that a run is never lost at its end. */
 
 import { dirname, join, resolve } from "node:path";
-import { removeStaleTemporaryFiles, temporaryPathFor } from "../lib/coco_results.ts";
+import {
+  removeStaleTemporaryFiles,
+  removeStaleTemporaryFilesIn,
+  temporaryPathFor,
+} from "../lib/coco_results.ts";
 
 /**
  * Makes sure, before any work is done, that `path` can take an output file, so that a typo
@@ -21,7 +25,7 @@ export async function prepareOutputFile(path: string, option: string): Promise<v
 
 /**
  * Makes sure that `path` is a folder that can be written, creating it (and its parents) when
- * missing; a probe file is written and removed.
+ * missing; a probe file is written and removed, and temporary files of killed runs are removed.
  * @throws Error, one line naming the option, the path, the reason and what to do
  */
 export async function prepareOutputFolder(path: string, option: string): Promise<void> {
@@ -29,6 +33,8 @@ export async function prepareOutputFolder(path: string, option: string): Promise
     new Error(`cannot write into ${option} ${path}: ${reason}; choose another ${option}`);
   await makeFolder(resolve(path), problem);
   await probeWrite(temporaryPathFor(join(resolve(path), "probe")), problem);
+  // Drawings and videos of killed runs left their temporary files here.
+  await removeStaleTemporaryFilesIn(resolve(path));
 }
 
 /** Creates `folder` and its parents; the error says which part of the path is in the way. */

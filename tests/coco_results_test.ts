@@ -11,6 +11,7 @@ import {
   imageIdFromFileName,
   ImageIdRegistry,
   removeStaleTemporaryFiles,
+  removeStaleTemporaryFilesIn,
   temporaryPathFor,
   toCocoResults,
   writeResultsAtomic,
@@ -262,5 +263,19 @@ Deno.test("writeResultsAtomic into a missing folder fails and writes nothing", a
     const names = [];
     for await (const entry of Deno.readDir(dir)) names.push(entry.name);
     assertEquals(names, []);
+  });
+});
+
+Deno.test("a --draw folder's temporary files of killed runs are removed; others stay", async () => {
+  await withTempDir(async (dir) => {
+    const hourAgo = new Date(Date.now() - 3600_000);
+    const killedJpg = join(dir, ".a.jpg.2147483647.0badf00d.tmp");
+    const killedMp4 = join(dir, ".clip.mp4.2147483647.12345678.tmp");
+    const fresh = join(dir, `.b.jpg.${Deno.ppid}.abcdef01.tmp`);
+    const drawing = join(dir, "a.jpg");
+    for (const file of [killedJpg, killedMp4, fresh, drawing]) await Deno.writeTextFile(file, "x");
+    for (const file of [killedJpg, killedMp4]) await Deno.utime(file, hourAgo, hourAgo);
+    assertEquals((await removeStaleTemporaryFilesIn(dir)).sort(), [killedMp4, killedJpg].sort());
+    assertEquals(await namesIn(dir), [`.b.jpg.${Deno.ppid}.abcdef01.tmp`, "a.jpg"]);
   });
 });
