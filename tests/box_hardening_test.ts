@@ -154,3 +154,48 @@ Deno.test({
     });
   },
 });
+
+Deno.test("crops run in chunks of 16 boxes: 300 boxes with flip never make a batch above 32", async () => {
+  const { OnnxGraph } = await import("./support/onnx_builder.ts");
+  // A regression model with a symbolic batch: every crop's 17 keypoints at (0.5, 0.5).
+  const g = new OnnxGraph();
+  const crop = g.input("input", ["batch", 3, 64, 48]);
+  const zero = g.reshape(g.mul(g.reduceSum(crop, [1, 2, 3], true), g.scalar(0)), [-1, 1, 1]);
+  g.output(g.add(g.constant(new Array(34).fill(0.5), [1, 17, 2]), zero), "keypoints");
+  await withTempDir(async (dir) => {
+    const model = join(dir, "regression.onnx");
+    await Deno.writeFile(model, g.toBytes());
+    const pipeline = await PosePipeline.create({
+      pose: model,
+      detector: false,
+      backend: "wasm",
+      threads: 1,
+      maxPeople: 1000,
+      oksNmsThreshold: 1,
+    });
+    try {
+      assert(pipeline.pose.dynamicBatch, "the symbolic batch is seen");
+      const session = pipeline.pose.session;
+      const batches: number[] = [];
+      const run = session.run.bind(session);
+      session.run = (inputs) => {
+        batches.push(inputs.input.dims[0]);
+        return run(inputs);
+      };
+      const image = { width: 200, height: 200, data: new Uint8Array(200 * 200 * 3) };
+      const boxes = Array.from({ length: 300 }, (_, i) => ({
+        x1: i % 150,
+        y1: i % 120,
+        x2: (i % 150) + 40,
+        y2: (i % 120) + 60,
+        score: 1,
+      }));
+      const poses = await pipeline.run(image, boxes);
+      assertEquals(poses.length, 300);
+      assertEquals(Math.max(...batches), 32, `batches ${batches.join(",")}`);
+      assertEquals(batches.reduce((a, b) => a + b, 0), 600, "every crop and its mirror ran");
+    } finally {
+      await pipeline.close();
+    }
+  });
+});

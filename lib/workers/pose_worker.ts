@@ -12,7 +12,7 @@ import { decodeImage, type DecodeOptions } from "../image.ts";
 import { readInput } from "../inputs.ts";
 import { type PipelineOptions, PosePipeline, type StageTimings } from "../pipeline.ts";
 import type { RuntimeInfo } from "../runtime.ts";
-import type { Box, Pose } from "../types.ts";
+import type { Box, Pose, RgbImage } from "../types.ts";
 
 /** Pipeline options a worker can receive: everything that survives structured cloning. */
 export type WorkerPipelineOptions = Omit<PipelineOptions, "onDownloadProgress">;
@@ -84,6 +84,8 @@ interface PendingJob {
   path: string;
   boxes?: Box[];
   bytes: Promise<Uint8Array>;
+  /** Its decoding, once started (see `runJob`). */
+  decoded?: Promise<{ image: RgbImage; decodeMs: number }>;
 }
 
 function memoryNow(): WorkerMemory {
@@ -150,16 +152,27 @@ function serve(scope: WorkerScope): void {
     }
   }
 
+  function decodeJob(job: PendingJob): Promise<{ image: RgbImage; decodeMs: number }> {
+    job.decoded ??= (async () => {
+      const bytes = await job.bytes;
+      const t0 = performance.now();
+      const image = await decodeImage(bytes, job.path, decode);
+      return { image, decodeMs: performance.now() - t0 };
+    })();
+    return job.decoded;
+  }
+
   async function runJob(pipe: PosePipeline, job: PendingJob): Promise<void> {
     const before = { ...pipe.timings };
     const skippedBefore = pipe.warnings.skippedBoxes;
     let decodeMs = 0;
     try {
-      const bytes = await job.bytes;
-      const t0 = performance.now();
-      const image = await decodeImage(bytes, job.path, decode);
-      decodeMs = performance.now() - t0;
-      const found = await pipe.run(image, job.boxes ?? "detector");
+      const decoded = await decodeJob(job);
+      decodeMs = decoded.decodeMs;
+      // Decode the next image while this one runs: native onnxruntime (and threaded WASM)
+      // compute off this thread, which would otherwise wait idle. Its error waits for its turn.
+      if (queue[0]) decodeJob(queue[0]).catch(() => {});
+      const found = await pipe.run(decoded.image, job.boxes ?? "detector");
       const { poses, transfer } = transferablePoses(found);
       post({
         type: "result",
