@@ -237,21 +237,8 @@ function mayStillBeWriting(pid: number, modified: Date | null): boolean {
  * Removes, in `folder`, every temporary file of the writers' pattern (`.<name>.<pid>.<8 hex>.tmp`)
  * that a killed run left behind (drawings, videos). Returns the paths removed.
  */
-export async function removeStaleTemporaryFilesIn(folder: string): Promise<string[]> {
-  const removed: string[] = [];
-  try {
-    for await (const entry of Deno.readDir(folder)) {
-      const match = entry.isFile ? /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/.exec(entry.name) : null;
-      if (!match) continue;
-      const stale = join(folder, entry.name);
-      const info = await Deno.stat(stale).catch(() => undefined);
-      if (!info || mayStillBeWriting(Number(match[1]), info.mtime)) continue;
-      await Deno.remove(stale).then(() => removed.push(stale), () => {});
-    }
-  } catch {
-    // An unreadable folder: the writes themselves will say so.
-  }
-  return removed;
+export function removeStaleTemporaryFilesIn(folder: string): Promise<string[]> {
+  return removeStale(folder, /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/);
 }
 
 /**
@@ -259,9 +246,12 @@ export async function removeStaleTemporaryFilesIn(folder: string): Promise<strin
  * killed before their rename (their process is gone). Returns the paths removed. Files of
  * processes still running are kept, and errors are ignored: this is tidying, not the work.
  */
-export async function removeStaleTemporaryFiles(path: string): Promise<string[]> {
-  const pattern = temporaryFilePattern(path);
-  const folder = dirname(path);
+export function removeStaleTemporaryFiles(path: string): Promise<string[]> {
+  return removeStale(dirname(path), temporaryFilePattern(path));
+}
+
+/** Removes the files of `folder` whose names match `pattern` (group 1: the pid) and are stale. */
+async function removeStale(folder: string, pattern: RegExp): Promise<string[]> {
   const removed: string[] = [];
   try {
     for await (const entry of Deno.readDir(folder)) {
