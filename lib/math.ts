@@ -26,3 +26,17 @@ export function softmax(
 export function sigmoid(x: number): number {
   return 1 / (1 + Math.exp(-x));
 }
+
+/**
+ * Index (relative to `start`) of the first largest of `values[start, start + length)`: the
+ * argmax every decoder (heatmap peaks, SimCC bins) uses. Ties take the first.
+ */
+export function argmax(
+  values: ArrayLike<number>,
+  start = 0,
+  length: number = values.length - start,
+): number {
+  let best = 0;
+  for (let i = 1; i < length; i++) if (values[start + i] > values[start + best]) best = i;
+  return best;
+}

@@ -13,6 +13,7 @@
  * Coordinates: pixel p at coordinate p (as in `lib/affine.ts`).
  */
 
+import { argmax } from "../math.ts";
 import type { Affine, CropRegion } from "../affine.ts";
 import { gaussianBlurHeatmap, gaussianKernel } from "./gaussian.ts";
 
@@ -104,8 +105,7 @@ export function decodeUdpHeatmaps(
   const out = new Float32Array(k * 3);
   for (let j = 0; j < k; j++) {
     const hm = heatmaps.subarray(j * plane, (j + 1) * plane);
-    let best = 0;
-    for (let i = 1; i < plane; i++) if (hm[i] > hm[best]) best = i;
+    const best = argmax(hm);
     const maxValue = hm[best];
     let x = 0, y = 0;
     if (maxValue > 0) {

@@ -17,6 +17,7 @@
  * models: DARK-UDP refinement, default true as in mmpose).
  */
 
+import { argmax } from "../math.ts";
 import { gaussianBlurHeatmap, gaussianKernel } from "../codecs/gaussian.ts";
 import { decodeUdpHeatmaps } from "../codecs/udp.ts";
 
@@ -60,8 +61,7 @@ export function decodeHeatmaps(
   const out = new Float32Array(k * 3);
   for (let j = 0; j < k; j++) {
     const hm = heatmaps.subarray(j * plane, (j + 1) * plane);
-    let best = 0;
-    for (let i = 1; i < plane; i++) if (hm[i] > hm[best]) best = i;
+    const best = argmax(hm);
     const maxValue = hm[best];
     let x = 0, y = 0;
     if (maxValue > 0) {

@@ -19,6 +19,7 @@
  * reversed vectors are offset by (r−1)/r pixel from pixel-centre mirroring, as in mmpose.
  */
 
+import { argmax } from "../math.ts";
 import { flipPermutation } from "../coco_keypoints.ts";
 import type { ModelOutputs, OutputTensor } from "../types.ts";
 import { type FamilyDescriptor, type KeypointAdapter, requireOutput } from "./family.ts";
@@ -94,8 +95,8 @@ export function decodeSimcc(vectors: SimccVectors, splitRatio: number): Float32A
   const wx = vectors.x.length / k, wy = vectors.y.length / k;
   const out = new Float32Array(k * 3);
   for (let j = 0; j < k; j++) {
-    const [ix, vx] = argmax(vectors.x, j * wx, wx);
-    const [iy, vy] = argmax(vectors.y, j * wy, wy);
+    const ix = argmax(vectors.x, j * wx, wx), vx = vectors.x[j * wx + ix];
+    const iy = argmax(vectors.y, j * wy, wy), vy = vectors.y[j * wy + iy];
     out[j * 3] = ix / splitRatio;
     out[j * 3 + 1] = iy / splitRatio;
     out[j * 3 + 2] = Math.min(vx, vy);
@@ -159,15 +160,3 @@ export const simccFamily: FamilyDescriptor<"simcc"> = {
     };
   },
 };
-
-/** Index (relative to `start`) and value of the largest of `data[start .. start+length)`. */
-function argmax(data: Float32Array, start: number, length: number): [number, number] {
-  let best = 0, value = -Infinity;
-  for (let i = 0; i < length; i++) {
-    if (data[start + i] > value) {
-      value = data[start + i];
-      best = i;
-    }
-  }
-  return [best, value];
-}
