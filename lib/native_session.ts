@@ -10,7 +10,13 @@
  */
 
 import type * as OrtNode from "onnxruntime-node";
-import type { InferenceSession, InputTensor, ModelInputs, TensorInfo } from "./session.ts";
+import {
+  type InferenceSession,
+  type InputTensor,
+  type ModelInputs,
+  type TensorInfo,
+  toModelOutputs,
+} from "./session.ts";
 import type { ModelOutputs } from "./types.ts";
 
 /** The onnxruntime-node module API. */
@@ -154,12 +160,7 @@ class NativeSession implements InferenceSession {
         }`,
       );
     }
-    const outputs: ModelOutputs = {};
-    for (const [name, tensor] of Object.entries(results)) {
-      outputs[name] = { data: toFloat32(tensor), dims: tensor.dims };
-      tensor.dispose();
-    }
-    return outputs;
+    return toModelOutputs(results, this.path);
   }
 
   async release(): Promise<void> {
@@ -187,16 +188,6 @@ function tensorInfos(
       ? { name, type: m.type, shape: [...m.shape] }
       : { name, type: "non-tensor", shape: [] };
   });
-}
-
-function toFloat32(tensor: OrtNode.Tensor): Float32Array {
-  const data = tensor.data;
-  if (data instanceof Float32Array) return data;
-  if (data instanceof BigInt64Array || data instanceof BigUint64Array) {
-    return Float32Array.from(data, (v) => Number(v));
-  }
-  if (ArrayBuffer.isView(data)) return Float32Array.from(data as unknown as ArrayLike<number>);
-  throw new Error(`unsupported output type ${tensor.type}`);
 }
 
 function cleanMessage(error: unknown): string {

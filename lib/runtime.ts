@@ -31,7 +31,14 @@ import {
 } from "./gpu.ts";
 import type { ModelOutputs } from "./types.ts";
 import { doublingModel, withOpset11Clip } from "./onnx_rewrite.ts";
-import type { Backend, InferenceSession, InputTensor, ModelInputs, TensorInfo } from "./session.ts";
+import {
+  type Backend,
+  type InferenceSession,
+  type InputTensor,
+  type ModelInputs,
+  type TensorInfo,
+  toModelOutputs,
+} from "./session.ts";
 
 export type { BackendChoice } from "./gpu.ts";
 export type { Backend, InferenceSession, TensorInfo } from "./session.ts";
@@ -399,19 +406,7 @@ export class ModelSession implements InferenceSession {
         }`,
       );
     }
-    const outputs: ModelOutputs = {};
-    for (const [name, tensor] of Object.entries(results)) {
-      const data = toFloat32(tensor);
-      tensor.dispose();
-      if (!data) {
-        throw new Error(
-          `model ${this.path}: output "${name}" has element type ${tensor.type}, which no ` +
-            `decoder reads (numbers are needed)`,
-        );
-      }
-      outputs[name] = { data, dims: tensor.dims };
-    }
-    return outputs;
+    return toModelOutputs(results, this.path);
   }
 
   /** Frees the session. */
@@ -424,18 +419,6 @@ function toOrtTensor(runtime: Ort, input: InputTensor): ort.Tensor {
   return input.type === "int64"
     ? new runtime.Tensor("int64", input.data, input.dims)
     : new runtime.Tensor("float32", input.data, input.dims);
-}
-
-/** Numeric output data as float32 (int64 labels included); undefined for strings, bools. */
-function toFloat32(tensor: ort.Tensor): Float32Array | undefined {
-  const data = tensor.data;
-  if (data instanceof Float32Array) return data;
-  if (tensor.type === "bool" || tensor.type === "string") return undefined;
-  if (data instanceof BigInt64Array || data instanceof BigUint64Array) {
-    return Float32Array.from(data, (v) => Number(v));
-  }
-  if (ArrayBuffer.isView(data)) return Float32Array.from(data as unknown as ArrayLike<number>);
-  return undefined;
 }
 
 function cleanOrtMessage(error: unknown): string {

@@ -54,3 +54,45 @@ export function float32Input(data: Float32Array, dims: readonly number[]): Input
 export function int64Input(values: readonly number[], dims: readonly number[]): InputTensor {
   return { type: "int64", data: BigInt64Array.from(values, (v) => BigInt(Math.round(v))), dims };
 }
+
+/** What both onnxruntime packages hand back for an output tensor. */
+export interface BackendTensor {
+  readonly type: string;
+  readonly data: unknown;
+  readonly dims: readonly number[];
+  dispose(): void;
+}
+
+/**
+ * A backend's outputs as posekit's float32 `ModelOutputs` (int64 labels included), each
+ * tensor disposed. An output no decoder can read (strings, booleans) is an error naming the
+ * model and the output.
+ */
+export function toModelOutputs(
+  results: Record<string, BackendTensor>,
+  modelPath: string,
+): ModelOutputs {
+  const outputs: ModelOutputs = {};
+  for (const [name, tensor] of Object.entries(results)) {
+    const data = tensor.data;
+    const numeric = tensor.type !== "bool" && tensor.type !== "string";
+    const converted = data instanceof Float32Array
+      ? data
+      : !numeric
+      ? undefined
+      : data instanceof BigInt64Array || data instanceof BigUint64Array
+      ? Float32Array.from(data, (v) => Number(v))
+      : ArrayBuffer.isView(data)
+      ? Float32Array.from(data as unknown as ArrayLike<number>)
+      : undefined;
+    tensor.dispose();
+    if (!converted) {
+      throw new Error(
+        `model ${modelPath}: output "${name}" has element type ${tensor.type}, which no ` +
+          `decoder reads (numbers are needed)`,
+      );
+    }
+    outputs[name] = { data: converted, dims: tensor.dims };
+  }
+  return outputs;
+}
