@@ -222,7 +222,11 @@ function loadMozjpeg(): Promise<void> {
       print: silent,
       printErr: silent,
     });
-  })();
+  })().catch((error) => {
+    // A start that failed (an unreadable .wasm) is tried again by the next image.
+    mozjpegReady = undefined;
+    throw error;
+  });
   return mozjpegReady;
 }
 
