@@ -41,7 +41,7 @@ export function cropGeometry(box: Box, spec: CropSpec): CropGeometry | null {
   // Beyond 2^31 px a box is no real person box, and float maths would lose all precision.
   if (!values.every((v) => Number.isFinite(v) && Math.abs(v) < 2 ** 31)) return null;
   if (!(box.x2 > box.x1 && box.y2 > box.y1)) return null;
-  const region = boxToCropRegion(box, spec.width / spec.height, spec.padding);
+  const region = boxToCropRegion(box, spec.aspectRatio, spec.padding);
   try {
     return { box, region, cropToImage: invertAffine(cropTransform(region, spec)) };
   } catch {

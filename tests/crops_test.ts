@@ -21,7 +21,9 @@ for (const transform of ["standard", "udp"] as const) {
       height: 64,
       normalization: { colorOrder: "bgr", mean: [100, 110, 120], std: [50, 60, 70] },
       padding: 1.25,
+      aspectRatio: 48 / 64,
       transform,
+      flipShift: transform === "standard",
     };
     const image = noiseImage(120, 90);
     // A box half outside the image too, so the border path is compared as well.
@@ -51,3 +53,31 @@ for (const transform of ["standard", "udp"] as const) {
     });
   });
 }
+
+Deno.test("crop spec: aspectRatio and flipShift come from the transform unless the manifest sets them", async () => {
+  const { cropSpec } = await import("../lib/families/manifest_fields.ts");
+  const manifest = {
+    name: "m",
+    task: "keypoints" as const,
+    family: "heatmap" as const,
+    file: "m.onnx",
+    input: {
+      name: "input",
+      width: 192,
+      height: 256,
+      colorOrder: "rgb" as const,
+      mean: [0, 0, 0] as [number, number, number],
+      std: [1, 1, 1] as [number, number, number],
+    },
+    outputs: {},
+  };
+  const standard = cropSpec(manifest);
+  assertEquals([standard.aspectRatio, standard.flipShift], [0.75, true]);
+  const udp = cropSpec({ ...manifest, input: { ...manifest.input, cropTransform: "udp" } });
+  assertEquals([udp.aspectRatio, udp.flipShift], [0.75, false]);
+  const square = cropSpec({ ...manifest, options: { aspectRatio: 1, flipShift: false } });
+  assertEquals([square.aspectRatio, square.flipShift], [1, false]);
+  // A 40 × 80 box widened to the square aspect, ×1.25: a 100 × 100 region.
+  const g = cropGeometry({ x1: 0, y1: 0, x2: 40, y2: 80, score: 1 }, square)!;
+  assertEquals([g.region.width, g.region.height], [100, 100]);
+});

@@ -236,7 +236,9 @@ Deno.test("createHeatmapAdapter: fields from the manifest, with defaults", () =>
       std: [58.395, 57.12, 57.375],
     },
     padding: 1.25,
+    aspectRatio: 24 / 32,
     transform: "standard",
+    flipShift: true,
   });
   assertEquals(adapter.numKeypoints, 3);
   assertEquals(adapter.flipPairs, [[1, 2]]);

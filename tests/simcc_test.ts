@@ -161,7 +161,9 @@ Deno.test("simccFamily.createAdapter: the manifest's crop, normalization and met
       std: [58.395, 57.12, 57.375],
     },
     padding: 1.25,
+    aspectRatio: 4 / 3,
     transform: "standard",
+    flipShift: true,
   });
   assertEquals(adapter.numKeypoints, 3);
   assertEquals(adapter.flipPairs, [[1, 2]]);

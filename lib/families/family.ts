@@ -75,11 +75,19 @@ export interface CropSpec {
   normalization: Normalization;
   /** Box enlargement before cropping (1.25 in the standard protocol). */
   padding: number;
+  /** Width / height the box is widened to before cropping (default: the input's). */
+  aspectRatio: number;
   /**
    * "standard": HRNet's affine (scale = input width / region width); "udp": the unbiased
    * transform of Huang et al. (CVPR 2020), in pixel-distance units ((size − 1) based).
    */
   transform: "standard" | "udp";
+  /**
+   * Flip test: shift the flipped-back heatmap one pixel right (HRNet's SHIFT_HEATMAP); true
+   * for the standard transform, false for UDP, whose mirror is already aligned. Families
+   * that mirror coordinates rather than heatmaps do not read it.
+   */
+  flipShift: boolean;
 }
 
 /** Settings the pipeline hands to whole-image decoders. */

@@ -247,7 +247,7 @@ export function createHeatmapAdapter(
         // heatmap, a mirrored pixel lands (s − 1)/s heatmap pixel left of its mirror, which
         // HRNet's one-pixel shift over-corrects to +1/s; with UDP's (heatmap − 1)/(input − 1)
         // it lands exactly on W − 1 − x, so the plain mirror is already aligned.
-        const back = flipBackHeatmaps(other.data, k, h, w, flipPairs, !udp);
+        const back = flipBackHeatmaps(other.data, k, h, w, flipPairs, input.flipShift);
         const fused = new Float32Array(k * h * w);
         for (let i = 0; i < fused.length; i++) fused[i] = (heatmaps[i] + back[i]) * 0.5;
         heatmaps = fused;

@@ -153,8 +153,10 @@ export function imageInputSpec(manifest: ModelManifest, fallback: ImageResize): 
 }
 
 /**
- * A keypoint model's crop spec: input name and size, normalization, option `padding`
- * (default 1.25) and the crop transform (`input.cropTransform`, default "standard").
+ * A keypoint model's crop spec: input name and size, normalization, options `padding`
+ * (default 1.25), `aspectRatio` (default the input's width / height) and `flipShift` (default
+ * true for the standard transform, false for UDP), and the crop transform
+ * (`input.cropTransform`, default "standard").
  */
 export function cropSpec(manifest: ModelManifest): CropSpec {
   requireInputFields(manifest, ["name", "width", "height", "colorOrder", "mean", "std"]);
@@ -164,13 +166,19 @@ export function cropSpec(manifest: ModelManifest): CropSpec {
       `model ${manifest.file}: input.width and input.height must be the crop size in pixels`,
     );
   }
+  const transform = input.cropTransform ?? "standard";
   return {
     name: input.name,
     width: input.width,
     height: input.height,
     normalization: { colorOrder: input.colorOrder, mean: input.mean, std: input.std },
     padding: numberOption(manifest, "padding", 1.25, [(n) => n > 0, "a positive number"]),
-    transform: input.cropTransform ?? "standard",
+    aspectRatio: numberOption(manifest, "aspectRatio", input.width / input.height, [
+      (n) => n > 0,
+      "a positive number (width / height)",
+    ]),
+    transform,
+    flipShift: booleanOption(manifest, "flipShift", transform === "standard"),
   };
 }
 
