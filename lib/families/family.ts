@@ -228,25 +228,3 @@ export function optionalOutput(
 ): OutputTensor | undefined {
   return outputs[manifest.outputs[role] ?? role];
 }
-
-/**
- * Checks an output's rank and fixed dimensions (`undefined` = any); the error names the
- * model, the output and the expected shape.
- */
-export function checkDims(
-  tensor: OutputTensor,
-  expected: readonly (number | undefined)[],
-  manifest: ModelManifest,
-  role: string,
-  shapeText: string,
-): void {
-  const dims = tensor.dims;
-  const ok = dims.length === expected.length &&
-    expected.every((d, i) => d === undefined || dims[i] === d);
-  if (!ok) {
-    throw new Error(
-      `model ${manifest.file}: output "${manifest.outputs[role] ?? role}" (role "${role}") ` +
-        `must be ${shapeText}, got [${dims.join(", ")}]`,
-    );
-  }
-}
