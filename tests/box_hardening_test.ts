@@ -91,13 +91,23 @@ Deno.test({
   },
 });
 
-Deno.test("groundTruthBoxes: images without width/height keep finite, unclipped boxes", () => {
+Deno.test("groundTruthBoxes: the annotated boxes as they are, empty ones and unlisted images dropped", () => {
+  const keypoints = [10, 20, 2];
   const boxes = groundTruthBoxes({
-    images: [{ id: 1 }],
-    annotations: [{ image_id: 1, bbox: [-5, 10, 50, 80], keypoints: [10, 20, 2], iscrowd: 0 }],
+    images: [{ id: 1, width: 40, height: 60 }, { id: 2 }],
+    annotations: [
+      // Beyond the image on the left and the bottom: kept as annotated, not clipped.
+      { image_id: 1, bbox: [-5, 10, 50, 80], keypoints, iscrowd: 0 },
+      { image_id: 1, bbox: [3, 4, 0, 10], keypoints }, // no width
+      { image_id: 1, bbox: [3, 4, 5, 6], keypoints: [0, 0, 0] }, // no keypoints
+      { image_id: 1, bbox: [3, 4, 5, 6], keypoints, iscrowd: 1 },
+      { image_id: 2, bbox: [1.5, 2.25, 3, 4], keypoints },
+      { image_id: 3, bbox: [1, 1, 1, 1], keypoints }, // not in images
+    ],
   });
-  // Clipped at 0 on the left only: x from 0, and x2 = clip(0 + 50).
-  assertEquals(boxes.get(1), [{ x1: 0, y1: 10, x2: 50, y2: 90, score: 1 }]);
+  assertEquals(boxes.get(1), [{ x1: -5, y1: 10, x2: 45, y2: 90, score: 1 }]);
+  assertEquals(boxes.get(2), [{ x1: 1.5, y1: 2.25, x2: 4.5, y2: 6.25, score: 1 }]);
+  assertEquals(boxes.has(3), false);
 });
 
 Deno.test({

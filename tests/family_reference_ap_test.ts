@@ -1,7 +1,12 @@
 /**
  * Real models of every new family reproduce the reference AP that ../shared/README.md
  * gives for them on person_keypoints_val2017_dev.json (pycocotools, standard top-down
- * protocol; GT boxes unless a detector is named).
+ * protocol; GT boxes unless a detector is named) to its third decimal: ±0.001, where the
+ * issue asked for ±0.005 (GT boxes) and ±0.01 (detectors).
+ *
+ * On 42 people a crop one grey level off moves AP by 0.005, so this holds only because the
+ * crops and detector inputs are bit-identical to OpenCV's (tests/preprocess_test.ts) and GT
+ * boxes are the annotated boxes, unclipped (lib/boxes.ts).
  */
 
 import { assertAlmostEquals } from "./support/assert.ts";
@@ -38,13 +43,17 @@ function loadDevSet(): Promise<DevSet> {
 }
 
 /** AP of a pipeline on the dev set, with GT boxes or the pipeline's own people. */
-async function devSetAp(options: PipelineOptions, boxes: "gt" | "model"): Promise<number> {
+async function devSetAp(
+  options: PipelineOptions,
+  boxes: "gt" | "model",
+  backend: "wasm" | "native",
+): Promise<number> {
   const { json, images } = await loadDevSet();
   const gt = parseGroundTruth(json, "dev");
   const gtBoxes = groundTruthBoxes(json);
   const pipeline = await PosePipeline.create({
     modelDirs: [requireShared("models")],
-    backend: "wasm",
+    backend,
     ...(boxes === "gt" ? { detector: false } : {}),
     ...options,
   });
@@ -60,58 +69,85 @@ async function devSetAp(options: PipelineOptions, boxes: "gt" | "model"): Promis
   return evaluateKeypoints(gt, parseResults(results, "pipeline", gt).results).stats.AP;
 }
 
-const cases: [string, PipelineOptions, "gt" | "model", number, number][] = [
-  ["PP-TinyPose 256x192, GT boxes, flip", { pose: "pp_tinypose_256x192" }, "gt", 0.694, 0.005],
+/** Name, options, boxes, backend, reference AP, tolerance. */
+type Case = [string, PipelineOptions, "gt" | "model", "wasm" | "native", number, number];
+
+const cases: Case[] = [
+  [
+    "PP-TinyPose 256x192, GT boxes, flip",
+    { pose: "pp_tinypose_256x192" },
+    "gt",
+    "wasm",
+    0.694,
+    0.001,
+  ],
   [
     "PP-TinyPose 256x192, GT boxes, no flip",
     { pose: "pp_tinypose_256x192", flip: false },
     "gt",
+    "wasm",
     0.694,
-    0.005,
+    0.001,
   ],
-  // Measured 0.5934: the one row outside ±0.005. No standard flip-test variant (HRNet's,
-  // mmpose's, mirroring the image instead of the crop, decode-then-average, …) gives 0.603
-  // here without breaking the 256x192 rows, and sub-grey-level noise in the crop alone moves
-  // this row by ±0.005–0.01 on 42 people: the reference was likely measured on OpenCV's
-  // uint8 crops. Held to ±0.01 until the crop is made bit-identical to cv2.warpAffine.
-  ["PP-TinyPose 128x96, GT boxes, flip", { pose: "pp_tinypose_128x96" }, "gt", 0.603, 0.01],
+  [
+    "PP-TinyPose 128x96, GT boxes, flip",
+    { pose: "pp_tinypose_128x96" },
+    "gt",
+    "wasm",
+    0.603,
+    0.001,
+  ],
   [
     "PP-TinyPose 128x96, GT boxes, no flip",
     { pose: "pp_tinypose_128x96", flip: false },
     "gt",
+    "wasm",
     0.596,
-    0.005,
+    0.001,
   ],
   [
     "DEIMv2-Femto + PP-TinyPose 256x192, flip",
     { detector: "deimv2_femto_coco", pose: "pp_tinypose_256x192" },
     "model",
+    "wasm",
     0.661,
-    0.01,
+    0.001,
   ],
   [
     "DEIMv2-Atto + PP-TinyPose 256x192, flip",
     { detector: "deimv2_atto_coco", pose: "pp_tinypose_256x192" },
     "model",
+    "wasm",
     0.606,
-    0.01,
+    0.001,
   ],
+  // The reference ran native onnxruntime. This int8 (QDQ) model is the one whose kernels
+  // differ between the runtimes: WASM measures 0.3902, native 0.3834.
   [
-    "YOLO11n-pose int8, one-stage",
+    "YOLO11n-pose int8, one-stage, native onnxruntime",
     { pose: "yolo11n_pose_int8", scoreThreshold: 0.25 },
     "model",
+    "native",
+    0.383,
+    0.001,
+  ],
+  [
+    "YOLO11n-pose int8, one-stage, WASM",
+    { pose: "yolo11n_pose_int8", scoreThreshold: 0.25 },
+    "model",
+    "wasm",
     0.383,
     0.01,
   ],
 ];
 
-for (const [name, options, boxes, reference, tolerance] of cases) {
+for (const [name, options, boxes, backend, reference, tolerance] of cases) {
   Deno.test({
     name: `${name}: AP matches the reference ${reference} within ${tolerance}`,
     ignore,
     sanitizeResources: false,
     async fn() {
-      const ap = await devSetAp(options, boxes);
+      const ap = await devSetAp(options, boxes, backend);
       assertAlmostEquals(ap, reference, tolerance, `AP ${ap.toFixed(4)}`);
     },
   });

@@ -57,20 +57,20 @@ async function predictDevSet(
 }
 
 Deno.test({
-  name: "GT boxes, flip test: AP matches the reference 0.552 within 0.005",
+  name: "GT boxes, flip test: AP matches the reference 0.552 within 0.001",
   ignore,
   async fn() {
     const { ap } = await predictDevSet(true, "gt");
-    assertAlmostEquals(ap, 0.552, 0.005);
+    assertAlmostEquals(ap, 0.552, 0.001);
   },
 });
 
 Deno.test({
-  name: "GT boxes, no flip test: AP matches the reference 0.555 within 0.005",
+  name: "GT boxes, no flip test: AP matches the reference 0.555 within 0.001",
   ignore,
   async fn() {
     const { ap } = await predictDevSet(false, "gt");
-    assertAlmostEquals(ap, 0.555, 0.005);
+    assertAlmostEquals(ap, 0.555, 0.001);
   },
 });
 

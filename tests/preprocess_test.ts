@@ -1,5 +1,5 @@
 import { assertAlmostEquals, assertEquals } from "./support/assert.ts";
-import { imageToTensor, warpCropToTensor } from "../lib/preprocess.ts";
+import { imageToTensor, resizeRgbLikeOpenCv, warpCropToTensor } from "../lib/preprocess.ts";
 import { imageFrame } from "../lib/frame.ts";
 import type { ImageInputSpec } from "../lib/families/family.ts";
 import type { Normalization, RgbImage } from "../lib/types.ts";
@@ -15,19 +15,70 @@ function coordinateImage(w: number, h: number): RgbImage {
   return { width: w, height: h, data };
 }
 
-Deno.test("warpCropToTensor samples bilinearly at the mapped coordinates", () => {
+/** Crops and resizes of one random image made by OpenCV 4.6 itself (see the script beside it). */
+interface OpenCvReference {
+  image: { width: number; height: number; data: number[] };
+  cases: { name: string; cropToImage: number[]; width: number; height: number; crop: number[] }[];
+  resizes: { width: number; height: number; data: number[] }[];
+}
+const OPENCV: OpenCvReference = JSON.parse(
+  Deno.readTextFileSync(new URL("./fixtures/opencv/opencv_reference.json", import.meta.url)),
+);
+const OPENCV_IMAGE: RgbImage = {
+  width: OPENCV.image.width,
+  height: OPENCV.image.height,
+  data: Uint8Array.from(OPENCV.image.data),
+};
+
+/** Values of an NCHW float crop that differ from an HWC byte image: "(u, v, c) ours/theirs". */
+function differences(tensor: Float32Array, hwc: number[], width: number, height: number) {
+  const plane = width * height, found: string[] = [];
+  for (let i = 0; i < plane; i++) {
+    for (let c = 0; c < 3; c++) {
+      const ours = tensor[c * plane + i], theirs = hwc[i * 3 + c];
+      if (ours !== theirs) {
+        found.push(`(${i % width}, ${Math.floor(i / width)}, ${c}) ${ours}/${theirs}`);
+      }
+    }
+  }
+  return found;
+}
+
+for (const c of OPENCV.cases) {
+  Deno.test(`warpCropToTensor equals cv2.warpAffine bit for bit: ${c.name}`, () => {
+    const out = new Float32Array(3 * c.width * c.height);
+    warpCropToTensor(
+      OPENCV_IMAGE,
+      Float64Array.from(c.cropToImage),
+      c.width,
+      c.height,
+      RAW_RGB,
+      out,
+    );
+    assertEquals(differences(out, c.crop, c.width, c.height), []);
+  });
+}
+
+Deno.test("resizeRgbLikeOpenCv equals cv2.resize (INTER_LINEAR) bit for bit", () => {
+  for (const r of OPENCV.resizes) {
+    const ours = resizeRgbLikeOpenCv(OPENCV_IMAGE, r.width, r.height);
+    const differing = ours.filter((value, i) => value !== r.data[i]).length;
+    assertEquals(differing, 0, `${r.width}x${r.height}: ${differing} values differ`);
+  }
+});
+
+Deno.test("warpCropToTensor samples on OpenCV's 1/32 px grid and rounds to 8 bits", () => {
   const image = coordinateImage(20, 10);
   // Crop pixel (u, v) reads image point (u/2 + 3.25, v/2 + 1.5).
-  const cropToImage = Float64Array.of(0.5, 0, 3.25, 0, 0.5, 1.5);
   const out = new Float32Array(3 * 4 * 6);
-  warpCropToTensor(image, cropToImage, 6, 4, RAW_RGB, out);
+  warpCropToTensor(image, Float64Array.of(0.5, 0, 3.25, 0, 0.5, 1.5), 6, 4, RAW_RGB, out);
   const plane = 24;
   for (let v = 0; v < 4; v++) {
     for (let u = 0; u < 6; u++) {
-      // On a linear ramp, bilinear sampling returns the coordinate itself.
-      assertAlmostEquals(out[v * 6 + u], u / 2 + 3.25, 1e-4);
-      assertAlmostEquals(out[plane + v * 6 + u], v / 2 + 1.5, 1e-4);
-      assertAlmostEquals(out[2 * plane + v * 6 + u], 7, 1e-4);
+      // On a linear ramp, bilinear sampling gives the coordinate, here rounded half up.
+      assertEquals(out[v * 6 + u], Math.floor(u / 2 + 3.25 + 0.5));
+      assertEquals(out[plane + v * 6 + u], Math.floor(v / 2 + 1.5 + 0.5));
+      assertEquals(out[2 * plane + v * 6 + u], 7);
     }
   }
 });
