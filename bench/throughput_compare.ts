@@ -20,6 +20,7 @@ const HELP = `Usage: deno run -A bench/throughput_compare.ts [options] [DIR]
   --limit N     images per configuration (default 40)
   --rounds N    rounds of the seven configurations (default 2); medians are reported
   --warmup N    untimed images per worker before each timed run (default 2)
+  --only KIND   only the "wasm" or the "native" configurations (more rounds in the same time)
   --json        one JSON object instead of the tables`;
 
 /** One configuration: backend, workers (0: in the process itself), threads per worker. */
@@ -77,6 +78,7 @@ const { values, positionals } = parseArgs({
     limit: { type: "string", default: "40" },
     rounds: { type: "string", default: "2" },
     warmup: { type: "string", default: "2" },
+    only: { type: "string" },
     json: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
@@ -93,6 +95,13 @@ for (const name of ["limit", "rounds", "warmup"] as const) {
   }
 }
 const rounds = Number(values.rounds);
+if (values.only !== undefined && values.only !== "wasm" && values.only !== "native") {
+  console.error(`throughput_compare: --only takes "wasm" or "native", not "${values.only}"`);
+  Deno.exit(2);
+}
+const configs = CONFIGS.filter((c) => values.only === undefined || c.backend === values.only);
+const measured = new Set(configs.map((c) => c.key));
+const ratioSpecs = RATIOS.filter((r) => measured.has(r.over) && measured.has(r.under));
 
 const BENCH = new URL("./predict_bench.ts", import.meta.url).pathname;
 const CONFIG_FILE = new URL("../deno.json", import.meta.url).pathname;
@@ -143,9 +152,9 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-const runs: Record<string, BenchReport[]> = Object.fromEntries(CONFIGS.map((c) => [c.key, []]));
+const runs: Record<string, BenchReport[]> = Object.fromEntries(configs.map((c) => [c.key, []]));
 for (let round = 0; round < rounds; round++) {
-  for (const config of CONFIGS) {
+  for (const config of configs) {
     const report = await runConfig(config);
     runs[config.key].push(report);
     if (!values.json) {
@@ -160,7 +169,7 @@ for (let round = 0; round < rounds; round++) {
 }
 
 const speed = (key: string) => median(runs[key].map((r) => r.imagesPerSecond));
-const ratios = RATIOS.map((spec) => {
+const ratios = ratioSpecs.map((spec) => {
   const perRound = runs[spec.over].map((r, i) =>
     r.imagesPerSecond / runs[spec.under][i].imagesPerSecond
   );
@@ -174,13 +183,13 @@ const ratios = RATIOS.map((spec) => {
 });
 const last = (key: string) => runs[key][runs[key].length - 1];
 const report = {
-  images: last("wasm 1×1").images,
-  people: last("wasm 1×1").people,
-  flip: last("wasm 1×1").flip,
+  images: last(configs[0].key).images,
+  people: last(configs[0].key).people,
+  flip: last(configs[0].key).flip,
   rounds,
   warmupPerWorker: Number(values.warmup),
   cpus: navigator.hardwareConcurrency,
-  configs: Object.fromEntries(CONFIGS.map((c) => [c.key, {
+  configs: Object.fromEntries(configs.map((c) => [c.key, {
     imagesPerSecond: speed(c.key),
     perRound: runs[c.key].map((r) => r.imagesPerSecond),
     overheadShare: median(runs[c.key].map((r) => r.overheadShare)),
@@ -207,7 +216,7 @@ if (values.json) {
     "config       images/s  per round      model-only/s  overhead  cores  people  " +
       "rss MiB  heap+ext MiB per worker",
   );
-  for (const c of CONFIGS) {
+  for (const c of configs) {
     const r = report.configs[c.key];
     const l = r.lastRound;
     console.log(
@@ -235,7 +244,7 @@ if (values.json) {
     "config       model  decode   crop   post  around model  outside pipeline   " +
       "ms/image: decode detect  crop  kpts  post model",
   );
-  for (const c of CONFIGS) {
+  for (const c of configs) {
     const l = last(c.key);
     const o = l.overhead;
     const ms = l.msPerImage;
@@ -252,10 +261,12 @@ if (values.json) {
     );
   }
   const native2 = report.configs["native 2×1"];
-  console.log("");
-  console.log(
-    `overhead share, native 2 workers: ${pct(native2.overheadShare)} (target ≤ 10%: ${
-      native2.overheadShare <= 0.1 ? "met" : "NOT met"
-    })`,
-  );
+  if (native2) {
+    console.log("");
+    console.log(
+      `overhead share, native 2 workers: ${pct(native2.overheadShare)} (target ≤ 10%: ${
+        native2.overheadShare <= 0.1 ? "met" : "NOT met"
+      })`,
+    );
+  }
 }

@@ -43,7 +43,9 @@ export type ToWorker =
     boxes?: Box[];
     /** Already-read bytes (stdin, an archive member); otherwise the worker reads `path`. */
     bytes?: Uint8Array;
-  };
+  }
+  /** Give job `id` back if it has not started (the pool hands it to an idle worker). */
+  | { type: "cancel"; id: number };
 
 /** Messages a worker sends the pool. */
 export type FromWorker =
@@ -63,6 +65,8 @@ export type FromWorker =
     memory: WorkerMemory;
   }
   | { type: "loadError"; message: string }
+  /** Job `id` was given back unstarted; no result will come for it from this worker. */
+  | { type: "cancelled"; id: number }
   | { type: "download"; model: string; received: number; total: number | undefined }
   | {
     type: "result";
@@ -146,7 +150,13 @@ function serve(scope: WorkerScope): void {
     if (draining || !pipeline) return;
     draining = true;
     try {
-      for (let job = queue.shift(); job; job = queue.shift()) await runJob(pipeline, job);
+      while (queue.length) {
+        // Let messages that came during the last job be handled first: a "cancel" for the
+        // next one must be seen before it starts (a WASM run never yields to the event loop).
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        const job = queue.shift();
+        if (job) await runJob(pipeline, job);
+      }
     } finally {
       draining = false;
     }
@@ -169,9 +179,10 @@ function serve(scope: WorkerScope): void {
     try {
       const decoded = await decodeJob(job);
       decodeMs = decoded.decodeMs;
-      // Decode the next image while this one runs: native onnxruntime (and threaded WASM)
-      // compute off this thread, which would otherwise wait idle. Its error waits for its turn.
-      if (queue[0]) decodeJob(queue[0]).catch(() => {});
+      // Decode the next image while this one runs where the model computes off this thread
+      // (native onnxruntime, WebGPU). WASM computes on this thread, so there it would only
+      // interleave, and count into the model's time. Its error waits for its turn.
+      if (queue[0] && pipe.runtimeInfo.backend !== "wasm") decodeJob(queue[0]).catch(() => {});
       const found = await pipe.run(decoded.image, job.boxes ?? "detector");
       const { poses, transfer } = transferablePoses(found);
       post({
@@ -225,6 +236,13 @@ function serve(scope: WorkerScope): void {
         memory: memoryNow(),
       });
       await drain();
+    } else if (message.type === "cancel") {
+      // The running job has left the queue: only a job still waiting can be given back.
+      const at = queue.findIndex((job) => job.id === message.id);
+      if (at >= 0) {
+        queue.splice(at, 1);
+        post({ type: "cancelled", id: message.id });
+      }
     } else if (message.type === "job") {
       // readInput: only regular files are read (a pipe swapped in later cannot block).
       const bytes = message.bytes ? Promise.resolve(message.bytes) : readInput(message.path);
