@@ -45,7 +45,8 @@ const HELP =
   `Usage: deno task bench [options] [DIR|images...]   (default DIR: ../shared/coco/val2017)
 
   --limit N     use the first N images (default: all)
-  --warmup N    untimed images first, per worker (default 3)
+  --warmup N    untimed images first, per worker (default 6: until V8 has optimized
+                onnxruntime's WebAssembly, which it does in background threads)
   --json        print one JSON object instead of the table
 ${optionHelp(["workers", "help", "version"])}
                         (bench: without --workers the pipeline runs in this process)
@@ -137,7 +138,7 @@ async function bench(args: string[]): Promise<number> {
   const inputs = positionals.length ? positionals : [SHARED_IMAGES];
   const limit = numberOption(values.limit as string, "limit", (n) => Number.isInteger(n) && n > 0);
   const warmup =
-    numberOption(values.warmup as string, "warmup", (n) => Number.isInteger(n) && n >= 0) ?? 3;
+    numberOption(values.warmup as string, "warmup", (n) => Number.isInteger(n) && n >= 0) ?? 6;
   const workers = numberOption(
     values.workers as string,
     "workers",

@@ -537,6 +537,7 @@ export function encodeJpeg(
   const bits = new BitWriter(out);
   const previousDc = new Int32Array(components);
   const block = new Float64Array(64);
+  const scratch: BlockScratch = { rowPass: new Float64Array(64), coefficients: new Int32Array(64) };
   const { width, height } = image;
   for (let by = 0; by < height; by += 8) {
     for (let bx = 0; bx < width; bx += 8) {
@@ -547,7 +548,8 @@ export function encodeJpeg(
           const row = Math.min(by + y, height - 1) * width;
           for (let x = 0; x < 8; x++) block[y * 8 + x] = plane[row + Math.min(bx + x, width - 1)];
         }
-        previousDc[c] = encodeBlock(block, c === 0 ? luma : chroma, previousDc[c], bits);
+        const coder = c === 0 ? luma : chroma;
+        previousDc[c] = encodeBlock(block, coder, previousDc[c], bits, scratch);
       }
     }
   }
@@ -632,8 +634,13 @@ for (let u = 0; u < 8; u++) {
   }
 }
 
-const rowPass = new Float64Array(64);
-const coefficients = new Int32Array(64);
+/** Working memory of `encodeBlock`, one per encoding (no state shared between calls). */
+interface BlockScratch {
+  /** The block after the row pass of the DCT. */
+  rowPass: Float64Array;
+  /** Quantized coefficients, row-major. */
+  coefficients: Int32Array;
+}
 
 /** DCT, quantization and Huffman coding of one level-shifted 8×8 block; returns its DC. */
 function encodeBlock(
@@ -641,6 +648,7 @@ function encodeBlock(
   coder: HuffmanCoder,
   previousDc: number,
   bits: BitWriter,
+  { rowPass, coefficients }: BlockScratch,
 ): number {
   // Rows: rowPass[y, u] = Σx BASIS[u, x] f(x, y); then columns.
   for (let y = 0; y < 8; y++) {

@@ -3,13 +3,14 @@
  * and its own share of the threads), so that N images are in the pipeline at once.
  *
  * Scheduling: images are handed out one at a time as workers free up (never pre-split), and
- * each worker holds at most `queueDepth` of them (default 2: one running, one being read and
- * waiting), so reading and decoding overlap inference while at most `workers × queueDepth`
- * images are in flight. Results come back in input order: results that finish early wait in a
- * reorder buffer, which is bounded too (no more images are handed out while it holds
- * `REORDER_WINDOW_PER_WORKER × workers` of them: enough that the other workers go on while
- * one works through a crowded image several times slower than the rest). An image that cannot be read, decoded or run gives an
- * error result for that image only; the worker goes on with the next one.
+ * each worker holds at most `queueDepth` of them (default 2: one running, one waiting), so that
+ * a worker never waits for the pool between images. Results come back in input order: results
+ * that finish early wait in a reorder buffer, bounded too (no more images are handed out while
+ * it holds `REORDER_WINDOW_PER_WORKER × workers` of them: enough that the other workers go on
+ * while one works through a crowded image several times slower than the rest). Once the input
+ * is exhausted, an idle worker takes back an image still waiting behind another's running one.
+ * An image that cannot be read, decoded or run gives an error result for that image only; the
+ * worker goes on with the next one.
  *
  * With `workers: 1` images still go through one worker, so that the output is the same code
  * path as with more workers, bit for bit. (Callers wanting no worker at all use `PosePipeline`

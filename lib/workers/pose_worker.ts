@@ -1,8 +1,9 @@
 /**
  * The module a `PosePool` worker runs: one `PosePipeline` per worker, fed one image at a time
  * by the pool. Reading and decoding happen here, not on the main thread, so that N workers
- * decode in parallel; the read of a queued image starts as soon as it arrives, so disk time
- * overlaps the inference of the image before it.
+ * decode in parallel. The read of a queued image starts as soon as its message is handled;
+ * where the model runs off this thread (native, WebGPU) its decoding overlaps the inference of
+ * the image before it. A queued image the pool asks back ("cancel") is given back unstarted.
  *
  * The messages exchanged with the pool are typed in this file (`ToWorker`, `FromWorker`) and
  * are plain structured-clone data; keypoint arrays travel as transferables.
