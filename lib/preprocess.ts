@@ -133,14 +133,18 @@ export function resizeRgbLikeOpenCv(image: RgbImage, width: number, height: numb
   return out;
 }
 
-/** Per network channel, byte value → normalized value (3 × 256). */
-function channelLookup(norm: Normalization): { source: Int32Array; lookup: Float32Array } {
-  const { source, scale, bias } = channelPlan(norm);
+/** `channelPlan` plus, per network channel, byte value → normalized value (3 × 256). */
+function channelLookup(
+  norm: Normalization,
+): ReturnType<typeof channelPlan> & { lookup: Float32Array } {
+  const plan = channelPlan(norm);
   const lookup = new Float32Array(3 * 256);
   for (let c = 0; c < 3; c++) {
-    for (let value = 0; value < 256; value++) lookup[c * 256 + value] = value * scale[c] + bias[c];
+    for (let value = 0; value < 256; value++) {
+      lookup[c * 256 + value] = value * plan.scale[c] + plan.bias[c];
+    }
   }
-  return { source, lookup };
+  return { ...plan, lookup };
 }
 
 /**
@@ -150,8 +154,9 @@ function channelLookup(norm: Normalization): { source: Int32Array; lookup: Float
  * The crop is bit-identical to OpenCV 4's `cv2.warpAffine(image, M, size, flags=INTER_LINEAR)`
  * on the 8-bit image, with a constant black border: source points on a 1/32 px grid, integer
  * bilinear weights summing to 2^15, 8-bit rounded values. Reference pipelines (HRNet, mmpose,
- * PaddleDetection) crop that way, and small models notice: sampling in floating point instead
- * moves PP-TinyPose 128x96 with flip test by 0.015 AP on the dev set.
+ * PaddleDetection) crop that way, and small models notice: on the dev set, PP-TinyPose 128x96
+ * with flip test measured 0.5934 AP with floating-point sampling and 0.6086 with these crops
+ * (both with clipped GT boxes; 0.6028 unclipped, the reference's 0.603).
  *
  * `cropToImage` maps crop pixel (u, v) to image coordinates (OpenCV's inverse map). With
  * `mirror`, column u is written where column outWidth−1−u would be: the horizontally flipped
@@ -238,12 +243,11 @@ export function imageToTensor(
   const frame = imageFrame(spec.resize, image.width, image.height);
   const { inputWidth: W, inputHeight: H, contentWidth: cw, contentHeight: ch } = frame;
   const { padX, padY } = frame;
-  const { source, lookup } = channelLookup(spec.normalization);
+  const { source, scale, bias, lookup } = channelLookup(spec.normalization);
   const plane = W * H;
   const out = new Float32Array(3 * plane);
   if (spec.resize.kind === "letterbox") {
     // The pad value goes through the same normalization as the pixels (a gray 114 border).
-    const { scale, bias } = channelPlan(spec.normalization);
     const pad = spec.resize.padValue;
     for (let c = 0; c < 3; c++) out.fill(pad * scale[c] + bias[c], c * plane, (c + 1) * plane);
   }

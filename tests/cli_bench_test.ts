@@ -5,19 +5,18 @@
 
 import { join } from "node:path";
 import { assert, assertEquals } from "./support/assert.ts";
-import { type CliRun, describeRun, hasStackTrace, nonEmptyLines, REPO_DIR } from "./support/cli.ts";
+import {
+  type CliRun,
+  describeRun,
+  hasStackTrace,
+  nonEmptyLines,
+  REPO_DIR,
+  runDeno,
+} from "./support/cli.ts";
 import { ignoreWithoutShared } from "./support/shared.ts";
 
-async function bench(args: string[]): Promise<CliRun> {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", join(REPO_DIR, "bench", "predict_bench.ts"), ...args],
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+function bench(args: string[]): Promise<CliRun> {
+  return runDeno(["-A", join(REPO_DIR, "bench", "predict_bench.ts"), ...args]);
 }
 
 Deno.test("bench: usage errors are one line with a hint, exit 2, no stack trace", async () => {

@@ -8,7 +8,14 @@ import { join } from "node:path";
 import { assert, assertEquals } from "./support/assert.ts";
 import { describeRun, hasStackTrace, nonEmptyLines, runCli, withTempDir } from "./support/cli.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
-import { ffmpeg, ffprobe, ignoreWithoutFfmpeg, makePanVideo, type Pan } from "./support/video.ts";
+import {
+  ffmpeg,
+  ffprobe,
+  ignoreWithoutFfmpeg,
+  makePanVideo,
+  type Pan,
+  streamSize,
+} from "./support/video.ts";
 
 const IMAGE = ["coco", "val2017", "000000000785.jpg"];
 const ignore = ignoreWithoutShared(...IMAGE) || ignoreWithoutShared("models") ||
@@ -135,16 +142,8 @@ Deno.test({
         assert(kp[1] < kp[15 * 3 + 1] - 100 && kp[1] < kp[16 * 3 + 1] - 100, "nose above ankles");
         assert(x + w <= 400.5, `box within the 400 px display width: ${skier.bbox}`);
       }
-      const size = await ffprobe(
-        "-select_streams",
-        "v:0",
-        "-show_entries",
-        "stream=width,height",
-        "-of",
-        "csv=p=0",
-        join(dir, "drawn", "phone.mp4"),
-      );
-      assertEquals(size.trim(), "400,360", "the drawn video is upright too");
+      const size = await streamSize(join(dir, "drawn", "phone.mp4"));
+      assertEquals(size, [400, 360], "the drawn video is upright too");
     });
   },
 });

@@ -3,6 +3,7 @@
  * collisions), each result's file name, and the atomic writer that cleans up after killed runs.
  */
 
+import { withTempDir } from "./support/cli.ts";
 import { join } from "node:path";
 import {
   assignImageIds,
@@ -191,15 +192,6 @@ Deno.test("formatResultsJson: valid JSON, one result per line", () => {
   assertEquals(JSON.parse(text), [...results, ...results]);
   assertEquals(text.split("\n").length, 5, "[, two results, ], final newline");
 });
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "posekit_results_test_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 async function namesIn(dir: string): Promise<string[]> {
   const names = [];

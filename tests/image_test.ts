@@ -4,6 +4,7 @@
  * output with imagescript's independent decoders.
  */
 
+import { withTempDir } from "./support/cli.ts";
 import { join } from "node:path";
 // imagescript's pure-JS PNG encoder makes grayscale and RGBA test files (any channel count).
 import pngJs from "imagescript/png/node.js";
@@ -52,15 +53,6 @@ function assertNear(actual: number[], expected: number[], tolerance: number, mes
     actual.every((v, i) => Math.abs(v - expected[i]) <= tolerance),
     `${message}: ${actual} not within ${tolerance} of ${expected}`,
   );
-}
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "posekit_image_test_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 const COCO_IMAGES = ["coco", "val2017"];

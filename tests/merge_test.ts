@@ -16,7 +16,7 @@ import { MergeConflictError, mergeJsonlFiles } from "../lib/output/merge.ts";
 import { selectShard } from "../lib/output/shard.ts";
 import type { Pose } from "../lib/types.ts";
 import { assert, assertEquals, assertRejects } from "./support/assert.ts";
-import { REPO_DIR, withTempDir } from "./support/cli.ts";
+import { REPO_DIR, runDeno, withTempDir } from "./support/cli.ts";
 
 function pose(x: number, score: number): Pose {
   return {
@@ -173,17 +173,8 @@ Deno.test("two videos' frames of one number share an image id: an error, not one
 const MERGE_CLI = join(REPO_DIR, "cli", "merge.ts");
 
 /** Runs cli/merge.ts with the permissions of `deno task merge`. */
-async function runMerge(args: string[], cwd: string) {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write", MERGE_CLI, ...args],
-    cwd,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+function runMerge(args: string[], cwd: string) {
+  return runDeno(["--allow-read", "--allow-write", MERGE_CLI, ...args], { cwd });
 }
 
 Deno.test("merge command: shards → one results file, exit code 0", async () => {

@@ -4,6 +4,7 @@
  * user sees when something is missing or wrong.
  */
 
+import { withTempDir } from "./support/cli.ts";
 import { delimiter, join, resolve } from "node:path";
 import { assert, assertEquals, assertRejects } from "./support/assert.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
@@ -28,16 +29,6 @@ async function sha256Hex(bytes: Uint8Array): Promise<string> {
 /** Stand-in model bytes: resolution never parses them. */
 function fakeModel(length: number, seed: number): Uint8Array {
   return Uint8Array.from({ length }, (_, i) => (i * 31 + seed * 7 + (i >> 8)) & 0xff);
-}
-
-/** A folder tree for one test, removed afterwards. */
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "posekit_models_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 /** Writes a minimal valid manifest for `file` and returns its path. */

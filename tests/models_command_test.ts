@@ -1,23 +1,15 @@
 /** `deno task models`: the catalog table and JSON, with where each file is. */
 
 import { assert, assertEquals } from "./support/assert.ts";
-import { REPO_DIR } from "./support/cli.ts";
+import { REPO_DIR, runDeno } from "./support/cli.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import { join } from "node:path";
 import { listManifests } from "../lib/models/catalog.ts";
 
-async function runModels(args: string[]) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-env", join(REPO_DIR, "cli", "models.ts"), ...args],
+function runModels(args: string[]) {
+  return runDeno(["--allow-read", "--allow-env", join(REPO_DIR, "cli", "models.ts"), ...args], {
     env: { POSEKIT_CACHE: "/nonexistent-posekit-cache", POSEKIT_MODELS: "" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: output.code,
-    stdout: new TextDecoder().decode(output.stdout),
-    stderr: new TextDecoder().decode(output.stderr),
-  };
+  });
 }
 
 Deno.test({

@@ -6,6 +6,7 @@
  * must be much worse, or the check would prove nothing).
  */
 
+import { withTempDir } from "./support/cli.ts";
 import { join } from "node:path";
 import { isStreamUrl, isVideoPath, probeVideo, VideoError } from "../lib/video/probe.ts";
 import { readVideoFrames, type VideoFrame } from "../lib/video/read.ts";
@@ -32,15 +33,6 @@ const PAN: Pan = { width: 320, height: 240, x0: 20, y0: 40, dx: 8, dy: 2, frames
 /** The window frame `i` of PAN shows. */
 function panWindow(image: RgbImage, i: number, pan = PAN): RgbImage {
   return crop(image, pan.x0 + pan.dx * i, pan.y0 + pan.dy * i, pan.width, pan.height);
-}
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "posekit_video_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 async function collect(frames: AsyncIterable<VideoFrame>): Promise<VideoFrame[]> {

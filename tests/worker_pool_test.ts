@@ -54,6 +54,20 @@ async function inProcessPoses(items: PoolItem[]): Promise<Pose[][]> {
   }
 }
 
+/** Runs `body` with a pool of 2 single-thread WASM workers, closed afterwards. */
+async function withTwoWorkers<T>(body: (pool: PosePool) => Promise<T>): Promise<T> {
+  const pool = await PosePool.create({
+    workers: 2,
+    threadsPerWorker: 1,
+    pipeline: pipelineOptions(),
+  });
+  try {
+    return await body(pool);
+  } finally {
+    pool.close();
+  }
+}
+
 async function collect(pool: PosePool, items: Iterable<PoolItem>): Promise<PoolResult[]> {
   const results: PoolResult[] = [];
   for await (const result of pool.process(items)) results.push(result);
@@ -76,12 +90,7 @@ Deno.test({
     assert(expected.some((p) => p.length > 1), "the images must include several people");
     assertEquals(expected[2].length, 1, "one pose for the one given box");
 
-    const pool = await PosePool.create({
-      workers: 2,
-      threadsPerWorker: 1,
-      pipeline: pipelineOptions(),
-    });
-    try {
+    await withTwoWorkers(async (pool) => {
       const results = await collect(pool, items);
       assertEquals(results.map((r) => r.item), items, "one result per item, in input order");
       for (let i = 0; i < items.length; i++) {
@@ -94,9 +103,7 @@ Deno.test({
       assertEquals(stats[0].images + stats[1].images, items.length);
       assert(stats.every((s) => s.images > 0), "both workers took images");
       assert(stats.every((s) => s.peakRss > 0 && s.timings.detect > 0));
-    } finally {
-      pool.close();
-    }
+    });
   },
 });
 
@@ -122,12 +129,7 @@ Deno.test({
         { path: missing },
         { path: files[3] },
       ];
-      const pool = await PosePool.create({
-        workers: 2,
-        threadsPerWorker: 1,
-        pipeline: pipelineOptions(),
-      });
-      try {
+      await withTwoWorkers(async (pool) => {
         const results = await collect(pool, items);
         assertEquals(results.map((r) => r.item.path), items.map((i) => i.path));
         assert(results[2].error?.includes(corrupt), `corrupt image error: ${results[2].error}`);
@@ -140,9 +142,7 @@ Deno.test({
         // The workers survive: the pool takes another batch.
         const again = await collect(pool, [{ path: files[0] }]);
         assertEquals(bits(again[0].poses!), bits(results[0].poses!));
-      } finally {
-        pool.close();
-      }
+      });
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
@@ -162,12 +162,7 @@ Deno.test({
         yield { path };
       }
     }
-    const pool = await PosePool.create({
-      workers: 2,
-      threadsPerWorker: 1,
-      pipeline: pipelineOptions(),
-    });
-    try {
+    await withTwoWorkers(async (pool) => {
       let yielded = 0;
       for await (const result of pool.process(lazy())) {
         assertEquals(result.item.path, files[yielded]);
@@ -175,9 +170,7 @@ Deno.test({
         assert(pulled - yielded <= 2 * 2 + 8 * 2, `${pulled} pulled, ${yielded} yielded`);
       }
       assertEquals(yielded, files.length);
-    } finally {
-      pool.close();
-    }
+    });
   },
 });
 
@@ -202,21 +195,14 @@ Deno.test({
       ...Array.from({ length: 6 }, (_, i) => ({ path: fastFile, boxes: boxes(1 + (i % 2)) })),
     ];
     const expected = await inProcessPoses(items);
-    const pool = await PosePool.create({
-      workers: 2,
-      threadsPerWorker: 1,
-      pipeline: pipelineOptions(),
-    });
-    try {
+    await withTwoWorkers(async (pool) => {
       const results = await collect(pool, items);
       assertEquals(results.map((r) => r.item), items, "input order");
       results.forEach((r, i) => assertEquals(bits(r.poses!), bits(expected[i])));
       // Item 2 was sent to worker 0, behind the slow image; worker 1 takes it back at the
       // end. Its finished results wait for item 0 without stopping it (the reorder window).
       assertEquals(pool.stats().map((s) => s.images), [1, 6]);
-    } finally {
-      pool.close();
-    }
+    });
   },
 });
 

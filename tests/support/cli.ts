@@ -27,12 +27,13 @@ export interface CliOptions {
 }
 
 /**
- * Runs `deno run -A cli/main.ts ...args` with `NO_COLOR=1` and returns its exit code and output.
- * stdin is closed, and stderr is a pipe rather than a terminal, so no progress bar is drawn.
+ * Runs `deno run ...runArgs` (permissions, script, its arguments) with `NO_COLOR=1` and returns
+ * its exit code and output. stdin is closed, and stderr is a pipe rather than a terminal, so
+ * no progress bar is drawn.
  */
-export async function runCli(args: string[], options: CliOptions = {}): Promise<CliRun> {
+export async function runDeno(runArgs: string[], options: CliOptions = {}): Promise<CliRun> {
   const command = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CLI_MAIN, ...args],
+    args: ["run", ...runArgs],
     cwd: options.cwd,
     env: { NO_COLOR: "1", ...options.env },
     stdin: "null",
@@ -42,6 +43,11 @@ export async function runCli(args: string[], options: CliOptions = {}): Promise<
   const { code, stdout, stderr } = await command.output();
   const decoder = new TextDecoder();
   return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+}
+
+/** Runs `deno run -A cli/main.ts ...args` (see `runDeno`). */
+export function runCli(args: string[], options: CliOptions = {}): Promise<CliRun> {
+  return runDeno(["-A", CLI_MAIN, ...args], options);
 }
 
 /** True when `text` holds a JavaScript stack trace ("    at f (file.ts:1:2)" lines). */
@@ -62,7 +68,7 @@ export function describeRun(run: CliRun): string {
 
 /** Runs `body` with a fresh temporary directory that is removed afterwards. */
 export async function withTempDir<T>(body: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await Deno.makeTempDir({ prefix: "posekit_cli_test_" });
+  const dir = await Deno.makeTempDir({ prefix: "posekit_test_" });
   try {
     return await body(dir);
   } finally {

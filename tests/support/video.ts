@@ -48,9 +48,9 @@ export async function ffprobe(...args: string[]): Promise<string> {
   return new TextDecoder().decode(output.stdout);
 }
 
-/** An image file decoded by ffmpeg itself (the reference decoder for ffmpeg-made videos). */
-export async function decodeWithFfmpeg(path: string): Promise<RgbImage> {
-  const [width, height] = (await ffprobe(
+/** Width and height of the first video stream of a file (an image counts), by ffprobe. */
+export async function streamSize(path: string): Promise<[number, number]> {
+  const csv = await ffprobe(
     "-select_streams",
     "v:0",
     "-show_entries",
@@ -58,7 +58,14 @@ export async function decodeWithFfmpeg(path: string): Promise<RgbImage> {
     "-of",
     "csv=p=0",
     path,
-  )).trim().split(",").map(Number);
+  );
+  const [width, height] = csv.trim().split(",").map(Number);
+  return [width, height];
+}
+
+/** An image file decoded by ffmpeg itself (the reference decoder for ffmpeg-made videos). */
+export async function decodeWithFfmpeg(path: string): Promise<RgbImage> {
+  const [width, height] = await streamSize(path);
   const output = await new Deno.Command("ffmpeg", {
     args: ["-v", "error", "-i", path, "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
     stdout: "piped",
