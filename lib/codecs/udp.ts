@@ -13,7 +13,7 @@
  * Coordinates: pixel p at coordinate p (as in `lib/affine.ts`).
  */
 
-import { argmax } from "../math.ts";
+import { heatmapPeaks } from "../math.ts";
 import type { Affine, CropRegion } from "../affine.ts";
 import { gaussianBlurHeatmap, gaussianKernel } from "./gaussian.ts";
 
@@ -101,27 +101,15 @@ export function decodeUdpHeatmaps(
   }
   const blurKernel = options.blurKernel ?? 11;
   gaussianKernel(blurKernel); // validates the size
-  const sx = (inputWidth - 1) / (w - 1), sy = (inputHeight - 1) / (h - 1);
-  const out = new Float32Array(k * 3);
-  for (let j = 0; j < k; j++) {
-    const hm = heatmaps.subarray(j * plane, (j + 1) * plane);
-    const best = argmax(hm);
-    const maxValue = hm[best];
-    let x = 0, y = 0;
-    if (maxValue > 0) {
-      x = best % w;
-      y = Math.floor(best / w);
-      if (refine === "dark-udp") {
-        const [dx, dy] = darkUdpStep(hm, h, w, x, y, blurKernel);
-        x += dx;
-        y += dy;
-      }
-    }
-    out[3 * j] = x * sx;
-    out[3 * j + 1] = y * sy;
-    out[3 * j + 2] = maxValue;
-  }
-  return out;
+  return heatmapPeaks(
+    heatmaps,
+    k,
+    h,
+    w,
+    (hm, px, py) => refine === "dark-udp" ? darkUdpStep(hm, h, w, px, py, blurKernel) : [0, 0],
+    (inputWidth - 1) / (w - 1),
+    (inputHeight - 1) / (h - 1),
+  );
 }
 
 /** float32 machine epsilon, which mmpose adds to the Hessian's diagonal before inverting. */

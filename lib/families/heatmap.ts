@@ -17,7 +17,7 @@
  * models: DARK-UDP refinement, default true as in mmpose).
  */
 
-import { argmax } from "../math.ts";
+import { heatmapPeaks } from "../math.ts";
 import { gaussianBlurHeatmap, gaussianKernel } from "../codecs/gaussian.ts";
 import { decodeUdpHeatmaps } from "../codecs/udp.ts";
 
@@ -58,32 +58,21 @@ export function decodeHeatmaps(
   if (heatmaps.length < k * plane) {
     throw new Error(`decodeHeatmaps: ${heatmaps.length} values for ${k}×${h}×${w} heatmaps`);
   }
-  const out = new Float32Array(k * 3);
-  for (let j = 0; j < k; j++) {
-    const hm = heatmaps.subarray(j * plane, (j + 1) * plane);
-    const best = argmax(hm);
-    const maxValue = hm[best];
-    let x = 0, y = 0;
-    if (maxValue > 0) {
-      const px = best % w, py = Math.floor(best / w);
-      x = px;
-      y = py;
-      if (options.dark) {
-        if (1 < px && px < w - 2 && 1 < py && py < h - 2) {
-          const [ox, oy] = darkOffset(hm, h, w, px, py, options.blurKernelSize ?? 11);
-          x += ox;
-          y += oy;
-        }
-      } else if (1 < px && px < w - 1 && 1 < py && py < h - 1) {
-        x += 0.25 * Math.sign(hm[py * w + px + 1] - hm[py * w + px - 1]);
-        y += 0.25 * Math.sign(hm[(py + 1) * w + px] - hm[(py - 1) * w + px]);
-      }
+  const kernelSize = options.blurKernelSize ?? 11;
+  return heatmapPeaks(heatmaps, k, h, w, (hm, px, py) => {
+    if (options.dark) {
+      return 1 < px && px < w - 2 && 1 < py && py < h - 2
+        ? darkOffset(hm, h, w, px, py, kernelSize)
+        : [0, 0];
     }
-    out[3 * j] = x;
-    out[3 * j + 1] = y;
-    out[3 * j + 2] = maxValue;
-  }
-  return out;
+    if (1 < px && px < w - 1 && 1 < py && py < h - 1) {
+      return [
+        0.25 * Math.sign(hm[py * w + px + 1] - hm[py * w + px - 1]),
+        0.25 * Math.sign(hm[(py + 1) * w + px] - hm[(py - 1) * w + px]),
+      ];
+    }
+    return [0, 0];
+  });
 }
 
 /** DARK's sub-pixel offset at integer peak (px, py): −Hessian⁻¹·gradient of log(blurred). */
