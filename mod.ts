@@ -45,8 +45,17 @@
 // The pipeline.
 /** The top-down (or end-to-end) pose pipeline; create it with `PosePipeline.create`. */
 export { DEFAULT_DETECTOR, DEFAULT_POSE, PosePipeline } from "./lib/pipeline.ts";
-/** Options of `PosePipeline.create`, stage timings, per-image warnings and box sources. */
-export type { BoxSource, ImageWarnings, PipelineOptions, StageTimings } from "./lib/pipeline.ts";
+/**
+ * Options of `PosePipeline.create`, stage timings, per-image warnings, box sources, and how a
+ * pipeline shares one image's people with another worker.
+ */
+export type {
+  BoxSource,
+  ImageWarnings,
+  KeypointHandOff,
+  PipelineOptions,
+  StageTimings,
+} from "./lib/pipeline.ts";
 /** Core data types: decoded images, person boxes, poses, model outputs. */
 export type {
   Box,

@@ -50,7 +50,10 @@ export interface PipelineOptions extends LoadOptions {
   keypointScoreThreshold?: number;
   /** OKS-NMS threshold over the final poses (default 0.9; 1 or more disables it). */
   oksNmsThreshold?: number;
-  /** Most person boxes cropped into one tensor (bounds memory; default 16). */
+  /**
+   * Person boxes per keypoint run of a model that takes a batch (bounds memory; default 16).
+   * A model of batch 1 gets one box (and its mirrored crop) at a time.
+   */
   cropChunk?: number;
 }
 
@@ -72,6 +75,40 @@ export interface StageTimings {
 export interface ImageWarnings {
   /** Boxes skipped because they cannot be cropped (no area, non-finite values). */
   skippedBoxes: number;
+}
+
+/**
+ * How a pipeline shares one image's people with another worker (see `PosePool`): between
+ * keypoint runs it asks `wanted`, and when that says yes it gives the later half of the people
+ * not yet started to `give`, runs the rest, and puts the poses that come back in their place.
+ * `PosePool` does this between its workers; in one process, share one `Runtime`.
+ *
+ * @example Two pipelines on one runtime, the second running half of the first's people
+ * ```ts ignore
+ * import { PosePipeline, readImageFile, Runtime } from "@posekit/posekit";
+ *
+ * const runtime = await Runtime.start({ backend: "wasm" });
+ * const [owner, helper] = await Promise.all([
+ *   PosePipeline.create({ runtime }),
+ *   PosePipeline.create({ runtime, detector: false }),
+ * ]);
+ * const image = await readImageFile("group.jpg");
+ * let asked = false;
+ * const poses = await owner.run(image, "detector", {
+ *   wanted: () => !asked && (asked = true),
+ *   give: (boxes) => helper.keypointsFor(image, boxes),
+ * });
+ * console.log(poses.length); // the same poses as owner.run(image)
+ * ```
+ */
+export interface KeypointHandOff {
+  /** True when someone is free to take people of this image now (asked between runs). */
+  wanted(): boolean;
+  /**
+   * Runs the keypoint stage for `boxes` elsewhere; resolves to one pose per box, in order,
+   * before OKS-NMS (`PosePipeline.keypointsFor`). On rejection the pipeline runs them itself.
+   */
+  give(boxes: Box[]): Promise<Pose[]>;
 }
 
 /** Where the person boxes come from for one image. */
@@ -205,14 +242,39 @@ export class PosePipeline {
     return boxes.slice(0, this.settings.maxPeople);
   }
 
-  /** Poses for an image; boxes come from the detector unless given. */
-  async run(image: RgbImage, boxes: BoxSource = "detector"): Promise<Pose[]> {
+  /**
+   * Poses for an image; boxes come from the detector unless given. With `handOff`, part of
+   * the image's people may be run elsewhere (another worker); the result is the same.
+   */
+  async run(
+    image: RgbImage,
+    boxes: BoxSource = "detector",
+    handOff?: KeypointHandOff,
+  ): Promise<Pose[]> {
     const adapter = this.pose.adapter;
     if (adapter.task === "end2end") return await this.runEndToEnd(image, adapter);
     const people = boxes === "detector"
       ? await this.detect(image)
       : bestBoxes(boxes, this.settings.maxPeople);
-    return await this.estimate(image, people, adapter);
+    return await this.estimate(image, people, handOff);
+  }
+
+  /**
+   * The keypoint stage alone for boxes another pipeline handed over (`KeypointHandOff.give`):
+   * one pose per box, in box order, before OKS-NMS (the pipeline that owns the image applies
+   * it to all its people).
+   * @throws Error for an end-to-end model, or a box that cannot be cropped
+   */
+  async keypointsFor(image: RgbImage, boxes: readonly Box[]): Promise<Pose[]> {
+    if (this.pose.adapter.task !== "keypoints") {
+      throw new Error(`${this.pose.manifest.name} is an end-to-end model: it takes no boxes`);
+    }
+    const geometries = boxes.map((box) => {
+      const g = cropGeometry(box, this.pose.adapter.input as KeypointAdapter["input"]);
+      if (!g) throw new Error(`a handed-over box cannot be cropped: ${JSON.stringify(box)}`);
+      return g;
+    });
+    return await this.keypointsOf(image, geometries);
   }
 
   /**
@@ -242,18 +304,83 @@ export class PosePipeline {
     return poses;
   }
 
-  /** Top-down keypoint stage for given boxes, `cropChunk` boxes per tensor. */
-  private async estimate(image: RgbImage, boxes: Box[], adapter: KeypointAdapter): Promise<Pose[]> {
+  /**
+   * Top-down keypoint stage for given boxes, then OKS-NMS. Between runs it offers the people
+   * not yet started to `handOff` (the later half of them, whole runs only) and takes their
+   * poses back in place, so that the result does not depend on who ran which person.
+   */
+  private async estimate(
+    image: RgbImage,
+    boxes: Box[],
+    handOff?: KeypointHandOff,
+  ): Promise<Pose[]> {
+    const adapter = this.pose.adapter as KeypointAdapter;
     const geometries: CropGeometry[] = [];
     for (const box of boxes) {
       const g = cropGeometry(box, adapter.input);
       if (g) geometries.push(g);
       else this.warnings.skippedBoxes++;
     }
+    const unit = this.runSize;
+    const handed: { from: number; given: CropGeometry[]; poses: Promise<Pose[]> }[] = [];
+    let end = geometries.length;
+    const poses: Pose[] = [];
+    for (let start = 0; start < end; start += unit) {
+      const runsLeft = Math.ceil((end - start) / unit);
+      if (handOff && runsLeft >= 2 && handOff.wanted()) {
+        const from = start + Math.ceil(runsLeft / 2) * unit;
+        const given = geometries.slice(from, end);
+        const back = handOff.give(given.map((g) => g.box));
+        back.catch(() => {}); // handled below, once this side's own runs are done
+        handed.push({ from, given, poses: back });
+        end = from;
+      }
+      poses.push(
+        ...await this.keypointsOf(image, geometries.slice(start, Math.min(end, start + unit))),
+      );
+    }
+    // Later hand-offs cover earlier people: put the parts back in box order. Should the
+    // other side have failed (or answered for other people), this side runs them itself,
+    // once its own runs are done.
+    for (const part of handed.sort((a, b) => a.from - b.from)) {
+      const ownRun = () => this.keypointsOf(image, part.given);
+      poses.push(
+        ...await part.poses.then(
+          (got) => got.length === part.given.length ? got : ownRun(),
+          ownRun,
+        ),
+      );
+    }
+    const t3 = performance.now();
+    const kept = this.settings.oksNmsThreshold < 1 && poses.length > 1
+      ? oksNms(
+        poses.map((p, i) => ({
+          keypoints: p.keypoints,
+          score: p.score,
+          area: geometries[i].region.width * geometries[i].region.height,
+        })),
+        this.settings.oksNmsThreshold,
+      ).map((i) => poses[i])
+      : poses;
+    this.timings.post += performance.now() - t3;
+    return kept;
+  }
+
+  /**
+   * People per keypoint run: `cropChunk` for a model that takes a batch, else one (such a
+   * model runs one crop at a time anyway, so one crop per tensor changes no result).
+   */
+  private get runSize(): number {
+    return (this.pose as LoadedModel<KeypointAdapter>).dynamicBatch ? this.settings.cropChunk : 1;
+  }
+
+  /** Crops, keypoint runs and decoding for `geometries`, `runSize` at a time; no NMS. */
+  private async keypointsOf(image: RgbImage, geometries: CropGeometry[]): Promise<Pose[]> {
+    const adapter = this.pose.adapter as KeypointAdapter;
     const flip = this.settings.flip;
     const poses: Pose[] = [];
-    for (let start = 0; start < geometries.length; start += this.settings.cropChunk) {
-      const chunk = geometries.slice(start, start + this.settings.cropChunk);
+    for (let start = 0; start < geometries.length; start += this.runSize) {
+      const chunk = geometries.slice(start, start + this.runSize);
       const t0 = performance.now();
       const tensor = cropsToTensor(image, chunk, adapter.input, flip);
       const t1 = performance.now();
@@ -275,19 +402,7 @@ export class PosePipeline {
       this.timings.keypoints += t2 - t1;
       this.timings.post += performance.now() - t2;
     }
-    const t3 = performance.now();
-    const kept = this.settings.oksNmsThreshold < 1 && poses.length > 1
-      ? oksNms(
-        poses.map((p, i) => ({
-          keypoints: p.keypoints,
-          score: p.score,
-          area: geometries[i].region.width * geometries[i].region.height,
-        })),
-        this.settings.oksNmsThreshold,
-      ).map((i) => poses[i])
-      : poses;
-    this.timings.post += performance.now() - t3;
-    return kept;
+    return poses;
   }
 
   /** Runs the keypoint model on `count` crops: one batched run when the model allows it. */

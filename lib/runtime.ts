@@ -190,6 +190,11 @@ async function readModel(model: string | Uint8Array, label: string): Promise<Uin
  * worth telling the user once (why "auto" did not get WebGPU, which model fell back to
  * WASM). Start one with `Runtime.start` and hand it to the pipeline.
  *
+ * onnxruntime-web runs one model at a time: two runs in flight at once, even of two sessions,
+ * break each other ("Cannot read properties of null"). A runtime queues the runs of all its
+ * onnxruntime-web sessions, so pipelines in one process that may run at the same time should
+ * share one runtime (across workers there is nothing to share: each has its own onnxruntime).
+ *
  * @example One runtime for two pipelines
  * ```ts ignore
  * import { PosePipeline, Runtime } from "@posekit/posekit";
@@ -205,6 +210,8 @@ export class Runtime {
   readonly notes: string[] = [];
   /** Serializes WebGPU session creation, which onnxruntime refuses to run concurrently. */
   private webGpuCreation: Promise<unknown> = Promise.resolve();
+  /** Queues the runs of this runtime's onnxruntime-web sessions, one at a time. */
+  private readonly runs: RunQueue = { last: Promise.resolve() };
 
   private constructor(
     /** What this runtime settled on. */
@@ -279,17 +286,17 @@ export class Runtime {
       const { loadNativeSession } = await import("./native_session.ts");
       return await loadNativeSession(bytes, label, { threads: this.info.threads });
     }
-    if (backend === "wasm") return await ModelSession.create(bytes, label, ort);
+    if (backend === "wasm") return await ModelSession.create(bytes, label, ort, "wasm", this.runs);
     try {
       const pending = this.webGpuCreation.then(() =>
-        ModelSession.create(bytes, label, this.webGpu!.ort, "webgpu")
+        ModelSession.create(bytes, label, this.webGpu!.ort, "webgpu", this.runs)
       );
       this.webGpuCreation = pending.catch(() => {});
       return await pending;
     } catch (error) {
       if (this.choice !== "auto") throw error;
       await setUpWasm(navigator.hardwareConcurrency ?? 1);
-      const session = await ModelSession.create(bytes, label, ort);
+      const session = await ModelSession.create(bytes, label, ort, "wasm", this.runs);
       this.notes.push(
         `backend auto: ${basename(label)} runs on WASM because WebGPU cannot load it ` +
           `(${(error as Error).message})`,
@@ -297,6 +304,11 @@ export class Runtime {
       return session;
     }
   }
+}
+
+/** The last run of a runtime's queue (see `Runtime`): the next one starts after it. */
+interface RunQueue {
+  last: Promise<unknown>;
 }
 
 /** A model loaded in onnxruntime-web, on WASM or WebGPU. */
@@ -307,6 +319,7 @@ export class ModelSession implements InferenceSession {
     readonly backend: Backend,
     private readonly ort: Ort,
     private readonly session: ort.InferenceSession,
+    private readonly runs: RunQueue,
   ) {}
 
   /**
@@ -331,6 +344,7 @@ export class ModelSession implements InferenceSession {
     label: string,
     runtime: Ort,
     backend: "wasm" | "webgpu" = "wasm",
+    runs: RunQueue = { last: Promise.resolve() },
   ): Promise<ModelSession> {
     // Keeps legacy ReLU6 (Clip-6) nodes on the GPU instead of round trips to the CPU.
     const model = backend === "webgpu" ? withOpset11Clip(bytes) : bytes;
@@ -344,7 +358,7 @@ export class ModelSession implements InferenceSession {
         // backend lacks still run on the CPU inside the run (e.g. RTMDet's in-graph NMS).
         preferredOutputLocation: "cpu",
       });
-      return new ModelSession(label, backend, runtime, session);
+      return new ModelSession(label, backend, runtime, session, runs);
     } catch (error) {
       throw new Error(
         `onnxruntime${backend === "webgpu" ? " (WebGPU)" : ""} cannot load model ${label}: ${
@@ -395,7 +409,9 @@ export class ModelSession implements InferenceSession {
     let results: ort.InferenceSession.ReturnType;
     try {
       // Severity 4 (fatal only): failures come back as the error below, not as raw log lines.
-      results = await this.session.run(feeds, { logSeverityLevel: 4 });
+      const run = this.runs.last.then(() => this.session.run(feeds, { logSeverityLevel: 4 }));
+      this.runs.last = run.catch(() => {});
+      results = await run;
     } catch (error) {
       const described = Object.entries(named)
         .map(([name, t]) => `"${name}" [${t.dims.join(",")}]`)

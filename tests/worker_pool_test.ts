@@ -206,6 +206,40 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "one crowded image keeps both workers busy: the idle one takes half of its people, " +
+    "and the poses are one pipeline's bit for bit",
+  ignore,
+  async fn() {
+    const [file] = sharedImages(1);
+    const boxes: Box[] = Array.from({ length: 16 }, (_, i) => ({
+      x1: 10 + 30 * i,
+      y1: 20 + 5 * (i % 4),
+      x2: 150 + 30 * i,
+      y2: 400 - 6 * (i % 3),
+      score: 0.95 - 0.01 * i,
+    }));
+    const items: PoolItem[] = [{ path: file, boxes }];
+    const [expected] = await inProcessPoses(items);
+    await withTwoWorkers(async (pool) => {
+      const [result] = await collect(pool, items);
+      assertEquals(result.error, undefined);
+      assertEquals(bits(result.poses!), bits(expected));
+      const stats = pool.stats();
+      assertEquals(stats.map((s) => s.images).sort(), [0, 1], "one worker owns the image");
+      const helper = stats.find((s) => s.images === 0)!;
+      const owner = stats.find((s) => s.images === 1)!;
+      assert(helper.timings.model > 0, "the other worker ran keypoints for some of its people");
+      // Asked before the owner's first person, the helper takes half of them (then half of
+      // what is left whenever it is idle again): a share near the owner's, not a token one.
+      assert(helper.timings.model > 0.3 * owner.timings.model, JSON.stringify(stats));
+      // The image's own figures include the people run elsewhere.
+      const both = owner.timings.keypoints + helper.timings.keypoints;
+      assert(Math.abs(result.timings.keypoints - both) < 1e-6 * both, "keypoint time summed");
+    });
+  },
+});
+
 /**
  * Run in a child process: a worker left running keeps a Deno process alive (the test runner's
  * sanitizers do not see workers), so "the child exits by itself" is what proves none is left.

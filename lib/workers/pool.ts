@@ -8,7 +8,10 @@
  * that finish early wait in a reorder buffer, bounded too (no more images are handed out while
  * it holds `REORDER_WINDOW_PER_WORKER × workers` of them: enough that the other workers go on
  * while one works through a crowded image several times slower than the rest). Once the input
- * is exhausted, an idle worker takes back an image still waiting behind another's running one.
+ * is exhausted, an idle worker takes back an image still waiting behind another's running one,
+ * and when none waits, it takes half of the people not yet started in another's running image
+ * (`KeypointHandOff`): a crowded last image, or a single one, keeps every worker busy. Either
+ * way the results are those of one worker, bit for bit.
  * An image that cannot be read, decoded or run gives an error result for that image only; the
  * worker goes on with the next one.
  *
@@ -90,9 +93,20 @@ interface WorkerSlot {
   worker: Worker;
   /** Ids of the images sent to this worker and not yet answered. */
   inFlight: Set<number>;
-  /** Images being taken back from other workers for this one (see `#stealForIdle`). */
+  /** Images (or people) being taken from other workers for this one (see `#stealForIdle`). */
   incoming: number;
+  /** Keys of other workers' people ("part" jobs) running on this worker. */
+  parts: Set<number>;
+  /** Shared with the worker: the id + 1 of its running image whose people are wanted. */
+  handOffFlag: Int32Array;
   stats: WorkerStats;
+}
+
+/** People of image `imageId` that `donor` handed off as its `part`-th, running elsewhere. */
+interface HandedPart {
+  donor: WorkerSlot;
+  part: number;
+  imageId: number;
 }
 
 /**
@@ -115,6 +129,13 @@ function addTimings(sum: StageTimings, add: StageTimings): void {
   for (const key of Object.keys(add) as (keyof StageTimings)[]) {
     sum[key] = (sum[key] ?? 0) + add[key];
   }
+}
+
+/** The same stage names, all zero. */
+function zeroTimings(like: StageTimings): StageTimings {
+  const zero = { ...like };
+  for (const key of Object.keys(zero) as (keyof StageTimings)[]) zero[key] = 0;
+  return zero;
 }
 
 function validCount(value: number, name: string): number {
@@ -146,6 +167,7 @@ function newPoseWorker(index: number): Worker {
 /** A worker whose pipeline is loaded, with what it said when ready. */
 interface StartedWorker {
   worker: Worker;
+  handOffFlag: Int32Array;
   needsBoxes: boolean;
   timings: StageTimings;
   memory: WorkerMemory;
@@ -164,6 +186,7 @@ function startWorker(
   options: WorkerPipelineOptions,
   onDownloadProgress: PipelineOptions["onDownloadProgress"],
   decode: DecodeOptions | undefined,
+  handOffFlag: Int32Array,
 ): Promise<StartedWorker> {
   return new Promise((resolve, reject) => {
     const worker = newPoseWorker(index);
@@ -175,7 +198,17 @@ function startWorker(
       const message = event.data;
       if (message.type === "ready") {
         const { needsBoxes, timings, memory, notes, runtime, models, skeleton } = message;
-        resolve({ worker, needsBoxes, timings, memory, notes, runtime, models, skeleton });
+        resolve({
+          worker,
+          handOffFlag,
+          needsBoxes,
+          timings,
+          memory,
+          notes,
+          runtime,
+          models,
+          skeleton,
+        });
       } else if (message.type === "loadError") {
         fail(message.message);
       } else if (message.type === "download") {
@@ -191,6 +224,7 @@ function startWorker(
       options,
       decode,
       reportDownloads: onDownloadProgress !== undefined,
+      handOffFlag,
     };
     worker.postMessage(init);
   });
@@ -220,6 +254,13 @@ export class PosePool {
   readonly #queueDepth: number;
   /** Images being taken back from a busy worker, by id, with the idle worker they go to. */
   readonly #steals = new Map<number, WorkerSlot>();
+  /** Busy workers asked to share their running image `id`'s people with an idle `thief`. */
+  readonly #handOffRequests = new Map<WorkerSlot, { id: number; thief: WorkerSlot }>();
+  /** People handed off and running on another worker, by part key. */
+  readonly #parts = new Map<number, HandedPart>();
+  /** Stage timings of handed-off people, by image id, added to that image's result. */
+  readonly #partTimings = new Map<number, StageTimings>();
+  #nextPartKey = 0;
   readonly #threadsPerWorker: number;
   #nextId = 0;
   #run: Run | undefined;
@@ -270,12 +311,13 @@ export class PosePool {
     }
     const { onDownloadProgress, ...rest } = options.pipeline ?? {};
     const pipeline: WorkerPipelineOptions = { ...rest, threads };
-    const first = await startWorker(0, pipeline, onDownloadProgress, options.decode);
+    const flag = () => new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
+    const first = await startWorker(0, pipeline, onDownloadProgress, options.decode, flag());
     const started = [first];
     const others = await Promise.allSettled(
       Array.from(
         { length: workers - 1 },
-        (_, i) => startWorker(i + 1, pipeline, undefined, options.decode),
+        (_, i) => startWorker(i + 1, pipeline, undefined, options.decode, flag()),
       ),
     );
     const failed = others.find((o): o is PromiseRejectedResult => o.status === "rejected");
@@ -284,10 +326,12 @@ export class PosePool {
       for (const s of started) s.worker.terminate();
       throw failed.reason;
     }
-    const slots = started.map(({ worker, timings, memory }) => ({
+    const slots = started.map(({ worker, handOffFlag, timings, memory }) => ({
       worker,
       inFlight: new Set<number>(),
       incoming: 0,
+      parts: new Set<number>(),
+      handOffFlag,
       stats: {
         images: 0,
         decodeMs: 0,
@@ -377,10 +421,15 @@ export class PosePool {
     }
   }
 
+  /** What a worker has to do, or has coming. */
+  #load(slot: WorkerSlot): number {
+    return slot.inFlight.size + slot.incoming + slot.parts.size;
+  }
+
   /** The least busy worker with room for one more image, if any. */
   #freeSlot(): WorkerSlot | undefined {
     let best: WorkerSlot | undefined;
-    const load = (slot: WorkerSlot) => slot.inFlight.size + slot.incoming;
+    const load = (slot: WorkerSlot) => this.#load(slot);
     for (const slot of this.#slots) {
       if (load(slot) >= this.#queueDepth) continue;
       if (!best || load(slot) < load(best)) best = slot;
@@ -393,20 +442,96 @@ export class PosePool {
    * unstarted, behind another worker's running one: without this the last images of a run
    * can queue behind one worker while another sits idle (half an image's time per run, on
    * average, with the default queue depth). The image keeps its id, so order is unchanged.
+   * Where no image waits, the idle worker asks for people instead (`#askHandOff`).
    */
   #stealForIdle(): void {
     for (const thief of this.#slots) {
-      if (thief.inFlight.size + thief.incoming > 0) continue;
+      if (this.#load(thief) > 0) continue;
       // A worker runs its images in the order sent: all but its oldest are still waiting.
       const waiting = (slot: WorkerSlot) =>
         [...slot.inFlight].filter((id) => !this.#steals.has(id)).sort((a, b) => a - b).slice(1);
       const donor = this.#slots.find((slot) => waiting(slot).length > 0);
-      if (!donor) return;
+      if (!donor) {
+        this.#askHandOff(thief);
+        continue;
+      }
       const id = waiting(donor).at(-1)!;
       this.#steals.set(id, thief);
       thief.incoming++;
       donor.worker.postMessage({ type: "cancel", id } satisfies ToWorker);
     }
+  }
+
+  /**
+   * Asks a busy worker, through its shared flag, to give half of the people not yet started
+   * in its running image to `thief`. The flag is read between keypoint runs; the request ends
+   * with a "handOff" message, or with that image's result (nothing was left to share).
+   */
+  #askHandOff(thief: WorkerSlot): void {
+    const donor = this.#slots.find((slot) =>
+      slot !== thief && slot.inFlight.size > 0 && !this.#handOffRequests.has(slot)
+    );
+    if (!donor) return;
+    const id = Math.min(...donor.inFlight); // its running image: it runs them in order
+    this.#handOffRequests.set(donor, { id, thief });
+    thief.incoming++;
+    Atomics.store(donor.handOffFlag, 0, id + 1);
+  }
+
+  /** Ends `donor`'s request for image `id`'s people, if one is open; returns its thief. */
+  #endHandOffRequest(donor: WorkerSlot, id: number): WorkerSlot | undefined {
+    const request = this.#handOffRequests.get(donor);
+    if (!request || request.id !== id) return undefined;
+    this.#handOffRequests.delete(donor);
+    Atomics.compareExchange(donor.handOffFlag, 0, id + 1, 0);
+    request.thief.incoming--;
+    return request.thief;
+  }
+
+  /** `donor` gave people of its image away: run them on the worker that asked for them. */
+  #onHandOff(donor: WorkerSlot, message: Extract<FromWorker, { type: "handOff" }>): void {
+    const thief = this.#endHandOffRequest(donor, message.id) ??
+      this.#slots.filter((slot) => slot !== donor).sort((a, b) => this.#load(a) - this.#load(b))[0];
+    const key = this.#nextPartKey++;
+    this.#parts.set(key, { donor, part: message.part, imageId: message.id });
+    thief.parts.add(key);
+    const part: ToWorker = {
+      type: "part",
+      key,
+      image: message.image,
+      boxes: message.boxes,
+      source: this.#run?.items.get(message.id)?.path ?? `image ${message.id}`,
+    };
+    thief.worker.postMessage(part, [message.image.data.buffer as ArrayBuffer]);
+  }
+
+  /** A handed-off part is done: its poses go back to the worker that owns the image. */
+  #onPartResult(thief: WorkerSlot, message: Extract<FromWorker, { type: "partResult" }>): void {
+    thief.parts.delete(message.key);
+    this.#noteWork(thief.stats, message.timings, message.memory);
+    const part = this.#parts.get(message.key);
+    this.#parts.delete(message.key);
+    if (part) {
+      const sum = this.#partTimings.get(part.imageId) ?? zeroTimings(message.timings);
+      addTimings(sum, message.timings);
+      this.#partTimings.set(part.imageId, sum);
+      const done: ToWorker = {
+        type: "partDone",
+        part: part.part,
+        poses: message.poses,
+        error: message.error,
+      };
+      const transfer = (message.poses ?? []).map((p) => p.keypoints.buffer as ArrayBuffer);
+      part.donor.worker.postMessage(done, transfer);
+    }
+    this.#run?.wake();
+  }
+
+  /** Adds one answer's stage timings and memory figures to a worker's stats. */
+  #noteWork(stats: WorkerStats, timings: StageTimings, memory: WorkerMemory): void {
+    addTimings(stats.timings, timings);
+    stats.peakRss = Math.max(stats.peakRss, memory.rss);
+    stats.peakHeapAndExternal = Math.max(stats.peakHeapAndExternal, memory.heapAndExternal);
   }
 
   /** A donor gave image `id` back unstarted: send it to the worker that asked for it. */
@@ -448,23 +573,28 @@ export class PosePool {
 
   #receive(slot: WorkerSlot, message: FromWorker): void {
     if (message.type === "cancelled") return this.#onCancelled(slot, message.id);
+    if (message.type === "handOff") return this.#onHandOff(slot, message);
+    if (message.type === "partResult") return this.#onPartResult(slot, message);
     if (message.type !== "result") return;
     slot.inFlight.delete(message.id);
-    // A steal that came too late (the donor had started the image): the thief asks again.
+    // A steal that came too late (the donor had started the image): the thief asks again;
+    // so does one whose request for people came after the last of them had started.
     this.#endSteal(message.id);
-    const stats = slot.stats;
-    stats.images++;
-    stats.decodeMs += message.decodeMs;
-    addTimings(stats.timings, message.timings);
-    stats.peakRss = Math.max(stats.peakRss, message.memory.rss);
-    stats.peakHeapAndExternal = Math.max(stats.peakHeapAndExternal, message.memory.heapAndExternal);
+    this.#endHandOffRequest(slot, message.id);
+    const timings = message.timings;
+    const parts = this.#partTimings.get(message.id);
+    this.#partTimings.delete(message.id);
+    slot.stats.images++;
+    slot.stats.decodeMs += message.decodeMs;
+    this.#noteWork(slot.stats, timings, message.memory);
+    if (parts) addTimings(timings, parts); // the image's own figures include its handed-off people
     const run = this.#run;
     const item = run?.items.get(message.id);
     if (!run || !item) return;
     const result: PoolResult = {
       item,
       decodeMs: message.decodeMs,
-      timings: message.timings,
+      timings,
       skippedBoxes: message.skippedBoxes,
     };
     if (message.error !== undefined) result.error = message.error;

@@ -5,6 +5,12 @@
  * where the model runs off this thread (native, WebGPU) its decoding overlaps the inference of
  * the image before it. A queued image the pool asks back ("cancel") is given back unstarted.
  *
+ * Sharing one image's people: when the pool has an idle worker and nothing left to hand it, it
+ * writes the id of this worker's running image into `handOffFlag` (a shared Int32Array, read
+ * between keypoint runs, since a WASM run never yields to the event loop). The pipeline then
+ * gives half of the people not yet started away ("handOff", with the decoded image); the pool
+ * runs them on the idle worker ("part") and brings their poses back ("partDone").
+ *
  * The messages exchanged with the pool are typed in this file (`ToWorker`, `FromWorker`) and
  * are plain structured-clone data; keypoint arrays travel as transferables.
  */
@@ -13,6 +19,7 @@ import { decodeImage, type DecodeOptions } from "../image.ts";
 import { readInput } from "../inputs.ts";
 import { type PipelineOptions, PosePipeline, type StageTimings } from "../pipeline.ts";
 import type { RuntimeInfo } from "../runtime.ts";
+import type { KeypointHandOff } from "../pipeline.ts";
 import type { Box, Pose, RgbImage } from "../types.ts";
 
 /** Pipeline options a worker can receive: everything that survives structured cloning. */
@@ -35,6 +42,11 @@ export type ToWorker =
     decode?: DecodeOptions;
     /** Forward model download progress (to the pool's `onDownloadProgress`). */
     reportDownloads: boolean;
+    /**
+     * One Int32 over a SharedArrayBuffer: the pool stores a running job's id + 1 there when
+     * another worker is free to take part of that image's people (0: none wanted).
+     */
+    handOffFlag?: Int32Array;
   }
   | {
     type: "job";
@@ -46,7 +58,11 @@ export type ToWorker =
     bytes?: Uint8Array;
   }
   /** Give job `id` back if it has not started (the pool hands it to an idle worker). */
-  | { type: "cancel"; id: number };
+  | { type: "cancel"; id: number }
+  /** Another worker's people to run (`PosePipeline.keypointsFor`); answer with "partResult". */
+  | { type: "part"; key: number; image: RgbImage; boxes: Box[]; source: string }
+  /** The poses of people this worker handed off as its `part`-th, or why they failed. */
+  | { type: "partDone"; part: number; poses?: Pose[]; error?: string };
 
 /** Messages a worker sends the pool. */
 export type FromWorker =
@@ -69,6 +85,18 @@ export type FromWorker =
   /** Job `id` was given back unstarted; no result will come for it from this worker. */
   | { type: "cancelled"; id: number }
   | { type: "download"; model: string; received: number; total: number | undefined }
+  /** Job `id` hands `boxes` of `image` to another worker; "partDone" with `part` answers. */
+  | { type: "handOff"; id: number; part: number; image: RgbImage; boxes: Box[] }
+  /** The answer to "part" `key`: one pose per box, or why not. */
+  | {
+    type: "partResult";
+    key: number;
+    poses?: Pose[];
+    error?: string;
+    /** Milliseconds per stage for this part. */
+    timings: StageTimings;
+    memory: WorkerMemory;
+  }
   | {
     type: "result";
     id: number;
@@ -85,6 +113,7 @@ export type FromWorker =
 
 /** A job with its file read already under way. */
 interface PendingJob {
+  kind: "job";
   id: number;
   path: string;
   boxes?: Box[];
@@ -96,6 +125,15 @@ interface PendingJob {
 function memoryNow(): WorkerMemory {
   const usage = Deno.memoryUsage();
   return { rss: usage.rss, heapAndExternal: usage.heapTotal + usage.external };
+}
+
+/** Another worker's people, waiting their turn. */
+interface PendingPart {
+  kind: "part";
+  key: number;
+  image: RgbImage;
+  boxes: Box[];
+  source: string;
 }
 
 /** Per-stage differences; generic over the stage names, which belong to the pipeline. */
@@ -141,10 +179,14 @@ interface WorkerScope {
 function serve(scope: WorkerScope): void {
   const post = (message: FromWorker, transfer: Transferable[] = []) =>
     scope.postMessage(message, transfer);
-  const queue: PendingJob[] = [];
+  const queue: (PendingJob | PendingPart)[] = [];
   let pipeline: PosePipeline | undefined;
   let decode: DecodeOptions | undefined;
+  let handOffFlag: Int32Array | undefined;
   let draining = false;
+  /** People handed off and not yet back, by part number. */
+  const handedOff = new Map<number, PromiseWithResolvers<Pose[]>>();
+  let nextPart = 0;
 
   /** Works through the queue, one image at a time, until it is empty. */
   async function drain(): Promise<void> {
@@ -155,8 +197,9 @@ function serve(scope: WorkerScope): void {
         // Let messages that came during the last job be handled first: a "cancel" for the
         // next one must be seen before it starts (a WASM run never yields to the event loop).
         await new Promise((resolve) => setTimeout(resolve, 0));
-        const job = queue.shift();
-        if (job) await runJob(pipeline, job);
+        const next = queue.shift();
+        if (next?.kind === "job") await runJob(pipeline, next);
+        else if (next) await runPart(pipeline, next);
       }
     } finally {
       draining = false;
@@ -183,8 +226,15 @@ function serve(scope: WorkerScope): void {
       // Decode the next image while this one runs where the model computes off this thread
       // (native onnxruntime, WebGPU). WASM computes on this thread, so there it would only
       // interleave, and count into the model's time. Its error waits for its turn.
-      if (queue[0] && pipe.runtimeInfo.backend !== "wasm") decodeJob(queue[0]).catch(() => {});
-      const found = await pipe.run(decoded.image, job.boxes ?? "detector");
+      const following = queue[0];
+      if (following?.kind === "job" && pipe.runtimeInfo.backend !== "wasm") {
+        decodeJob(following).catch(() => {});
+      }
+      const found = await pipe.run(
+        decoded.image,
+        job.boxes ?? "detector",
+        handOffFor(job.id, decoded.image),
+      );
       const { poses, transfer } = transferablePoses(found);
       post({
         type: "result",
@@ -208,10 +258,59 @@ function serve(scope: WorkerScope): void {
     }
   }
 
+  /** The pipeline's side of sharing job `id`'s people (see the module comment). */
+  function handOffFor(id: number, image: RgbImage): KeypointHandOff | undefined {
+    const flag = handOffFlag;
+    if (!flag) return undefined;
+    return {
+      wanted: () => Atomics.compareExchange(flag, 0, id + 1, 0) === id + 1,
+      give: (boxes) => {
+        const part = nextPart++;
+        const back = Promise.withResolvers<Pose[]>();
+        handedOff.set(part, back);
+        // A copy of its own (the image may be a view into a decoder's memory), transferred.
+        const data = image.data.slice();
+        post({
+          type: "handOff",
+          id,
+          part,
+          image: { width: image.width, height: image.height, data },
+          boxes,
+        }, [data.buffer]);
+        return back.promise;
+      },
+    };
+  }
+
+  async function runPart(pipe: PosePipeline, part: PendingPart): Promise<void> {
+    const before = { ...pipe.timings };
+    try {
+      const { poses, transfer } = transferablePoses(
+        await pipe.keypointsFor(part.image, part.boxes),
+      );
+      post({
+        type: "partResult",
+        key: part.key,
+        poses,
+        timings: stageDelta(pipe.timings, before),
+        memory: memoryNow(),
+      }, transfer);
+    } catch (error) {
+      post({
+        type: "partResult",
+        key: part.key,
+        error: `${part.source}: ${errorMessage(error)}`,
+        timings: stageDelta(pipe.timings, before),
+        memory: memoryNow(),
+      });
+    }
+  }
+
   scope.onmessage = async (event: MessageEvent<ToWorker>) => {
     const message = event.data;
     if (message.type === "init") {
       decode = message.decode;
+      handOffFlag = message.handOffFlag;
       try {
         pipeline = await PosePipeline.create({
           ...message.options,
@@ -239,7 +338,7 @@ function serve(scope: WorkerScope): void {
       await drain();
     } else if (message.type === "cancel") {
       // The running job has left the queue: only a job still waiting can be given back.
-      const at = queue.findIndex((job) => job.id === message.id);
+      const at = queue.findIndex((job) => job.kind === "job" && job.id === message.id);
       if (at >= 0) {
         queue.splice(at, 1);
         post({ type: "cancelled", id: message.id });
@@ -248,8 +347,17 @@ function serve(scope: WorkerScope): void {
       // readInput: only regular files are read (a pipe swapped in later cannot block).
       const bytes = message.bytes ? Promise.resolve(message.bytes) : readInput(message.path);
       bytes.catch(() => {}); // the error is reported when the job's turn comes
-      queue.push({ id: message.id, path: message.path, boxes: message.boxes, bytes });
+      queue.push({ kind: "job", id: message.id, path: message.path, boxes: message.boxes, bytes });
       await drain();
+    } else if (message.type === "part") {
+      const { key, image, boxes, source } = message;
+      queue.push({ kind: "part", key, image, boxes, source });
+      await drain();
+    } else if (message.type === "partDone") {
+      const back = handedOff.get(message.part);
+      handedOff.delete(message.part);
+      if (message.poses) back?.resolve(message.poses);
+      else back?.reject(new Error(message.error ?? "the part was lost"));
     }
   };
 }
