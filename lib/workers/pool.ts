@@ -492,6 +492,11 @@ export class PosePool {
   #onHandOff(donor: WorkerSlot, message: Extract<FromWorker, { type: "handOff" }>): void {
     const thief = this.#endHandOffRequest(donor, message.id) ??
       this.#slots.filter((slot) => slot !== donor).sort((a, b) => this.#load(a) - this.#load(b))[0];
+    if (!thief) {
+      // No other worker (cannot happen: a pool of one never asks); the donor runs them itself.
+      const back: ToWorker = { type: "partDone", part: message.part, error: "no other worker" };
+      return donor.worker.postMessage(back);
+    }
     const key = this.#nextPartKey++;
     this.#parts.set(key, { donor, part: message.part, imageId: message.id });
     thief.parts.add(key);
