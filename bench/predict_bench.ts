@@ -34,6 +34,7 @@ import {
 import { backendLabel, runCommand } from "../cli/common.ts";
 import { printErr } from "../cli/progress.ts";
 import { decodeImage } from "../lib/image.ts";
+import { withNativeJpeg } from "../lib/turbojpeg.ts";
 import { expandInputs } from "../lib/inputs.ts";
 import { type PipelineOptions, PosePipeline, type StageTimings } from "../lib/pipeline.ts";
 
@@ -203,15 +204,17 @@ async function runInProcess(
   try {
     // Read the files up front so disk time stays out of the figures; decoding is timed.
     const bytes = await Promise.all(selected.map((f) => Deno.readFile(f)));
+    // As predict decodes: natively where the models run natively.
+    const decode = pipeline.runtimeInfo.backend === "native" ? withNativeJpeg().decode : {};
     for (let i = 0; i < Math.min(warmup, bytes.length); i++) {
-      await pipeline.run(await decodeImage(bytes[i], selected[i]));
+      await pipeline.run(await decodeImage(bytes[i], selected[i], decode));
     }
     Object.assign(pipeline.timings, zeroed(pipeline.timings));
     let decodeMs = 0, people = 0, peakRss = 0, peakHeapAndExternal = 0;
     const stop = startClocks();
     for (let i = 0; i < bytes.length; i++) {
       const t0 = performance.now();
-      const image = await decodeImage(bytes[i], selected[i]);
+      const image = await decodeImage(bytes[i], selected[i], decode);
       decodeMs += performance.now() - t0;
       people += (await pipeline.run(image)).length;
       const usage = Deno.memoryUsage();

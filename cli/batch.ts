@@ -10,6 +10,7 @@ import type { BoxesByImage } from "../lib/boxes.ts";
 import { writeFileAtomic } from "../lib/coco_results.ts";
 import { type DrawOptions, drawPoses, encodeJpeg } from "../lib/draw.ts";
 import { decodeImage, type DecodeOptions } from "../lib/image.ts";
+import { withNativeJpeg } from "../lib/turbojpeg.ts";
 import {
   isUrlInput,
   isVideoInput,
@@ -299,12 +300,15 @@ async function processImages(items: BatchItem[], context: Context): Promise<void
     return;
   }
   const pipeline = await context.pipeline();
+  const decode = pipeline.runtimeInfo.backend === "native"
+    ? withNativeJpeg(options.decode).decode
+    : options.decode;
   for (const item of items) {
     let done: { image: RgbImage; poses: Pose[]; skipped: number } | undefined;
     try {
       const bytes = await readInput(item.path, options.read);
       const t0 = performance.now();
-      const image = await decodeImage(bytes, item.path, options.decode);
+      const image = await decodeImage(bytes, item.path, decode);
       result.decodeMs += performance.now() - t0;
       const skippedBefore = pipeline.warnings.skippedBoxes;
       const poses = await pipeline.run(

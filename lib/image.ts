@@ -19,6 +19,7 @@ import jpegWasm from "imagescript/wasm/node/jpeg.js";
 import pngWasm from "imagescript/wasm/node/png.js";
 import pngJs from "imagescript/png/node.js";
 import { applyOrientation, readJpegOrientation } from "./exif.ts";
+import type { JpegDecoder } from "./turbojpeg.ts";
 import type { RgbImage } from "./types.ts";
 
 /** A file that cannot be read as an image; the message names the file and the reason. */
@@ -62,6 +63,12 @@ export interface DecodeOptions {
    * it), before decoding anything. Default `DEFAULT_MAX_PIXELS`; `Infinity` for no limit.
    */
   maxPixels?: number;
+  /**
+   * A faster JPEG decoder to try first (`TurboJpegDecoder`, with the native backend); it may
+   * decline an image, which then goes to the WebAssembly decoder. Not for `PosePool` options:
+   * its workers open their own.
+   */
+  jpegDecoder?: JpegDecoder;
 }
 
 /**
@@ -150,7 +157,10 @@ export async function decodeImage(
     );
   }
   if (format === "jpeg") {
-    const image = await decodeJpeg(bytes, source);
+    // libjpeg decodes a truncated file with a warning and grey fill: refuse it first.
+    const truncation = jpegTruncation(bytes);
+    if (truncation) throw new ImageDecodeError(source, truncation);
+    const image = options.jpegDecoder?.decode(bytes) ?? await decodeJpeg(bytes, source);
     return applyOrientation(image, readJpegOrientation(bytes));
   }
   if (format === "png") return await decodePng(bytes, source);
@@ -230,10 +240,8 @@ function loadMozjpeg(): Promise<void> {
   return mozjpegReady;
 }
 
+/** libjpeg-turbo in WebAssembly (the caller has refused truncated files). */
 async function decodeJpeg(bytes: Uint8Array, source: string): Promise<RgbImage> {
-  // libjpeg decodes a truncated file with a warning and grey fill: refuse it first.
-  const truncation = jpegTruncation(bytes);
-  if (truncation) throw new ImageDecodeError(source, truncation);
   await loadMozjpeg();
   try {
     const copy = bytes.slice().buffer;

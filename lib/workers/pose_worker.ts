@@ -20,6 +20,7 @@ import { readInput } from "../inputs.ts";
 import { type PipelineOptions, PosePipeline, type StageTimings } from "../pipeline.ts";
 import type { RuntimeInfo } from "../runtime.ts";
 import type { KeypointHandOff } from "../pipeline.ts";
+import { withNativeJpeg } from "../turbojpeg.ts";
 import type { Box, Pose, RgbImage } from "../types.ts";
 
 /** Pipeline options a worker can receive: everything that survives structured cloning. */
@@ -322,10 +323,17 @@ function serve(scope: WorkerScope): void {
         post({ type: "loadError", message: errorMessage(error) });
         return;
       }
+      // Native onnxruntime is the opt-in to native code: JPEG decoding goes native with it.
+      const notes = pipeline.notes;
+      if (pipeline.runtimeInfo.backend === "native") {
+        const native = withNativeJpeg(decode);
+        decode = native.decode;
+        if (native.note) notes.push(native.note);
+      }
       post({
         type: "ready",
         needsBoxes: pipeline.needsBoxes,
-        notes: pipeline.notes,
+        notes,
         runtime: { ...pipeline.runtimeInfo },
         models: [
           ...(pipeline.detector ? [pipeline.detector.manifest.name] : []),
