@@ -13,6 +13,7 @@
  * memory per worker.
  */
 
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { BenchReport } from "./predict_bench.ts";
 
@@ -108,8 +109,14 @@ const ratioSpecs = RATIOS.filter((r) => measured.has(r.over) && measured.has(r.u
 
 const BENCH = new URL("./predict_bench.ts", import.meta.url).pathname;
 const CONFIG_FILE = new URL("../deno.json", import.meta.url).pathname;
-const NATIVE_DIR = new URL("../node_modules/.deno/onnxruntime-node@1.30.0", import.meta.url)
-  .pathname;
+const ROOT = new URL("..", import.meta.url).pathname;
+/**
+ * The permissions of `deno task bench` (deno.json), so that each configuration runs as the
+ * task does (FFI for onnxruntime-node and the native JPEG decoder among them); its relative
+ * paths are the project root's.
+ */
+const BENCH_PERMISSIONS = (JSON.parse(Deno.readTextFileSync(CONFIG_FILE)).tasks.bench as string)
+  .split(/\s+/).filter((token) => token.startsWith("--allow-"));
 
 /** One configuration's bench report, from its own child process. */
 async function runConfig(config: Config): Promise<BenchReport> {
@@ -118,13 +125,7 @@ async function runConfig(config: Config): Promise<BenchReport> {
       "run",
       "--config",
       CONFIG_FILE,
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-net",
-      "--allow-run",
-      "--allow-sys=loadavg",
-      `--allow-ffi=${NATIVE_DIR}`,
+      ...BENCH_PERMISSIONS,
       BENCH,
       "--json",
       "--backend",
@@ -136,8 +137,9 @@ async function runConfig(config: Config): Promise<BenchReport> {
       values.limit,
       "--warmup",
       values.warmup,
-      ...positionals,
+      ...positionals.map((path) => resolve(path)),
     ],
+    cwd: ROOT,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

@@ -1,7 +1,7 @@
 /**
  * JPEG decoding on the system's libjpeg-turbo (its TurboJPEG API, Debian's `libturbojpeg0`)
  * through Deno's FFI: the same library, settings and pixels as the WebAssembly decoder of
- * `lib/image.ts` (accurate integer IDCT, fancy upsampling), about 4× faster (13 → 3 ms for a
+ * `lib/image.ts` (accurate integer IDCT, fancy upsampling), about 4× faster (10–13 → 3 ms for a
  * 640×480 COCO image on this machine). It goes with `--backend native`, the opt-in to native
  * code; where it cannot open (not installed, FFI not allowed for its folder, a compiled binary
  * without --allow-ffi) `open` returns undefined and the WebAssembly decoder is used.
