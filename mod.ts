@@ -138,6 +138,10 @@ export {
 } from "./lib/image.ts";
 /** Options of the decoders and of `encodeJpeg`. */
 export type { DecodeOptions, JpegEncodeOptions } from "./lib/image.ts";
+/** The system's libjpeg-turbo through FFI, the faster JPEG decoder of `--backend native`. */
+export { TurboJpegDecoder } from "./lib/turbojpeg.ts";
+/** What `DecodeOptions.jpegDecoder` takes. */
+export type { JpegDecoder } from "./lib/turbojpeg.ts";
 /** Draws boxes and skeletons on an image; encodes images for writing. */
 export { BOX_COLOR, drawPoses, encodeJpeg, encodePng } from "./lib/draw.ts";
 /** How `drawPoses` draws. */

@@ -45,7 +45,17 @@ export function turboJpegCandidates(os: typeof Deno.build.os = Deno.build.os): s
   ];
 }
 
-/** A JPEG decoder for `DecodeOptions.jpegDecoder`: the pixels, or undefined to decline. */
+/**
+ * A JPEG decoder for `DecodeOptions.jpegDecoder`: the pixels, or undefined to decline.
+ *
+ * @example A decoder that declines every image (the WebAssembly decoder then decodes it)
+ * ```ts
+ * import type { JpegDecoder } from "@posekit/posekit";
+ *
+ * const none: JpegDecoder = { decode: () => undefined };
+ * console.log(none.decode(new Uint8Array([0xff, 0xd8]))); // undefined
+ * ```
+ */
 export interface JpegDecoder {
   /**
    * The image as RGB, or undefined when this decoder declines it (CMYK, a fatal libjpeg error):
@@ -54,7 +64,20 @@ export interface JpegDecoder {
   decode(bytes: Uint8Array): RgbImage | undefined;
 }
 
-/** libjpeg-turbo through FFI; one decompressor, used by one thread at a time. */
+/**
+ * libjpeg-turbo through FFI; one decompressor, used by one thread at a time.
+ *
+ * @example Decoding with it where it is installed (needs --allow-ffi for its folder)
+ * ```ts ignore
+ * import { decodeImage, TurboJpegDecoder } from "@posekit/posekit";
+ *
+ * const jpegDecoder = TurboJpegDecoder.open(); // undefined where it cannot open
+ * const bytes = await Deno.readFile("photo.jpg");
+ * const image = await decodeImage(bytes, "photo.jpg", { jpegDecoder });
+ * console.log(image.width, image.height, jpegDecoder?.path ?? "WebAssembly");
+ * jpegDecoder?.close();
+ * ```
+ */
 export class TurboJpegDecoder implements JpegDecoder {
   readonly #library: Deno.DynamicLibrary<typeof SYMBOLS>;
   /** Replaced after a failure: libjpeg's state after an error exit is not to be trusted. */
