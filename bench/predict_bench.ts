@@ -34,7 +34,7 @@ import {
 import { backendLabel, runCommand } from "../cli/common.ts";
 import { printErr } from "../cli/progress.ts";
 import { decodeImage } from "../lib/image.ts";
-import { withNativeJpeg } from "../lib/turbojpeg.ts";
+import { decodeOptionsFor } from "../lib/turbojpeg.ts";
 import { expandInputs } from "../lib/inputs.ts";
 import { type PipelineOptions, PosePipeline, type StageTimings } from "../lib/pipeline.ts";
 
@@ -205,7 +205,7 @@ async function runInProcess(
     // Read the files up front so disk time stays out of the figures; decoding is timed.
     const bytes = await Promise.all(selected.map((f) => Deno.readFile(f)));
     // As predict decodes: natively where the models run natively.
-    const decode = pipeline.runtimeInfo.backend === "native" ? withNativeJpeg().decode : {};
+    const { decode } = decodeOptionsFor(pipeline.runtimeInfo.backend);
     for (let i = 0; i < Math.min(warmup, bytes.length); i++) {
       await pipeline.run(await decodeImage(bytes[i], selected[i], decode));
     }

@@ -10,7 +10,7 @@ import type { BoxesByImage } from "../lib/boxes.ts";
 import { writeFileAtomic } from "../lib/coco_results.ts";
 import { type DrawOptions, drawPoses, encodeJpeg } from "../lib/draw.ts";
 import { decodeImage, type DecodeOptions } from "../lib/image.ts";
-import { withNativeJpeg } from "../lib/turbojpeg.ts";
+import { decodeOptionsFor } from "../lib/turbojpeg.ts";
 import {
   isUrlInput,
   isVideoInput,
@@ -300,9 +300,7 @@ async function processImages(items: BatchItem[], context: Context): Promise<void
     return;
   }
   const pipeline = await context.pipeline();
-  const decode = pipeline.runtimeInfo.backend === "native"
-    ? withNativeJpeg(options.decode).decode
-    : options.decode;
+  const { decode } = decodeOptionsFor(pipeline.runtimeInfo.backend, options.decode);
   for (const item of items) {
     let done: { image: RgbImage; poses: Pose[]; skipped: number } | undefined;
     try {

@@ -82,8 +82,9 @@ export class TurboJpegDecoder implements JpegDecoder {
   readonly #library: Deno.DynamicLibrary<typeof SYMBOLS>;
   /** Replaced after a failure: libjpeg's state after an error exit is not to be trusted. */
   #handle: Deno.PointerObject | null;
-  /** Header outputs: width, height, subsampling, colour space. */
+  /** Header outputs: width, height, subsampling, colour space, and a view of each. */
   readonly #header = new Int32Array(4);
+  readonly #fields = [0, 1, 2, 3].map((i) => this.#header.subarray(i, i + 1));
 
   private constructor(
     library: Deno.DynamicLibrary<typeof SYMBOLS>,
@@ -126,7 +127,7 @@ export class TurboJpegDecoder implements JpegDecoder {
     if (this.#handle === null) return undefined;
     const h = this.#header;
     const size = BigInt(bytes.byteLength);
-    const [width, height, subsampling, colorspace] = [0, 1, 2, 3].map((i) => h.subarray(i, i + 1));
+    const [width, height, subsampling, colorspace] = this.#fields;
     if (tj.tjDecompressHeader3(this.#handle, bytes, size, width, height, subsampling, colorspace)) {
       return this.#failed();
     }
@@ -157,10 +158,15 @@ export class TurboJpegDecoder implements JpegDecoder {
 }
 
 /**
- * Decode options for a pipeline on native onnxruntime: `base` with the native JPEG decoder
- * when it opens, and otherwise a note saying how to get it.
+ * Decode options for a pipeline on `backend`: on native onnxruntime (the opt-in to native
+ * code) `base` with the native JPEG decoder when it opens, and otherwise a note saying how to
+ * get it; on any other backend `base` as it is.
  */
-export function withNativeJpeg(base: DecodeOptions = {}): { decode: DecodeOptions; note?: string } {
+export function decodeOptionsFor(
+  backend: string,
+  base: DecodeOptions = {},
+): { decode: DecodeOptions; note?: string } {
+  if (backend !== "native") return { decode: base };
   const jpegDecoder = TurboJpegDecoder.open();
   if (jpegDecoder) return { decode: { ...base, jpegDecoder } };
   return {

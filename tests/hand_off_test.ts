@@ -6,6 +6,7 @@
  */
 
 import { join } from "node:path";
+import { poseBits } from "./support/poses.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import { withTempDir } from "./support/cli.ts";
@@ -16,17 +17,6 @@ import { Runtime } from "../lib/runtime.ts";
 import type { Box, Pose } from "../lib/types.ts";
 
 const ignore = ignoreWithoutShared("models") || ignoreWithoutShared("coco", "val2017");
-
-/** Keypoints as exact bit patterns, so that a last-bit change shows. */
-function bits(poses: Pose[]): unknown[] {
-  return poses.map((p) => ({
-    box: p.box,
-    score: p.score,
-    keypoints: Array.from(
-      new Uint32Array(p.keypoints.buffer, p.keypoints.byteOffset, p.keypoints.length),
-    ),
-  }));
-}
 
 /**
  * 14 boxes over a 640×480 picture, best score first: a row of distinct people and, at the
@@ -82,7 +72,7 @@ Deno.test({
         } else assertEquals(expected.map((p) => p.box), boxes, "without NMS, box order");
 
         const handOff = recordingHandOff((given) => other.keypointsFor(image, given));
-        assertEquals(bits(await owner.run(image, boxes, handOff)), bits(expected));
+        assertEquals(poseBits(await owner.run(image, boxes, handOff)), poseBits(expected));
         // Asked before every run: half of the 14 not yet started (7), then half of the 6
         // left after the first run (3), then 1 of the 2 left after the next.
         assertEquals(handOff.given.map((g) => g.length), [7, 3, 1]);
@@ -112,14 +102,14 @@ Deno.test({
     });
     try {
       const boxes = crowd();
-      const expected = bits(await pipeline.run(image, boxes));
+      const expected = poseBits(await pipeline.run(image, boxes));
       const failing = recordingHandOff(() => Promise.reject(new Error("worker gone")));
-      assertEquals(bits(await pipeline.run(image, boxes, failing)), expected);
+      assertEquals(poseBits(await pipeline.run(image, boxes, failing)), expected);
       assert(failing.given.length > 0);
       const short = recordingHandOff(async (given) =>
         (await pipeline.keypointsFor(image, given)).slice(1)
       );
-      assertEquals(bits(await pipeline.run(image, boxes, short)), expected);
+      assertEquals(poseBits(await pipeline.run(image, boxes, short)), expected);
     } finally {
       await pipeline.close();
     }
@@ -159,7 +149,7 @@ Deno.test("a model that takes a batch hands off whole runs of cropChunk people",
       const expected = await owner.run(image, people);
       assert(expected.some((p) => p.keypoints[2] > 0.5), "the model finds the markers");
       const handOff = recordingHandOff((given) => other.keypointsFor(image, given));
-      assertEquals(bits(await owner.run(image, people, handOff)), bits(expected));
+      assertEquals(poseBits(await owner.run(image, people, handOff)), poseBits(expected));
       // 9 people are 5 runs of 2, 2, 2, 2, 1: the later 2 runs (3 people) go, then 1 of
       // the 2 runs left after the first.
       assertEquals(handOff.given.map((g) => g.length), [3, 2]);

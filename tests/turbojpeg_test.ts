@@ -105,7 +105,7 @@ Deno.test({
 
 Deno.test("where the library is missing or FFI is not allowed, open gives undefined", async () => {
   assertEquals(TurboJpegDecoder.open(["/nonexistent/libturbojpeg.so.0"]), undefined);
-  // Without --allow-ffi: no permission prompt, no error, just no native decoder.
+  // Without --allow-ffi: no error and nothing on stderr, just no native decoder.
   await withTempDir(async (dir) => {
     const script = join(dir, "open.ts");
     const module = new URL("../lib/turbojpeg.ts", import.meta.url).href;

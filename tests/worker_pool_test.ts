@@ -7,6 +7,7 @@
  * across threads without conversion), in input order, whatever the scheduling.
  */
 
+import { poseBits } from "./support/poses.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import { join } from "node:path";
@@ -26,17 +27,6 @@ function sharedImages(count: number): string[] {
   const dir = requireShared("coco", "val2017");
   const names = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.endsWith(".jpg"));
   return names.sort().slice(0, count).map((n) => join(dir, n));
-}
-
-/** Keypoints as their exact bit patterns, so that -0 vs 0 or a last-bit change shows. */
-function bits(poses: Pose[]): unknown[] {
-  return poses.map((p) => ({
-    box: p.box,
-    score: p.score,
-    keypoints: Array.from(
-      new Uint32Array(p.keypoints.buffer, p.keypoints.byteOffset, p.keypoints.length),
-    ),
-  }));
 }
 
 /** Poses from the pipeline run in this process, one thread: the reference. */
@@ -95,7 +85,11 @@ Deno.test({
       assertEquals(results.map((r) => r.item), items, "one result per item, in input order");
       for (let i = 0; i < items.length; i++) {
         assertEquals(results[i].error, undefined, `no error for ${items[i].path}`);
-        assertEquals(bits(results[i].poses!), bits(expected[i]), `poses of ${items[i].path}`);
+        assertEquals(
+          poseBits(results[i].poses!),
+          poseBits(expected[i]),
+          `poses of ${items[i].path}`,
+        );
         assert(results[i].decodeMs > 0, "decoding is timed in the worker");
       }
       const stats = pool.stats();
@@ -141,7 +135,7 @@ Deno.test({
         }
         // The workers survive: the pool takes another batch.
         const again = await collect(pool, [{ path: files[0] }]);
-        assertEquals(bits(again[0].poses!), bits(results[0].poses!));
+        assertEquals(poseBits(again[0].poses!), poseBits(results[0].poses!));
       });
     } finally {
       await Deno.remove(dir, { recursive: true });
@@ -198,7 +192,7 @@ Deno.test({
     await withTwoWorkers(async (pool) => {
       const results = await collect(pool, items);
       assertEquals(results.map((r) => r.item), items, "input order");
-      results.forEach((r, i) => assertEquals(bits(r.poses!), bits(expected[i])));
+      results.forEach((r, i) => assertEquals(poseBits(r.poses!), poseBits(expected[i])));
       // Item 2 was sent to worker 0, behind the slow image; worker 1 takes it back at the
       // end. Its finished results wait for item 0 without stopping it (the reorder window).
       assertEquals(pool.stats().map((s) => s.images), [1, 6]);
@@ -224,7 +218,7 @@ Deno.test({
     await withTwoWorkers(async (pool) => {
       const [result] = await collect(pool, items);
       assertEquals(result.error, undefined);
-      assertEquals(bits(result.poses!), bits(expected));
+      assertEquals(poseBits(result.poses!), poseBits(expected));
       const stats = pool.stats();
       assertEquals(stats.map((s) => s.images).sort(), [0, 1], "one worker owns the image");
       const helper = stats.find((s) => s.images === 0)!;

@@ -131,13 +131,6 @@ function addTimings(sum: StageTimings, add: StageTimings): void {
   }
 }
 
-/** The same stage names, all zero. */
-function zeroTimings(like: StageTimings): StageTimings {
-  const zero = { ...like };
-  for (const key of Object.keys(zero) as (keyof StageTimings)[]) zero[key] = 0;
-  return zero;
-}
-
 function validCount(value: number, name: string): number {
   if (!Number.isInteger(value) || value < 1) {
     throw new RangeError(`${name} must be a whole number of at least 1, got ${value}`);
@@ -490,11 +483,10 @@ export class PosePool {
 
   /** `donor` gave people of its image away: run them on the worker that asked for them. */
   #onHandOff(donor: WorkerSlot, message: Extract<FromWorker, { type: "handOff" }>): void {
-    const thief = this.#endHandOffRequest(donor, message.id) ??
-      this.#slots.filter((slot) => slot !== donor).sort((a, b) => this.#load(a) - this.#load(b))[0];
+    const thief = this.#endHandOffRequest(donor, message.id);
     if (!thief) {
-      // No other worker (cannot happen: a pool of one never asks); the donor runs them itself.
-      const back: ToWorker = { type: "partDone", part: message.part, error: "no other worker" };
+      // Unasked (a worker only gives after a request): the donor runs them itself.
+      const back: ToWorker = { type: "partDone", part: message.part, error: "nobody asked" };
       return donor.worker.postMessage(back);
     }
     const key = this.#nextPartKey++;
@@ -517,9 +509,9 @@ export class PosePool {
     const part = this.#parts.get(message.key);
     this.#parts.delete(message.key);
     if (part) {
-      const sum = this.#partTimings.get(part.imageId) ?? zeroTimings(message.timings);
-      addTimings(sum, message.timings);
-      this.#partTimings.set(part.imageId, sum);
+      const sum = this.#partTimings.get(part.imageId);
+      if (sum) addTimings(sum, message.timings);
+      else this.#partTimings.set(part.imageId, { ...message.timings });
       const done: ToWorker = {
         type: "partDone",
         part: part.part,

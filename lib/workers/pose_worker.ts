@@ -20,7 +20,7 @@ import { readInput } from "../inputs.ts";
 import { type PipelineOptions, PosePipeline, type StageTimings } from "../pipeline.ts";
 import type { RuntimeInfo } from "../runtime.ts";
 import type { KeypointHandOff } from "../pipeline.ts";
-import { withNativeJpeg } from "../turbojpeg.ts";
+import { decodeOptionsFor } from "../turbojpeg.ts";
 import type { Box, Pose, RgbImage } from "../types.ts";
 
 /** Pipeline options a worker can receive: everything that survives structured cloning. */
@@ -323,13 +323,10 @@ function serve(scope: WorkerScope): void {
         post({ type: "loadError", message: errorMessage(error) });
         return;
       }
-      // Native onnxruntime is the opt-in to native code: JPEG decoding goes native with it.
       const notes = pipeline.notes;
-      if (pipeline.runtimeInfo.backend === "native") {
-        const native = withNativeJpeg(decode);
-        decode = native.decode;
-        if (native.note) notes.push(native.note);
-      }
+      const decoding = decodeOptionsFor(pipeline.runtimeInfo.backend, decode);
+      decode = decoding.decode;
+      if (decoding.note) notes.push(decoding.note);
       post({
         type: "ready",
         needsBoxes: pipeline.needsBoxes,
