@@ -69,7 +69,7 @@ export type {
 
 // Runtime and models.
 /** The execution runtime a pipeline runs on (backend, threads, notes). */
-export { Runtime } from "./lib/runtime.ts";
+export { Runtime } from "./lib/runtime/runtime.ts";
 /** Backends: what to ask for, what runs, what the runtime reports; sessions and tensors. */
 export type {
   Backend,
@@ -77,11 +77,11 @@ export type {
   RuntimeInfo,
   RuntimeOptions,
   TensorInfo,
-} from "./lib/runtime.ts";
+} from "./lib/runtime/runtime.ts";
 /** What `backend` may ask for, and onnxruntime-web's two backends. */
-export type { Backend as WebBackend, BackendChoice } from "./lib/gpu.ts";
+export type { Backend as WebBackend, BackendChoice } from "./lib/runtime/backend.ts";
 /** Model inputs: tensors by input name. */
-export type { InputTensor, ModelInputs } from "./lib/session.ts";
+export type { InputTensor, ModelInputs } from "./lib/runtime/session.ts";
 /** Loads one model (resolve, download if needed, check it runs) with its family adapter. */
 export { loadModel } from "./lib/models/load.ts";
 /** A loaded model and how to find models. */
@@ -89,17 +89,17 @@ export type { LoadedModel, LoadOptions } from "./lib/models/load.ts";
 /** Model manifests: the shipped catalog and validation of user manifests. */
 export { findManifest, listManifests, validateManifest } from "./lib/models/catalog.ts";
 /** Every catalog model and where its file is. */
-export { catalogAvailability } from "./lib/models/availability.ts";
+export { catalogAvailability } from "./lib/deno/models/availability.ts";
 /** One row of `catalogAvailability`. */
-export type { ModelAvailability } from "./lib/models/availability.ts";
+export type { ModelAvailability } from "./lib/deno/models/availability.ts";
 /** Finds (or downloads and verifies) a model file for a manifest name or path. */
-export { resolveModel } from "./lib/models/resolve.ts";
+export { resolveModel } from "./lib/deno/models/resolve.ts";
 /** Options and result of `resolveModel`. */
-export type { Environment, ResolvedModel, ResolveOptions } from "./lib/models/resolve.ts";
+export type { Environment, ResolvedModel, ResolveOptions } from "./lib/deno/models/resolve.ts";
 /** Download progress callback: bytes received, and the total when known. */
-export type { DownloadProgress } from "./lib/models/download.ts";
+export type { DownloadProgress } from "./lib/deno/models/download.ts";
 /** The manifest format. */
-export type { ImageResize, ManifestInput, ModelManifest, ModelTask } from "./lib/manifest.ts";
+export type { ImageResize, ManifestInput, ModelManifest, ModelTask } from "./lib/models/manifest.ts";
 
 // Model families.
 /** The family registry: every family, lookup by name, adapter for a manifest. */
@@ -125,7 +125,7 @@ export type {
   RecognizedManifest,
 } from "./lib/families/family.ts";
 /** Whole-image geometry: where an image lands in a model input, and back. */
-export { imageFrame } from "./lib/frame.ts";
+export { imageFrame } from "./lib/geometry/frame.ts";
 
 // Images in and out.
 /** Decodes JPEG/PNG bytes to RGB (EXIF orientation applied); reads an image file. */
@@ -135,21 +135,21 @@ export {
   ImageDecodeError,
   readImageFile,
   readImageSize,
-} from "./lib/image.ts";
+} from "./lib/image/decode.ts";
 /** Options of the decoders and of `encodeJpeg`. */
-export type { DecodeOptions, JpegEncodeOptions } from "./lib/image.ts";
+export type { DecodeOptions, JpegEncodeOptions } from "./lib/image/decode.ts";
 /** The system's libjpeg-turbo through FFI, the faster JPEG decoder of `--backend native`. */
-export { TurboJpegDecoder } from "./lib/turbojpeg.ts";
+export { TurboJpegDecoder } from "./lib/deno/turbojpeg.ts";
 /** What `DecodeOptions.jpegDecoder` takes. */
-export type { JpegDecoder } from "./lib/turbojpeg.ts";
+export type { JpegDecoder } from "./lib/deno/turbojpeg.ts";
 /** Draws boxes and skeletons on an image; encodes images for writing. */
-export { BOX_COLOR, drawPoses, encodeJpeg, encodePng } from "./lib/draw.ts";
+export { BOX_COLOR, drawPoses, encodeJpeg, encodePng } from "./lib/image/draw.ts";
 /** How `drawPoses` draws. */
-export type { DrawOptions, Rgb } from "./lib/draw.ts";
+export type { DrawOptions, Rgb } from "./lib/image/draw.ts";
 /** Expands files, directories (recursively) and globs into inputs; reads one input. */
-export { expandInputs, InputReadError, readInput } from "./lib/inputs.ts";
+export { expandInputs, InputReadError, readInput } from "./lib/deno/inputs.ts";
 /** What `expandInputs` found, and options of `readInput`. */
-export type { ExpandedInputs, InputError, ReadInputOptions } from "./lib/inputs.ts";
+export type { ExpandedInputs, InputError, ReadInputOptions } from "./lib/deno/inputs.ts";
 
 // Videos.
 /** Poses for each frame of a video, with tracking and smoothing. */
@@ -157,17 +157,17 @@ export { videoPoses } from "./lib/video_poses.ts";
 /** One frame's poses and how `videoPoses` runs. */
 export type { FramePoses, VideoPose, VideoPoseOptions } from "./lib/video_poses.ts";
 /** Decodes a video's frames with ffmpeg. */
-export { readVideoFrames } from "./lib/video/read.ts";
+export { readVideoFrames } from "./lib/deno/video/read.ts";
 /** A decoded frame and options of `readVideoFrames`. */
-export type { ReadVideoOptions, VideoFrame } from "./lib/video/read.ts";
+export type { ReadVideoOptions, VideoFrame } from "./lib/deno/video/read.ts";
 /** What ffprobe says of a video; the error every video function throws. */
-export { probeVideo, VideoError } from "./lib/video/probe.ts";
+export { probeVideo, VideoError } from "./lib/deno/video/probe.ts";
 /** The result of `probeVideo`. */
-export type { VideoInfo } from "./lib/video/probe.ts";
+export type { VideoInfo } from "./lib/deno/video/probe.ts";
 /** Writes RGB frames to an H.264 .mp4 file. */
-export { VideoWriter } from "./lib/video/write.ts";
+export { VideoWriter } from "./lib/deno/video/write.ts";
 /** Options of `VideoWriter.open`. */
-export type { VideoWriterOptions } from "./lib/video/write.ts";
+export type { VideoWriterOptions } from "./lib/deno/video/write.ts";
 
 // Tracking and smoothing.
 /** Person tracking across frames (optimal assignment on OKS or IoU). */
@@ -186,9 +186,9 @@ export type { OneEuroOptions } from "./lib/track/one_euro.ts";
 
 // Workers.
 /** A pool of pipeline workers processing images in parallel, results in input order. */
-export { PosePool } from "./lib/workers/pool.ts";
+export { PosePool } from "./lib/deno/workers/pool.ts";
 /** Options of the pool, its items and results, per-worker statistics. */
-export type { PoolItem, PoolOptions, PoolResult, WorkerStats } from "./lib/workers/pool.ts";
+export type { PoolItem, PoolOptions, PoolResult, WorkerStats } from "./lib/deno/workers/pool.ts";
 
 // Outputs.
 /** Streaming JSON Lines results (one record per image or frame), resumable. */
@@ -211,9 +211,9 @@ export type { Shard } from "./lib/output/shard.ts";
 
 // Person boxes from files.
 /** Person boxes from a COCO detection results file or from ground-truth annotations. */
-export { groundTruthBoxes, parseDetectionBoxes } from "./lib/boxes.ts";
+export { groundTruthBoxes, parseDetectionBoxes } from "./lib/coco/boxes.ts";
 /** Person boxes per image id, and what `groundTruthBoxes` reads. */
-export type { BoxesByImage, GroundTruthForBoxes } from "./lib/boxes.ts";
+export type { BoxesByImage, GroundTruthForBoxes } from "./lib/coco/boxes.ts";
 
 // COCO results.
 /** COCO keypoint results: conversion, image ids, and atomic writing. */
@@ -223,9 +223,9 @@ export {
   imageIdFromFileName,
   toCocoResults,
   writeResultsAtomic,
-} from "./lib/coco_results.ts";
+} from "./lib/coco/results.ts";
 /** One COCO keypoint result entry. */
-export type { CocoKeypointResult } from "./lib/coco_results.ts";
+export type { CocoKeypointResult } from "./lib/coco/results.ts";
 
 // Evaluation.
 /** COCO keypoint evaluation (OKS AP), identical to pycocotools' COCOeval. */
@@ -257,4 +257,4 @@ export {
   COCO_KEYPOINT_SIGMAS,
   COCO_SKELETON,
   flipPermutation,
-} from "./lib/coco_keypoints.ts";
+} from "./lib/coco/keypoints.ts";

@@ -16,7 +16,7 @@
 
 // Imported before anything starts onnxruntime: onnxruntime-web replaces globalThis.Worker
 // when it starts (see `WebWorker` in lib/workers/pool.ts).
-import { PosePool, type WorkerStats } from "../lib/workers/pool.ts";
+import { PosePool, type WorkerStats } from "../lib/deno/workers/pool.ts";
 import { existsSync } from "node:fs";
 import process from "node:process";
 import {
@@ -33,9 +33,9 @@ import {
 } from "../cli/args.ts";
 import { backendLabel, runCommand } from "../cli/common.ts";
 import { printErr } from "../cli/progress.ts";
-import { decodeImage } from "../lib/image.ts";
-import { decodeOptionsFor } from "../lib/turbojpeg.ts";
-import { expandInputs } from "../lib/inputs.ts";
+import { decodeImage } from "../lib/image/decode.ts";
+import { decodeOptionsFor } from "../lib/deno/turbojpeg.ts";
+import { expandInputs } from "../lib/deno/inputs.ts";
 import { type PipelineOptions, PosePipeline, type StageTimings } from "../lib/pipeline.ts";
 
 const SHARED_IMAGES = new URL("../../shared/coco/val2017", import.meta.url).pathname;

@@ -6,18 +6,18 @@
  */
 
 import { basename, join } from "node:path";
-import type { BoxesByImage } from "../lib/boxes.ts";
-import { writeFileAtomic } from "../lib/coco_results.ts";
-import { type DrawOptions, drawPoses, encodeJpeg } from "../lib/draw.ts";
-import { decodeImage, type DecodeOptions } from "../lib/image.ts";
-import { decodeOptionsFor } from "../lib/turbojpeg.ts";
+import type { BoxesByImage } from "../lib/coco/boxes.ts";
+import { writeFileAtomic } from "../lib/coco/results.ts";
+import { type DrawOptions, drawPoses, encodeJpeg } from "../lib/image/draw.ts";
+import { decodeImage, type DecodeOptions } from "../lib/image/decode.ts";
+import { decodeOptionsFor } from "../lib/deno/turbojpeg.ts";
 import {
   isUrlInput,
   isVideoInput,
   readInput,
   type ReadInputOptions,
   STDIN_INPUT,
-} from "../lib/inputs.ts";
+} from "../lib/deno/inputs.ts";
 import {
   type JsonlRecord,
   jsonlRecordForFrame,
@@ -28,10 +28,10 @@ import { cocoResultsFromRecords, type MergedResult } from "../lib/output/merge.t
 import type { PosePipeline } from "../lib/pipeline.ts";
 import type { OneEuroOptions } from "../lib/track/one_euro.ts";
 import type { Pose, RgbImage } from "../lib/types.ts";
-import { probeVideo, type VideoInfo } from "../lib/video/probe.ts";
-import { VideoWriter } from "../lib/video/write.ts";
+import { probeVideo, type VideoInfo } from "../lib/deno/video/probe.ts";
+import { VideoWriter } from "../lib/deno/video/write.ts";
 import { type VideoPose, videoPoses } from "../lib/video_poses.ts";
-import type { PoolItem, PosePool } from "../lib/workers/pool.ts";
+import type { PoolItem, PosePool } from "../lib/deno/workers/pool.ts";
 import { printErr, ProgressBar } from "./progress.ts";
 
 /** One input to process and the id its results get. */

@@ -1,10 +1,10 @@
 /** Small pieces shared by the commands: loading models with progress, summaries, JSON files. */
 
 import { type PipelineOptions, PosePipeline } from "../lib/pipeline.ts";
-import { chooseBackend, probeWebGpu } from "../lib/gpu.ts";
-import type { RuntimeInfo } from "../lib/runtime.ts";
-import type { DecodeOptions } from "../lib/image.ts";
-import { PosePool } from "../lib/workers/pool.ts";
+import { chooseBackend, probeWebGpu } from "../lib/runtime/backend.ts";
+import type { RuntimeInfo } from "../lib/runtime/runtime.ts";
+import type { DecodeOptions } from "../lib/image/decode.ts";
+import { PosePool } from "../lib/deno/workers/pool.ts";
 import type { BatchResult } from "./batch.ts";
 import { formatDuration, printErr } from "./progress.ts";
 

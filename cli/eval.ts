@@ -1,8 +1,8 @@
 /** `posekit eval`: COCO keypoint AP of a results file, or of the pipeline run on COCO images. */
 
 import { isAbsolute, join, relative, resolve } from "node:path";
-import { type BoxesByImage, groundTruthBoxes, parseDetectionBoxes } from "../lib/boxes.ts";
-import { writeResults } from "../lib/coco_results.ts";
+import { type BoxesByImage, groundTruthBoxes, parseDetectionBoxes } from "../lib/coco/boxes.ts";
+import { writeResults } from "../lib/coco/results.ts";
 import { parseGroundTruth, parseResults } from "../lib/eval/coco_json.ts";
 import { evaluateKeypoints } from "../lib/eval/cocoeval.ts";
 import { formatKeypointTable, formatSummary, formatTable } from "../lib/eval/summary.ts";
@@ -22,8 +22,8 @@ import {
 } from "./args.ts";
 import { type BatchItem, CocoCollector, processInputs } from "./batch.ts";
 // A static import: the pool keeps Deno's own Worker before onnxruntime-web replaces it.
-import type { PosePool } from "../lib/workers/pool.ts";
-import "../lib/workers/pool.ts";
+import type { PosePool } from "../lib/deno/workers/pool.ts";
+import "../lib/deno/workers/pool.ts";
 import type { PosePipeline } from "../lib/pipeline.ts";
 import {
   backendLabel,

@@ -6,7 +6,7 @@
  */
 
 import { resolve } from "node:path";
-import { writeResults } from "../lib/coco_results.ts";
+import { writeResults } from "../lib/coco/results.ts";
 import { mergeJsonlFiles, type MergeOrder } from "../lib/output/merge.ts";
 import { parseCommandLine, UsageError } from "./args.ts";
 import { prepareOutputFile } from "./output_paths.ts";

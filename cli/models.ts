@@ -1,6 +1,6 @@
 /** `deno task models`: the model catalog as a table (or JSON), with where each file is. */
 
-import { catalogAvailability } from "../lib/models/availability.ts";
+import { catalogAvailability } from "../lib/deno/models/availability.ts";
 import { parseCommandLine } from "./args.ts";
 import { runCommand } from "./run_command.ts";
 

@@ -1,14 +1,14 @@
 /** `posekit predict`: poses for images and videos, written as COCO results or JSON Lines. */
 
-import { parseDetectionBoxes } from "../lib/boxes.ts";
-import { assignImageIds, writeResults } from "../lib/coco_results.ts";
-import { expandInputs, isVideoInput } from "../lib/inputs.ts";
+import { parseDetectionBoxes } from "../lib/coco/boxes.ts";
+import { assignImageIds, writeResults } from "../lib/coco/results.ts";
+import { expandInputs, isVideoInput } from "../lib/deno/inputs.ts";
 import { JsonlWriter, readJsonlProgress } from "../lib/output/jsonl.ts";
 import { comparePaths, resolveShard, selectShard, ShardError } from "../lib/output/shard.ts";
 import type { PosePipeline } from "../lib/pipeline.ts";
 // A static import: the pool keeps Deno's own Worker before onnxruntime-web replaces it.
-import type { PosePool } from "../lib/workers/pool.ts";
-import "../lib/workers/pool.ts";
+import type { PosePool } from "../lib/deno/workers/pool.ts";
+import "../lib/deno/workers/pool.ts";
 import {
   COMMON_OPTIONS,
   decodeOptions,

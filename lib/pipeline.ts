@@ -5,7 +5,7 @@
  * this file only orchestrates.
  */
 
-import { type CropGeometry, cropGeometry, cropKeypointsToImage, cropsToTensor } from "./crops.ts";
+import { type CropGeometry, cropGeometry, cropKeypointsToImage, cropsToTensor } from "./geometry/crops.ts";
 import type {
   DecodeSettings,
   DetectorAdapter,
@@ -14,13 +14,13 @@ import type {
   ImageInputSpec,
   KeypointAdapter,
 } from "./families/family.ts";
-import { decodeImage } from "./image.ts";
+import { decodeImage } from "./image/decode.ts";
 import { type LoadedModel, loadModel, type LoadOptions, sliceBatch } from "./models/load.ts";
-import { oksNms } from "./nms.ts";
-import { DEFAULT_KEYPOINT_SCORE_THRESHOLD, rescorePose } from "./pose_score.ts";
-import { imageToTensor } from "./preprocess.ts";
-import { type BackendChoice, Runtime, type RuntimeInfo } from "./runtime.ts";
-import { float32Input, type ModelInputs } from "./session.ts";
+import { oksNms } from "./geometry/nms.ts";
+import { DEFAULT_KEYPOINT_SCORE_THRESHOLD, rescorePose } from "./coco/pose_score.ts";
+import { imageToTensor } from "./image/preprocess.ts";
+import { type BackendChoice, Runtime, type RuntimeInfo } from "./runtime/runtime.ts";
+import { float32Input, type ModelInputs } from "./runtime/session.ts";
 import type { Box, ModelOutputs, Pose, RgbImage } from "./types.ts";
 
 export type { LoadedModel } from "./models/load.ts";

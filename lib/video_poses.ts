@@ -9,8 +9,8 @@ import type { BoxSource, PosePipeline } from "./pipeline.ts";
 import type { OneEuroOptions } from "./track/one_euro.ts";
 import { PoseTracker, type PoseTrackerOptions } from "./track/tracker.ts";
 import type { Box, Pose } from "./types.ts";
-import { readVideoFrames, type VideoFrame } from "./video/read.ts";
-import type { VideoInfo } from "./video/probe.ts";
+import { readVideoFrames, type VideoFrame } from "./deno/video/read.ts";
+import type { VideoInfo } from "./deno/video/probe.ts";
 
 /** A pose in a video frame; `trackId` is set unless tracking is off. */
 export interface VideoPose extends Pose {

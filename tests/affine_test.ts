@@ -6,7 +6,7 @@ import {
   imageToCropTransform,
   invertAffine,
   transformKeypoints,
-} from "../lib/affine.ts";
+} from "../lib/geometry/affine.ts";
 
 Deno.test("a tall box is widened to the 3:4 aspect ratio and enlarged 1.25x", () => {
   // 60 wide, 200 tall, centred at (130, 200): width becomes 200·0.75 = 150, then ×1.25.

@@ -4,7 +4,7 @@
  */
 
 import { join } from "node:path";
-import { decodeImage, encodeJpeg, encodePng, readImageFile } from "../lib/image.ts";
+import { decodeImage, encodeJpeg, encodePng, readImageFile } from "../lib/image/decode.ts";
 import type { RgbImage } from "../lib/types.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 import {

@@ -16,7 +16,7 @@ import {
   temporaryPathFor,
   toCocoResults,
   writeResultsAtomic,
-} from "../lib/coco_results.ts";
+} from "../lib/coco/results.ts";
 import type { Pose } from "../lib/types.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 

@@ -38,7 +38,7 @@ import {
   formatSummary,
   formatTable,
 } from "../lib/eval/summary.ts";
-import { COCO_KEYPOINT_SIGMAS } from "../lib/coco_keypoints.ts";
+import { COCO_KEYPOINT_SIGMAS } from "../lib/coco/keypoints.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
 
 interface FixtureCase {

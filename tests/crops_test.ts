@@ -1,9 +1,9 @@
 /** Crops: the flip test's mirrored crop is the crop with each row reversed, bit for bit. */
 
 import { assertEquals } from "./support/assert.ts";
-import { cropGeometry, cropsToTensor } from "../lib/crops.ts";
+import { cropGeometry, cropsToTensor } from "../lib/geometry/crops.ts";
 import type { CropSpec } from "../lib/families/family.ts";
-import { warpCropToTensor } from "../lib/preprocess.ts";
+import { warpCropToTensor } from "../lib/image/preprocess.ts";
 import type { RgbImage } from "../lib/types.ts";
 
 function noiseImage(width: number, height: number): RgbImage {

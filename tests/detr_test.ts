@@ -1,10 +1,10 @@
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./support/assert.ts";
 import { decodeDetr, detrFamily } from "../lib/families/detr.ts";
 import type { DetectorAdapter, ImageFrame } from "../lib/families/family.ts";
-import type { ModelManifest } from "../lib/manifest.ts";
+import type { ModelManifest } from "../lib/models/manifest.ts";
 import type { Box, OutputTensor } from "../lib/types.ts";
-import { imageToTensor } from "../lib/preprocess.ts";
-import { ModelSession } from "../lib/runtime.ts";
+import { imageToTensor } from "../lib/image/preprocess.ts";
+import { ModelSession } from "../lib/runtime/runtime.ts";
 import {
   buildDetrPersonModel,
   createImage,

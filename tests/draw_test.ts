@@ -11,8 +11,8 @@ import {
   fillCircle,
   keypointSide,
   SIDE_COLORS,
-} from "../lib/draw.ts";
-import { decodeImage, encodeJpeg } from "../lib/image.ts";
+} from "../lib/image/draw.ts";
+import { decodeImage, encodeJpeg } from "../lib/image/decode.ts";
 import type { Pose, RgbImage } from "../lib/types.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 

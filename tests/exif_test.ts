@@ -4,8 +4,8 @@
  */
 
 import assert from "node:assert/strict";
-import { applyOrientation, readJpegOrientation } from "../lib/exif.ts";
-import { decodeImage, encodeJpeg } from "../lib/image.ts";
+import { applyOrientation, readJpegOrientation } from "../lib/image/exif.ts";
+import { decodeImage, encodeJpeg } from "../lib/image/decode.ts";
 import type { RgbImage } from "../lib/types.ts";
 
 /**

@@ -11,11 +11,11 @@
 
 import { assertAlmostEquals } from "./support/assert.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
-import { groundTruthBoxes } from "../lib/boxes.ts";
-import { toCocoResults } from "../lib/coco_results.ts";
+import { groundTruthBoxes } from "../lib/coco/boxes.ts";
+import { toCocoResults } from "../lib/coco/results.ts";
 import { parseGroundTruth, parseResults } from "../lib/eval/coco_json.ts";
 import { evaluateKeypoints } from "../lib/eval/cocoeval.ts";
-import { readImageFile } from "../lib/image.ts";
+import { readImageFile } from "../lib/image/decode.ts";
 import { type PipelineOptions, PosePipeline } from "../lib/pipeline.ts";
 import type { RgbImage } from "../lib/types.ts";
 

@@ -13,7 +13,7 @@ import {
   type GpuLike,
   probeWebGpu,
   softwareAdapterReason,
-} from "../lib/gpu.ts";
+} from "../lib/runtime/backend.ts";
 
 function adapter(fields: Partial<AdapterDescription>): AdapterDescription {
   return {

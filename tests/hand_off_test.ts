@@ -11,9 +11,9 @@ import { assert, assertEquals } from "./support/assert.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import { withTempDir } from "./support/cli.ts";
 import { buildSimccModel, createImage, drawSyntheticPerson } from "./support/synthetic_models.ts";
-import { readImageFile } from "../lib/image.ts";
+import { readImageFile } from "../lib/image/decode.ts";
 import { type KeypointHandOff, PosePipeline } from "../lib/pipeline.ts";
-import { Runtime } from "../lib/runtime.ts";
+import { Runtime } from "../lib/runtime/runtime.ts";
 import type { Box, Pose } from "../lib/types.ts";
 
 const ignore = ignoreWithoutShared("models") || ignoreWithoutShared("coco", "val2017");

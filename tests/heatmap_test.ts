@@ -1,5 +1,5 @@
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./support/assert.ts";
-import { readImageFile } from "../lib/image.ts";
+import { readImageFile } from "../lib/image/decode.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import {
   createHeatmapAdapter,
@@ -13,11 +13,11 @@ import {
   imageToCropTransform,
   invertAffine,
   transformKeypoints,
-} from "../lib/affine.ts";
-import { COCO_FLIP_PAIRS, COCO_KEYPOINT_SIGMAS } from "../lib/coco_keypoints.ts";
-import type { ModelManifest } from "../lib/manifest.ts";
-import { warpCropToTensor } from "../lib/preprocess.ts";
-import { ModelSession, Runtime } from "../lib/runtime.ts";
+} from "../lib/geometry/affine.ts";
+import { COCO_FLIP_PAIRS, COCO_KEYPOINT_SIGMAS } from "../lib/coco/keypoints.ts";
+import type { ModelManifest } from "../lib/models/manifest.ts";
+import { warpCropToTensor } from "../lib/image/preprocess.ts";
+import { ModelSession, Runtime } from "../lib/runtime/runtime.ts";
 import { loadModel } from "../lib/models/load.ts";
 
 /** A K×H×W heatmap stack, zero except for the listed values [k, x, y, value]. */

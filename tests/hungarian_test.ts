@@ -1,4 +1,4 @@
-import { hungarian } from "../lib/hungarian.ts";
+import { hungarian } from "../lib/math/hungarian.ts";
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./support/assert.ts";
 
 /** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */

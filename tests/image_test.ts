@@ -17,7 +17,7 @@ import {
   readImageFile,
   readImageSize,
   sniffImageFormat,
-} from "../lib/image.ts";
+} from "../lib/image/decode.ts";
 import type { RgbImage } from "../lib/types.ts";
 import { assert, assertEquals, assertRejects } from "./support/assert.ts";
 import { handMadeCmykJpeg, pngClaiming } from "./support/hand_made_images.ts";
@@ -365,7 +365,7 @@ Deno.test("a CMYK JPEG decodes, and libjpeg's own messages never reach stderr", 
   // conversion request" for CMYK (and "Corrupt JPEG data" for junk before a marker).
   const script = `
     import { decodeImage, encodeJpeg } from ${
-    JSON.stringify(new URL("../lib/image.ts", import.meta.url).href)
+    JSON.stringify(new URL("../lib/image/decode.ts", import.meta.url).href)
   };
     const cmyk = Uint8Array.from(${JSON.stringify([...cmyk])});
     const image = await decodeImage(cmyk, "cmyk.jpg");

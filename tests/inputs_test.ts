@@ -11,7 +11,7 @@ import {
   InputReadError,
   isImageFileName,
   readInput,
-} from "../lib/inputs.ts";
+} from "../lib/deno/inputs.ts";
 import { assert, assertEquals, assertRejects } from "./support/assert.ts";
 
 /**

@@ -4,8 +4,8 @@
  * file) against the repaired copy beside it, and on constructed models against hand values.
  */
 
-import { doublingModel, withoutBatchNormSpatial } from "../lib/onnx_rewrite.ts";
-import { ModelSession } from "../lib/runtime.ts";
+import { doublingModel, withoutBatchNormSpatial } from "../lib/runtime/onnx_rewrite.ts";
+import { ModelSession } from "../lib/runtime/runtime.ts";
 import { float, OnnxGraph } from "./support/onnx_builder.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import {

@@ -5,7 +5,7 @@
  */
 
 import { join } from "node:path";
-import { toCocoResults } from "../lib/coco_results.ts";
+import { toCocoResults } from "../lib/coco/results.ts";
 import {
   formatJsonlLine,
   type JsonlRecord,

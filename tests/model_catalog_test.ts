@@ -7,9 +7,9 @@ import { join } from "node:path";
 import { assert, assertEquals, assertThrows } from "./support/assert.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import { findManifest, listManifests, validateManifest } from "../lib/models/catalog.ts";
-import { COCO_FLIP_PAIRS, COCO_KEYPOINT_NAMES, COCO_SKELETON } from "../lib/coco_keypoints.ts";
-import type { ModelManifest } from "../lib/manifest.ts";
-import { ModelSession } from "../lib/runtime.ts";
+import { COCO_FLIP_PAIRS, COCO_KEYPOINT_NAMES, COCO_SKELETON } from "../lib/coco/keypoints.ts";
+import type { ModelManifest } from "../lib/models/manifest.ts";
+import { ModelSession } from "../lib/runtime/runtime.ts";
 
 const MODELS_DIR = join(import.meta.dirname!, "..", "models");
 

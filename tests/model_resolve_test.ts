@@ -14,7 +14,7 @@ import {
   modelSearchDirs,
   resolveModel,
   type ResolveOptions,
-} from "../lib/models/resolve.ts";
+} from "../lib/deno/models/resolve.ts";
 
 const encoder = new TextEncoder();
 

@@ -13,14 +13,14 @@
  */
 
 import * as ortWeb from "onnxruntime-web";
-import { loadNativeSession, nativeImportFailureMessage } from "../lib/native_session.ts";
+import { loadNativeSession, nativeImportFailureMessage } from "../lib/deno/native_session.ts";
 import {
   float32Input,
   type InferenceSession,
   int64Input,
   type ModelInputs,
-} from "../lib/session.ts";
-import { readImageFile } from "../lib/image.ts";
+} from "../lib/runtime/session.ts";
+import { readImageFile } from "../lib/image/decode.ts";
 import type { ModelOutputs, Normalization, RgbImage } from "../lib/types.ts";
 import { assert, assertEquals, assertRejects } from "./support/assert.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
@@ -315,7 +315,7 @@ Deno.test("a failed import of onnxruntime-node says how to fix it", async () => 
 /** Runs a script that loads a native session in a fresh `deno run` with `flags`; its stderr. */
 async function failedLoadStderr(cwd: string, flags: string[]): Promise<string> {
   const script = `${cwd}/load_native.ts`;
-  const module = new URL("../lib/native_session.ts", import.meta.url).href;
+  const module = new URL("../lib/deno/native_session.ts", import.meta.url).href;
   await Deno.writeTextFile(
     script,
     `import { loadNativeSession } from ${JSON.stringify(module)};\n` +

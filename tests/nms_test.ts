@@ -1,6 +1,6 @@
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./support/assert.ts";
-import { boxIou, classwiseNms, nms, oksIou, oksNms, type OksNmsPose } from "../lib/nms.ts";
-import { COCO_KEYPOINT_SIGMAS } from "../lib/coco_keypoints.ts";
+import { boxIou, classwiseNms, nms, oksIou, oksNms, type OksNmsPose } from "../lib/geometry/nms.ts";
+import { COCO_KEYPOINT_SIGMAS } from "../lib/coco/keypoints.ts";
 
 const boxes = (...rows: number[][]) => Float32Array.from(rows.flat());
 const scores = (...values: number[]) => Float32Array.from(values);

@@ -8,11 +8,11 @@
 
 import { assert, assertAlmostEquals } from "./support/assert.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
-import { groundTruthBoxes } from "../lib/boxes.ts";
-import { toCocoResults } from "../lib/coco_results.ts";
+import { groundTruthBoxes } from "../lib/coco/boxes.ts";
+import { toCocoResults } from "../lib/coco/results.ts";
 import { parseGroundTruth, parseResults } from "../lib/eval/coco_json.ts";
 import { evaluateKeypoints, objectKeypointSimilarity } from "../lib/eval/cocoeval.ts";
-import { readImageFile } from "../lib/image.ts";
+import { readImageFile } from "../lib/image/decode.ts";
 import { PosePipeline } from "../lib/pipeline.ts";
 import type { Pose } from "../lib/types.ts";
 

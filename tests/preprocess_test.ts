@@ -1,6 +1,6 @@
 import { assertAlmostEquals, assertEquals } from "./support/assert.ts";
-import { imageToTensor, resizeRgbLikeOpenCv, warpCropToTensor } from "../lib/preprocess.ts";
-import { imageFrame } from "../lib/frame.ts";
+import { imageToTensor, resizeRgbLikeOpenCv, warpCropToTensor } from "../lib/image/preprocess.ts";
+import { imageFrame } from "../lib/geometry/frame.ts";
 import type { ImageInputSpec } from "../lib/families/family.ts";
 import type { Normalization, RgbImage } from "../lib/types.ts";
 

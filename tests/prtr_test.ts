@@ -3,14 +3,14 @@ import {
   imageToCropTransform,
   invertAffine,
   transformKeypoints,
-} from "../lib/affine.ts";
+} from "../lib/geometry/affine.ts";
 import type { ImageFrame } from "../lib/families/family.ts";
 import { createPrtrAdapter, fusePrtrFlip, prtrReadout } from "../lib/families/prtr.ts";
 import { createPrtrSequentialAdapter } from "../lib/families/prtr_sequential.ts";
-import type { ModelManifest } from "../lib/manifest.ts";
-import { imageToTensor, warpCropToTensor } from "../lib/preprocess.ts";
-import { ModelSession } from "../lib/runtime.ts";
-import { DEFAULT_KEYPOINT_SCORE_THRESHOLD } from "../lib/pose_score.ts";
+import type { ModelManifest } from "../lib/models/manifest.ts";
+import { imageToTensor, warpCropToTensor } from "../lib/image/preprocess.ts";
+import { ModelSession } from "../lib/runtime/runtime.ts";
+import { DEFAULT_KEYPOINT_SCORE_THRESHOLD } from "../lib/coco/pose_score.ts";
 import type { ModelOutputs, RgbImage } from "../lib/types.ts";
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./support/assert.ts";
 import {

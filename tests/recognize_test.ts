@@ -3,9 +3,9 @@ import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import { recognizeModel } from "../lib/families/recognize.ts";
 import { createAdapter, FAMILY_NAMES, manifestRequirements } from "../lib/families/registry.ts";
 import type { DetectorAdapter, KeypointAdapter } from "../lib/families/family.ts";
-import { COCO_FLIP_PAIRS, COCO_KEYPOINT_NAMES } from "../lib/coco_keypoints.ts";
-import type { ModelManifest } from "../lib/manifest.ts";
-import { ModelSession, type TensorInfo } from "../lib/runtime.ts";
+import { COCO_FLIP_PAIRS, COCO_KEYPOINT_NAMES } from "../lib/coco/keypoints.ts";
+import type { ModelManifest } from "../lib/models/manifest.ts";
+import { ModelSession, type TensorInfo } from "../lib/runtime/runtime.ts";
 
 const IMAGENET_MEAN: [number, number, number] = [123.675, 116.28, 103.53];
 const IMAGENET_STD: [number, number, number] = [58.395, 57.12, 57.375];

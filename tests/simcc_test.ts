@@ -1,10 +1,10 @@
 import { assertAlmostEquals, assertEquals, assertThrows } from "./support/assert.ts";
 import { decodeSimcc, fuseFlippedSimcc, simccFamily, simccVectors } from "../lib/families/simcc.ts";
 import type { KeypointAdapter } from "../lib/families/family.ts";
-import { COCO_FLIP_PAIRS } from "../lib/coco_keypoints.ts";
-import type { ModelManifest } from "../lib/manifest.ts";
+import { COCO_FLIP_PAIRS } from "../lib/coco/keypoints.ts";
+import type { ModelManifest } from "../lib/models/manifest.ts";
 import type { OutputTensor } from "../lib/types.ts";
-import { ModelSession, Runtime } from "../lib/runtime.ts";
+import { ModelSession, Runtime } from "../lib/runtime/runtime.ts";
 import { loadModel } from "../lib/models/load.ts";
 import { join } from "node:path";
 import {

@@ -24,9 +24,9 @@ import {
   type SyntheticModel,
   type SyntheticPerson,
 } from "./support/synthetic_models.ts";
-import { COCO_KEYPOINT_NAMES, COCO_SKELETON } from "../lib/coco_keypoints.ts";
-import { encodePng } from "../lib/image.ts";
-import type { ModelManifest } from "../lib/manifest.ts";
+import { COCO_KEYPOINT_NAMES, COCO_SKELETON } from "../lib/coco/keypoints.ts";
+import { encodePng } from "../lib/image/decode.ts";
+import type { ModelManifest } from "../lib/models/manifest.ts";
 
 const WIDTH = 480, HEIGHT = 300;
 

@@ -13,8 +13,8 @@ import { assert, assertEquals, assertRejects } from "./support/assert.ts";
 import { handMadeCmykJpeg } from "./support/hand_made_images.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import { withTempDir } from "./support/cli.ts";
-import { decodeImage, encodeJpeg, ImageDecodeError } from "../lib/image.ts";
-import { turboJpegCandidates, TurboJpegDecoder } from "../lib/turbojpeg.ts";
+import { decodeImage, encodeJpeg, ImageDecodeError } from "../lib/image/decode.ts";
+import { turboJpegCandidates, TurboJpegDecoder } from "../lib/deno/turbojpeg.ts";
 
 const installed = turboJpegCandidates().some((path) => {
   try {
@@ -108,7 +108,7 @@ Deno.test("where the library is missing or FFI is not allowed, open gives undefi
   // Without --allow-ffi: no error and nothing on stderr, just no native decoder.
   await withTempDir(async (dir) => {
     const script = join(dir, "open.ts");
-    const module = new URL("../lib/turbojpeg.ts", import.meta.url).href;
+    const module = new URL("../lib/deno/turbojpeg.ts", import.meta.url).href;
     await Deno.writeTextFile(
       script,
       `import { TurboJpegDecoder } from ${JSON.stringify(module)};\n` +

@@ -3,7 +3,7 @@
  * out by hand from the paper's definitions (sizes in unit lengths: w pixels span w − 1).
  */
 
-import { applyAffine, imageToCropTransform, invertAffine } from "../lib/affine.ts";
+import { applyAffine, imageToCropTransform, invertAffine } from "../lib/geometry/affine.ts";
 import { decodeUdpHeatmaps, udpCropTransform } from "../lib/codecs/udp.ts";
 import { flipBackHeatmaps } from "../lib/families/heatmap.ts";
 import { gaussianBlurHeatmap } from "../lib/codecs/gaussian.ts";

@@ -8,9 +8,9 @@
 
 import { withTempDir } from "./support/cli.ts";
 import { join } from "node:path";
-import { isStreamUrl, isVideoPath, probeVideo, VideoError } from "../lib/video/probe.ts";
-import { readVideoFrames, type VideoFrame } from "../lib/video/read.ts";
-import { VideoWriter } from "../lib/video/write.ts";
+import { isStreamUrl, isVideoPath, probeVideo, VideoError } from "../lib/deno/video/probe.ts";
+import { readVideoFrames, type VideoFrame } from "../lib/deno/video/read.ts";
+import { VideoWriter } from "../lib/deno/video/write.ts";
 import type { RgbImage } from "../lib/types.ts";
 import { assert, assertAlmostEquals, assertEquals, assertRejects } from "./support/assert.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";

@@ -6,8 +6,8 @@
 
 import { assert, assertEquals } from "./support/assert.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
-import { probeWebGpu } from "../lib/gpu.ts";
-import { readImageFile } from "../lib/image.ts";
+import { probeWebGpu } from "../lib/runtime/backend.ts";
+import { readImageFile } from "../lib/image/decode.ts";
 import { PosePipeline } from "../lib/pipeline.ts";
 
 const probe = await probeWebGpu();

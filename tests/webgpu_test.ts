@@ -31,16 +31,16 @@ import {
   imageToCropTransform,
   invertAffine,
   transformKeypoints,
-} from "../lib/affine.ts";
+} from "../lib/geometry/affine.ts";
 import type { DetectorAdapter, KeypointAdapter } from "../lib/families/family.ts";
 import { createHeatmapAdapter, flipBackHeatmaps } from "../lib/families/heatmap.ts";
 import { rtmdetFamily } from "../lib/families/rtmdet.ts";
 import { yoloxFamily } from "../lib/families/yolox.ts";
-import { probeWebGpu } from "../lib/gpu.ts";
-import { readImageFile } from "../lib/image.ts";
+import { probeWebGpu } from "../lib/runtime/backend.ts";
+import { readImageFile } from "../lib/image/decode.ts";
 import { findManifest } from "../lib/models/catalog.ts";
-import { imageToTensor, warpCropToTensor } from "../lib/preprocess.ts";
-import { ModelSession, Runtime, withOpset11Clip, withSymbolicBatch } from "../lib/runtime.ts";
+import { imageToTensor, warpCropToTensor } from "../lib/image/preprocess.ts";
+import { ModelSession, Runtime, withOpset11Clip, withSymbolicBatch } from "../lib/runtime/runtime.ts";
 import { OnnxGraph } from "./support/onnx_builder.ts";
 import type { Box, ModelOutputs, RgbImage } from "../lib/types.ts";
 
@@ -518,7 +518,7 @@ async function withoutAdapter(code: string): Promise<{ success: boolean; output:
   };
 }
 
-const RUNTIME_URL = new URL("../lib/runtime.ts", import.meta.url).href;
+const RUNTIME_URL = new URL("../lib/runtime/runtime.ts", import.meta.url).href;
 
 Deno.test("without an adapter, forced WebGPU is a clear error and auto falls back to WASM", async () => {
   const forced = await withoutAdapter(

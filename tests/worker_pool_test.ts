@@ -11,10 +11,10 @@ import { poseBits } from "./support/poses.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import { join } from "node:path";
-import { decodeImage } from "../lib/image.ts";
+import { decodeImage } from "../lib/image/decode.ts";
 import { type PipelineOptions, PosePipeline } from "../lib/pipeline.ts";
 import type { Box, Pose } from "../lib/types.ts";
-import { type PoolItem, type PoolResult, PosePool } from "../lib/workers/pool.ts";
+import { type PoolItem, type PoolResult, PosePool } from "../lib/deno/workers/pool.ts";
 
 const ignore = ignoreWithoutShared("models") || ignoreWithoutShared("coco", "val2017");
 
@@ -246,7 +246,7 @@ Deno.test({
     try {
       const badModel = join(dir, "no_such_model.onnx");
       const script = join(dir, "load_error.ts");
-      const poolUrl = new URL("../lib/workers/pool.ts", import.meta.url).href;
+      const poolUrl = new URL("../lib/deno/workers/pool.ts", import.meta.url).href;
       await Deno.writeTextFile(
         script,
         `import { PosePool } from ${JSON.stringify(poolUrl)};

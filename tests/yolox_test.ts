@@ -1,11 +1,11 @@
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./support/assert.ts";
-import { readImageFile } from "../lib/image.ts";
+import { readImageFile } from "../lib/image/decode.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import { decodeYolox, decodeYoloxDetections, yoloxFamily } from "../lib/families/yolox.ts";
 import type { DetectorAdapter, ImageFrame } from "../lib/families/family.ts";
-import type { ModelManifest } from "../lib/manifest.ts";
-import { imageToTensor } from "../lib/preprocess.ts";
-import { ModelSession } from "../lib/runtime.ts";
+import type { ModelManifest } from "../lib/models/manifest.ts";
+import { imageToTensor } from "../lib/image/preprocess.ts";
+import { ModelSession } from "../lib/runtime/runtime.ts";
 import type { Box, OutputTensor } from "../lib/types.ts";
 
 const NUM_CLASSES = 3;

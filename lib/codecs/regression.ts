@@ -15,7 +15,7 @@
  */
 
 import type { OutputTensor } from "../types.ts";
-import { flipPermutation } from "../coco_keypoints.ts";
+import { flipPermutation } from "../coco/keypoints.ts";
 
 /** Options of `decodeRegression`. */
 export interface RegressionDecodeOptions {

@@ -13,8 +13,8 @@
  * Coordinates: pixel p at coordinate p (as in `lib/affine.ts`).
  */
 
-import { heatmapPeaks } from "../math.ts";
-import type { Affine, CropRegion } from "../affine.ts";
+import { heatmapPeaks } from "../math/numeric.ts";
+import type { Affine, CropRegion } from "../geometry/affine.ts";
 import { gaussianBlurHeatmap, gaussianKernel } from "./gaussian.ts";
 
 /**

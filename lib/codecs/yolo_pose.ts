@@ -11,7 +11,7 @@
  * the image). Coordinates: input pixels, pixel p at coordinate p.
  */
 
-import { nms } from "../nms.ts";
+import { nms } from "../geometry/nms.ts";
 import type { Box } from "../types.ts";
 
 /** Options of `decodeYoloPose`. */

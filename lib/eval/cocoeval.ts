@@ -19,7 +19,7 @@
  * Pure functions on typed arrays; parsing JSON lives in `coco_json.ts`, text in `summary.ts`.
  */
 
-import { COCO_KEYPOINT_NAMES, COCO_KEYPOINT_SIGMAS } from "../coco_keypoints.ts";
+import { COCO_KEYPOINT_NAMES, COCO_KEYPOINT_SIGMAS } from "../coco/keypoints.ts";
 
 /** One ground-truth person annotation (COCO keypoints format). */
 export interface GroundTruthAnnotation {

@@ -16,9 +16,9 @@
  * DETR has no NMS: its set prediction already gives one box per person.
  */
 
-import type { ManifestInput } from "../manifest.ts";
-import { normalizedCentreBoxToImage } from "../frame.ts";
-import { softmax } from "../math.ts";
+import type { ManifestInput } from "../models/manifest.ts";
+import { normalizedCentreBoxToImage } from "../geometry/frame.ts";
+import { softmax } from "../math/numeric.ts";
 import type { Box, OutputTensor } from "../types.ts";
 import {
   type DetectorAdapter,

@@ -5,8 +5,8 @@
  * `registry.ts`; the pipeline does not change.
  */
 
-import type { ManifestInput, ModelManifest, ModelTask } from "../manifest.ts";
-import type { ModelInputs, TensorInfo } from "../session.ts";
+import type { ManifestInput, ModelManifest, ModelTask } from "../models/manifest.ts";
+import type { ModelInputs, TensorInfo } from "../runtime/session.ts";
 import type { Box, ModelOutputs, Normalization, OutputTensor, Pose } from "../types.ts";
 
 /**

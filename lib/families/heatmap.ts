@@ -17,13 +17,13 @@
  * models: DARK-UDP refinement, default true as in mmpose).
  */
 
-import { heatmapPeaks } from "../math.ts";
+import { heatmapPeaks } from "../math/numeric.ts";
 import { gaussianBlurHeatmap, gaussianKernel } from "../codecs/gaussian.ts";
 import { decodeUdpHeatmaps } from "../codecs/udp.ts";
 
 export { gaussianBlurHeatmap, gaussianKernel };
-import { flipPermutation } from "../coco_keypoints.ts";
-import type { ModelManifest } from "../manifest.ts";
+import { flipPermutation } from "../coco/keypoints.ts";
+import type { ModelManifest } from "../models/manifest.ts";
 import type { OutputTensor } from "../types.ts";
 import { type FamilyDescriptor, type KeypointAdapter, requireOutput } from "./family.ts";
 import { booleanOption, cropSpec, keypointLayout, numberOption } from "./manifest_fields.ts";

@@ -4,8 +4,8 @@
  * and the field.
  */
 
-import { COCO_FLIP_PAIRS, flipPermutation } from "../coco_keypoints.ts";
-import type { ImageResize, ModelManifest } from "../manifest.ts";
+import { COCO_FLIP_PAIRS, flipPermutation } from "../coco/keypoints.ts";
+import type { ImageResize, ModelManifest } from "../models/manifest.ts";
 import type { CropSpec, ImageInputSpec } from "./family.ts";
 
 /** A number option, or `fallback`; `check` (with its wording) validates the value. */

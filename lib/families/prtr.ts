@@ -28,10 +28,10 @@
  *   input's aspect ratio (4:3 h:w in the paper, 384×288 or 512×384).
  */
 
-import { flipPermutation } from "../coco_keypoints.ts";
-import { hungarian } from "../hungarian.ts";
-import type { ModelManifest } from "../manifest.ts";
-import { softmax } from "../math.ts";
+import { flipPermutation } from "../coco/keypoints.ts";
+import { hungarian } from "../math/hungarian.ts";
+import type { ModelManifest } from "../models/manifest.ts";
+import { softmax } from "../math/numeric.ts";
 import type { ModelOutputs, OutputTensor } from "../types.ts";
 import { type FamilyDescriptor, type KeypointAdapter, requireOutput } from "./family.ts";
 import { cocoKeypointFields, imagenetCropInput, staticDim } from "./recognition_defaults.ts";

@@ -28,10 +28,10 @@
  *   `"backgroundColumn": "first", "matchOn": "logit"`.
  */
 
-import { normalizedCentreBoxToImage } from "../frame.ts";
-import type { ModelManifest } from "../manifest.ts";
-import { softmax } from "../math.ts";
-import { rescorePose } from "../pose_score.ts";
+import { normalizedCentreBoxToImage } from "../geometry/frame.ts";
+import type { ModelManifest } from "../models/manifest.ts";
+import { softmax } from "../math/numeric.ts";
+import { rescorePose } from "../coco/pose_score.ts";
 import type { ModelOutputs, Pose } from "../types.ts";
 import { detrStyleInput } from "./detr.ts";
 import type { DecodeSettings, EndToEndAdapter, FamilyDescriptor, ImageFrame } from "./family.ts";

@@ -3,8 +3,8 @@
  * exports' preprocessing and COCO's keypoint metadata. Shared by the family descriptors.
  */
 
-import { COCO_FLIP_PAIRS, COCO_KEYPOINT_NAMES, COCO_SKELETON } from "../coco_keypoints.ts";
-import type { ManifestInput } from "../manifest.ts";
+import { COCO_FLIP_PAIRS, COCO_KEYPOINT_NAMES, COCO_SKELETON } from "../coco/keypoints.ts";
+import type { ManifestInput } from "../models/manifest.ts";
 import type { ColorOrder } from "../types.ts";
 import type { GraphInfo } from "./family.ts";
 

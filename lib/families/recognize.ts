@@ -5,8 +5,8 @@
  * needs a manifest.
  */
 
-import type { ModelManifest } from "../manifest.ts";
-import type { TensorInfo } from "../session.ts";
+import type { ModelManifest } from "../models/manifest.ts";
+import type { TensorInfo } from "../runtime/session.ts";
 import type { FamilyDescriptor, GraphInfo } from "./family.ts";
 import { FAMILIES, manifestRequirements } from "./registry.ts";
 

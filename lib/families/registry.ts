@@ -4,7 +4,7 @@
  * order (more specific output layouts first).
  */
 
-import type { ModelManifest } from "../manifest.ts";
+import type { ModelManifest } from "../models/manifest.ts";
 import { detrFamily } from "./detr.ts";
 import type { AdapterOptions, FamilyDescriptor, ModelAdapter } from "./family.ts";
 import { heatmapFamily } from "./heatmap.ts";

@@ -13,7 +13,7 @@
  */
 
 import { decodePostprocessedDetr } from "../codecs/detr_postprocessed.ts";
-import { int64Input } from "../session.ts";
+import { int64Input } from "../runtime/session.ts";
 import { type DetectorAdapter, type FamilyDescriptor, requireOutput } from "./family.ts";
 import { imageInputSpec, indexOption, stringOption } from "./manifest_fields.ts";
 

@@ -10,7 +10,7 @@
  * 114), normalized with the manifest's colorOrder/mean/std.
  */
 
-import { inputBoxToImage } from "../frame.ts";
+import { inputBoxToImage } from "../geometry/frame.ts";
 import type { Box, OutputTensor } from "../types.ts";
 import {
   type DetectorAdapter,

@@ -19,8 +19,8 @@
  * reversed vectors are offset by (r−1)/r pixel from pixel-centre mirroring, as in mmpose.
  */
 
-import { argmax } from "../math.ts";
-import { flipPermutation } from "../coco_keypoints.ts";
+import { argmax } from "../math/numeric.ts";
+import { flipPermutation } from "../coco/keypoints.ts";
 import type { ModelOutputs, OutputTensor } from "../types.ts";
 import { type FamilyDescriptor, type KeypointAdapter, requireOutput } from "./family.ts";
 import { cocoKeypointFields, imagenetCropInput, staticDim } from "./recognition_defaults.ts";

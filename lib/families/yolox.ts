@@ -19,9 +19,9 @@
  * BGR values, i.e. mean 0 and std 1 in the manifest.
  */
 
-import { inputBoxToImage } from "../frame.ts";
+import { inputBoxToImage } from "../geometry/frame.ts";
 import type { Box, OutputTensor } from "../types.ts";
-import { classwiseNms, nms } from "../nms.ts";
+import { classwiseNms, nms } from "../geometry/nms.ts";
 import {
   type DetectorAdapter,
   type FamilyDescriptor,

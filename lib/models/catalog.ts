@@ -7,7 +7,7 @@
  */
 
 import { FAMILY_NAMES, findFamily } from "../families/registry.ts";
-import type { ImageResize, ModelManifest, ModelTask } from "../manifest.ts";
+import type { ImageResize, ModelManifest, ModelTask } from "./manifest.ts";
 import deimv2AttoCoco from "../../models/deimv2_atto_coco.json" with { type: "json" };
 import deimv2FemtoCoco from "../../models/deimv2_femto_coco.json" with { type: "json" };
 import ppTinypose128x96 from "../../models/pp_tinypose_128x96.json" with { type: "json" };

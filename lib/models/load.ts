@@ -10,12 +10,12 @@ import { basename } from "node:path";
 import type { AdapterOptions, ModelAdapter } from "../families/family.ts";
 import { recognizeModel } from "../families/recognize.ts";
 import { createAdapter } from "../families/registry.ts";
-import type { ModelManifest } from "../manifest.ts";
-import { withoutBatchNormSpatial } from "../onnx_rewrite.ts";
-import { type Runtime, withSymbolicBatch } from "../runtime.ts";
-import { float32Input, type InferenceSession, type ModelInputs } from "../session.ts";
+import type { ModelManifest } from "./manifest.ts";
+import { withoutBatchNormSpatial } from "../runtime/onnx_rewrite.ts";
+import { type Runtime, withSymbolicBatch } from "../runtime/runtime.ts";
+import { float32Input, type InferenceSession, type ModelInputs } from "../runtime/session.ts";
 import type { ModelOutputs } from "../types.ts";
-import { resolveModel } from "./resolve.ts";
+import { resolveModel } from "../deno/models/resolve.ts";
 
 /** A loaded model: its manifest, file, session, adapter and how it batches. */
 export interface LoadedModel<A extends ModelAdapter = ModelAdapter> {

@@ -16,7 +16,7 @@
  * and cuts it off; every earlier line is complete.
  */
 
-import { toCocoResults } from "../coco_results.ts";
+import { toCocoResults } from "../coco/results.ts";
 import type { Pose } from "../types.ts";
 
 /** One person of a JSONL record. */

@@ -10,7 +10,7 @@
  * file order): a single file from a run over explicitly listed images then keeps their order.
  */
 
-import type { CocoKeypointResult } from "../coco_results.ts";
+import type { CocoKeypointResult } from "../coco/results.ts";
 import { formatJsonlLine, type JsonlRecord, recordKey, scanJsonl } from "./jsonl.ts";
 import { comparePaths } from "./shard.ts";
 

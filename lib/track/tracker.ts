@@ -7,9 +7,9 @@
  * Optional One-Euro smoothing runs per keypoint per track; its state dies with the track.
  */
 
-import { COCO_KEYPOINT_SIGMAS } from "../coco_keypoints.ts";
-import { hungarian } from "../hungarian.ts";
-import { boxIou } from "../nms.ts";
+import { COCO_KEYPOINT_SIGMAS } from "../coco/keypoints.ts";
+import { hungarian } from "../math/hungarian.ts";
+import { boxIou } from "../geometry/nms.ts";
 import type { Box, Pose } from "../types.ts";
 import { KeypointOneEuroFilter, type OneEuroOptions } from "./one_euro.ts";
 

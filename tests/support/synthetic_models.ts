@@ -35,8 +35,8 @@
  * its WASM thread count at the first session of a process); the CLI runs use `--threads 1`.
  */
 
-import { COCO_FLIP_PAIRS, COCO_KEYPOINT_NAMES } from "../../lib/coco_keypoints.ts";
-import type { ModelManifest } from "../../lib/manifest.ts";
+import { COCO_FLIP_PAIRS, COCO_KEYPOINT_NAMES } from "../../lib/coco/keypoints.ts";
+import type { ModelManifest } from "../../lib/models/manifest.ts";
 import type { Normalization, RgbImage } from "../../lib/types.ts";
 import { OnnxGraph } from "./onnx_builder.ts";
 

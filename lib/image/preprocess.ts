@@ -3,10 +3,10 @@
  * image, normalized and written straight into the NCHW float tensor (no intermediate images).
  */
 
-import type { Affine } from "./affine.ts";
-import type { ImageFrame, ImageInputSpec } from "./families/family.ts";
-import { imageFrame } from "./frame.ts";
-import type { Normalization, RgbImage } from "./types.ts";
+import type { Affine } from "../geometry/affine.ts";
+import type { ImageFrame, ImageInputSpec } from "../families/family.ts";
+import { imageFrame } from "../geometry/frame.ts";
+import type { Normalization, RgbImage } from "../types.ts";
 
 /** Per network channel: which RGB channel to read, and value·scale + bias. */
 function channelPlan(

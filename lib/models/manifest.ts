@@ -6,14 +6,14 @@
  * its inputs and outputs (see `lib/families/infer.ts`).
  */
 
-import type { ColorOrder } from "./types.ts";
+import type { ColorOrder } from "../types.ts";
 
 /** What a model does in the pipeline. */
 export type ModelTask = "detector" | "keypoints" | "end2end";
 
 /** Known model families: the names of the descriptors in `lib/families/registry.ts`. */
-export type { ModelFamily } from "./families/registry.ts";
-import type { ModelFamily } from "./families/registry.ts";
+export type { ModelFamily } from "../families/registry.ts";
+import type { ModelFamily } from "../families/registry.ts";
 
 /** How a whole image becomes a detector (or end-to-end model) input. */
 export type ImageResize =

@@ -3,9 +3,9 @@
  * and how input coordinates map back to image pixels. Pure functions.
  */
 
-import { centredLetterbox } from "./codecs/yolo_pose.ts";
-import type { ImageFrame, ImageResizeSpec } from "./families/family.ts";
-import type { Box } from "./types.ts";
+import { centredLetterbox } from "../codecs/yolo_pose.ts";
+import type { ImageFrame, ImageResizeSpec } from "../families/family.ts";
+import type { Box } from "../types.ts";
 
 /** The frame (sizes, scales and padding) a whole-image resize gives for an image. *
  * @example A 640×480 image in a 320×320 letterbox

@@ -3,7 +3,7 @@
  * (`[{image_id, category_id, bbox: [x, y, w, h], score}]`) or ground-truth annotations.
  */
 
-import type { Box } from "./types.ts";
+import type { Box } from "../types.ts";
 
 /** Boxes by image id, best score first. */
 export type BoxesByImage = Map<number, Box[]>;

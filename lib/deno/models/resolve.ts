@@ -10,8 +10,8 @@
  */
 
 import { basename, delimiter, dirname, extname, isAbsolute, join, resolve } from "node:path";
-import type { ModelManifest } from "../manifest.ts";
-import { findManifest, listManifests, validateManifest } from "./catalog.ts";
+import type { ModelManifest } from "../../models/manifest.ts";
+import { findManifest, listManifests, validateManifest } from "../../models/catalog.ts";
 import { downloadModel, type DownloadProgress, sha256File } from "./download.ts";
 
 /** Environment variables as read by the resolver. */

@@ -4,8 +4,8 @@
  */
 
 import { join } from "node:path";
-import type { ModelManifest } from "../manifest.ts";
-import { listManifests } from "./catalog.ts";
+import type { ModelManifest } from "../../models/manifest.ts";
+import { listManifests } from "../../models/catalog.ts";
 import { modelSearchDirs, type ResolveOptions } from "./resolve.ts";
 
 /** One catalog model and where its file is. */

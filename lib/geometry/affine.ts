@@ -9,7 +9,7 @@
  * `cv2.warpAffine` with HRNet's `get_affine_transform`.
  */
 
-import type { Box } from "./types.ts";
+import type { Box } from "../types.ts";
 
 /** A crop region in image pixels: centre and size (width/height match the network's aspect). */
 export interface CropRegion {

@@ -3,7 +3,7 @@
  * native onnxruntime), so adapters and the pipeline never know which one runs a model.
  */
 
-import type { ModelOutputs } from "./types.ts";
+import type { ModelOutputs } from "../types.ts";
 
 /** Execution backend actually used for a session. */
 export type Backend = "wasm" | "webgpu" | "native";

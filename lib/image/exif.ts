@@ -6,7 +6,7 @@
  * sees upright people; we do the same. Pure functions, no I/O.
  */
 
-import type { RgbImage } from "./types.ts";
+import type { RgbImage } from "../types.ts";
 
 /** EXIF Orientation values 1–8 (1 = stored upright). */
 export type ExifOrientation = 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8;

@@ -7,8 +7,8 @@
  * under the target name.
  */
 
-import { temporaryPathFor } from "../coco_results.ts";
-import type { RgbImage } from "../types.ts";
+import { temporaryPathFor } from "../../coco/results.ts";
+import type { RgbImage } from "../../types.ts";
 import { missingToolReason, stderrReason, VideoError } from "./probe.ts";
 
 /** Options of `VideoWriter.open`. */

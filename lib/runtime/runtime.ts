@@ -28,8 +28,8 @@ import {
   probeWebGpu,
   softwareAdapterReason,
   webGpuUnavailableMessage,
-} from "./gpu.ts";
-import type { ModelOutputs } from "./types.ts";
+} from "./backend.ts";
+import type { ModelOutputs } from "../types.ts";
 import { doublingModel, withOpset11Clip } from "./onnx_rewrite.ts";
 import {
   type Backend,
@@ -40,7 +40,7 @@ import {
   toModelOutputs,
 } from "./session.ts";
 
-export type { BackendChoice } from "./gpu.ts";
+export type { BackendChoice } from "./backend.ts";
 export type { Backend, InferenceSession, TensorInfo } from "./session.ts";
 export { withOpset11Clip, withSymbolicBatch } from "./onnx_rewrite.ts";
 
@@ -283,7 +283,7 @@ export class Runtime {
     const bytes = await readModel(model, label);
     const backend = this.info.backend;
     if (backend === "native") {
-      const { loadNativeSession } = await import("./native_session.ts");
+      const { loadNativeSession } = await import("../deno/native_session.ts");
       return await loadNativeSession(bytes, label, { threads: this.info.threads });
     }
     if (backend === "wasm") return await ModelSession.create(bytes, label, ort, "wasm", this.runs);

@@ -4,7 +4,7 @@
  * Pure functions on typed arrays; boxes are packed as x1, y1, x2, y2 per box.
  */
 
-import { COCO_KEYPOINT_SIGMAS } from "./coco_keypoints.ts";
+import { COCO_KEYPOINT_SIGMAS } from "../coco/keypoints.ts";
 
 /** Intersection over union of boxes `i` and `j` of a packed x1,y1,x2,y2 array (0 when empty). */
 export function boxIou(boxes: ArrayLike<number>, i: number, j: number): number {

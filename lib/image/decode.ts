@@ -12,15 +12,15 @@
  * TypeScript (baseline, 4:4:4).
  */
 
-import { crc32 } from "./crc32.ts";
+import { crc32 } from "../bytes/crc32.ts";
 import decodeMozjpeg, { init as initMozjpeg } from "@jsquash/jpeg/decode.js";
 
 import jpegWasm from "imagescript/wasm/node/jpeg.js";
 import pngWasm from "imagescript/wasm/node/png.js";
 import pngJs from "imagescript/png/node.js";
 import { applyOrientation, readJpegOrientation } from "./exif.ts";
-import type { JpegDecoder } from "./turbojpeg.ts";
-import type { RgbImage } from "./types.ts";
+import type { JpegDecoder } from "../deno/turbojpeg.ts";
+import type { RgbImage } from "../types.ts";
 
 /** A file that cannot be read as an image; the message names the file and the reason. */
 export class ImageDecodeError extends Error {

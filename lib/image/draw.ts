@@ -7,10 +7,10 @@
  * anti-aliasing at the edges. Encoding the result is `encodeJpeg`/`encodePng` (re-exported).
  */
 
-import { COCO_KEYPOINT_NAMES, COCO_SKELETON } from "./coco_keypoints.ts";
-import type { Pose, RgbImage } from "./types.ts";
+import { COCO_KEYPOINT_NAMES, COCO_SKELETON } from "../coco/keypoints.ts";
+import type { Pose, RgbImage } from "../types.ts";
 
-export { encodeJpeg, encodePng } from "./image.ts";
+export { encodeJpeg, encodePng } from "./decode.ts";
 
 /** An RGB colour, 0–255 per channel. */
 export type Rgb = readonly [number, number, number];

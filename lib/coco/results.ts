@@ -9,7 +9,7 @@
  */
 
 import { basename, dirname, extname, join } from "node:path";
-import type { Pose } from "./types.ts";
+import type { Pose } from "../types.ts";
 
 /** One person in COCO's keypoint results format. */
 export interface CocoKeypointResult {

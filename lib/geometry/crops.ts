@@ -12,10 +12,10 @@ import {
   invertAffine,
   transformKeypoints,
 } from "./affine.ts";
-import { udpCropTransform } from "./codecs/udp.ts";
-import type { CropSpec } from "./families/family.ts";
-import { warpCropToTensor } from "./preprocess.ts";
-import type { Box, RgbImage } from "./types.ts";
+import { udpCropTransform } from "../codecs/udp.ts";
+import type { CropSpec } from "../families/family.ts";
+import { warpCropToTensor } from "../image/preprocess.ts";
+import type { Box, RgbImage } from "../types.ts";
 
 /** The image → crop transform of a region under a crop spec. */
 export function cropTransform(region: CropRegion, spec: CropSpec): Affine {

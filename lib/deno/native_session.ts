@@ -16,8 +16,8 @@ import {
   type ModelInputs,
   type TensorInfo,
   toModelOutputs,
-} from "./session.ts";
-import type { ModelOutputs } from "./types.ts";
+} from "../runtime/session.ts";
+import type { ModelOutputs } from "../types.ts";
 
 /** The onnxruntime-node module API. */
 export type OrtNodeModule = typeof OrtNode;

@@ -23,10 +23,10 @@
  * `--include lib/workers/pose_worker.ts`.
  */
 
-import type { RuntimeInfo } from "../runtime.ts";
-import type { DecodeOptions } from "../image.ts";
-import type { PipelineOptions, StageTimings } from "../pipeline.ts";
-import type { Box, Pose } from "../types.ts";
+import type { RuntimeInfo } from "../../runtime/runtime.ts";
+import type { DecodeOptions } from "../../image/decode.ts";
+import type { PipelineOptions, StageTimings } from "../../pipeline.ts";
+import type { Box, Pose } from "../../types.ts";
 import type { FromWorker, ToWorker, WorkerMemory, WorkerPipelineOptions } from "./pose_worker.ts";
 
 /** How to build a pool. */

@@ -15,13 +15,13 @@
  * are plain structured-clone data; keypoint arrays travel as transferables.
  */
 
-import { decodeImage, type DecodeOptions } from "../image.ts";
+import { decodeImage, type DecodeOptions } from "../../image/decode.ts";
 import { readInput } from "../inputs.ts";
-import { type PipelineOptions, PosePipeline, type StageTimings } from "../pipeline.ts";
-import type { RuntimeInfo } from "../runtime.ts";
-import type { KeypointHandOff } from "../pipeline.ts";
+import { type PipelineOptions, PosePipeline, type StageTimings } from "../../pipeline.ts";
+import type { RuntimeInfo } from "../../runtime/runtime.ts";
+import type { KeypointHandOff } from "../../pipeline.ts";
 import { decodeOptionsFor } from "../turbojpeg.ts";
-import type { Box, Pose, RgbImage } from "../types.ts";
+import type { Box, Pose, RgbImage } from "../../types.ts";
 
 /** Pipeline options a worker can receive: everything that survives structured cloning. */
 export type WorkerPipelineOptions = Omit<PipelineOptions, "onDownloadProgress">;

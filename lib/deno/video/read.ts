@@ -9,7 +9,7 @@
  * size change cannot misalign the byte stream.
  */
 
-import type { RgbImage } from "../types.ts";
+import type { RgbImage } from "../../types.ts";
 import {
   missingToolReason,
   probeVideo,

@@ -8,8 +8,8 @@
 
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import type { ModelManifest } from "../manifest.ts";
-import { extractZipEntry, findZipMember, readZipEntries, ZipError } from "../zip.ts";
+import type { ModelManifest } from "../../models/manifest.ts";
+import { extractZipEntry, findZipMember, readZipEntries, ZipError } from "../../bytes/zip.ts";
 
 /** Called as bytes arrive; `total` is undefined when the server does not say. */
 export type DownloadProgress = (received: number, total: number | undefined) => void;

@@ -7,8 +7,8 @@
  * without --allow-ffi) `open` returns undefined and the WebAssembly decoder is used.
  */
 
-import type { DecodeOptions } from "./image.ts";
-import type { RgbImage } from "./types.ts";
+import type { DecodeOptions } from "../image/decode.ts";
+import type { RgbImage } from "../types.ts";
 
 const SYMBOLS = {
   tjInitDecompress: { parameters: [], result: "pointer" },
