@@ -99,7 +99,12 @@ export type { Environment, ResolvedModel, ResolveOptions } from "./lib/deno/mode
 /** Download progress callback: bytes received, and the total when known. */
 export type { DownloadProgress } from "./lib/deno/models/download.ts";
 /** The manifest format. */
-export type { ImageResize, ManifestInput, ModelManifest, ModelTask } from "./lib/models/manifest.ts";
+export type {
+  ImageResize,
+  ManifestInput,
+  ModelManifest,
+  ModelTask,
+} from "./lib/models/manifest.ts";
 
 // Model families.
 /** The family registry: every family, lookup by name, adapter for a manifest. */
@@ -129,19 +134,16 @@ export { imageFrame } from "./lib/geometry/frame.ts";
 
 // Images in and out.
 /** Decodes JPEG/PNG bytes to RGB (EXIF orientation applied); reads an image file. */
-export {
-  decodeImage,
-  DEFAULT_MAX_PIXELS,
-  ImageDecodeError,
-  readImageFile,
-  readImageSize,
-} from "./lib/image/decode.ts";
+export { decodeImage, readImageFile } from "./lib/deno/image_file.ts";
+export { DEFAULT_MAX_PIXELS, ImageDecodeError } from "./lib/image/decode.ts";
+export { readImageSize } from "./lib/image/diagnose.ts";
 /** Options of the decoders and of `encodeJpeg`. */
-export type { DecodeOptions, JpegEncodeOptions } from "./lib/image/decode.ts";
+export type { DecodeOptions } from "./lib/image/decode.ts";
+export type { JpegEncodeOptions } from "./lib/image/encode.ts";
 /** The system's libjpeg-turbo through FFI, the faster JPEG decoder of `--backend native`. */
 export { TurboJpegDecoder } from "./lib/deno/turbojpeg.ts";
 /** What `DecodeOptions.jpegDecoder` takes. */
-export type { JpegDecoder } from "./lib/deno/turbojpeg.ts";
+export type { JpegDecoder } from "./lib/image/decode.ts";
 /** Draws boxes and skeletons on an image; encodes images for writing. */
 export { BOX_COLOR, drawPoses, encodeJpeg, encodePng } from "./lib/image/draw.ts";
 /** How `drawPoses` draws. */
@@ -192,18 +194,16 @@ export type { PoolItem, PoolOptions, PoolResult, WorkerStats } from "./lib/deno/
 
 // Outputs.
 /** Streaming JSON Lines results (one record per image or frame), resumable. */
-export { jsonlRecordForImage, JsonlWriter, readJsonlProgress } from "./lib/output/jsonl.ts";
+export { jsonlRecordForImage } from "./lib/output/jsonl.ts";
+export { JsonlWriter, readJsonlProgress } from "./lib/deno/jsonl_file.ts";
 /** JSON Lines records, writer options and resume progress. */
-export type {
-  JsonlPerson,
-  JsonlProgress,
-  JsonlRecord,
-  JsonlWriterOptions,
-} from "./lib/output/jsonl.ts";
+export type { JsonlPerson, JsonlRecord } from "./lib/output/jsonl.ts";
+export type { JsonlProgress, JsonlWriterOptions } from "./lib/deno/jsonl_file.ts";
 /** Merges JSON Lines files (shards, resumed runs) into one COCO results file. */
-export { mergeJsonlFiles } from "./lib/output/merge.ts";
+export { mergeJsonlFiles } from "./lib/deno/merge_files.ts";
 /** What `mergeJsonlFiles` gives. */
-export type { MergedResult, MergeOrder, MergeResult, TornLine } from "./lib/output/merge.ts";
+export type { MergedResult, MergeOrder } from "./lib/output/merge.ts";
+export type { MergeResult, TornLine } from "./lib/deno/merge_files.ts";
 /** Splitting a batch into shards ("2/8"): parsing and selecting this shard's inputs. */
 export { parseShard, selectShard, ShardError } from "./lib/output/shard.ts";
 /** One shard of a batch. */
@@ -222,8 +222,8 @@ export {
   imageIdForPath,
   imageIdFromFileName,
   toCocoResults,
-  writeResultsAtomic,
 } from "./lib/coco/results.ts";
+export { writeResultsAtomic } from "./lib/deno/files.ts";
 /** One COCO keypoint result entry. */
 export type { CocoKeypointResult } from "./lib/coco/results.ts";
 

@@ -13,7 +13,7 @@ import { parseArgs } from "node:util";
 import * as ortWeb from "onnxruntime-web";
 import { loadNativeSession } from "../lib/deno/native_session.ts";
 import { float32Input } from "../lib/runtime/session.ts";
-import { readImageFile } from "../lib/image/decode.ts";
+import { readImageFile } from "../lib/deno/image_file.ts";
 import type { RgbImage } from "../lib/types.ts";
 
 const SHARED = new URL("../../shared/", import.meta.url);

@@ -33,7 +33,7 @@ import {
 } from "../cli/args.ts";
 import { backendLabel, runCommand } from "../cli/common.ts";
 import { printErr } from "../cli/progress.ts";
-import { decodeImage } from "../lib/image/decode.ts";
+import { decodeImage } from "../lib/deno/image_file.ts";
 import { decodeOptionsFor } from "../lib/deno/turbojpeg.ts";
 import { expandInputs } from "../lib/deno/inputs.ts";
 import { type PipelineOptions, PosePipeline, type StageTimings } from "../lib/pipeline.ts";

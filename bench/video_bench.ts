@@ -14,7 +14,7 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { PosePipeline } from "../lib/pipeline.ts";
-import { readImageFile } from "../lib/image/decode.ts";
+import { readImageFile } from "../lib/deno/image_file.ts";
 import { videoPoses } from "../lib/video_poses.ts";
 import type { Box, Pose } from "../lib/types.ts";
 import { makePanVideo, type Pan } from "../tests/support/video.ts";

@@ -7,9 +7,10 @@
 
 import { basename, join } from "node:path";
 import type { BoxesByImage } from "../lib/coco/boxes.ts";
-import { writeFileAtomic } from "../lib/coco/results.ts";
+import { writeFileAtomic } from "../lib/deno/files.ts";
 import { type DrawOptions, drawPoses, encodeJpeg } from "../lib/image/draw.ts";
-import { decodeImage, type DecodeOptions } from "../lib/image/decode.ts";
+import { decodeImage } from "../lib/deno/image_file.ts";
+import type { DecodeOptions } from "../lib/image/decode.ts";
 import { decodeOptionsFor } from "../lib/deno/turbojpeg.ts";
 import {
   isUrlInput,

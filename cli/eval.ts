@@ -2,7 +2,7 @@
 
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { type BoxesByImage, groundTruthBoxes, parseDetectionBoxes } from "../lib/coco/boxes.ts";
-import { writeResults } from "../lib/coco/results.ts";
+import { writeResults } from "../lib/deno/files.ts";
 import { parseGroundTruth, parseResults } from "../lib/eval/coco_json.ts";
 import { evaluateKeypoints } from "../lib/eval/cocoeval.ts";
 import { formatKeypointTable, formatSummary, formatTable } from "../lib/eval/summary.ts";

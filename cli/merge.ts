@@ -6,8 +6,9 @@
  */
 
 import { resolve } from "node:path";
-import { writeResults } from "../lib/coco/results.ts";
-import { mergeJsonlFiles, type MergeOrder } from "../lib/output/merge.ts";
+import { writeResults } from "../lib/deno/files.ts";
+import { mergeJsonlFiles } from "../lib/deno/merge_files.ts";
+import type { MergeOrder } from "../lib/output/merge.ts";
 import { parseCommandLine, UsageError } from "./args.ts";
 import { prepareOutputFile } from "./output_paths.ts";
 import { runCommand } from "./run_command.ts";

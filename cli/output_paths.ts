@@ -5,7 +5,7 @@ import {
   removeStaleTemporaryFiles,
   removeStaleTemporaryFilesIn,
   temporaryPathFor,
-} from "../lib/coco/results.ts";
+} from "../lib/deno/files.ts";
 
 /**
  * Makes sure, before any work is done, that `path` can take an output file, so that a typo

@@ -1,9 +1,10 @@
 /** `posekit predict`: poses for images and videos, written as COCO results or JSON Lines. */
 
 import { parseDetectionBoxes } from "../lib/coco/boxes.ts";
-import { assignImageIds, writeResults } from "../lib/coco/results.ts";
+import { assignImageIds } from "../lib/coco/results.ts";
+import { writeResults } from "../lib/deno/files.ts";
 import { expandInputs, isVideoInput } from "../lib/deno/inputs.ts";
-import { JsonlWriter, readJsonlProgress } from "../lib/output/jsonl.ts";
+import { JsonlWriter, readJsonlProgress } from "../lib/deno/jsonl_file.ts";
 import { comparePaths, resolveShard, selectShard, ShardError } from "../lib/output/shard.ts";
 import type { PosePipeline } from "../lib/pipeline.ts";
 // A static import: the pool keeps Deno's own Worker before onnxruntime-web replaces it.

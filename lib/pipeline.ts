@@ -5,7 +5,12 @@
  * this file only orchestrates.
  */
 
-import { type CropGeometry, cropGeometry, cropKeypointsToImage, cropsToTensor } from "./geometry/crops.ts";
+import {
+  type CropGeometry,
+  cropGeometry,
+  cropKeypointsToImage,
+  cropsToTensor,
+} from "./geometry/crops.ts";
 import type {
   DecodeSettings,
   DetectorAdapter,
@@ -14,7 +19,7 @@ import type {
   ImageInputSpec,
   KeypointAdapter,
 } from "./families/family.ts";
-import { decodeImage } from "./image/decode.ts";
+import { decodeImage } from "./deno/image_file.ts";
 import { type LoadedModel, loadModel, type LoadOptions, sliceBatch } from "./models/load.ts";
 import { oksNms } from "./geometry/nms.ts";
 import { DEFAULT_KEYPOINT_SCORE_THRESHOLD, rescorePose } from "./coco/pose_score.ts";

@@ -4,7 +4,8 @@
  */
 
 import { join } from "node:path";
-import { decodeImage, encodeJpeg, encodePng, readImageFile } from "../lib/image/decode.ts";
+import { decodeImage, readImageFile } from "../lib/deno/image_file.ts";
+import { encodeJpeg, encodePng } from "../lib/image/encode.ts";
 import type { RgbImage } from "../lib/types.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 import {

@@ -11,12 +11,14 @@ import {
   imageIdForPath,
   imageIdFromFileName,
   ImageIdRegistry,
+  toCocoResults,
+} from "../lib/coco/results.ts";
+import {
   removeStaleTemporaryFiles,
   removeStaleTemporaryFilesIn,
   temporaryPathFor,
-  toCocoResults,
   writeResultsAtomic,
-} from "../lib/coco/results.ts";
+} from "../lib/deno/files.ts";
 import type { Pose } from "../lib/types.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 

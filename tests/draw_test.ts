@@ -12,7 +12,8 @@ import {
   keypointSide,
   SIDE_COLORS,
 } from "../lib/image/draw.ts";
-import { decodeImage, encodeJpeg } from "../lib/image/decode.ts";
+import { decodeImage } from "../lib/deno/image_file.ts";
+import { encodeJpeg } from "../lib/image/encode.ts";
 import type { Pose, RgbImage } from "../lib/types.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 

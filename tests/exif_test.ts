@@ -5,7 +5,8 @@
 
 import assert from "node:assert/strict";
 import { applyOrientation, readJpegOrientation } from "../lib/image/exif.ts";
-import { decodeImage, encodeJpeg } from "../lib/image/decode.ts";
+import { decodeImage } from "../lib/deno/image_file.ts";
+import { encodeJpeg } from "../lib/image/encode.ts";
 import type { RgbImage } from "../lib/types.ts";
 
 /**

@@ -15,7 +15,7 @@ import { groundTruthBoxes } from "../lib/coco/boxes.ts";
 import { toCocoResults } from "../lib/coco/results.ts";
 import { parseGroundTruth, parseResults } from "../lib/eval/coco_json.ts";
 import { evaluateKeypoints } from "../lib/eval/cocoeval.ts";
-import { readImageFile } from "../lib/image/decode.ts";
+import { readImageFile } from "../lib/deno/image_file.ts";
 import { type PipelineOptions, PosePipeline } from "../lib/pipeline.ts";
 import type { RgbImage } from "../lib/types.ts";
 

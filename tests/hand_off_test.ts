@@ -11,7 +11,7 @@ import { assert, assertEquals } from "./support/assert.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import { withTempDir } from "./support/cli.ts";
 import { buildSimccModel, createImage, drawSyntheticPerson } from "./support/synthetic_models.ts";
-import { readImageFile } from "../lib/image/decode.ts";
+import { readImageFile } from "../lib/deno/image_file.ts";
 import { type KeypointHandOff, PosePipeline } from "../lib/pipeline.ts";
 import { Runtime } from "../lib/runtime/runtime.ts";
 import type { Box, Pose } from "../lib/types.ts";

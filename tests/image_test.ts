@@ -8,16 +8,10 @@ import { withTempDir } from "./support/cli.ts";
 import { join } from "node:path";
 // imagescript's pure-JS PNG encoder makes grayscale and RGBA test files (any channel count).
 import pngJs from "imagescript/png/node.js";
-import {
-  decodeImage,
-  DEFAULT_MAX_PIXELS,
-  encodeJpeg,
-  encodePng,
-  ImageDecodeError,
-  readImageFile,
-  readImageSize,
-  sniffImageFormat,
-} from "../lib/image/decode.ts";
+import { decodeImage, readImageFile } from "../lib/deno/image_file.ts";
+import { DEFAULT_MAX_PIXELS, ImageDecodeError } from "../lib/image/decode.ts";
+import { encodeJpeg, encodePng } from "../lib/image/encode.ts";
+import { readImageSize, sniffImageFormat } from "../lib/image/diagnose.ts";
 import type { RgbImage } from "../lib/types.ts";
 import { assert, assertEquals, assertRejects } from "./support/assert.ts";
 import { handMadeCmykJpeg, pngClaiming } from "./support/hand_made_images.ts";
@@ -364,8 +358,11 @@ Deno.test("a CMYK JPEG decodes, and libjpeg's own messages never reach stderr", 
   // A child process, so that its stderr can be read: libjpeg says "Unsupported color
   // conversion request" for CMYK (and "Corrupt JPEG data" for junk before a marker).
   const script = `
-    import { decodeImage, encodeJpeg } from ${
-    JSON.stringify(new URL("../lib/image/decode.ts", import.meta.url).href)
+    import { decodeImage } from ${
+    JSON.stringify(new URL("../lib/deno/image_file.ts", import.meta.url).href)
+  };
+    import { encodeJpeg } from ${
+    JSON.stringify(new URL("../lib/image/encode.ts", import.meta.url).href)
   };
     const cmyk = Uint8Array.from(${JSON.stringify([...cmyk])});
     const image = await decodeImage(cmyk, "cmyk.jpg");

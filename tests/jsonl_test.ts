@@ -7,15 +7,17 @@
 import { join } from "node:path";
 import {
   formatJsonlLine,
-  JsonlCorruptError,
   type JsonlRecord,
   jsonlRecordForFrame,
   jsonlRecordForImage,
+  recordKey,
+} from "../lib/output/jsonl.ts";
+import {
+  JsonlCorruptError,
   JsonlWriter,
   readJsonlProgress,
-  recordKey,
   scanJsonl,
-} from "../lib/output/jsonl.ts";
+} from "../lib/deno/jsonl_file.ts";
 import type { Pose } from "../lib/types.ts";
 import { assert, assertEquals, assertRejects } from "./support/assert.ts";
 import { withTempDir } from "./support/cli.ts";

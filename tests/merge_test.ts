@@ -12,7 +12,8 @@ import {
   jsonlRecordForFrame,
   jsonlRecordForImage,
 } from "../lib/output/jsonl.ts";
-import { MergeConflictError, mergeJsonlFiles } from "../lib/output/merge.ts";
+import { MergeConflictError } from "../lib/output/merge.ts";
+import { mergeJsonlFiles } from "../lib/deno/merge_files.ts";
 import { selectShard } from "../lib/output/shard.ts";
 import type { Pose } from "../lib/types.ts";
 import { assert, assertEquals, assertRejects } from "./support/assert.ts";

@@ -20,7 +20,7 @@ import {
   int64Input,
   type ModelInputs,
 } from "../lib/runtime/session.ts";
-import { readImageFile } from "../lib/image/decode.ts";
+import { readImageFile } from "../lib/deno/image_file.ts";
 import type { ModelOutputs, Normalization, RgbImage } from "../lib/types.ts";
 import { assert, assertEquals, assertRejects } from "./support/assert.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";

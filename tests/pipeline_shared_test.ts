@@ -12,7 +12,7 @@ import { groundTruthBoxes } from "../lib/coco/boxes.ts";
 import { toCocoResults } from "../lib/coco/results.ts";
 import { parseGroundTruth, parseResults } from "../lib/eval/coco_json.ts";
 import { evaluateKeypoints, objectKeypointSimilarity } from "../lib/eval/cocoeval.ts";
-import { readImageFile } from "../lib/image/decode.ts";
+import { readImageFile } from "../lib/deno/image_file.ts";
 import { PosePipeline } from "../lib/pipeline.ts";
 import type { Pose } from "../lib/types.ts";
 

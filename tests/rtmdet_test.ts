@@ -1,5 +1,5 @@
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./support/assert.ts";
-import { readImageFile } from "../lib/image/decode.ts";
+import { readImageFile } from "../lib/deno/image_file.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import { decodeRtmdet, rtmdetFamily } from "../lib/families/rtmdet.ts";
 import type { DetectorAdapter, ImageFrame } from "../lib/families/family.ts";

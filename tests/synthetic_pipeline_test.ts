@@ -25,7 +25,7 @@ import {
   type SyntheticPerson,
 } from "./support/synthetic_models.ts";
 import { COCO_KEYPOINT_NAMES, COCO_SKELETON } from "../lib/coco/keypoints.ts";
-import { encodePng } from "../lib/image/decode.ts";
+import { encodePng } from "../lib/image/encode.ts";
 import type { ModelManifest } from "../lib/models/manifest.ts";
 
 const WIDTH = 480, HEIGHT = 300;

@@ -13,7 +13,9 @@ import { assert, assertEquals, assertRejects } from "./support/assert.ts";
 import { handMadeCmykJpeg } from "./support/hand_made_images.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import { withTempDir } from "./support/cli.ts";
-import { decodeImage, encodeJpeg, ImageDecodeError } from "../lib/image/decode.ts";
+import { decodeImage } from "../lib/deno/image_file.ts";
+import { encodeJpeg } from "../lib/image/encode.ts";
+import { ImageDecodeError } from "../lib/image/decode.ts";
 import { turboJpegCandidates, TurboJpegDecoder } from "../lib/deno/turbojpeg.ts";
 
 const installed = turboJpegCandidates().some((path) => {

@@ -9,7 +9,7 @@ import { assert, assertEquals } from "./support/assert.ts";
 import { withTempDir } from "./support/cli.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import { crop, ignoreWithoutFfmpeg, makePanVideo, type Pan } from "./support/video.ts";
-import { readImageFile } from "../lib/image/decode.ts";
+import { readImageFile } from "../lib/deno/image_file.ts";
 import { PosePipeline } from "../lib/pipeline.ts";
 import type { Pose } from "../lib/types.ts";
 import { videoPoses } from "../lib/video_poses.ts";

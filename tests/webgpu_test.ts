@@ -37,10 +37,15 @@ import { createHeatmapAdapter, flipBackHeatmaps } from "../lib/families/heatmap.
 import { rtmdetFamily } from "../lib/families/rtmdet.ts";
 import { yoloxFamily } from "../lib/families/yolox.ts";
 import { probeWebGpu } from "../lib/runtime/backend.ts";
-import { readImageFile } from "../lib/image/decode.ts";
+import { readImageFile } from "../lib/deno/image_file.ts";
 import { findManifest } from "../lib/models/catalog.ts";
 import { imageToTensor, warpCropToTensor } from "../lib/image/preprocess.ts";
-import { ModelSession, Runtime, withOpset11Clip, withSymbolicBatch } from "../lib/runtime/runtime.ts";
+import {
+  ModelSession,
+  Runtime,
+  withOpset11Clip,
+  withSymbolicBatch,
+} from "../lib/runtime/runtime.ts";
 import { OnnxGraph } from "./support/onnx_builder.ts";
 import type { Box, ModelOutputs, RgbImage } from "../lib/types.ts";
 

@@ -5,7 +5,13 @@
  */
 
 import { assert, assertEquals, assertRejects, assertThrows } from "./support/assert.ts";
-import { crc32, extractZipEntry, findZipMember, readZipEntries, ZipError } from "../lib/bytes/zip.ts";
+import {
+  crc32,
+  extractZipEntry,
+  findZipMember,
+  readZipEntries,
+  ZipError,
+} from "../lib/bytes/zip.ts";
 import { bitwiseCrc32, buildZip } from "./support/zip_writer.ts";
 
 const encoder = new TextEncoder();

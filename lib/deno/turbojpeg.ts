@@ -1,13 +1,13 @@
 /**
  * JPEG decoding on the system's libjpeg-turbo (its TurboJPEG API, Debian's `libturbojpeg0`)
  * through Deno's FFI: the same library, settings and pixels as the WebAssembly decoder of
- * `lib/image.ts` (accurate integer IDCT, fancy upsampling), about 4× faster (10–13 → 3 ms for a
+ * `lib/image/decode.ts` (accurate integer IDCT, fancy upsampling), about 4× faster (10–13 → 3 ms for a
  * 640×480 COCO image on this machine). It goes with `--backend native`, the opt-in to native
  * code; where it cannot open (not installed, FFI not allowed for its folder, a compiled binary
  * without --allow-ffi) `open` returns undefined and the WebAssembly decoder is used.
  */
 
-import type { DecodeOptions } from "../image/decode.ts";
+import type { DecodeOptions, JpegDecoder } from "../image/decode.ts";
 import type { RgbImage } from "../types.ts";
 
 const SYMBOLS = {
@@ -43,25 +43,6 @@ export function turboJpegCandidates(os: typeof Deno.build.os = Deno.build.os): s
     "/usr/lib/libturbojpeg.so.0",
     "/usr/local/lib/libturbojpeg.so.0",
   ];
-}
-
-/**
- * A JPEG decoder for `DecodeOptions.jpegDecoder`: the pixels, or undefined to decline.
- *
- * @example A decoder that declines every image (the WebAssembly decoder then decodes it)
- * ```ts
- * import type { JpegDecoder } from "@posekit/posekit";
- *
- * const none: JpegDecoder = { decode: () => undefined };
- * console.log(none.decode(new Uint8Array([0xff, 0xd8]))); // undefined
- * ```
- */
-export interface JpegDecoder {
-  /**
-   * The image as RGB, or undefined when this decoder declines it (CMYK, a fatal libjpeg error):
-   * the WebAssembly decoder then decodes it, or says what is wrong with it.
-   */
-  decode(bytes: Uint8Array): RgbImage | undefined;
 }
 
 /**

@@ -10,7 +10,7 @@
 import { COCO_KEYPOINT_NAMES, COCO_SKELETON } from "../coco/keypoints.ts";
 import type { Pose, RgbImage } from "../types.ts";
 
-export { encodeJpeg, encodePng } from "./decode.ts";
+export { encodeJpeg, encodePng } from "./encode.ts";
 
 /** An RGB colour, 0–255 per channel. */
 export type Rgb = readonly [number, number, number];

@@ -12,8 +12,6 @@ import type { ColorOrder } from "../types.ts";
 export type ModelTask = "detector" | "keypoints" | "end2end";
 
 /** Known model families: the names of the descriptors in `lib/families/registry.ts`. */
-export type { ModelFamily } from "../families/registry.ts";
-import type { ModelFamily } from "../families/registry.ts";
 
 /** How a whole image becomes a detector (or end-to-end model) input. */
 export type ImageResize =
@@ -65,8 +63,11 @@ export interface ModelManifest {
   description?: string;
   /** What the model does. */
   task: ModelTask;
-  /** The family whose adapter runs it. */
-  family: ModelFamily;
+  /**
+   * The family whose adapter runs it: one of `FAMILY_NAMES` (the registry checks it; the
+   * schema does not import the registry, which imports the schema).
+   */
+  family: string;
   /** File name of the .onnx model, looked up in the model directories. */
   file: string;
   /** Lower-case hex sha256 of the .onnx file (the one `url` serves). */

@@ -11,7 +11,7 @@
  */
 
 import type { CocoKeypointResult } from "../coco/results.ts";
-import { formatJsonlLine, type JsonlRecord, recordKey, scanJsonl } from "./jsonl.ts";
+import { formatJsonlLine, type JsonlRecord, recordKey } from "./jsonl.ts";
 import { comparePaths } from "./shard.ts";
 
 /** A COCO keypoint result that also names its image (and frame and track for video). */
@@ -148,66 +148,4 @@ export function cocoResultsFromRecords(records: Iterable<JsonlRecord>): MergedRe
     }
   }
   return results;
-}
-
-/** A torn last line found in an input, ignored by the merge. */
-export interface TornLine {
-  /** The JSONL file. */
-  file: string;
-  /** Its 1-based line number. */
-  line: number;
-  /** Bytes in the torn line. */
-  bytes: number;
-}
-
-/** The outcome of `mergeJsonlFiles`. */
-export interface MergeResult {
-  /** COCO results, ordered as asked. */
-  results: MergedResult[];
-  /** Distinct images and frames. */
-  records: number;
-  /** Identical records seen more than once and dropped. */
-  duplicates: number;
-  /** Torn last lines that were ignored (the images they held are missing). */
-  torn: TornLine[];
-}
-
-/**
- * Reads JSONL files (read-only; a torn last line is reported in `torn` and skipped, not cut
- * off) and merges their records into COCO results: see `RecordMerger` for duplicates and
- * conflicts, and the module comment for the order. A corrupt line before the last throws
- * `JsonlCorruptError`; conflicts throw `MergeConflictError`. Holds the merged records in
- * memory (the output is one array); the files are read line by line.
- *
- * @example Merge shards into one results file
- * ```ts ignore
- * import { mergeJsonlFiles, writeResultsAtomic } from "@posekit/posekit";
- *
- * const { results, records, duplicates, torn } = await mergeJsonlFiles(
- *   ["shard0.jsonl", "shard1.jsonl"],
- * );
- * for (const line of torn) console.warn(`${line.file}:${line.line}: torn line ignored`);
- * console.log(`${records} images, ${duplicates} duplicates dropped`);
- * await writeResultsAtomic("results.json", results);
- * ```
- */
-export async function mergeJsonlFiles(
-  paths: readonly string[],
-  order: MergeOrder = "path",
-): Promise<MergeResult> {
-  const merger = new RecordMerger();
-  const torn: TornLine[] = [];
-  for (const path of paths) {
-    const scan = await scanJsonl(path, (record, line) => merger.add(record, { file: path, line }));
-    if (scan.tornBytes > 0) {
-      torn.push({ file: path, line: scan.tornLine ?? scan.records + 1, bytes: scan.tornBytes });
-    }
-  }
-  const records = merger.records(order);
-  return {
-    results: cocoResultsFromRecords(records),
-    records: records.length,
-    duplicates: merger.duplicates,
-    torn,
-  };
 }

@@ -9,12 +9,8 @@
  * line off) and writes only the records whose key is not there yet.
  */
 
-import {
-  type JsonlRecord,
-  JsonlWriter,
-  readJsonlProgress,
-  recordKey,
-} from "../../lib/output/jsonl.ts";
+import { type JsonlRecord, recordKey } from "../../lib/output/jsonl.ts";
+import { JsonlWriter, readJsonlProgress } from "../../lib/deno/jsonl_file.ts";
 
 /** Record number `i` of a child run: 12 people of 17 keypoints (about 6 KB per line). */
 export function childRecord(i: number): JsonlRecord {

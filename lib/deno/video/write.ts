@@ -7,7 +7,7 @@
  * under the target name.
  */
 
-import { temporaryPathFor } from "../../coco/results.ts";
+import { temporaryPathFor } from "../files.ts";
 import type { RgbImage } from "../../types.ts";
 import { missingToolReason, stderrReason, VideoError } from "./probe.ts";
 

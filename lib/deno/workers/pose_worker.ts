@@ -15,7 +15,8 @@
  * are plain structured-clone data; keypoint arrays travel as transferables.
  */
 
-import { decodeImage, type DecodeOptions } from "../../image/decode.ts";
+import { decodeImage } from "../image_file.ts";
+import type { DecodeOptions } from "../../image/decode.ts";
 import { readInput } from "../inputs.ts";
 import { type PipelineOptions, PosePipeline, type StageTimings } from "../../pipeline.ts";
 import type { RuntimeInfo } from "../../runtime/runtime.ts";

@@ -1,0 +1,81 @@
+/**
+ * Images in Deno: the decoders' WebAssembly read from the npm packages' files (compile-safe:
+ * nothing is fetched, and `deno compile --include` carries them), one decoder for the process,
+ * and image files read with errors that name them.
+ */
+
+import {
+  type CodecWasm,
+  type DecodeOptions,
+  ImageDecodeError,
+  ImageDecoder,
+} from "../image/decode.ts";
+import type { RgbImage } from "../types.ts";
+
+/** Reads one WebAssembly file that ships in an npm package (a static specifier each). */
+function packageWasm(url: string): () => Promise<Uint8Array> {
+  return () => Deno.readFile(new URL(url));
+}
+
+/** The decoders' WebAssembly, from the npm packages in node_modules (or the compiled binary). */
+export const DENO_CODEC_WASM: CodecWasm = {
+  mozjpeg: packageWasm(import.meta.resolve("@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm")),
+  imagescriptJpeg: packageWasm(import.meta.resolve("imagescript/wasm/any/jpeg.wasm")),
+  imagescriptPng: packageWasm(import.meta.resolve("imagescript/wasm/any/png.wasm")),
+};
+
+/**
+ * The process's decoder: its WebAssembly instances are made once and reused (libjpeg-turbo's
+ * is a per-process instance of its package anyway).
+ */
+const PROCESS_DECODER = new ImageDecoder(DENO_CODEC_WASM);
+
+/**
+ * Decodes a JPEG or PNG file into 8-bit RGB, the way OpenCV's `imread(path, IMREAD_COLOR)`
+ * does for the standard pipeline: the JPEG EXIF orientation is applied (so phone photos come
+ * out upright), grayscale becomes R = G = B, and alpha is dropped (not composited).
+ * The format is sniffed from the bytes, never from `source`'s extension. An image above
+ * `options.maxPixels` (default 100 megapixels) is refused from its header, before decoding.
+ *
+ * @param source the file name, used only in error messages
+ * @throws ImageDecodeError for empty, non-image, truncated, corrupt or too large files
+ *
+ * @example Decode a file
+ * ```ts ignore
+ * import { decodeImage } from "@posekit/posekit";
+ *
+ * const image = await decodeImage(await Deno.readFile("photo.jpg"), "photo.jpg");
+ * console.log(image.width, image.height); // after EXIF orientation
+ * ```
+ */
+export function decodeImage(
+  bytes: Uint8Array,
+  source: string,
+  options: DecodeOptions = {},
+): Promise<RgbImage> {
+  return PROCESS_DECODER.decode(bytes, source, options);
+}
+
+/**
+ * Reads and decodes an image file.
+ * @throws ImageDecodeError when the file cannot be read or decoded
+ */
+export async function readImageFile(
+  path: string,
+  options: DecodeOptions = {},
+): Promise<RgbImage> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (error) {
+    throw new ImageDecodeError(path, describeReadError(error));
+  }
+  return await decodeImage(bytes, path, options);
+}
+
+function describeReadError(error: unknown): string {
+  if (error instanceof Deno.errors.NotFound) return "no such file";
+  if (error instanceof Deno.errors.IsADirectory) return "is a directory, not an image file";
+  if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
+  return `cannot read the file: ${(error as Error).message}`;
+}
