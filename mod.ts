@@ -44,18 +44,14 @@
 
 // The pipeline.
 /** The top-down (or end-to-end) pose pipeline; create it with `PosePipeline.create`. */
-export { DEFAULT_DETECTOR, DEFAULT_POSE, PosePipeline } from "./lib/pipeline.ts";
+export { DEFAULT_DETECTOR, DEFAULT_POSE } from "./lib/pipeline.ts";
+export { PosePipeline } from "./lib/deno/pipeline.ts";
 /**
  * Options of `PosePipeline.create`, stage timings, per-image warnings, box sources, and how a
  * pipeline shares one image's people with another worker.
  */
-export type {
-  BoxSource,
-  ImageWarnings,
-  KeypointHandOff,
-  PipelineOptions,
-  StageTimings,
-} from "./lib/pipeline.ts";
+export type { BoxSource, ImageWarnings, KeypointHandOff, StageTimings } from "./lib/pipeline.ts";
+export type { PipelineOptions } from "./lib/deno/pipeline.ts";
 /** Core data types: decoded images, person boxes, poses, model outputs. */
 export type {
   Box,
@@ -69,7 +65,7 @@ export type {
 
 // Runtime and models.
 /** The execution runtime a pipeline runs on (backend, threads, notes). */
-export { Runtime } from "./lib/runtime/runtime.ts";
+export { Runtime } from "./lib/deno/runtime.ts";
 /** Backends: what to ask for, what runs, what the runtime reports; sessions and tensors. */
 export type {
   Backend,
@@ -83,9 +79,10 @@ export type { Backend as WebBackend, BackendChoice } from "./lib/runtime/backend
 /** Model inputs: tensors by input name. */
 export type { InputTensor, ModelInputs } from "./lib/runtime/session.ts";
 /** Loads one model (resolve, download if needed, check it runs) with its family adapter. */
-export { loadModel } from "./lib/models/load.ts";
+export { loadModel } from "./lib/deno/models/load_file.ts";
 /** A loaded model and how to find models. */
-export type { LoadedModel, LoadOptions } from "./lib/models/load.ts";
+export type { LoadedModel } from "./lib/models/load.ts";
+export type { LoadOptions } from "./lib/deno/models/load_file.ts";
 /** Model manifests: the shipped catalog and validation of user manifests. */
 export { findManifest, listManifests, validateManifest } from "./lib/models/catalog.ts";
 /** Every catalog model and where its file is. */
@@ -155,9 +152,10 @@ export type { ExpandedInputs, InputError, ReadInputOptions } from "./lib/deno/in
 
 // Videos.
 /** Poses for each frame of a video, with tracking and smoothing. */
-export { videoPoses } from "./lib/video_poses.ts";
+export { videoPoses } from "./lib/deno/video/poses.ts";
 /** One frame's poses and how `videoPoses` runs. */
-export type { FramePoses, VideoPose, VideoPoseOptions } from "./lib/video_poses.ts";
+export type { FramePoses, VideoPose } from "./lib/video_poses.ts";
+export type { VideoPoseOptions } from "./lib/deno/video/poses.ts";
 /** Decodes a video's frames with ffmpeg. */
 export { readVideoFrames } from "./lib/deno/video/read.ts";
 /** A decoded frame and options of `readVideoFrames`. */

@@ -13,9 +13,9 @@
 
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { PosePipeline } from "../lib/pipeline.ts";
+import { PosePipeline } from "../lib/deno/pipeline.ts";
 import { readImageFile } from "../lib/deno/image_file.ts";
-import { videoPoses } from "../lib/video_poses.ts";
+import { videoPoses } from "../lib/deno/video/poses.ts";
 import type { Box, Pose } from "../lib/types.ts";
 import { makePanVideo, type Pan } from "../tests/support/video.ts";
 

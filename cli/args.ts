@@ -4,7 +4,7 @@ import { basename } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import denoJson from "../deno.json" with { type: "json" };
 import type { DecodeOptions } from "../lib/image/decode.ts";
-import type { PipelineOptions } from "../lib/pipeline.ts";
+import type { PipelineOptions } from "../lib/deno/pipeline.ts";
 import type { BackendChoice } from "../lib/runtime/runtime.ts";
 
 /** A command-line mistake: printed as one line with a pointer to --help, exit code 2. */

@@ -1,6 +1,6 @@
 /** Small pieces shared by the commands: loading models with progress, summaries, JSON files. */
 
-import { type PipelineOptions, PosePipeline } from "../lib/pipeline.ts";
+import { type PipelineOptions, PosePipeline } from "../lib/deno/pipeline.ts";
 import { chooseBackend, probeWebGpu } from "../lib/runtime/backend.ts";
 import type { RuntimeInfo } from "../lib/runtime/runtime.ts";
 import type { DecodeOptions } from "../lib/image/decode.ts";

@@ -1,7 +1,7 @@
 /**
  * The pose pipeline, per image: person boxes (detector, or given) → crops → keypoint model →
  * poses in image pixels; or, for end-to-end models, the whole image → poses. Loading lives
- * in `lib/models/load.ts`, crops in `lib/crops.ts`, each family's decoding in its adapter;
+ * in `lib/models/load.ts`, crops in `lib/geometry/crops.ts`, each family's decoding in its adapter;
  * this file only orchestrates.
  */
 
@@ -19,32 +19,16 @@ import type {
   ImageInputSpec,
   KeypointAdapter,
 } from "./families/family.ts";
-import { decodeImage } from "./deno/image_file.ts";
-import { type LoadedModel, loadModel, type LoadOptions, sliceBatch } from "./models/load.ts";
+import { type LoadedModel, sliceBatch } from "./models/load.ts";
 import { oksNms } from "./geometry/nms.ts";
 import { DEFAULT_KEYPOINT_SCORE_THRESHOLD, rescorePose } from "./coco/pose_score.ts";
 import { imageToTensor } from "./image/preprocess.ts";
-import { type BackendChoice, Runtime, type RuntimeInfo } from "./runtime/runtime.ts";
+import type { Runtime, RuntimeInfo } from "./runtime/runtime.ts";
 import { float32Input, type ModelInputs } from "./runtime/session.ts";
 import type { Box, ModelOutputs, Pose, RgbImage } from "./types.ts";
 
-export type { LoadedModel } from "./models/load.ts";
-
-/** How to build a pipeline. Every field has a sensible default. */
-export interface PipelineOptions extends LoadOptions {
-  /**
-   * Person detector: manifest name, manifest .json path or .onnx path; `false` when boxes
-   * always come from elsewhere (a box file, ground truth), so no detector is loaded.
-   */
-  detector?: string | false;
-  /** Keypoint model (or an end-to-end model): manifest name, .json path or .onnx path. */
-  pose?: string;
-  /** A runtime to run on; default: one started from `threads` and `backend`. */
-  runtime?: Runtime;
-  /** CPU threads (WASM, native; default: CPU cores). */
-  threads?: number;
-  /** Execution backend: "auto" (default) picks WebGPU on a hardware GPU, else WASM. */
-  backend?: BackendChoice | "native";
+/** How a pipeline runs its models. Every field has a sensible default. */
+export interface PipelineSettings {
   /** Flip test (default true; end-to-end models have none). */
   flip?: boolean;
   /** Detector person score threshold (default 0.3). */
@@ -124,17 +108,18 @@ export const DEFAULT_DETECTOR = "rtmdet_nano_person";
 /** The default keypoint model. */
 export const DEFAULT_POSE = "simplepose_nano_256x192";
 
-type Settings = Required<
-  Pick<
-    PipelineOptions,
-    | "flip"
-    | "scoreThreshold"
-    | "maxPeople"
-    | "keypointScoreThreshold"
-    | "oksNmsThreshold"
-    | "cropChunk"
-  >
->;
+/** The models of a pipeline (see `PosePipeline.fromModels`). */
+export interface PipelineModels {
+  /** The runtime the models were loaded on. */
+  runtime: Runtime;
+  /** The keypoint model, or an end-to-end model. */
+  pose: LoadedModel;
+  /** The person detector of a keypoint model; none when boxes always come from elsewhere. */
+  detector?: LoadedModel;
+}
+
+/** Settings with every default filled in. */
+type Settings = Required<PipelineSettings>;
 
 /** The whole top-down (or end-to-end) pose pipeline. Create with `PosePipeline.create`. */
 export class PosePipeline {
@@ -143,58 +128,65 @@ export class PosePipeline {
   /** Counts of skipped parts, summed over every image so far. */
   readonly warnings: ImageWarnings = { skippedBoxes: 0 };
 
-  private constructor(
+  /** Use `PosePipeline.fromModels` (or Deno's `PosePipeline.create`). */
+  protected constructor(
     /** The runtime the models run on. */
     readonly runtime: Runtime,
     readonly detector: LoadedModel<DetectorAdapter> | undefined,
     readonly pose: LoadedModel<KeypointAdapter | EndToEndAdapter>,
-    private readonly settings: Settings,
+    protected readonly settings: Required<PipelineSettings>,
   ) {}
 
-  /** Loads the models named in `options` (defaults: RTMDet-nano + SimplePose-nano). */
-  static async create(options: PipelineOptions = {}): Promise<PosePipeline> {
-    const runtime = options.runtime ??
-      await Runtime.start({ threads: options.threads, backend: options.backend });
-    const pose = await loadModel(options.pose ?? DEFAULT_POSE, runtime, options);
+  /**
+   * A pipeline from loaded models (`loadModelFrom`): a keypoint model with a person detector
+   * (or none, when boxes always come from elsewhere), or an end-to-end model. Deno's
+   * `PosePipeline.create` loads them by name.
+   * @throws Error when the keypoint model is a detector, or the detector is not one
+   */
+  static fromModels(models: PipelineModels, settings: PipelineSettings = {}): PosePipeline {
+    const { runtime, pose, detector } = PosePipeline.checkModels(models);
+    return new PosePipeline(runtime, detector, pose, PosePipeline.settingsFrom(settings));
+  }
+
+  /** The models of `models`, checked for their tasks (see `fromModels`). */
+  protected static checkModels(models: PipelineModels): {
+    runtime: Runtime;
+    pose: LoadedModel<KeypointAdapter | EndToEndAdapter>;
+    detector: LoadedModel<DetectorAdapter> | undefined;
+  } {
+    const { pose, detector } = models;
     if (pose.adapter.task === "detector") {
-      await pose.session.release();
       throw new Error(
         `model ${pose.path} is a person detector (${pose.manifest.family}); ` +
           `pass it with --detector, and a keypoint model with --pose`,
       );
     }
-    let detector: LoadedModel<DetectorAdapter> | undefined;
-    if (pose.adapter.task === "keypoints" && options.detector !== false) {
-      let loaded: LoadedModel;
-      try {
-        loaded = await loadModel(options.detector ?? DEFAULT_DETECTOR, runtime, options);
-      } catch (error) {
-        await pose.session.release();
-        throw error;
-      }
-      if (loaded.adapter.task !== "detector") {
-        await Promise.all([pose.session.release(), loaded.session.release()]);
-        throw new Error(
-          `model ${loaded.path} is not a person detector (family ${loaded.manifest.family}); ` +
-            `pass a detector with --detector`,
-        );
-      }
-      detector = loaded as LoadedModel<DetectorAdapter>;
+    if (detector && detector.adapter.task !== "detector") {
+      throw new Error(
+        `model ${detector.path} is not a person detector (family ${detector.manifest.family}); ` +
+          `pass a detector with --detector`,
+      );
     }
+    return {
+      runtime: models.runtime,
+      pose: pose as LoadedModel<KeypointAdapter | EndToEndAdapter>,
+      detector: pose.adapter.task === "keypoints"
+        ? detector as LoadedModel<DetectorAdapter> | undefined
+        : undefined,
+    };
+  }
+
+  /** Settings with their defaults filled in. */
+  protected static settingsFrom(options: PipelineSettings): Required<PipelineSettings> {
     const cropChunk = options.cropChunk ?? 16;
-    return new PosePipeline(
-      runtime,
-      detector,
-      pose as LoadedModel<KeypointAdapter | EndToEndAdapter>,
-      {
-        flip: options.flip ?? true,
-        scoreThreshold: options.scoreThreshold ?? 0.3,
-        maxPeople: options.maxPeople ?? 20,
-        keypointScoreThreshold: options.keypointScoreThreshold ?? DEFAULT_KEYPOINT_SCORE_THRESHOLD,
-        oksNmsThreshold: options.oksNmsThreshold ?? 0.9,
-        cropChunk: Math.max(1, Math.floor(cropChunk)),
-      },
-    );
+    return {
+      flip: options.flip ?? true,
+      scoreThreshold: options.scoreThreshold ?? 0.3,
+      maxPeople: options.maxPeople ?? 20,
+      keypointScoreThreshold: options.keypointScoreThreshold ?? DEFAULT_KEYPOINT_SCORE_THRESHOLD,
+      oksNmsThreshold: options.oksNmsThreshold ?? 0.9,
+      cropChunk: Math.max(1, Math.floor(cropChunk)),
+    };
   }
 
   /** What the runtime settled on. */
@@ -280,18 +272,6 @@ export class PosePipeline {
       return g;
     });
     return await this.keypointsOf(image, geometries);
-  }
-
-  /**
-   * Poses for an encoded JPEG or PNG image (EXIF orientation applied); `source` names the
-   * image in error messages.
-   */
-  async runBytes(
-    bytes: Uint8Array,
-    boxes: BoxSource = "detector",
-    source = "image",
-  ): Promise<Pose[]> {
-    return await this.run(await decodeImage(bytes, source), boxes);
   }
 
   /** Poses from an end-to-end model's run on the whole image. */

@@ -1,16 +1,16 @@
 /**
- * Poses for every frame of a video, with track ids: frames from ffmpeg (`lib/video/read.ts`)
- * → the pose pipeline → the tracker (`lib/track/tracker.ts`, optionally One-Euro smoothed).
- * The library form of `predict` on a video; memory stays bounded by a few frames.
+ * Poses for every frame of a video, with track ids: frames (from ffmpeg in Deno,
+ * `lib/deno/video/`; from a <video> element or a camera in a page) → the pose pipeline → the
+ * tracker (`lib/track/tracker.ts`, optionally One-Euro smoothed). Memory stays bounded by a
+ * few frames.
  */
 
-import { basename } from "node:path";
+import { baseName as basename } from "./util/paths.ts";
 import type { BoxSource, PosePipeline } from "./pipeline.ts";
 import type { OneEuroOptions } from "./track/one_euro.ts";
 import { PoseTracker, type PoseTrackerOptions } from "./track/tracker.ts";
 import type { Box, Pose } from "./types.ts";
-import { readVideoFrames, type VideoFrame } from "./deno/video/read.ts";
-import type { VideoInfo } from "./deno/video/probe.ts";
+import type { VideoFrame } from "./video/frame.ts";
 
 /** A pose in a video frame; `trackId` is set unless tracking is off. */
 export interface VideoPose extends Pose {
@@ -28,10 +28,8 @@ export interface FramePoses {
   detected: boolean;
 }
 
-/** How `videoPoses` runs. */
-export interface VideoPoseOptions {
-  /** Keep every N-th frame (default 1: all). */
-  every?: number;
+/** How `framePoses` runs. */
+export interface FramePoseOptions {
   /** Give each person a track id across frames (default true). */
   track?: boolean;
   /** Tracker settings (similarity, gate, frames a track survives unmatched). */
@@ -44,31 +42,29 @@ export interface VideoPoseOptions {
    * Needs tracking; ignored for end-to-end models.
    */
   detectEvery?: number;
-  /** What ffprobe said of the video, when already known. */
-  info?: VideoInfo;
-  /** Stops decoding (and kills ffmpeg) when aborted. */
-  signal?: AbortSignal;
 }
 
 /**
- * Poses for each kept frame of `source` (a video file, an ffmpeg-readable URL or device),
- * in frame order. Throws `VideoError` (naming the source) when the video cannot be read;
- * frames decoded before a truncation are yielded first.
+ * Poses for each of `frames`, in order, with track ids (unless `track` is false). `source`
+ * names the video in errors ("clip.mp4 frame 12: …"). Deno's `videoPoses` feeds it the
+ * frames of a file, URL or device; a page feeds it camera frames.
  *
- * @example
+ * @example Camera frames in a page
  * ```ts ignore
- * import { PosePipeline, videoPoses } from "@posekit/posekit";
+ * import { framePoses, type PosePipeline, type VideoFrame } from "@posekit/posekit/core";
  *
- * const pipeline = await PosePipeline.create();
- * for await (const { frame, poses } of videoPoses(pipeline, "clip.mp4", { smooth: true })) {
+ * declare const pipeline: PosePipeline;
+ * declare const frames: AsyncIterable<VideoFrame>; // drawn from a <video> into a canvas
+ * for await (const { frame, poses } of framePoses(pipeline, frames, "camera")) {
  *   console.log(frame.index, poses.map((p) => p.trackId));
  * }
  * ```
  */
-export async function* videoPoses(
+export async function* framePoses(
   pipeline: PosePipeline,
+  frames: AsyncIterable<VideoFrame>,
   source: string,
-  options: VideoPoseOptions = {},
+  options: FramePoseOptions = {},
 ): AsyncGenerator<FramePoses> {
   const track = options.track ?? true;
   const tracker = track
@@ -76,13 +72,7 @@ export async function* videoPoses(
     : undefined;
   const detectEvery = Math.max(1, Math.floor(options.detectEvery ?? 1));
   let processed = 0;
-  for await (
-    const frame of readVideoFrames(source, {
-      every: options.every,
-      info: options.info,
-      signal: options.signal,
-    })
-  ) {
+  for await (const frame of frames) {
     let boxes: BoxSource = "detector";
     if (tracker && pipeline.needsBoxes && processed % detectEvery !== 0) {
       const tracked: Box[] = tracker.boxesFromTracks({ keypointBoxScale: 1.25 })

@@ -9,7 +9,7 @@ import { assert, assertEquals, assertRejects } from "./support/assert.ts";
 import { describeRun, nonEmptyLines, runCli, withTempDir } from "./support/cli.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import { groundTruthBoxes } from "../lib/coco/boxes.ts";
-import { PosePipeline } from "../lib/pipeline.ts";
+import { PosePipeline } from "../lib/deno/pipeline.ts";
 
 const IMAGE = ["coco", "val2017", "000000000785.jpg"];
 const ignore = ignoreWithoutShared(...IMAGE) || ignoreWithoutShared("models");

@@ -4,7 +4,7 @@ import type { DetectorAdapter, ImageFrame } from "../lib/families/family.ts";
 import type { ModelManifest } from "../lib/models/manifest.ts";
 import type { Box, OutputTensor } from "../lib/types.ts";
 import { imageToTensor } from "../lib/image/preprocess.ts";
-import { ModelSession } from "../lib/runtime/runtime.ts";
+import { ModelSession } from "../lib/deno/runtime.ts";
 import {
   buildDetrPersonModel,
   createImage,

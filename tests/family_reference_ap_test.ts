@@ -16,7 +16,7 @@ import { toCocoResults } from "../lib/coco/results.ts";
 import { parseGroundTruth, parseResults } from "../lib/eval/coco_json.ts";
 import { evaluateKeypoints } from "../lib/eval/cocoeval.ts";
 import { readImageFile } from "../lib/deno/image_file.ts";
-import { type PipelineOptions, PosePipeline } from "../lib/pipeline.ts";
+import { type PipelineOptions, PosePipeline } from "../lib/deno/pipeline.ts";
 import type { RgbImage } from "../lib/types.ts";
 
 const ANNOTATIONS = ["coco", "annotations", "person_keypoints_val2017_dev.json"];

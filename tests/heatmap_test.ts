@@ -17,8 +17,8 @@ import {
 import { COCO_FLIP_PAIRS, COCO_KEYPOINT_SIGMAS } from "../lib/coco/keypoints.ts";
 import type { ModelManifest } from "../lib/models/manifest.ts";
 import { warpCropToTensor } from "../lib/image/preprocess.ts";
-import { ModelSession, Runtime } from "../lib/runtime/runtime.ts";
-import { loadModel } from "../lib/models/load.ts";
+import { ModelSession, Runtime } from "../lib/deno/runtime.ts";
+import { loadModel } from "../lib/deno/models/load_file.ts";
 
 /** A K×H×W heatmap stack, zero except for the listed values [k, x, y, value]. */
 function heatmaps(k: number, h: number, w: number, points: number[][]): Float32Array {

@@ -5,7 +5,7 @@
  */
 
 import { doublingModel, withoutBatchNormSpatial } from "../lib/runtime/onnx_rewrite.ts";
-import { ModelSession } from "../lib/runtime/runtime.ts";
+import { ModelSession } from "../lib/deno/runtime.ts";
 import { float, OnnxGraph } from "./support/onnx_builder.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import {

@@ -9,7 +9,7 @@ import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import { findManifest, listManifests, validateManifest } from "../lib/models/catalog.ts";
 import { COCO_FLIP_PAIRS, COCO_KEYPOINT_NAMES, COCO_SKELETON } from "../lib/coco/keypoints.ts";
 import type { ModelManifest } from "../lib/models/manifest.ts";
-import { ModelSession } from "../lib/runtime/runtime.ts";
+import { ModelSession } from "../lib/deno/runtime.ts";
 
 const MODELS_DIR = join(import.meta.dirname!, "..", "models");
 

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { assert, assertAlmostEquals, assertEquals, assertRejects } from "./support/assert.ts";
 import { withTempDir } from "./support/cli.ts";
 import { OnnxGraph } from "./support/onnx_builder.ts";
-import { PosePipeline } from "../lib/pipeline.ts";
+import { PosePipeline } from "../lib/deno/pipeline.ts";
 import type { RgbImage } from "../lib/types.ts";
 
 function grayImage(width: number, height: number): RgbImage {

@@ -1,4 +1,4 @@
-import { ModelSession } from "../lib/runtime/runtime.ts";
+import { ModelSession } from "../lib/deno/runtime.ts";
 import { assert, assertAlmostEquals, assertEquals } from "./support/assert.ts";
 import { float, OnnxGraph, onnxSchema } from "./support/onnx_builder.ts";
 import {

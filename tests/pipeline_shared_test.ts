@@ -13,7 +13,7 @@ import { toCocoResults } from "../lib/coco/results.ts";
 import { parseGroundTruth, parseResults } from "../lib/eval/coco_json.ts";
 import { evaluateKeypoints, objectKeypointSimilarity } from "../lib/eval/cocoeval.ts";
 import { readImageFile } from "../lib/deno/image_file.ts";
-import { PosePipeline } from "../lib/pipeline.ts";
+import { PosePipeline } from "../lib/deno/pipeline.ts";
 import type { Pose } from "../lib/types.ts";
 
 const ANNOTATIONS = ["coco", "annotations", "person_keypoints_val2017_dev.json"];

@@ -9,7 +9,7 @@ import { createPrtrAdapter, fusePrtrFlip, prtrReadout } from "../lib/families/pr
 import { createPrtrSequentialAdapter } from "../lib/families/prtr_sequential.ts";
 import type { ModelManifest } from "../lib/models/manifest.ts";
 import { imageToTensor, warpCropToTensor } from "../lib/image/preprocess.ts";
-import { ModelSession } from "../lib/runtime/runtime.ts";
+import { ModelSession } from "../lib/deno/runtime.ts";
 import { DEFAULT_KEYPOINT_SCORE_THRESHOLD } from "../lib/coco/pose_score.ts";
 import type { ModelOutputs, RgbImage } from "../lib/types.ts";
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./support/assert.ts";

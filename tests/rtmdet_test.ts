@@ -5,7 +5,7 @@ import { decodeRtmdet, rtmdetFamily } from "../lib/families/rtmdet.ts";
 import type { DetectorAdapter, ImageFrame } from "../lib/families/family.ts";
 import type { ModelManifest } from "../lib/models/manifest.ts";
 import { imageToTensor } from "../lib/image/preprocess.ts";
-import { ModelSession } from "../lib/runtime/runtime.ts";
+import { ModelSession } from "../lib/deno/runtime.ts";
 import type { Box, OutputTensor } from "../lib/types.ts";
 
 /** A 640×480 image letterboxed into 320×320: scale 0.5, content 320×240, padding below. */

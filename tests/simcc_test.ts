@@ -4,8 +4,8 @@ import type { KeypointAdapter } from "../lib/families/family.ts";
 import { COCO_FLIP_PAIRS } from "../lib/coco/keypoints.ts";
 import type { ModelManifest } from "../lib/models/manifest.ts";
 import type { OutputTensor } from "../lib/types.ts";
-import { ModelSession, Runtime } from "../lib/runtime/runtime.ts";
-import { loadModel } from "../lib/models/load.ts";
+import { ModelSession, Runtime } from "../lib/deno/runtime.ts";
+import { loadModel } from "../lib/deno/models/load_file.ts";
 import { join } from "node:path";
 import {
   buildSimccModel,

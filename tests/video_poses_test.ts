@@ -10,9 +10,9 @@ import { withTempDir } from "./support/cli.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import { crop, ignoreWithoutFfmpeg, makePanVideo, type Pan } from "./support/video.ts";
 import { readImageFile } from "../lib/deno/image_file.ts";
-import { PosePipeline } from "../lib/pipeline.ts";
+import { PosePipeline } from "../lib/deno/pipeline.ts";
 import type { Pose } from "../lib/types.ts";
-import { videoPoses } from "../lib/video_poses.ts";
+import { videoPoses } from "../lib/deno/video/poses.ts";
 
 const IMAGE = ["coco", "val2017", "000000000785.jpg"];
 // 400 × 360 windows of the 640 × 425 image, moving 6 px right and 1 px down a frame.

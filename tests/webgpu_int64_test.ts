@@ -8,7 +8,7 @@ import { assert, assertEquals } from "./support/assert.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import { probeWebGpu } from "../lib/runtime/backend.ts";
 import { readImageFile } from "../lib/deno/image_file.ts";
-import { PosePipeline } from "../lib/pipeline.ts";
+import { PosePipeline } from "../lib/deno/pipeline.ts";
 
 const probe = await probeWebGpu();
 const ignore = (!probe.adapter && Deno.env.get("CI") !== "true") ||

@@ -40,12 +40,8 @@ import { probeWebGpu } from "../lib/runtime/backend.ts";
 import { readImageFile } from "../lib/deno/image_file.ts";
 import { findManifest } from "../lib/models/catalog.ts";
 import { imageToTensor, warpCropToTensor } from "../lib/image/preprocess.ts";
-import {
-  ModelSession,
-  Runtime,
-  withOpset11Clip,
-  withSymbolicBatch,
-} from "../lib/runtime/runtime.ts";
+import { ModelSession, Runtime } from "../lib/deno/runtime.ts";
+import { withOpset11Clip, withSymbolicBatch } from "../lib/runtime/runtime.ts";
 import { OnnxGraph } from "./support/onnx_builder.ts";
 import type { Box, ModelOutputs, RgbImage } from "../lib/types.ts";
 

@@ -12,7 +12,7 @@ import { assert, assertEquals } from "./support/assert.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import { join } from "node:path";
 import { decodeImage } from "../lib/deno/image_file.ts";
-import { type PipelineOptions, PosePipeline } from "../lib/pipeline.ts";
+import { type PipelineOptions, PosePipeline } from "../lib/deno/pipeline.ts";
 import type { Box, Pose } from "../lib/types.ts";
 import { type PoolItem, type PoolResult, PosePool } from "../lib/deno/workers/pool.ts";
 

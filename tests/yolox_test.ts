@@ -5,7 +5,7 @@ import { decodeYolox, decodeYoloxDetections, yoloxFamily } from "../lib/families
 import type { DetectorAdapter, ImageFrame } from "../lib/families/family.ts";
 import type { ModelManifest } from "../lib/models/manifest.ts";
 import { imageToTensor } from "../lib/image/preprocess.ts";
-import { ModelSession } from "../lib/runtime/runtime.ts";
+import { ModelSession } from "../lib/deno/runtime.ts";
 import type { Box, OutputTensor } from "../lib/types.ts";
 
 const NUM_CLASSES = 3;

@@ -1,12 +1,11 @@
 /**
- * Loading a model, apart from running it: resolve the file (or download it), repair a
- * legacy export in memory, open a session on the runtime, build the family adapter from the
+ * Loading a model from its bytes, apart from running it: repair a legacy export in memory, open a session on the runtime, build the family adapter from the
  * manifest (or recognize the bare graph), check the manifest against the graph once, and
  * prove with one run that the backend can execute it. On WebGPU, a keypoint model with a
  * fixed batch of 1 is relaxed to a symbolic batch when that gives the same results.
  */
 
-import { basename } from "node:path";
+import { baseName as basename } from "../util/paths.ts";
 import type { AdapterOptions, ModelAdapter } from "../families/family.ts";
 import { recognizeModel } from "../families/recognize.ts";
 import { createAdapter } from "../families/registry.ts";
@@ -15,7 +14,6 @@ import { withoutBatchNormSpatial } from "../runtime/onnx_rewrite.ts";
 import { type Runtime, withSymbolicBatch } from "../runtime/runtime.ts";
 import { float32Input, type InferenceSession, type ModelInputs } from "../runtime/session.ts";
 import type { ModelOutputs } from "../types.ts";
-import { resolveModel } from "../deno/models/resolve.ts";
 
 /** A loaded model: its manifest, file, session, adapter and how it batches. */
 export interface LoadedModel<A extends ModelAdapter = ModelAdapter> {
@@ -33,65 +31,60 @@ export interface LoadedModel<A extends ModelAdapter = ModelAdapter> {
   notes: string[];
 }
 
-/** How to find and load models. */
-export interface LoadOptions extends AdapterOptions {
-  /** Directories searched first for model files (`--models`). */
-  modelDirs?: string[];
-  /** Download progress for models fetched on first use. */
-  onDownloadProgress?: (model: string, received: number, total: number | undefined) => void;
+/** A model's bytes and what names it. */
+export interface ModelSource {
+  /** The .onnx file's bytes. */
+  bytes: Uint8Array;
+  /** Where it came from (a path or URL), for messages and `LoadedModel.path`. */
+  path: string;
+  /** Its manifest; without one, the bare graph is recognized (`recognizeModel`). */
+  manifest?: ModelManifest;
 }
 
 /**
- * Resolves, loads and checks one model (manifest name, manifest .json or .onnx path). Errors
- * name the model file and what to do.
+ * Loads and checks one model from its bytes: repairs a legacy export in memory, opens a
+ * session on `runtime`, builds the family adapter from the manifest (or recognizes the bare
+ * graph), checks the manifest against the graph and proves with one run that the backend can
+ * execute it. Errors name the model and what to do. Deno's `loadModel` finds the bytes by
+ * name; a page fetches them.
  *
- * @example Load a keypoint model and run it
+ * @example Load a keypoint model fetched in a page
  * ```ts ignore
- * import { loadModel, Runtime } from "@posekit/posekit";
+ * import { loadModelFrom, type Runtime } from "@posekit/posekit/core";
  *
- * const runtime = await Runtime.start();
- * const model = await loadModel("simplepose_nano_256x192", runtime, { modelDirs: ["models/"] });
- * console.log(model.path, model.adapter.task, model.dynamicBatch, model.notes);
- * await model.session.release();
+ * declare const runtime: Runtime;
+ * const url = "/models/simplepose_nano_256x192.onnx";
+ * const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
+ * const model = await loadModelFrom({ bytes, path: url }, runtime);
+ * console.log(model.adapter.task, model.dynamicBatch); // "keypoints"
  * ```
  */
-export async function loadModel(
-  spec: string,
+export async function loadModelFrom(
+  source: ModelSource,
   runtime: Runtime,
-  options: LoadOptions = {},
+  options: AdapterOptions = {},
 ): Promise<LoadedModel> {
-  const resolved = await resolveModel(spec, {
-    modelDirs: options.modelDirs,
-    onProgress: options.onDownloadProgress
-      ? (received, total) => options.onDownloadProgress!(spec, received, total)
-      : undefined,
-  });
   const notes: string[] = [];
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(resolved.path);
-  } catch (error) {
-    throw new Error(`cannot read model ${resolved.path}: ${(error as Error).message}`);
-  }
+  let bytes = source.bytes;
   const repair = withoutBatchNormSpatial(bytes);
   if (repair.repaired > 0) {
     bytes = repair.bytes;
     notes.push(
-      `${basename(resolved.path)}: removed the obsolete "spatial" attribute from ` +
+      `${basename(source.path)}: removed the obsolete "spatial" attribute from ` +
         `${repair.repaired} BatchNormalization nodes (a legacy export; results are unchanged)`,
     );
   }
-  const session = await runtime.load(bytes, resolved.path);
+  const session = await runtime.load(bytes, source.path);
   try {
-    const manifest = resolved.manifest ??
-      recognizeModel(basename(resolved.path), session.inputs, session.outputs);
+    const manifest = source.manifest ??
+      recognizeModel(basename(source.path), session.inputs, session.outputs);
     const adapter = createAdapter(manifest, options);
-    checkInputsAgainstGraph(adapter, session, resolved.path);
+    checkInputsAgainstGraph(adapter, session, source.path);
     await smokeTest(session, adapter);
     const dynamicBatch = isDynamicBatch(session, adapter);
     const loaded: LoadedModel = {
       manifest,
-      path: resolved.path,
+      path: source.path,
       session,
       adapter,
       dynamicBatch,

@@ -156,11 +156,10 @@ export type ProbeResult =
  * the CLI. Never throws.
  */
 export async function probeWebGpu(
-  options: { timeoutMs?: number; gpu?: GpuLike } = {},
+  options: { timeoutMs?: number; gpu?: GpuLike; platformName?: string } = {},
 ): Promise<ProbeResult> {
   const gpu = options.gpu ?? (globalThis.navigator as { gpu?: GpuLike } | undefined)?.gpu;
-  if (!gpu) return { error: "this Deno has no navigator.gpu" };
-  if (!options.gpu) quietWaylandWarning();
+  if (!gpu) return { error: `${options.platformName ?? "this Deno"} has no navigator.gpu` };
   const timeoutMs = options.timeoutMs ?? 10_000;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<"timeout">((resolve) => {
@@ -177,24 +176,5 @@ export async function probeWebGpu(
     return { error: `requesting a WebGPU adapter failed: ${(error as Error).message}` };
   } finally {
     clearTimeout(timer);
-  }
-}
-
-/**
- * Mesa's Vulkan drivers try to reach a Wayland display on every adapter enumeration, and
- * libwayland prints "XDG_RUNTIME_DIR is invalid or not set" to stderr when that variable is
- * unset (headless machines, CI). Any value silences it and the connection attempt still fails
- * quietly, so when it is unset (and we may touch the environment) we point it at the temp dir
- * for the rest of the process; onnxruntime enumerates adapters again later.
- */
-function quietWaylandWarning(): void {
-  try {
-    const query = { name: "env", variable: "XDG_RUNTIME_DIR" } as const;
-    if (Deno.build.os !== "linux") return;
-    if (Deno.permissions.querySync(query).state !== "granted") return;
-    if (Deno.env.get("XDG_RUNTIME_DIR")) return;
-    Deno.env.set("XDG_RUNTIME_DIR", Deno.env.get("TMPDIR") || "/tmp");
-  } catch {
-    // Not worth failing over a warning.
   }
 }

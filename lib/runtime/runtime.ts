@@ -1,24 +1,17 @@
 /**
- * The execution runtime: onnxruntime-web on WASM SIMD or WebGPU, and native onnxruntime
- * (opt-in), behind one `Runtime` object that the pipeline is handed. Nothing here is
- * module-level state: the backend, threads, the WebGPU device holder and the notes live in
+ * The execution runtime: onnxruntime-web on WASM SIMD or WebGPU, and native onnxruntime where
+ * the platform has it, behind one `Runtime` object that the pipeline is handed. Nothing here
+ * is module-level state: the backend, threads, the WebGPU device holder and the notes live in
  * the `Runtime` instance.
  *
- * The .wasm bytes are read by us and handed over as `ort.env.wasm.wasmBinary`, so nothing is
- * fetched at run time and the same code works inside a `deno compile` binary.
- *
- * Two builds of onnxruntime-web are used, as two separate module instances:
- * - WASM: `onnxruntime-web` resolves to the Node build in Deno, which runs real threads.
- * - WebGPU: `onnxruntime-web/webgpu`, the web bundle with the WebGPU execution provider. It is
- *   imported (with a static specifier, so `deno compile` includes it) only when WebGPU is
- *   used, so WASM runs do not pay for loading it.
- * onnxruntime-web itself keeps one WASM instance per process, set up by the first session:
- * its thread count is fixed from then on, and a later runtime asking for another says so in
- * its notes.
+ * The platform (`RuntimePlatform`) hands over onnxruntime-web, set up with its WebAssembly:
+ * in Deno the bytes of the .wasm files, read from the npm package (`lib/deno/runtime.ts`); in
+ * a page the URLs they are served from. Nothing here reads files or imports onnxruntime-web
+ * itself, so the same code runs in both.
  */
 
-import * as ort from "onnxruntime-web";
-import { basename } from "node:path";
+import type * as ort from "onnxruntime-web";
+import { baseName as basename } from "../util/paths.ts";
 import {
   adapterName,
   type BackendChoice,
@@ -49,6 +42,11 @@ type Ort = typeof ort;
 
 /** How to start a runtime. */
 export interface RuntimeOptions {
+  /**
+   * Where onnxruntime-web (and native sessions) come from; required here, filled in by
+   * Deno's `Runtime.start` (`lib/deno/runtime.ts`) and by the page.
+   */
+  platform?: RuntimePlatform;
   /** CPU threads (WASM, native); default: the number of CPU cores. */
   threads?: number;
   /**
@@ -76,59 +74,47 @@ interface WebGpuRuntime {
   deviceHolder: ort.InferenceSession;
 }
 
-/** Reads one of the WASM binaries that ship in the onnxruntime-web npm package. */
-async function readWasmBinary(
-  file: "ort-wasm-simd-threaded.wasm" | "ort-wasm-simd-threaded.asyncify.wasm",
-): Promise<Uint8Array> {
-  // One static specifier per file, so that `deno compile` can see what to include.
-  const url = new URL(
-    file === "ort-wasm-simd-threaded.wasm"
-      ? import.meta.resolve("onnxruntime-web/ort-wasm-simd-threaded.wasm")
-      : import.meta.resolve("onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm"),
-  );
-  try {
-    return await Deno.readFile(url);
-  } catch (error) {
-    throw new Error(
-      `cannot read onnxruntime-web's WASM binary at ${url.pathname}: ${
-        (error as Error).message
-      }. ` +
-        `Run "deno install" in the project (or rebuild the binary with "deno task compile").`,
-    );
-  }
-}
-
 /**
- * Sets up onnxruntime-web's WASM build once per process (its own state): the binary and the
- * thread count. Returns the thread count in force, which an earlier setup may have fixed.
+ * What a platform gives the runtime. Deno's is `DENO_PLATFORM` (`lib/deno/runtime.ts`); a page
+ * builds one from the onnxruntime-web module it loaded (see `web/`).
  */
-async function setUpWasm(threads: number): Promise<number> {
-  if (!ort.env.wasm.wasmBinary) {
-    const binary = await readWasmBinary("ort-wasm-simd-threaded.wasm");
-    if (!ort.env.wasm.wasmBinary) {
-      ort.env.wasm.wasmBinary = binary;
-      ort.env.wasm.numThreads = threads;
-      ort.env.logLevel = "fatal";
-    }
-  }
-  return ort.env.wasm.numThreads ?? threads;
+export interface RuntimePlatform {
+  /** Logical CPU cores: the default thread count. */
+  readonly cores: number;
+  /** What lacks `navigator.gpu` when it is missing, for messages ("this Deno", "this browser"). */
+  readonly name: string;
+  /**
+   * onnxruntime-web for WASM sessions, with its WebAssembly set and `threads` asked for. Its
+   * thread count is fixed by the first session of the process (or page): the answer says the
+   * count in force.
+   */
+  wasm(threads: number): Promise<{ ort: Ort; threads: number }>;
+  /**
+   * onnxruntime-web with the WebGPU execution provider and its WebAssembly set (in a page, the
+   * same instance as `wasm`'s). Throws when it cannot be loaded.
+   */
+  webgpu(): Promise<Ort>;
+  /** Reads a model named by a string (a path in Deno, a URL in a page). */
+  readModel?(ref: string): Promise<Uint8Array>;
+  /** Native onnxruntime sessions, where the platform has them (Deno's `--backend native`). */
+  loadNative?(bytes: Uint8Array, label: string, threads: number): Promise<InferenceSession>;
+  /** Called before `navigator.gpu` is asked for an adapter (Deno quiets a Wayland warning). */
+  beforeGpuProbe?(): void;
 }
 
-async function startWebGpu(probed: ProbeResult): Promise<WebGpuRuntime> {
+async function startWebGpu(
+  probed: ProbeResult,
+  platform: RuntimePlatform,
+): Promise<WebGpuRuntime> {
   if (!probed.adapter) throw new Error(webGpuUnavailableMessage(probed.error));
   let ortGpu: Ort;
   try {
-    ortGpu = await import("onnxruntime-web/webgpu");
+    ortGpu = await platform.webgpu();
   } catch (error) {
     throw new Error(webGpuUnavailableMessage(
       `cannot load onnxruntime-web's WebGPU build: ${cleanOrtMessage(error)}`,
     ));
   }
-  ortGpu.env.wasm.wasmBinary = await readWasmBinary("ort-wasm-simd-threaded.asyncify.wasm");
-  // The web bundle starts extra threads by importing a blob: URL as a worker, which Deno
-  // refuses inside npm packages. Only its CPU fallback kernels would use them.
-  ortGpu.env.wasm.numThreads = 1;
-  ortGpu.env.logLevel = "fatal";
   let session: ort.InferenceSession;
   try {
     session = await ortGpu.InferenceSession.create(doublingModel(), {
@@ -169,17 +155,26 @@ async function deviceAdapterName(
 /** A loaded ONNX model. */
 /** Per-session options of `ModelSession.load`. */
 export interface SessionOptions {
+  /** Where onnxruntime-web comes from (Deno's `ModelSession` fills it in). */
+  platform?: RuntimePlatform;
   /** "wasm" (default) or "webgpu". */
   backend?: "wasm" | "webgpu";
   /** WASM threads when this is the process's first WASM session (default: CPU cores). */
   threads?: number;
 }
 
-/** Reads a model file, with an error that names it. */
-async function readModel(model: string | Uint8Array, label: string): Promise<Uint8Array> {
+/** A model's bytes, read through the platform when named, with an error that names it. */
+async function readModel(
+  model: string | Uint8Array,
+  label: string,
+  platform: RuntimePlatform,
+): Promise<Uint8Array> {
   if (typeof model !== "string") return model;
+  if (!platform.readModel) {
+    throw new Error(`cannot read model ${label}: on ${platform.name}, pass the model's bytes`);
+  }
   try {
-    return await Deno.readFile(model);
+    return await platform.readModel(model);
   } catch (error) {
     throw new Error(`cannot read model ${label}: ${(error as Error).message}`);
   }
@@ -213,10 +208,14 @@ export class Runtime {
   /** Queues the runs of this runtime's onnxruntime-web sessions, one at a time. */
   private readonly runs: RunQueue = { last: Promise.resolve() };
 
-  private constructor(
+  /** Use `Runtime.start`. */
+  protected constructor(
     /** What this runtime settled on. */
     readonly info: RuntimeInfo,
     private readonly choice: BackendChoice | "native",
+    private readonly platform: RuntimePlatform,
+    /** onnxruntime-web for WASM sessions (also a WebGPU runtime's fallback), once set up. */
+    private wasmOrt: Ort | undefined,
     private readonly webGpu: WebGpuRuntime | undefined,
   ) {}
 
@@ -225,19 +224,32 @@ export class Runtime {
    * - "wasm": WASM SIMD with `threads` threads;
    * - "webgpu": WebGPU on whatever adapter there is (software ones too); throws
    *   "WebGPU is not available: <reason>. Use --backend wasm (or auto)." when it cannot start;
-   * - "native": onnxruntime-node's CPU provider (a clear error naming the fix where it
+   * - "native": the platform's native onnxruntime (a clear error naming the fix where it
    *   cannot load);
    * - "auto" (default): WebGPU on a hardware adapter, else WASM, with a note saying why.
    */
   static async start(options: RuntimeOptions = {}): Promise<Runtime> {
+    const platform = options.platform;
+    if (!platform) {
+      throw new Error(
+        "Runtime.start needs a platform: in Deno import Runtime from posekit's mod.ts, " +
+          "in a page pass the platform built from onnxruntime-web",
+      );
+    }
     const choice = options.backend ?? "auto";
-    const threads = Math.max(1, Math.floor(options.threads ?? navigator.hardwareConcurrency ?? 1));
+    const threads = Math.max(1, Math.floor(options.threads ?? platform.cores));
     // Native onnxruntime is imported with the first model, whose load names any fix needed.
-    if (choice === "native") return new Runtime({ backend: "native", threads }, choice, undefined);
+    if (choice === "native") {
+      if (!platform.loadNative) throw new Error(`${platform.name} has no native onnxruntime`);
+      return new Runtime({ backend: "native", threads }, choice, platform, undefined, undefined);
+    }
     const wasm = async (note?: string) => {
+      const set = await platform.wasm(threads);
       const runtime = new Runtime(
-        { backend: "wasm", threads: await setUpWasm(threads) },
+        { backend: "wasm", threads: set.threads },
         choice,
+        platform,
+        set.ort,
         undefined,
       );
       if (note) runtime.notes.push(note);
@@ -250,7 +262,8 @@ export class Runtime {
       return runtime;
     };
     if (choice === "wasm") return await wasm();
-    const probed = await probeWebGpu();
+    platform.beforeGpuProbe?.();
+    const probed = await probeWebGpu({ platformName: platform.name });
     if (choice === "webgpu" && !probed.adapter) {
       throw new Error(webGpuUnavailableMessage(probed.error));
     }
@@ -261,8 +274,14 @@ export class Runtime {
       );
     }
     try {
-      const gpu = await startWebGpu(probed);
-      return new Runtime({ backend: "webgpu", adapter: gpu.adapter, threads: 1 }, choice, gpu);
+      const gpu = await startWebGpu(probed, platform);
+      return new Runtime(
+        { backend: "webgpu", adapter: gpu.adapter, threads: 1 },
+        choice,
+        platform,
+        undefined,
+        gpu,
+      );
     } catch (error) {
       if (choice === "webgpu") throw error;
       return await wasm(
@@ -272,21 +291,23 @@ export class Runtime {
   }
 
   /**
-   * Loads a model (file path or bytes) on this runtime's backend. Errors name the model
-   * (`label`) and carry onnxruntime's own reason. When "auto" picked WebGPU and WebGPU cannot
-   * load this model, it runs on WASM instead and a note says so.
+   * Loads a model (bytes, or a name the platform reads: a file path in Deno, a URL in a page)
+   * on this runtime's backend. Errors name the model (`label`) and carry onnxruntime's own
+   * reason. When "auto" picked WebGPU and WebGPU cannot load this model, it runs on WASM
+   * instead and a note says so.
    */
   async load(
     model: string | Uint8Array,
     label: string = typeof model === "string" ? model : "model",
   ): Promise<InferenceSession> {
-    const bytes = await readModel(model, label);
+    const bytes = await readModel(model, label, this.platform);
     const backend = this.info.backend;
     if (backend === "native") {
-      const { loadNativeSession } = await import("../deno/native_session.ts");
-      return await loadNativeSession(bytes, label, { threads: this.info.threads });
+      return await this.platform.loadNative!(bytes, label, this.info.threads);
     }
-    if (backend === "wasm") return await ModelSession.create(bytes, label, ort, "wasm", this.runs);
+    if (backend === "wasm") {
+      return await ModelSession.create(bytes, label, this.wasmOrt!, "wasm", this.runs);
+    }
     try {
       const pending = this.webGpuCreation.then(() =>
         ModelSession.create(bytes, label, this.webGpu!.ort, "webgpu", this.runs)
@@ -295,8 +316,8 @@ export class Runtime {
       return await pending;
     } catch (error) {
       if (this.choice !== "auto") throw error;
-      await setUpWasm(navigator.hardwareConcurrency ?? 1);
-      const session = await ModelSession.create(bytes, label, ort, "wasm", this.runs);
+      this.wasmOrt ??= (await this.platform.wasm(this.platform.cores)).ort;
+      const session = await ModelSession.create(bytes, label, this.wasmOrt, "wasm", this.runs);
       this.notes.push(
         `backend auto: ${basename(label)} runs on WASM because WebGPU cannot load it ` +
           `(${(error as Error).message})`,
@@ -313,7 +334,8 @@ interface RunQueue {
 
 /** A model loaded in onnxruntime-web, on WASM or WebGPU. */
 export class ModelSession implements InferenceSession {
-  private constructor(
+  /** Use `ModelSession.load` or `Runtime.load`. */
+  protected constructor(
     readonly path: string,
     /** Backend this session runs on. */
     readonly backend: Backend,
@@ -332,6 +354,7 @@ export class ModelSession implements InferenceSession {
     options: SessionOptions = {},
   ): Promise<ModelSession> {
     const runtime = await Runtime.start({
+      platform: options.platform,
       backend: options.backend ?? "wasm",
       threads: options.threads,
     });

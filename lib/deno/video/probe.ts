@@ -7,6 +7,8 @@
  */
 
 import { extname } from "node:path";
+import type { VideoInfo } from "../../video/frame.ts";
+export type { VideoInfo } from "../../video/frame.ts";
 
 /** A video that cannot be probed, decoded or written; the message names the source and why. */
 export class VideoError extends Error {
@@ -55,28 +57,6 @@ export function isVideoPath(path: string): boolean {
 /** Whether `source` is a network stream ffmpeg can read: http(s)://, rtsp(s)://, rtmp(s)://. */
 export function isStreamUrl(source: string): boolean {
   return /^(https?|rtsps?|rtmps?):\/\//i.test(source);
-}
-
-/** A video's first video stream, as decoded frames will be. */
-export interface VideoInfo {
-  /** Display width in pixels, after rotation (what decoded frames have). */
-  width: number;
-  /** Display height in pixels, after rotation. */
-  height: number;
-  /** Frames per second (average frame rate; constant frame rate is assumed). */
-  fps: number;
-  /** The same rate as ffprobe's exact rational, e.g. "30000/1001", for writing it back. */
-  frameRate: string;
-  /** Frames in the stream: the container's count, else duration × fps; undefined if unknown. */
-  frameCount?: number;
-  /** Duration in seconds; undefined when unknown (live streams). */
-  durationSeconds?: number;
-  /**
-   * Rotation a player applies, counter-clockwise degrees in {0, 90, 180, 270} (ffprobe's
-   * display-matrix convention; an old-style clockwise `rotate` tag is converted). Decoded
-   * frames are already rotated: ffmpeg auto-rotates.
-   */
-  rotation: number;
 }
 
 interface ProbeStream {

@@ -17,16 +17,8 @@ import {
   VideoError,
   type VideoInfo,
 } from "./probe.ts";
-
-/** One decoded frame. */
-export interface VideoFrame {
-  /** 0-based index of the frame in the source (also with `every`). */
-  index: number;
-  /** Seconds from the first frame: index / fps (constant frame rate assumed). */
-  time: number;
-  /** The frame, display orientation. */
-  image: RgbImage;
-}
+import type { VideoFrame } from "../../video/frame.ts";
+export type { VideoFrame } from "../../video/frame.ts";
 
 /** Options of `readVideoFrames`. */
 export interface ReadVideoOptions {

@@ -25,7 +25,8 @@
 
 import type { RuntimeInfo } from "../../runtime/runtime.ts";
 import type { DecodeOptions } from "../../image/decode.ts";
-import type { PipelineOptions, StageTimings } from "../../pipeline.ts";
+import type { PipelineOptions } from "../pipeline.ts";
+import type { StageTimings } from "../../pipeline.ts";
 import type { Box, Pose } from "../../types.ts";
 import type { FromWorker, ToWorker, WorkerMemory, WorkerPipelineOptions } from "./pose_worker.ts";
 
