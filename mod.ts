@@ -119,13 +119,12 @@ export type {
   EndToEndAdapter,
   FamilyDescriptor,
   GraphInfo,
-  ImageFrame,
   ImageInputSpec,
-  ImageResizeSpec,
   KeypointAdapter,
   ModelAdapter,
   RecognizedManifest,
 } from "./lib/families/family.ts";
+export type { ImageFrame, ImageResizeSpec } from "./lib/geometry/frame.ts";
 /** Whole-image geometry: where an image lands in a model input, and back. */
 export { imageFrame } from "./lib/geometry/frame.ts";
 

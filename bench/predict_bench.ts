@@ -37,7 +37,7 @@ import { decodeImage } from "../lib/deno/image_file.ts";
 import { decodeOptionsFor } from "../lib/deno/turbojpeg.ts";
 import { expandInputs } from "../lib/deno/inputs.ts";
 import { type PipelineOptions, PosePipeline } from "../lib/deno/pipeline.ts";
-import { type StageTimings } from "../lib/pipeline.ts";
+import type { StageTimings } from "../lib/pipeline.ts";
 
 const SHARED_IMAGES = new URL("../../shared/coco/val2017", import.meta.url).pathname;
 const SHARED_MODELS = new URL("../../shared/models", import.meta.url).pathname;

@@ -31,7 +31,7 @@ import type { OneEuroOptions } from "../lib/track/one_euro.ts";
 import type { Pose, RgbImage } from "../lib/types.ts";
 import { probeVideo, type VideoInfo } from "../lib/deno/video/probe.ts";
 import { VideoWriter } from "../lib/deno/video/write.ts";
-import { type VideoPose } from "../lib/video_poses.ts";
+import type { VideoPose } from "../lib/video_poses.ts";
 import { videoPoses } from "../lib/deno/video/poses.ts";
 import type { PoolItem, PosePool } from "../lib/deno/workers/pool.ts";
 import { printErr, ProgressBar } from "./progress.ts";

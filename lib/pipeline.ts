@@ -15,10 +15,10 @@ import type {
   DecodeSettings,
   DetectorAdapter,
   EndToEndAdapter,
-  ImageFrame,
   ImageInputSpec,
   KeypointAdapter,
 } from "./families/family.ts";
+import type { ImageFrame } from "./geometry/frame.ts";
 import { type LoadedModel, sliceBatch } from "./models/load.ts";
 import { oksNms } from "./geometry/nms.ts";
 import { DEFAULT_KEYPOINT_SCORE_THRESHOLD, rescorePose } from "./coco/pose_score.ts";

@@ -1,6 +1,7 @@
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./support/assert.ts";
 import { decodeDetr, detrFamily } from "../lib/families/detr.ts";
-import type { DetectorAdapter, ImageFrame } from "../lib/families/family.ts";
+import type { DetectorAdapter } from "../lib/families/family.ts";
+import type { ImageFrame } from "../lib/geometry/frame.ts";
 import type { ModelManifest } from "../lib/models/manifest.ts";
 import type { Box, OutputTensor } from "../lib/types.ts";
 import { imageToTensor } from "../lib/image/preprocess.ts";

@@ -12,7 +12,7 @@ import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import { withTempDir } from "./support/cli.ts";
 import { buildSimccModel, createImage, drawSyntheticPerson } from "./support/synthetic_models.ts";
 import { readImageFile } from "../lib/deno/image_file.ts";
-import { type KeypointHandOff } from "../lib/pipeline.ts";
+import type { KeypointHandOff } from "../lib/pipeline.ts";
 import { PosePipeline } from "../lib/deno/pipeline.ts";
 import { Runtime } from "../lib/deno/runtime.ts";
 import type { Box, Pose } from "../lib/types.ts";

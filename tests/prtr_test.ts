@@ -4,7 +4,7 @@ import {
   invertAffine,
   transformKeypoints,
 } from "../lib/geometry/affine.ts";
-import type { ImageFrame } from "../lib/families/family.ts";
+import type { ImageFrame } from "../lib/geometry/frame.ts";
 import { createPrtrAdapter, fusePrtrFlip, prtrReadout } from "../lib/families/prtr.ts";
 import { createPrtrSequentialAdapter } from "../lib/families/prtr_sequential.ts";
 import type { ModelManifest } from "../lib/models/manifest.ts";

@@ -6,7 +6,7 @@ import type { DetectorAdapter, KeypointAdapter } from "../lib/families/family.ts
 import { COCO_FLIP_PAIRS, COCO_KEYPOINT_NAMES } from "../lib/coco/keypoints.ts";
 import type { ModelManifest } from "../lib/models/manifest.ts";
 import { ModelSession } from "../lib/deno/runtime.ts";
-import { type TensorInfo } from "../lib/runtime/runtime.ts";
+import type { TensorInfo } from "../lib/runtime/runtime.ts";
 
 const IMAGENET_MEAN: [number, number, number] = [123.675, 116.28, 103.53];
 const IMAGENET_STD: [number, number, number] = [58.395, 57.12, 57.375];

@@ -4,7 +4,8 @@
  */
 
 import { applyAffine, imageToCropTransform, invertAffine } from "../lib/geometry/affine.ts";
-import { decodeUdpHeatmaps, udpCropTransform } from "../lib/codecs/udp.ts";
+import { decodeUdpHeatmaps } from "../lib/codecs/udp.ts";
+import { udpCropTransform } from "../lib/geometry/affine.ts";
 import { flipBackHeatmaps } from "../lib/families/heatmap.ts";
 import { gaussianBlurHeatmap } from "../lib/codecs/gaussian.ts";
 import { assertAlmostEquals, assertEquals, assertThrows } from "./support/assert.ts";

@@ -3,13 +3,8 @@
  * values worked out by hand from Ultralytics' definitions (LetterBox, scale_boxes, NMS).
  */
 
-import {
-  centredLetterbox,
-  decodeYoloPose,
-  pythonRound,
-  unletterbox,
-  unletterboxPerson,
-} from "../lib/codecs/yolo_pose.ts";
+import { centredLetterbox, pythonRound } from "../lib/geometry/frame.ts";
+import { decodeYoloPose, unletterbox, unletterboxPerson } from "../lib/codecs/yolo_pose.ts";
 import { assertAlmostEquals, assertEquals, assertThrows } from "./support/assert.ts";
 
 /**

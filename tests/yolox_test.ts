@@ -2,7 +2,8 @@ import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./suppor
 import { readImageFile } from "../lib/deno/image_file.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import { decodeYolox, decodeYoloxDetections, yoloxFamily } from "../lib/families/yolox.ts";
-import type { DetectorAdapter, ImageFrame } from "../lib/families/family.ts";
+import type { DetectorAdapter } from "../lib/families/family.ts";
+import type { ImageFrame } from "../lib/geometry/frame.ts";
 import type { ModelManifest } from "../lib/models/manifest.ts";
 import { imageToTensor } from "../lib/image/preprocess.ts";
 import { ModelSession } from "../lib/deno/runtime.ts";

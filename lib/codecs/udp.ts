@@ -14,42 +14,7 @@
  */
 
 import { heatmapPeaks } from "../math/numeric.ts";
-import type { Affine, CropRegion } from "../geometry/affine.ts";
 import { gaussianBlurHeatmap, gaussianKernel } from "./gaussian.ts";
-
-/**
- * The unbiased image → crop transform (mmpose `get_udp_warp_matrix`, no rotation): the
- * region's left/top edge (cx − width/2, cy − height/2) goes to input pixel (0, 0), its
- * right/bottom edge to (inputWidth − 1, inputHeight − 1), its centre to
- * ((inputWidth − 1)/2, (inputHeight − 1)/2). Scales are (inputWidth − 1)/width along x and
- * (inputHeight − 1)/height along y, which differ slightly even when the region has the
- * input's aspect ratio (192×256: 191/192 vs 255/256 of it), as in mmpose.
- *
- * Returns the same 2×3 `Affine` as `imageToCropTransform`; its inverse (`invertAffine`) maps
- * crop input pixels back to image pixels.
- */
-export function udpCropTransform(
-  region: CropRegion,
-  inputWidth: number,
-  inputHeight: number,
-): Affine {
-  if (!(region.width > 0 && region.height > 0)) {
-    throw new Error(`udpCropTransform: region ${region.width}×${region.height} has no area`);
-  }
-  if (!(inputWidth > 1 && inputHeight > 1)) {
-    throw new Error(`udpCropTransform: input ${inputWidth}×${inputHeight} must exceed 1×1`);
-  }
-  const sx = (inputWidth - 1) / region.width;
-  const sy = (inputHeight - 1) / region.height;
-  return Float64Array.of(
-    sx,
-    0,
-    sx * (0.5 * region.width - region.cx),
-    0,
-    sy,
-    sy * (0.5 * region.height - region.cy),
-  );
-}
 
 /** Options of `decodeUdpHeatmaps`. */
 export interface UdpDecodeOptions {

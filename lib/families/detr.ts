@@ -24,9 +24,9 @@ import {
   type DetectorAdapter,
   type FamilyDescriptor,
   type GraphInfo,
-  type ImageFrame,
   requireOutput,
 } from "./family.ts";
+import type { ImageFrame } from "../geometry/frame.ts";
 import { choiceOption, imageInputSpec, indexOption } from "./manifest_fields.ts";
 
 /** Settings of `decodeDetr`. */

@@ -8,42 +8,7 @@
 import type { ManifestInput, ModelManifest, ModelTask } from "../models/manifest.ts";
 import type { ModelInputs, TensorInfo } from "../runtime/session.ts";
 import type { Box, ModelOutputs, Normalization, OutputTensor, Pose } from "../types.ts";
-
-/**
- * How a whole image was turned into a network input, for mapping results back:
- * input = image · scale + pad, per axis.
- */
-export interface ImageFrame {
-  /** Width of the original image in pixels. */
-  imageWidth: number;
-  /** Height of the original image in pixels. */
-  imageHeight: number;
-  /** Network input width actually used (after resize and padding). */
-  inputWidth: number;
-  /** Network input height actually used (after resize and padding). */
-  inputHeight: number;
-  /** Input pixels per image pixel along x (equal to `scaleY` unless the resize stretches). */
-  scaleX: number;
-  /** Input pixels per image pixel along y. */
-  scaleY: number;
-  /** Padding left of the resized image, in input pixels (0 unless centred). */
-  padX: number;
-  /** Padding above the resized image, in input pixels (0 unless centred). */
-  padY: number;
-  /** Width of the resized image inside the input (the rest is padding). */
-  contentWidth: number;
-  /** Height of the resized image inside the input (the rest is padding). */
-  contentHeight: number;
-}
-
-/** How a whole image becomes a network input. */
-export type ImageResizeSpec =
-  /** Keep the aspect ratio to fit, pad bottom/right (or both sides with `centred`). */
-  | { kind: "letterbox"; width: number; height: number; padValue: number; centred: boolean }
-  /** DETR: shorter side to `shorterSide`, longer side at most `longerSideMax`, no padding. */
-  | { kind: "shorter-side"; shorterSide: number; longerSideMax: number }
-  /** Plain resize to `width`×`height`, aspect ratio not kept (RT-DETR / D-FINE / DEIM). */
-  | { kind: "stretch"; width: number; height: number };
+import type { ImageFrame, ImageResizeSpec } from "../geometry/frame.ts";
 
 /** Whole-image input of a detector or end-to-end model. */
 export interface ImageInputSpec {

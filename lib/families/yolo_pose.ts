@@ -14,7 +14,8 @@
  * (default 300, further capped by the pipeline's max people).
  */
 
-import { centredLetterbox, decodeYoloPose, unletterboxPerson } from "../codecs/yolo_pose.ts";
+import { centredLetterbox } from "../geometry/frame.ts";
+import { decodeYoloPose, unletterboxPerson } from "../codecs/yolo_pose.ts";
 import type { Pose } from "../types.ts";
 import { type EndToEndAdapter, type FamilyDescriptor, requireOutput } from "./family.ts";
 import { cocoKeypointFields } from "./recognition_defaults.ts";

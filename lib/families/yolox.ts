@@ -22,12 +22,8 @@
 import { inputBoxToImage } from "../geometry/frame.ts";
 import type { Box, OutputTensor } from "../types.ts";
 import { classwiseNms, nms } from "../geometry/nms.ts";
-import {
-  type DetectorAdapter,
-  type FamilyDescriptor,
-  type ImageFrame,
-  requireOutput,
-} from "./family.ts";
+import { type DetectorAdapter, type FamilyDescriptor, requireOutput } from "./family.ts";
+import type { ImageFrame } from "../geometry/frame.ts";
 import { booleanOption, imageInputSpec, indexOption, numberOption } from "./manifest_fields.ts";
 import { letterboxInput } from "./recognition_defaults.ts";
 

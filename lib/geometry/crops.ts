@@ -12,7 +12,7 @@ import {
   invertAffine,
   transformKeypoints,
 } from "./affine.ts";
-import { udpCropTransform } from "../codecs/udp.ts";
+import { udpCropTransform } from "./affine.ts";
 import type { CropSpec } from "../families/family.ts";
 import { warpCropToTensor } from "../image/preprocess.ts";
 import type { Box, RgbImage } from "../types.ts";

@@ -3,9 +3,112 @@
  * and how input coordinates map back to image pixels. Pure functions.
  */
 
-import { centredLetterbox } from "../codecs/yolo_pose.ts";
-import type { ImageFrame, ImageResizeSpec } from "../families/family.ts";
 import type { Box } from "../types.ts";
+
+/**
+ * How a whole image was turned into a network input, for mapping results back:
+ * input = image · scale + pad, per axis.
+ */
+export interface ImageFrame {
+  /** Width of the original image in pixels. */
+  imageWidth: number;
+  /** Height of the original image in pixels. */
+  imageHeight: number;
+  /** Network input width actually used (after resize and padding). */
+  inputWidth: number;
+  /** Network input height actually used (after resize and padding). */
+  inputHeight: number;
+  /** Input pixels per image pixel along x (equal to `scaleY` unless the resize stretches). */
+  scaleX: number;
+  /** Input pixels per image pixel along y. */
+  scaleY: number;
+  /** Padding left of the resized image, in input pixels (0 unless centred). */
+  padX: number;
+  /** Padding above the resized image, in input pixels (0 unless centred). */
+  padY: number;
+  /** Width of the resized image inside the input (the rest is padding). */
+  contentWidth: number;
+  /** Height of the resized image inside the input (the rest is padding). */
+  contentHeight: number;
+}
+
+/** How a whole image becomes a network input. */
+export type ImageResizeSpec =
+  /** Keep the aspect ratio to fit, pad bottom/right (or both sides with `centred`). */
+  | { kind: "letterbox"; width: number; height: number; padValue: number; centred: boolean }
+  /** DETR: shorter side to `shorterSide`, longer side at most `longerSideMax`, no padding. */
+  | { kind: "shorter-side"; shorterSide: number; longerSideMax: number }
+  /** Plain resize to `width`×`height`, aspect ratio not kept (RT-DETR / D-FINE / DEIM). */
+  | { kind: "stretch"; width: number; height: number };
+
+/**
+ * Ultralytics' centred letterbox of an image into the network input: image pixel (x, y) is
+ * at input (x · scale + padX, y · scale + padY).
+ */
+export interface CentredLetterbox {
+  imageWidth: number;
+  imageHeight: number;
+  inputWidth: number;
+  inputHeight: number;
+  /** min(inputWidth / imageWidth, inputHeight / imageHeight) (Ultralytics `r`, scaleup on). */
+  scale: number;
+  /** Size of the resized image: Python round(image size · scale) (ties to even). */
+  contentWidth: number;
+  contentHeight: number;
+  /** Padding left of / above the image: round(dw − 0.1), round(dh − 0.1). */
+  padX: number;
+  padY: number;
+  /** Padding right of / below it: round(dw + 0.1), round(dh + 0.1). */
+  padRight: number;
+  padBottom: number;
+}
+
+/** Python 3's round(): to the nearest integer, ties to even (round(2.5) = 2). */
+export function pythonRound(x: number): number {
+  const floor = Math.floor(x);
+  const diff = x - floor;
+  if (diff > 0.5) return floor + 1;
+  if (diff < 0.5) return floor;
+  return floor % 2 === 0 ? floor : floor + 1;
+}
+
+/**
+ * The geometry of Ultralytics' `LetterBox(new_shape, auto=False, center=True)` (what its
+ * predictor uses for a fixed-size export): r = min(inW/w, inH/h); resized size
+ * round(w·r) × round(h·r); dw = (inW − round(w·r))/2 and the left/right pads
+ * round(dw − 0.1), round(dw + 0.1) (so an odd leftover pixel goes right), likewise top/bottom.
+ * Python rounding (ties to even) throughout.
+ */
+export function centredLetterbox(
+  imageWidth: number,
+  imageHeight: number,
+  inputWidth: number,
+  inputHeight: number,
+): CentredLetterbox {
+  if (!(imageWidth > 0 && imageHeight > 0)) {
+    throw new Error(`centredLetterbox: image ${imageWidth}×${imageHeight} has no pixels`);
+  }
+  if (!(inputWidth > 0 && inputHeight > 0)) {
+    throw new Error(`centredLetterbox: input ${inputWidth}×${inputHeight} has no pixels`);
+  }
+  const scale = Math.min(inputWidth / imageWidth, inputHeight / imageHeight);
+  const contentWidth = pythonRound(imageWidth * scale);
+  const contentHeight = pythonRound(imageHeight * scale);
+  const dw = (inputWidth - contentWidth) / 2, dh = (inputHeight - contentHeight) / 2;
+  return {
+    imageWidth,
+    imageHeight,
+    inputWidth,
+    inputHeight,
+    scale,
+    contentWidth,
+    contentHeight,
+    padX: pythonRound(dw - 0.1),
+    padY: pythonRound(dh - 0.1),
+    padRight: pythonRound(dw + 0.1),
+    padBottom: pythonRound(dh + 0.1),
+  };
+}
 
 /** The frame (sizes, scales and padding) a whole-image resize gives for an image. *
  * @example A 640×480 image in a 320×320 letterbox

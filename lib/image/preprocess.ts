@@ -4,7 +4,8 @@
  */
 
 import type { Affine } from "../geometry/affine.ts";
-import type { ImageFrame, ImageInputSpec } from "../families/family.ts";
+import type { ImageFrame } from "../geometry/frame.ts";
+import type { ImageInputSpec } from "../families/family.ts";
 import { imageFrame } from "../geometry/frame.ts";
 import type { Normalization, RgbImage } from "../types.ts";
 

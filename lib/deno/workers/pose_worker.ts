@@ -19,7 +19,7 @@ import { decodeImage } from "../image_file.ts";
 import type { DecodeOptions } from "../../image/decode.ts";
 import { readInput } from "../inputs.ts";
 import { type PipelineOptions, PosePipeline } from "../pipeline.ts";
-import { type StageTimings } from "../../pipeline.ts";
+import type { StageTimings } from "../../pipeline.ts";
 import type { RuntimeInfo } from "../../runtime/runtime.ts";
 import type { KeypointHandOff } from "../../pipeline.ts";
 import { decodeOptionsFor } from "../turbojpeg.ts";
