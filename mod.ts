@@ -145,9 +145,11 @@ export { BOX_COLOR, drawPoses, encodeJpeg, encodePng } from "./lib/image/draw.ts
 /** How `drawPoses` draws. */
 export type { DrawOptions, Rgb } from "./lib/image/draw.ts";
 /** Expands files, directories (recursively) and globs into inputs; reads one input. */
-export { expandInputs, InputReadError, readInput } from "./lib/deno/inputs.ts";
+export { expandInputs } from "./lib/deno/inputs.ts";
+export { InputReadError, readInput } from "./lib/deno/read_input.ts";
 /** What `expandInputs` found, and options of `readInput`. */
-export type { ExpandedInputs, InputError, ReadInputOptions } from "./lib/deno/inputs.ts";
+export type { ExpandedInputs, InputError } from "./lib/deno/inputs.ts";
+export type { ReadInputOptions } from "./lib/deno/read_input.ts";
 
 // Videos.
 /** Poses for each frame of a video, with tracking and smoothing. */

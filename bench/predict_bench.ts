@@ -14,8 +14,6 @@
  * what lies outside the pipeline: reading, worker messages, waiting for the next image).
  */
 
-// Imported before anything starts onnxruntime: onnxruntime-web replaces globalThis.Worker
-// when it starts (see `WebWorker` in lib/workers/pool.ts).
 import { PosePool, type WorkerStats } from "../lib/deno/workers/pool.ts";
 import { existsSync } from "node:fs";
 import process from "node:process";

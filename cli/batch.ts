@@ -12,13 +12,8 @@ import { type DrawOptions, drawPoses, encodeJpeg } from "../lib/image/draw.ts";
 import { decodeImage } from "../lib/deno/image_file.ts";
 import type { DecodeOptions } from "../lib/image/decode.ts";
 import { decodeOptionsFor } from "../lib/deno/turbojpeg.ts";
-import {
-  isUrlInput,
-  isVideoInput,
-  readInput,
-  type ReadInputOptions,
-  STDIN_INPUT,
-} from "../lib/deno/inputs.ts";
+import { isUrlInput, isVideoInput, STDIN_INPUT } from "../lib/deno/inputs.ts";
+import { readInput, type ReadInputOptions } from "../lib/deno/read_input.ts";
 import {
   type JsonlRecord,
   jsonlRecordForFrame,

@@ -21,9 +21,7 @@ import {
   workersOption,
 } from "./args.ts";
 import { type BatchItem, CocoCollector, processInputs } from "./batch.ts";
-// A static import: the pool keeps Deno's own Worker before onnxruntime-web replaces it.
 import type { PosePool } from "../lib/deno/workers/pool.ts";
-import "../lib/deno/workers/pool.ts";
 import type { PosePipeline } from "../lib/deno/pipeline.ts";
 import {
   backendLabel,

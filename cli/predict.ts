@@ -7,9 +7,7 @@ import { expandInputs, isVideoInput } from "../lib/deno/inputs.ts";
 import { JsonlWriter, readJsonlProgress } from "../lib/deno/jsonl_file.ts";
 import { comparePaths, resolveShard, selectShard, ShardError } from "../lib/output/shard.ts";
 import type { PosePipeline } from "../lib/deno/pipeline.ts";
-// A static import: the pool keeps Deno's own Worker before onnxruntime-web replaces it.
 import type { PosePool } from "../lib/deno/workers/pool.ts";
-import "../lib/deno/workers/pool.ts";
 import {
   COMMON_OPTIONS,
   decodeOptions,

@@ -8,10 +8,9 @@ import {
   expandGlob,
   expandInputs,
   globSegmentToRegExp,
-  InputReadError,
   isImageFileName,
-  readInput,
 } from "../lib/deno/inputs.ts";
+import { InputReadError, readInput } from "../lib/deno/read_input.ts";
 import { assert, assertEquals, assertRejects } from "./support/assert.ts";
 
 /**

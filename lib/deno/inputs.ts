@@ -1,8 +1,7 @@
 /**
  * Turning command-line inputs into a list of image files: files, directories (recursively) and
  * globs (`*`, `?`, `[abc]`, `**`), expanded by us so that quoted patterns work on every shell;
- * `-` (one image on stdin) and `http(s)://` URLs; and reading an input's bytes with a size
- * limit (and, for URLs, a timeout).
+ * `-` (one image on stdin) and `http(s)://` URLs. `read_input.ts` reads their bytes.
  */
 
 import { join, resolve, sep } from "node:path";
@@ -10,12 +9,6 @@ import { isStreamUrl, isVideoPath } from "./video/probe.ts";
 
 /** The input that stands for one image read from standard input. */
 export const STDIN_INPUT = "-";
-
-/** The most bytes read from stdin or a URL by default: 256 MiB (a 100-megapixel PNG fits). */
-export const DEFAULT_MAX_INPUT_BYTES = 256 * 1024 * 1024;
-
-/** How long a URL may take, headers and body, by default: 30 seconds. */
-export const DEFAULT_URL_TIMEOUT_MS = 30_000;
 
 /** True for `http://` and `https://` inputs. */
 export function isUrlInput(input: string): boolean {
@@ -143,7 +136,7 @@ export async function expandInputs(args: readonly string[]): Promise<ExpandedInp
 }
 
 /** Why a path that exists is not read as an image: it is no regular file. */
-function notRegularFile(info: Deno.FileInfo): string {
+export function notRegularFile(info: Deno.FileInfo): string {
   const kind = info.isFifo
     ? "a named pipe"
     : info.isSocket
@@ -154,7 +147,8 @@ function notRegularFile(info: Deno.FileInfo): string {
   return `not a regular file (${kind}); only regular files are read as images`;
 }
 
-function describeStatError(error: unknown): string {
+/** Why a path cannot be looked at, in plain words. */
+export function describeStatError(error: unknown): string {
   if (error instanceof Deno.errors.NotFound) return "no such file or directory";
   if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
   return (error as Error).message;
@@ -353,139 +347,4 @@ async function matchEntryAt(
   } else if (info.isDirectory) {
     await matchSegments(path, rest, found, visited, others);
   }
-}
-
-/** A URL or stdin that could not be read, and why. */
-export class InputReadError extends Error {
-  /** The error for `input`, with `reason`. */
-  constructor(
-    /** The input as given (a path, `-` or a URL). */
-    readonly input: string,
-    /** Why, without the input. */
-    readonly reason: string,
-  ) {
-    super(`${input}: ${reason}`);
-    this.name = "InputReadError";
-  }
-}
-
-/** Options of `readInput`. */
-export interface ReadInputOptions {
-  /** The most bytes read from stdin or a URL (default `DEFAULT_MAX_INPUT_BYTES`). */
-  maxBytes?: number;
-  /** Milliseconds a URL may take, headers and body (default `DEFAULT_URL_TIMEOUT_MS`). */
-  timeoutMs?: number;
-  /** Where `-` reads from (default: the process's stdin). */
-  stdin?: ReadableStream<Uint8Array>;
-}
-
-/**
- * The bytes of one input from `expandInputs`: a file, `-` (all of stdin, up to `maxBytes`) or
- * a URL (fetched, redirects followed, up to `maxBytes` and within `timeoutMs`). A file must
- * (still) be a regular file.
- * @throws InputReadError naming the input and the reason
- *
- * @example stdin with a size limit
- * ```ts
- * import assert from "node:assert/strict";
- * import { InputReadError, readInput } from "@posekit/posekit";
- *
- * const bytes = new Uint8Array([0xff, 0xd8, 0xff]);
- * const stdin = () => ReadableStream.from([bytes]);
- * assert.deepEqual(await readInput("-", { stdin: stdin() }), bytes);
- * await assert.rejects(readInput("-", { stdin: stdin(), maxBytes: 2 }), InputReadError);
- * ```
- */
-export async function readInput(
-  input: string,
-  options: ReadInputOptions = {},
-): Promise<Uint8Array> {
-  const maxBytes = options.maxBytes ?? DEFAULT_MAX_INPUT_BYTES;
-  if (input === STDIN_INPUT) {
-    return await readLimited(options.stdin ?? Deno.stdin.readable, maxBytes, input, "stdin");
-  }
-  if (isUrlInput(input)) return await fetchLimited(input, maxBytes, options);
-  try {
-    const info = await Deno.stat(input);
-    if (!info.isFile) throw new InputReadError(input, notRegularFile(info));
-    return await Deno.readFile(input);
-  } catch (error) {
-    if (error instanceof InputReadError) throw error;
-    throw new InputReadError(input, describeStatError(error));
-  }
-}
-
-async function fetchLimited(
-  url: string,
-  maxBytes: number,
-  options: ReadInputOptions,
-): Promise<Uint8Array> {
-  const timeoutMs = options.timeoutMs ?? DEFAULT_URL_TIMEOUT_MS;
-  const signal = AbortSignal.timeout(timeoutMs);
-  const timedOut = () =>
-    new InputReadError(url, `no complete answer within ${timeoutMs / 1000} s (timeout)`);
-  let response: Response;
-  try {
-    response = await fetch(url, { signal });
-  } catch (error) {
-    if (signal.aborted) throw timedOut();
-    throw new InputReadError(url, `cannot fetch: ${(error as Error).message}`);
-  }
-  if (!response.ok) {
-    await response.body?.cancel();
-    throw new InputReadError(url, `HTTP ${response.status} ${response.statusText}`.trim());
-  }
-  const declared = Number(response.headers.get("content-length"));
-  if (declared > maxBytes) {
-    await response.body?.cancel();
-    throw new InputReadError(url, tooLarge(`the answer (${declared} bytes) is larger`, maxBytes));
-  }
-  try {
-    return await readLimited(response.body, maxBytes, url, "the answer");
-  } catch (error) {
-    if (signal.aborted) throw timedOut();
-    throw error;
-  }
-}
-
-/** "`what` than the limit of N bytes (N MiB)". */
-function tooLarge(what: string, maxBytes: number): string {
-  const mib = maxBytes / 1048576;
-  return `${what} than the limit of ${maxBytes} bytes${
-    mib >= 1 ? ` (${Number.isInteger(mib) ? mib : mib.toFixed(1)} MiB)` : ""
-  }`;
-}
-
-/** All bytes of `stream`, refusing more than `maxBytes` (and cancelling the rest). */
-async function readLimited(
-  stream: ReadableStream<Uint8Array> | null,
-  maxBytes: number,
-  input: string,
-  what: string,
-): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  if (stream) {
-    const reader = stream.getReader();
-    try {
-      while (true) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        total += value.length;
-        if (total > maxBytes) {
-          await reader.cancel();
-          throw new InputReadError(input, tooLarge(`${what} is larger`, maxBytes));
-        }
-        chunks.push(value);
-      }
-    } catch (error) {
-      if (error instanceof InputReadError) throw error;
-      throw new InputReadError(input, `cannot read ${what}: ${(error as Error).message}`);
-    } finally {
-      reader.releaseLock();
-    }
-  }
-  const bytes = new Uint8Array(total);
-  chunks.reduce((offset, chunk) => (bytes.set(chunk, offset), offset + chunk.length), 0);
-  return bytes;
 }

@@ -13,6 +13,8 @@
  * from then on.
  */
 
+// First: Deno's Worker is taken before onnxruntime-web can replace it (see web_worker.ts).
+import "./web_worker.ts";
 import * as ort from "onnxruntime-web";
 import {
   ModelSession as CoreModelSession,

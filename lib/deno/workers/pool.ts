@@ -29,6 +29,7 @@ import type { PipelineOptions } from "../pipeline.ts";
 import type { StageTimings } from "../../pipeline.ts";
 import type { Box, Pose } from "../../types.ts";
 import type { FromWorker, ToWorker, WorkerMemory, WorkerPipelineOptions } from "./pose_worker.ts";
+import { WebWorker } from "../web_worker.ts";
 
 /** How to build a pool. */
 export interface PoolOptions {
@@ -139,21 +140,7 @@ function validCount(value: number, name: string): number {
   return value;
 }
 
-/**
- * Deno's web Worker, taken when this module loads: onnxruntime-web's Node build replaces
- * `globalThis.Worker` with node:worker_threads' Worker as soon as it starts in a process
- * (an in-process `PosePipeline`), and that one cannot run a Deno module worker.
- */
-const WebWorker: typeof Worker = globalThis.Worker;
-
 function newPoseWorker(index: number): Worker {
-  if (!(WebWorker?.prototype instanceof EventTarget)) {
-    throw new Error(
-      "PosePool: globalThis.Worker is not Deno's web Worker (onnxruntime-web replaced it " +
-        "before lib/workers/pool.ts was loaded); import lib/workers/pool.ts statically, " +
-        "before any pipeline starts",
-    );
-  }
   const url = new URL("./pose_worker.ts", import.meta.url).href;
   return new WebWorker(url, { type: "module", name: `pose worker ${index}` });
 }

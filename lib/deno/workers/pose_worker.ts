@@ -17,7 +17,7 @@
 
 import { decodeImage } from "../image_file.ts";
 import type { DecodeOptions } from "../../image/decode.ts";
-import { readInput } from "../inputs.ts";
+import { readInput } from "../read_input.ts";
 import { type PipelineOptions, PosePipeline } from "../pipeline.ts";
 import type { StageTimings } from "../../pipeline.ts";
 import type { RuntimeInfo } from "../../runtime/runtime.ts";
