@@ -36,55 +36,38 @@
  * assert.equal(drawn.data.length, image.data.length);
  * ```
  *
- * Deno only for now: the WebAssembly binaries and model files are read from disk
- * (`Deno.readFile`), videos go through ffmpeg, workers are Deno workers.
+ * This module is posekit for Deno: the portable core (`core.ts`, which a page imports) and
+ * what only Deno does — model files found and downloaded by name, images and results read
+ * and written as files, videos through ffmpeg, worker pools, native onnxruntime and JPEG
+ * decoding. `PosePipeline`, `Runtime` and `ModelSession` here are the core's with Deno's
+ * platform filled in.
  *
  * @module
  */
 
-// The pipeline.
-/** The top-down (or end-to-end) pose pipeline; create it with `PosePipeline.create`. */
-export { DEFAULT_DETECTOR, DEFAULT_POSE } from "./lib/pipeline.ts";
-export { PosePipeline } from "./lib/deno/pipeline.ts";
+// Everything portable (see core.ts); the Deno classes below take the place of the core's.
+export * from "./core.ts";
 /**
- * Options of `PosePipeline.create`, stage timings, per-image warnings, box sources, and how a
- * pipeline shares one image's people with another worker.
+ * The core's classes, which the Deno ones of the same name extend (a pipeline from loaded
+ * models, a runtime on any platform).
  */
-export type { BoxSource, ImageWarnings, KeypointHandOff, StageTimings } from "./lib/pipeline.ts";
+export {
+  ModelSession as CoreModelSession,
+  PosePipeline as CorePosePipeline,
+  Runtime as CoreRuntime,
+} from "./core.ts";
+
+// The pipeline, loaded by name.
+/** The pose pipeline with models loaded by name (`PosePipeline.create`) and `runBytes`. */
+export { PosePipeline } from "./lib/deno/pipeline.ts";
 export type { PipelineOptions } from "./lib/deno/pipeline.ts";
-/** Core data types: decoded images, person boxes, poses, model outputs. */
-export type {
-  Box,
-  ColorOrder,
-  ModelOutputs,
-  Normalization,
-  OutputTensor,
-  Pose,
-  RgbImage,
-} from "./lib/types.ts";
 
 // Runtime and models.
-/** The execution runtime a pipeline runs on (backend, threads, notes). */
-export { Runtime } from "./lib/deno/runtime.ts";
-/** Backends: what to ask for, what runs, what the runtime reports; sessions and tensors. */
-export type {
-  Backend,
-  InferenceSession,
-  RuntimeInfo,
-  RuntimeOptions,
-  TensorInfo,
-} from "./lib/runtime/runtime.ts";
-/** What `backend` may ask for, and onnxruntime-web's two backends. */
-export type { Backend as WebBackend, BackendChoice } from "./lib/runtime/backend.ts";
-/** Model inputs: tensors by input name. */
-export type { InputTensor, ModelInputs } from "./lib/runtime/session.ts";
+/** The execution runtime on Deno's platform (backend, threads, notes); one model session. */
+export { DENO_PLATFORM, ModelSession, Runtime } from "./lib/deno/runtime.ts";
 /** Loads one model (resolve, download if needed, check it runs) with its family adapter. */
 export { loadModel } from "./lib/deno/models/load_file.ts";
-/** A loaded model and how to find models. */
-export type { LoadedModel } from "./lib/models/load.ts";
 export type { LoadOptions } from "./lib/deno/models/load_file.ts";
-/** Model manifests: the shipped catalog and validation of user manifests. */
-export { findManifest, listManifests, validateManifest } from "./lib/models/catalog.ts";
 /** Every catalog model and where its file is. */
 export { catalogAvailability } from "./lib/deno/models/availability.ts";
 /** One row of `catalogAvailability`. */
@@ -95,55 +78,12 @@ export { resolveModel } from "./lib/deno/models/resolve.ts";
 export type { Environment, ResolvedModel, ResolveOptions } from "./lib/deno/models/resolve.ts";
 /** Download progress callback: bytes received, and the total when known. */
 export type { DownloadProgress } from "./lib/deno/models/download.ts";
-/** The manifest format. */
-export type {
-  ImageResize,
-  ManifestInput,
-  ModelManifest,
-  ModelTask,
-} from "./lib/models/manifest.ts";
-
-// Model families.
-/** The family registry: every family, lookup by name, adapter for a manifest. */
-export { createAdapter, FAMILIES, FAMILY_NAMES, findFamily } from "./lib/families/registry.ts";
-/** A family name, as manifests write it. */
-export type { ModelFamily } from "./lib/families/registry.ts";
-/** The manifest of a bare .onnx file, from its inputs and outputs. */
-export { recognizeModel } from "./lib/families/recognize.ts";
-/** The adapter interface a model family implements, and what adapters are given. */
-export type {
-  AdapterOptions,
-  CropSpec,
-  DecodeSettings,
-  DetectorAdapter,
-  EndToEndAdapter,
-  FamilyDescriptor,
-  GraphInfo,
-  ImageInputSpec,
-  KeypointAdapter,
-  ModelAdapter,
-  RecognizedManifest,
-} from "./lib/families/family.ts";
-export type { ImageFrame, ImageResizeSpec } from "./lib/geometry/frame.ts";
-/** Whole-image geometry: where an image lands in a model input, and back. */
-export { imageFrame } from "./lib/geometry/frame.ts";
 
 // Images in and out.
 /** Decodes JPEG/PNG bytes to RGB (EXIF orientation applied); reads an image file. */
 export { decodeImage, readImageFile } from "./lib/deno/image_file.ts";
-export { DEFAULT_MAX_PIXELS, ImageDecodeError } from "./lib/image/decode.ts";
-export { readImageSize } from "./lib/image/diagnose.ts";
-/** Options of the decoders and of `encodeJpeg`. */
-export type { DecodeOptions } from "./lib/image/decode.ts";
-export type { JpegEncodeOptions } from "./lib/image/encode.ts";
 /** The system's libjpeg-turbo through FFI, the faster JPEG decoder of `--backend native`. */
 export { TurboJpegDecoder } from "./lib/deno/turbojpeg.ts";
-/** What `DecodeOptions.jpegDecoder` takes. */
-export type { JpegDecoder } from "./lib/image/decode.ts";
-/** Draws boxes and skeletons on an image; encodes images for writing. */
-export { BOX_COLOR, drawPoses, encodeJpeg, encodePng } from "./lib/image/draw.ts";
-/** How `drawPoses` draws. */
-export type { DrawOptions, Rgb } from "./lib/image/draw.ts";
 /** Expands files, directories (recursively) and globs into inputs; reads one input. */
 export { expandInputs } from "./lib/deno/inputs.ts";
 export { InputReadError, readInput } from "./lib/deno/read_input.ts";
@@ -154,8 +94,6 @@ export type { ReadInputOptions } from "./lib/deno/read_input.ts";
 // Videos.
 /** Poses for each frame of a video, with tracking and smoothing. */
 export { videoPoses } from "./lib/deno/video/poses.ts";
-/** One frame's poses and how `videoPoses` runs. */
-export type { FramePoses, VideoPose } from "./lib/video_poses.ts";
 export type { VideoPoseOptions } from "./lib/deno/video/poses.ts";
 /** Decodes a video's frames with ffmpeg. */
 export { readVideoFrames } from "./lib/deno/video/read.ts";
@@ -170,90 +108,14 @@ export { VideoWriter } from "./lib/deno/video/write.ts";
 /** Options of `VideoWriter.open`. */
 export type { VideoWriterOptions } from "./lib/deno/video/write.ts";
 
-// Tracking and smoothing.
-/** Person tracking across frames (optimal assignment on OKS or IoU). */
-export { PoseTracker } from "./lib/track/tracker.ts";
-/** Tracked poses and boxes, and the tracker's options. */
-export type {
-  PoseTrackerOptions,
-  TrackBoxOptions,
-  TrackedBox,
-  TrackedPose,
-} from "./lib/track/tracker.ts";
-/** One-Euro filtering (Casiez et al., CHI 2012) of a value and of keypoints. */
-export { KeypointOneEuroFilter, ONE_EURO_DEFAULTS, OneEuroFilter } from "./lib/track/one_euro.ts";
-/** One-Euro parameters. */
-export type { OneEuroOptions } from "./lib/track/one_euro.ts";
-
 // Workers.
 /** A pool of pipeline workers processing images in parallel, results in input order. */
 export { PosePool } from "./lib/deno/workers/pool.ts";
 /** Options of the pool, its items and results, per-worker statistics. */
 export type { PoolItem, PoolOptions, PoolResult, WorkerStats } from "./lib/deno/workers/pool.ts";
-
-// Outputs.
-/** Streaming JSON Lines results (one record per image or frame), resumable. */
-export { jsonlRecordForImage } from "./lib/output/jsonl.ts";
 export { JsonlWriter, readJsonlProgress } from "./lib/deno/jsonl_file.ts";
-/** JSON Lines records, writer options and resume progress. */
-export type { JsonlPerson, JsonlRecord } from "./lib/output/jsonl.ts";
 export type { JsonlProgress, JsonlWriterOptions } from "./lib/deno/jsonl_file.ts";
 /** Merges JSON Lines files (shards, resumed runs) into one COCO results file. */
 export { mergeJsonlFiles } from "./lib/deno/merge_files.ts";
-/** What `mergeJsonlFiles` gives. */
-export type { MergedResult, MergeOrder } from "./lib/output/merge.ts";
 export type { MergeResult, TornLine } from "./lib/deno/merge_files.ts";
-/** Splitting a batch into shards ("2/8"): parsing and selecting this shard's inputs. */
-export { parseShard, selectShard, ShardError } from "./lib/output/shard.ts";
-/** One shard of a batch. */
-export type { Shard } from "./lib/output/shard.ts";
-
-// Person boxes from files.
-/** Person boxes from a COCO detection results file or from ground-truth annotations. */
-export { groundTruthBoxes, parseDetectionBoxes } from "./lib/coco/boxes.ts";
-/** Person boxes per image id, and what `groundTruthBoxes` reads. */
-export type { BoxesByImage, GroundTruthForBoxes } from "./lib/coco/boxes.ts";
-
-// COCO results.
-/** COCO keypoint results: conversion, image ids, and atomic writing. */
-export {
-  formatResultsJson,
-  imageIdForPath,
-  imageIdFromFileName,
-  toCocoResults,
-} from "./lib/coco/results.ts";
 export { writeResultsAtomic } from "./lib/deno/files.ts";
-/** One COCO keypoint result entry. */
-export type { CocoKeypointResult } from "./lib/coco/results.ts";
-
-// Evaluation.
-/** COCO keypoint evaluation (OKS AP), identical to pycocotools' COCOeval. */
-export { evaluateKeypoints, objectKeypointSimilarity } from "./lib/eval/cocoeval.ts";
-/** Evaluation inputs, options and results. */
-export type {
-  AreaRange,
-  EvaluateOptions,
-  GroundTruthAnnotation,
-  GroundTruthSet,
-  ImageBreakdown,
-  KeypointBreakdown,
-  KeypointEvaluation,
-  KeypointResult,
-  KeypointStats,
-} from "./lib/eval/cocoeval.ts";
-/** Parse and check ground-truth and results JSON for evaluation. */
-export { parseGroundTruth, parseResults } from "./lib/eval/coco_json.ts";
-/** Parsed ground truth and results. */
-export type { CocoGroundTruth, CocoImage, ParsedResults } from "./lib/eval/coco_json.ts";
-/** pycocotools' 10-line summary, a compact table, and the per-keypoint breakdown. */
-export { formatKeypointTable, formatSummary, formatTable } from "./lib/eval/summary.ts";
-
-// Constants.
-/** COCO keypoint names, flip pairs, skeleton and OKS sigmas; the flip permutation. */
-export {
-  COCO_FLIP_PAIRS,
-  COCO_KEYPOINT_NAMES,
-  COCO_KEYPOINT_SIGMAS,
-  COCO_SKELETON,
-  flipPermutation,
-} from "./lib/coco/keypoints.ts";

@@ -38,7 +38,7 @@ export type { Backend, InferenceSession, TensorInfo } from "./session.ts";
 export { withOpset11Clip, withSymbolicBatch } from "./onnx_rewrite.ts";
 
 /** The onnxruntime-web module API (both builds share it). */
-type Ort = typeof ort;
+export type Ort = typeof ort;
 
 /** How to start a runtime. */
 export interface RuntimeOptions {
