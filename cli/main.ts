@@ -1,5 +1,5 @@
 /**
- * posekit command line: `predict`, `eval`, `merge` and `models` (bench lives in bench/).
+ * posekit command line: `predict`, `eval`, `merge`, `models` and `serve` (bench lives in bench/).
  * Errors are printed as one clear line; stack traces only with POSEKIT_DEBUG=1.
  */
 
@@ -9,13 +9,15 @@ import { EVAL_HELP, evaluate } from "./eval.ts";
 import { merge, MERGE_HELP } from "./merge.ts";
 import { models, MODELS_HELP } from "./models.ts";
 import { predict, PREDICT_HELP } from "./predict.ts";
+import { serve, SERVE_HELP } from "./serve.ts";
 
-const COMMANDS = ["predict", "eval", "merge", "models"];
+const COMMANDS = ["predict", "eval", "merge", "models", "serve"];
 const HELP: Record<string, string> = {
   predict: PREDICT_HELP,
   eval: EVAL_HELP,
   merge: MERGE_HELP,
   models: MODELS_HELP,
+  serve: SERVE_HELP,
 };
 
 function usage(): string {
@@ -26,6 +28,7 @@ Usage:
   ${commandName("eval")} --gt ANNOTATIONS.json (--results RESULTS.json | --images DIR) [options]
   ${commandName("merge")} SHARD.jsonl... --out results.json
   ${commandName("models")} [--models DIR] [--json]
+  ${commandName("serve")} [--port N] [--host H] [--models DIR]... [--samples DIR]
 
 Run "${commandName("predict")} --help" (or eval, merge, models) for their options.`;
 }
@@ -42,6 +45,8 @@ export async function main(args: string[]): Promise<number> {
       return await merge(rest);
     case "models":
       return await runCommand("models", () => models(rest));
+    case "serve":
+      return await runCommand("serve", () => serve(rest));
     case "--version":
     case "version":
       console.log(`posekit ${VERSION}`);

@@ -19,7 +19,7 @@ import { assert, assertEquals, assertRejects } from "./support/assert.ts";
 import { chromiumAvailable, withChromium } from "./support/chromium.ts";
 import { serveWeb, type WebServer } from "../lib/deno/web_server.ts";
 import { bundleIsStale, bundleWeb } from "../lib/deno/bundle.ts";
-import { doublingModel } from "../lib/onnx_rewrite.ts";
+import { doublingModel } from "../lib/runtime/onnx_rewrite.ts";
 
 const ORT_DIST = resolve(import.meta.dirname!, "..", "node_modules", "onnxruntime-web", "dist");
 const ISOLATION_HEADERS = [

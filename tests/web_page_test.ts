@@ -1,0 +1,275 @@
+/// <reference lib="dom" />
+/**
+ * The posekit page (`deno task serve`) in headless Chromium, through its automation contract:
+ * - 5 shared images through `#images` give the CLI's COCO results for the same files (the same
+ *   people, keypoints within 0.01 px) on WASM with 2 threads, cross-origin isolated;
+ * - a file that is not an image is one error on the page, and the next image still runs;
+ * - a model file that is not ONNX is a clear error on the page;
+ * - Chromium's fake camera (a y4m made with ffmpeg from a shared image) gives frames with
+ *   people, the main person keeping one track id;
+ * - `?backend=auto` does not pick this machine's software WebGPU, and the page says why.
+ * With POSEKIT_SCREENSHOT=FILE the first test saves a screenshot of the page there.
+ */
+
+import type { Browser, ElementHandle, Page } from "puppeteer-core";
+import { join } from "node:path";
+import { assert, assertEquals } from "./support/assert.ts";
+import { chromiumAvailable, withChromium } from "./support/chromium.ts";
+import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
+import { startPageServer } from "../lib/deno/page_server.ts";
+import type { WebServer } from "../lib/deno/web_server.ts";
+import { PosePipeline } from "../lib/deno/pipeline.ts";
+import { readImageFile } from "../lib/deno/image_file.ts";
+import { assignImageIds, type CocoKeypointResult, toCocoResults } from "../lib/coco/results.ts";
+
+const IMAGES = ["000000000785", "000000151938", "000000196141", "000000229358", "000000350679"]
+  .map((id) => `${id}.jpg`);
+const ignore = !chromiumAvailable() || ignoreWithoutShared("models", "rtmdet_nano_person.onnx");
+
+async function withPage<T>(
+  server: WebServer,
+  path: string,
+  fn: (page: Page, browser: Browser) => Promise<T>,
+  options: Parameters<typeof withChromium>[1] = {},
+): Promise<T> {
+  return await withChromium(async (browser) => {
+    const page = await browser.newPage();
+    await page.setViewport({ width: 1280, height: 1000 });
+    await page.goto(new URL(path, server.url).href);
+    await waitForStatus(page, ["ready", "error"]);
+    return await fn(page, browser);
+  }, options);
+}
+
+async function waitForStatus(page: Page, wanted: string[], timeout = 180_000): Promise<string> {
+  await page.waitForFunction(
+    (statuses: string[]) => statuses.includes(document.body.dataset.status ?? ""),
+    { timeout },
+    wanted,
+  );
+  return await page.evaluate(() => document.body.dataset.status ?? "");
+}
+
+// deno-lint-ignore no-explicit-any
+const posekit = (page: Page) => page.evaluate(() => (globalThis as any).posekit);
+
+async function withServer<T>(modelDirs: string[], fn: (server: WebServer) => Promise<T>) {
+  const server = await startPageServer({ modelDirs });
+  try {
+    return await fn(server);
+  } finally {
+    await server.close();
+  }
+}
+
+/** The CLI's in-process WASM results for the same files, as `predict` numbers them. */
+async function cliResults(paths: string[]): Promise<CocoKeypointResult[]> {
+  const pipeline = await PosePipeline.create({
+    backend: "wasm",
+    modelDirs: [requireShared("models")],
+  });
+  try {
+    const results: CocoKeypointResult[] = [];
+    for (const { path, imageId } of assignImageIds(paths)) {
+      results.push(...toCocoResults(imageId, await pipeline.run(await readImageFile(path))));
+    }
+    return results;
+  } finally {
+    await pipeline.close();
+  }
+}
+
+Deno.test({
+  name: "page: 5 images give the CLI's people and keypoints (≤ 0.01 px), WASM on 2 threads",
+  ignore,
+  async fn() {
+    const paths = IMAGES.map((name) => requireShared("coco", "val2017", name));
+    const expected = await cliResults(paths);
+    await withServer(
+      [requireShared("models")],
+      (server) =>
+        withPage(server, "/?backend=wasm&threads=2", async (page) => {
+          assertEquals(await page.evaluate(() => crossOriginIsolated), true);
+          assertEquals((await posekit(page)).runtime.backend, "wasm");
+          assertEquals((await posekit(page)).runtime.threads, 2);
+          const input = await page.$("#images") as ElementHandle<HTMLInputElement>;
+          await input!.uploadFile(...paths);
+          assertEquals(await waitForStatus(page, ["done", "error"]), "done");
+          const { results, errors } = await posekit(page);
+          assertEquals(errors, []);
+          assertEquals(results.length, expected.length, "the same number of people");
+          const byImage = (list: CocoKeypointResult[], id: number) =>
+            list.filter((r) => r.image_id === id);
+          let worst = 0;
+          for (const id of new Set(expected.map((r) => r.image_id))) {
+            const got = byImage(results, id);
+            const want = byImage(expected, id);
+            assertEquals(got.length, want.length, `people in image ${id}`);
+            for (const [i, person] of want.entries()) {
+              assertEquals(
+                got[i].file_name,
+                IMAGES[paths.findIndex((p) => p.endsWith(`${String(id).padStart(12, "0")}.jpg`))],
+              );
+              for (let k = 0; k < person.keypoints.length; k++) {
+                if (k % 3 === 2) continue;
+                worst = Math.max(worst, Math.abs(got[i].keypoints[k] - person.keypoints[k]));
+              }
+            }
+          }
+          assert(worst <= 0.01, `keypoints differ by up to ${worst} px`);
+          const screenshot = Deno.env.get("POSEKIT_SCREENSHOT");
+          if (screenshot) await page.screenshot({ path: screenshot, fullPage: false });
+        }),
+    );
+  },
+});
+
+Deno.test({
+  name: "page: a file that is not an image is an error on the page; the next image still runs",
+  ignore,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "posekit_page_" });
+    try {
+      const text = join(dir, "notes.jpg");
+      await Deno.writeTextFile(text, "these are not pixels\n");
+      const image = requireShared("coco", "val2017", IMAGES[0]);
+      await withServer(
+        [requireShared("models")],
+        (server) =>
+          withPage(server, "/?backend=wasm", async (page) => {
+            await (await page.$("#images") as ElementHandle<HTMLInputElement>).uploadFile(
+              text,
+              image,
+            );
+            assertEquals(await waitForStatus(page, ["done", "error"]), "done");
+            const { results, errors } = await posekit(page);
+            assertEquals(errors.length, 1);
+            assert(/^notes\.jpg: not a JPEG or PNG file/.test(errors[0]), errors[0]);
+            assert(
+              results.length >= 1 && results.every((r: CocoKeypointResult) => r.image_id === 785),
+            );
+            const shown = await page.evaluate(() => document.querySelector("#errors")!.textContent);
+            assert(shown!.includes("notes.jpg"), "the error is shown on the page");
+          }),
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "page: a model file that is not ONNX is a clear error on the page",
+  ignore,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "posekit_page_models_" });
+    try {
+      await Deno.writeTextFile(
+        join(dir, "simplepose_nano_256x192.onnx"),
+        "<html>not a model</html>",
+      );
+      await withServer(
+        [dir, requireShared("models")],
+        (server) =>
+          withPage(server, "/?backend=wasm", async (page) => {
+            assertEquals(await page.evaluate(() => document.body.dataset.status), "error");
+            const { errors } = await posekit(page);
+            assertEquals(errors.length, 1);
+            assert(
+              /cannot load model \/models\/\d+\/simplepose_nano_256x192\.onnx/.test(errors[0]),
+              errors[0],
+            );
+          }),
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "page: the fake camera gives frames with people; the main person keeps one track id",
+  ignore,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "posekit_camera_" });
+    try {
+      const y4m = join(dir, "camera.y4m");
+      const ffmpeg = await new Deno.Command("ffmpeg", {
+        args: [
+          "-v",
+          "error",
+          "-loop",
+          "1",
+          "-i",
+          requireShared("coco", "val2017", IMAGES[0]),
+          "-vf",
+          "scale=320:240,format=yuv420p",
+          "-r",
+          "10",
+          "-frames:v",
+          "30",
+          y4m,
+        ],
+      }).output();
+      assertEquals(ffmpeg.code, 0, new TextDecoder().decode(ffmpeg.stderr));
+      await withServer(
+        [requireShared("models")],
+        (server) =>
+          withPage(server, "/?backend=wasm", async (page) => {
+            await page.click("#camera");
+            const seen: (number | undefined)[] = [];
+            let last = -1;
+            const deadline = Date.now() + 120_000;
+            while (seen.length < 20 && Date.now() < deadline) {
+              const state = await posekit(page);
+              if (state.errors.length) throw new Error(state.errors.join("; "));
+              const frame = state.lastFrame;
+              if (frame && frame.frame !== last) {
+                last = frame.frame;
+                // deno-lint-ignore no-explicit-any
+                const main = frame.people.toSorted((a: any, b: any) =>
+                  b.bbox[2] * b.bbox[3] - a.bbox[2] * a.bbox[3]
+                )[0];
+                seen.push(main?.track_id);
+              }
+              await new Promise((resolve) =>
+                setTimeout(resolve, 50)
+              );
+            }
+            await page.click("#camera");
+            assert(seen.length >= 20, `only ${seen.length} frames in 2 minutes`);
+            const withPeople = seen.filter((id) => id !== undefined);
+            assert(withPeople.length === seen.length, "every frame has people");
+            const counts = new Map<number, number>();
+            for (const id of withPeople) counts.set(id!, (counts.get(id!) ?? 0) + 1);
+            const mode = Math.max(...counts.values());
+            assert(mode / seen.length >= 0.9, `main track ids: ${seen.join(",")}`);
+          }, { fakeCamera: y4m }),
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "page: backend auto does not pick software WebGPU here, and the page says why",
+  ignore,
+  async fn() {
+    await withServer(
+      [requireShared("models")],
+      (server) =>
+        withPage(server, "/?backend=auto", async (page) => {
+          const { runtime } = await posekit(page);
+          assertEquals(runtime.backend, "wasm");
+          assert(runtime.notes.length > 0, "a note says why");
+          const shown = await page.evaluate(() => document.querySelector("#runtime")!.textContent!);
+          assert(shown.includes(runtime.notes[0]), shown);
+          assert(
+            /software|SwiftShader|no navigator\.gpu|adapter/i.test(runtime.notes[0]),
+            runtime.notes[0],
+          );
+        }, { webgpu: true }),
+    );
+  },
+});

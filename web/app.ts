@@ -1,0 +1,458 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+/**
+ * The posekit page: images, a video file or the camera through posekit's own pipeline,
+ * drawing and tracker, on onnxruntime-web in the browser. Served by `deno task serve`.
+ *
+ * Automation contract (see web/README.md): `#images` takes files, `#camera` toggles the
+ * camera, `document.body.dataset.status` is loading | ready | running | done | error, and
+ * `window.posekit` holds `results`, `frames`, `lastFrame` and `runtime`.
+ */
+
+import {
+  type BackendChoice,
+  type CocoKeypointResult,
+  drawPoses,
+  type FramePoses,
+  framePoses,
+  ImageDecoder,
+  jsonlRecordForImage,
+  type LoadedModel,
+  loadModelFrom,
+  type ModelManifest,
+  type Pose,
+  PosePipeline,
+  type RgbImage,
+  Runtime,
+  toCocoResults,
+  type VideoFrame,
+} from "../core.ts";
+import { formatResultsJson, ImageIdRegistry } from "../lib/coco/results.ts";
+import { formatJsonlLine, type JsonlRecord, jsonlRecordForFrame } from "../lib/output/jsonl.ts";
+import { browserCodecWasm, browserPlatform, fetchBytes } from "./platform.ts";
+
+/** One catalog model the server has, as `/api/models.json` lists it. */
+interface ServedModel {
+  name: string;
+  task: ModelManifest["task"];
+  url: string;
+  manifest: ModelManifest;
+}
+
+/** What the server offers: models and sample images. */
+interface Catalog {
+  models: ServedModel[];
+  samples: { name: string; url: string }[];
+}
+
+/** The page's state for scripts and tests (the automation contract). */
+interface PageApi {
+  /** COCO keypoint results of the last run of chosen images. */
+  results: CocoKeypointResult[];
+  /** Camera or video frames processed so far. */
+  frames: number;
+  /** The last frame's people. */
+  lastFrame?: {
+    frame: number;
+    people: { track_id?: number; bbox: number[]; score: number; keypoints: number[] }[];
+  };
+  /** What actually runs. */
+  runtime?: { backend: string; threads: number; adapter?: string; notes: string[] };
+  /** Errors shown on the page, one per bad file or failed step. */
+  errors: string[];
+}
+
+declare global {
+  var posekit: PageApi;
+}
+
+const api: PageApi = { results: [], frames: 0, errors: [] };
+globalThis.posekit = api;
+
+const $ = <T extends HTMLElement>(selector: string) => document.querySelector(selector) as T;
+const query = new URLSearchParams(location.search);
+const platform = browserPlatform();
+const decoder = new ImageDecoder(browserCodecWasm());
+
+function setStatus(status: "loading" | "ready" | "running" | "done" | "error"): void {
+  document.body.dataset.status = status;
+  $("#status").textContent = status;
+}
+
+function showError(message: string): void {
+  api.errors.push(message);
+  const item = document.createElement("li");
+  item.textContent = message;
+  $("#errors").append(item);
+}
+
+/** The runtime, started once per backend and thread count (onnxruntime-web is per page). */
+const runtimes = new Map<string, Promise<Runtime>>();
+/** Models loaded per runtime and name. */
+const models = new Map<string, Promise<LoadedModel>>();
+
+let catalog: Catalog = { models: [], samples: [] };
+
+function selected(id: string): string {
+  return ($(`#${id}`) as HTMLSelectElement | HTMLInputElement).value;
+}
+
+async function currentRuntime(): Promise<Runtime> {
+  const backend = selected("backend") as BackendChoice;
+  const threads = Number(selected("threads")) || undefined;
+  const key = `${backend}/${threads}`;
+  if (!runtimes.has(key)) runtimes.set(key, Runtime.start({ platform, backend, threads }));
+  const runtime = await runtimes.get(key)!;
+  api.runtime = { ...runtime.info, notes: [...runtime.notes] };
+  $("#runtime").textContent = `${runtime.info.backend}` +
+    (runtime.info.adapter ? ` on ${runtime.info.adapter}` : "") +
+    `, ${runtime.info.threads} thread${runtime.info.threads === 1 ? "" : "s"}` +
+    (runtime.notes.length ? ` — ${runtime.notes.join("; ")}` : "");
+  return runtime;
+}
+
+async function model(runtime: Runtime, name: string): Promise<LoadedModel> {
+  const served = catalog.models.find((m) => m.name === name);
+  if (!served) throw new Error(`model "${name}" is not served (see deno task serve --models)`);
+  const key = `${runtime.info.backend}/${name}`;
+  if (!models.has(key)) {
+    const loading = fetchBytes(served.url).then((bytes) =>
+      loadModelFrom({ bytes, path: served.url, manifest: served.manifest }, runtime)
+    );
+    loading.catch(() => models.delete(key));
+    models.set(key, loading);
+  }
+  return await models.get(key)!;
+}
+
+/** A pipeline for the chosen models and settings (models stay loaded between runs). */
+async function currentPipeline(): Promise<PosePipeline> {
+  const runtime = await currentRuntime();
+  const pose = await model(runtime, selected("pose"));
+  const detector = pose.manifest.task === "keypoints"
+    ? await model(runtime, selected("detector"))
+    : undefined;
+  return PosePipeline.fromModels({ runtime, pose, detector }, {
+    scoreThreshold: Number(selected("score")),
+  });
+}
+
+function keypointThreshold(): number {
+  return Number(selected("keypoint"));
+}
+
+/** An RGB image as canvas pixels. */
+function toImageData(image: RgbImage): ImageData {
+  const rgba = new Uint8ClampedArray(image.width * image.height * 4);
+  for (let i = 0, o = 0; i < image.data.length; i += 3, o += 4) {
+    rgba[o] = image.data[i];
+    rgba[o + 1] = image.data[i + 1];
+    rgba[o + 2] = image.data[i + 2];
+    rgba[o + 3] = 255;
+  }
+  return new ImageData(rgba, image.width, image.height);
+}
+
+function paint(canvas: HTMLCanvasElement, image: RgbImage): void {
+  canvas.width = image.width;
+  canvas.height = image.height;
+  canvas.getContext("2d")!.putImageData(toImageData(image), 0, 0);
+}
+
+function stageLine(pipeline: PosePipeline, before: PosePipeline["timings"], ms: number): string {
+  const t = pipeline.timings;
+  const stage = (k: keyof typeof t) => `${k} ${(t[k] - before[k]).toFixed(0)}`;
+  return `${ms.toFixed(0)} ms (${
+    (["detect", "crop", "keypoints", "post"] as const).map(stage).join(", ")
+  } ms)`;
+}
+
+let jsonLines: JsonlRecord[] = [];
+
+/** Runs chosen or dropped files, reading each when its turn comes. */
+function runFiles(files: File[]): void {
+  runImages(files.map((f) => ({
+    name: f.name,
+    bytes: async () => new Uint8Array(await f.arrayBuffer()),
+  })));
+}
+
+/** Runs images, in order; a bad file is one error and the next still runs. */
+async function runImages(files: { name: string; bytes: () => Promise<Uint8Array> }[]) {
+  setStatus("running");
+  const gallery = $("#gallery");
+  gallery.replaceChildren();
+  const results: CocoKeypointResult[] = [];
+  jsonLines = [];
+  let pipeline: PosePipeline;
+  try {
+    pipeline = await currentPipeline();
+  } catch (error) {
+    showError((error as Error).message);
+    setStatus("error");
+    return;
+  }
+  const ids = new ImageIdRegistry();
+  const started = performance.now();
+  let done = 0;
+  for (const file of files) {
+    const imageId = ids.idFor(file.name);
+    try {
+      const t0 = performance.now();
+      const before = { ...pipeline.timings };
+      const image = await decoder.decode(await file.bytes(), file.name);
+      const poses = await pipeline.run(image);
+      const ms = performance.now() - t0;
+      results.push(...toCocoResults(imageId, poses, file.name));
+      jsonLines.push(jsonlRecordForImage(file.name, imageId, poses));
+      const figure = document.createElement("figure");
+      const canvas = document.createElement("canvas");
+      paint(canvas, drawPoses(image, poses, { keypointThreshold: keypointThreshold() }));
+      const caption = document.createElement("figcaption");
+      caption.textContent = `${file.name}: ${poses.length} ${
+        poses.length === 1 ? "person" : "people"
+      }, ${stageLine(pipeline, before, ms)}`;
+      figure.append(canvas, caption);
+      gallery.append(figure);
+      done++;
+    } catch (error) {
+      showError(`${file.name}: ${(error as Error).message.replace(`${file.name}: `, "")}`);
+    }
+  }
+  const seconds = (performance.now() - started) / 1000;
+  $("#speed").textContent = `${done} image${done === 1 ? "" : "s"} in ${seconds.toFixed(2)} s ` +
+    `(${(done / seconds).toFixed(2)} images/s)`;
+  api.results = results;
+  setStatus("done");
+}
+
+/** Frames of a playing <video> (a file or the camera), as RGB images, until `stop()`. */
+async function* videoFrames(video: HTMLVideoElement, running: () => boolean) {
+  const canvas = document.createElement("canvas");
+  const context = canvas.getContext("2d", { willReadFrequently: true })!;
+  const start = performance.now();
+  for (let index = 0; running() && !video.ended; index++) {
+    await new Promise((resolve) => requestAnimationFrame(resolve));
+    if (video.readyState < 2 || video.videoWidth === 0) {
+      index--;
+      continue;
+    }
+    canvas.width = video.videoWidth;
+    canvas.height = video.videoHeight;
+    context.drawImage(video, 0, 0);
+    const rgba = context.getImageData(0, 0, canvas.width, canvas.height).data;
+    const data = new Uint8Array(canvas.width * canvas.height * 3);
+    for (let i = 0, o = 0; i < rgba.length; i += 4, o += 3) {
+      data[o] = rgba[i];
+      data[o + 1] = rgba[i + 1];
+      data[o + 2] = rgba[i + 2];
+    }
+    const frame: VideoFrame = {
+      index,
+      time: (performance.now() - start) / 1000,
+      image: { width: canvas.width, height: canvas.height, data },
+    };
+    yield frame;
+  }
+}
+
+/** A pose mirrored left–right in an image `width` wide (for the camera's mirror view). */
+function mirrored(pose: Pose, width: number): Pose {
+  const keypoints = Float32Array.from(pose.keypoints);
+  for (let k = 0; k < keypoints.length; k += 3) keypoints[k] = width - keypoints[k];
+  const { x1, x2 } = pose.box;
+  return { ...pose, keypoints, box: { ...pose.box, x1: width - x2, x2: width - x1 } };
+}
+
+function mirrorImage(image: RgbImage): RgbImage {
+  const { width, height } = image;
+  const data = new Uint8Array(image.data.length);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const from = (y * width + x) * 3;
+      const to = (y * width + width - 1 - x) * 3;
+      data[to] = image.data[from];
+      data[to + 1] = image.data[from + 1];
+      data[to + 2] = image.data[from + 2];
+    }
+  }
+  return { width, height, data };
+}
+
+let stopStream: (() => void) | undefined;
+
+/** Runs a video element's frames through the pipeline and tracker, drawing each. */
+async function runStream(video: HTMLVideoElement, source: string, mirror: boolean) {
+  setStatus("running");
+  api.frames = 0;
+  jsonLines = [];
+  let running = true;
+  stopStream = () => running = false;
+  const view = $("#view") as HTMLCanvasElement;
+  view.hidden = false;
+  try {
+    const pipeline = await currentPipeline();
+    const frames = videoFrames(video, () => running);
+    const smooth = ($("#smooth") as HTMLInputElement).checked;
+    let last = performance.now();
+    let fps = 0;
+    for await (const { frame, poses } of framePoses(pipeline, frames, source, { smooth })) {
+      show(frame, poses, view, mirror);
+      const now = performance.now();
+      fps = fps === 0 ? 1000 / (now - last) : 0.9 * fps + 100 / (now - last);
+      last = now;
+      $("#speed").textContent = `${api.frames} frames, ${fps.toFixed(1)} frames/s`;
+      jsonLines.push(
+        jsonlRecordForFrame(
+          source,
+          0,
+          frame.index,
+          frame.time,
+          poses,
+          poses.map((p) => p.trackId),
+        ),
+      );
+    }
+    setStatus("done");
+  } catch (error) {
+    showError(`${source}: ${(error as Error).message}`);
+    setStatus("error");
+  } finally {
+    stopStream = undefined;
+  }
+}
+
+function show(
+  frame: VideoFrame,
+  poses: FramePoses["poses"],
+  view: HTMLCanvasElement,
+  mirror: boolean,
+): void {
+  const width = frame.image.width;
+  const label = (pose: Pose) => {
+    const id = (pose as FramePoses["poses"][number]).trackId;
+    return id === undefined ? undefined : `#${id}`;
+  };
+  const drawn = mirror
+    ? drawPoses(mirrorImage(frame.image), poses.map((p) => mirrored(p, width)), {
+      label,
+      keypointThreshold: keypointThreshold(),
+    })
+    : drawPoses(frame.image, poses, { label, keypointThreshold: keypointThreshold() });
+  paint(view, drawn);
+  api.frames++;
+  api.lastFrame = {
+    frame: frame.index,
+    people: poses.map((p) => ({
+      track_id: p.trackId,
+      bbox: [p.box.x1, p.box.y1, p.box.x2 - p.box.x1, p.box.y2 - p.box.y1],
+      score: p.score,
+      keypoints: [...p.keypoints],
+    })),
+  };
+}
+
+async function toggleCamera(): Promise<void> {
+  const button = $("#camera") as HTMLButtonElement;
+  const video = $("#camera-video") as HTMLVideoElement;
+  if (stopStream) {
+    stopStream();
+    (video.srcObject as MediaStream | null)?.getTracks().forEach((t) => t.stop());
+    video.srcObject = null;
+    button.textContent = "Camera";
+    return;
+  }
+  try {
+    video.srcObject = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
+    await video.play();
+  } catch (error) {
+    showError(`camera: ${(error as Error).message}`);
+    setStatus("error");
+    return;
+  }
+  button.textContent = "Stop camera";
+  await runStream(video, "camera", true);
+}
+
+async function playVideoFile(file: File): Promise<void> {
+  stopStream?.();
+  const video = $("#file-video") as HTMLVideoElement;
+  video.src = URL.createObjectURL(file);
+  video.muted = true;
+  try {
+    await video.play();
+  } catch (error) {
+    showError(`${file.name}: not a video the browser can play (${(error as Error).message})`);
+    return;
+  }
+  await runStream(video, file.name, false);
+}
+
+function download(name: string, text: string, type: string): void {
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(new Blob([text], { type }));
+  link.download = name;
+  link.click();
+  URL.revokeObjectURL(link.href);
+}
+
+function fillSelect(id: string, names: string[], wanted: string | null, fallback: string) {
+  const select = $(`#${id}`) as HTMLSelectElement;
+  select.replaceChildren(...names.map((name) => new Option(name, name)));
+  const pick = [wanted, fallback].find((n) => n && names.includes(n));
+  if (pick) select.value = pick;
+}
+
+async function start(): Promise<void> {
+  setStatus("loading");
+  try {
+    catalog = await (await fetch("/api/models.json")).json() as Catalog;
+  } catch (error) {
+    showError(`cannot list the served models: ${(error as Error).message}`);
+    setStatus("error");
+    return;
+  }
+  const names = (task: string[]) =>
+    catalog.models.filter((m) => task.includes(m.task)).map((m) => m.name);
+  fillSelect("detector", names(["detector"]), query.get("detector"), "rtmdet_nano_person");
+  fillSelect("pose", names(["keypoints", "end2end"]), query.get("pose"), "simplepose_nano_256x192");
+  ($("#backend") as HTMLSelectElement).value = query.get("backend") ?? "auto";
+  ($("#threads") as HTMLInputElement).value = query.get("threads") ??
+    String(navigator.hardwareConcurrency ?? 1);
+  const samples = $("#sample") as HTMLButtonElement;
+  samples.disabled = catalog.samples.length === 0;
+
+  $("#images").addEventListener("change", () => {
+    runFiles([...($("#images") as HTMLInputElement).files ?? []]);
+  });
+  const drop = $("#drop");
+  drop.addEventListener("dragover", (event) => event.preventDefault());
+  drop.addEventListener("drop", (event) => {
+    event.preventDefault();
+    runFiles([...(event as DragEvent).dataTransfer?.files ?? []]);
+  });
+  samples.addEventListener("click", () => {
+    const sample = catalog.samples[0];
+    runImages([{ name: sample.name, bytes: () => fetchBytes(sample.url) }]);
+  });
+  $("#video").addEventListener("change", () => {
+    const file = ($("#video") as HTMLInputElement).files?.[0];
+    if (file) playVideoFile(file);
+  });
+  $("#camera").addEventListener("click", toggleCamera);
+  $("#download-json").addEventListener("click", () => {
+    download("results.json", formatResultsJson(api.results), "application/json");
+  });
+  $("#download-jsonl").addEventListener("click", () => {
+    download("results.jsonl", jsonLines.map(formatJsonlLine).join(""), "application/jsonl");
+  });
+  try {
+    await currentPipeline();
+    setStatus("ready");
+  } catch (error) {
+    showError((error as Error).message);
+    setStatus("error");
+  }
+}
+
+start();
