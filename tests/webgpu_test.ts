@@ -519,7 +519,7 @@ async function withoutAdapter(code: string): Promise<{ success: boolean; output:
   };
 }
 
-const RUNTIME_URL = new URL("../lib/runtime/runtime.ts", import.meta.url).href;
+const RUNTIME_URL = new URL("../lib/deno/runtime.ts", import.meta.url).href;
 
 Deno.test("without an adapter, forced WebGPU is a clear error and auto falls back to WASM", async () => {
   const forced = await withoutAdapter(
