@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { assert, assertEquals } from "./support/assert.ts";
 import { chromiumAvailable, withChromium } from "./support/chromium.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
+import { withTempDir } from "./support/cli.ts";
 import { startPageServer } from "../lib/deno/page_server.ts";
 import type { WebServer } from "../lib/deno/web_server.ts";
 import { PosePipeline } from "../lib/deno/pipeline.ts";
@@ -128,8 +129,7 @@ Deno.test({
   name: "page: a file that is not an image is an error on the page; the next image still runs",
   ignore,
   async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "posekit_page_" });
-    try {
+    await withTempDir(async (dir) => {
       const text = join(dir, "notes.jpg");
       await Deno.writeTextFile(text, "these are not pixels\n");
       const image = requireShared("coco", "val2017", IMAGES[0]);
@@ -152,9 +152,7 @@ Deno.test({
             assert(shown!.includes("notes.jpg"), "the error is shown on the page");
           }),
       );
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 });
 
@@ -162,8 +160,7 @@ Deno.test({
   name: "page: a model file that is not ONNX is a clear error on the page",
   ignore,
   async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "posekit_page_models_" });
-    try {
+    await withTempDir(async (dir) => {
       await Deno.writeTextFile(
         join(dir, "simplepose_nano_256x192.onnx"),
         "<html>not a model</html>",
@@ -181,9 +178,7 @@ Deno.test({
             );
           }),
       );
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 });
 
@@ -191,8 +186,7 @@ Deno.test({
   name: "page: the fake camera gives frames with people; the main person keeps one track id",
   ignore,
   async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "posekit_camera_" });
-    try {
+    await withTempDir(async (dir) => {
       const y4m = join(dir, "camera.y4m");
       const ffmpeg = await new Deno.Command("ffmpeg", {
         args: [
@@ -246,9 +240,7 @@ Deno.test({
             assert(mode / seen.length >= 0.9, `main track ids: ${seen.join(",")}`);
           }, { fakeCamera: y4m }),
       );
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 });
 
