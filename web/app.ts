@@ -60,6 +60,8 @@ interface PageApi {
   runtime?: { backend: string; threads: number; adapter?: string; notes: string[] };
   /** Errors shown on the page, one per bad file or failed step. */
   errors: string[];
+  /** The last run of images: how many ran and the seconds they took (decoding included). */
+  lastRun?: { images: number; seconds: number };
 }
 
 declare global {
@@ -220,6 +222,7 @@ async function runImages(files: { name: string; bytes: () => Promise<Uint8Array>
     }
   }
   const seconds = (performance.now() - started) / 1000;
+  api.lastRun = { images: done, seconds };
   $("#speed").textContent = `${done} image${done === 1 ? "" : "s"} in ${seconds.toFixed(2)} s ` +
     `(${(done / seconds).toFixed(2)} images/s)`;
   api.results = results;
