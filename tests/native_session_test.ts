@@ -313,7 +313,11 @@ Deno.test("a failed import of onnxruntime-node says how to fix it", async () => 
 });
 
 /** Runs a script that loads a native session in a fresh `deno run` with `flags`; its stderr. */
-async function failedLoadStderr(cwd: string, flags: string[]): Promise<string> {
+async function failedLoadStderr(
+  cwd: string,
+  flags: string[],
+  env: Record<string, string> = {},
+): Promise<string> {
   const script = `${cwd}/load_native.ts`;
   const module = new URL("../lib/deno/native_session.ts", import.meta.url).href;
   await Deno.writeTextFile(
@@ -324,7 +328,7 @@ async function failedLoadStderr(cwd: string, flags: string[]): Promise<string> {
   const output = await new Deno.Command(Deno.execPath(), {
     args: ["run", ...flags, script],
     cwd,
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...env },
     stdout: "null",
     stderr: "piped",
   }).output();
@@ -338,8 +342,10 @@ Deno.test("without --allow-ffi, or without the package, loading says how to fix 
     const config = new URL("../deno.json", import.meta.url).pathname;
     const noFfi = await failedLoadStderr(dir, ["--config", config, "--allow-read", "--allow-env"]);
     assert(noFfi.includes("add --allow-ffi to the deno command"), noFfi);
-    // No config: "onnxruntime-node" resolves to nothing, as where the package is not installed.
-    const noPackage = await failedLoadStderr(dir, ["--no-config", "--allow-all"]);
+    // An empty Deno cache, offline: as where the package is not installed.
+    const noPackage = await failedLoadStderr(dir, ["--no-config", "--cached-only", "--allow-all"], {
+      DENO_DIR: dir,
+    });
     assert(noPackage.includes('Run "deno install"'), noPackage);
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -6,7 +6,7 @@
  * library's own dist files, which also carry the WebAssembly and worker files it loads.
  */
 
-import * as esbuild from "esbuild";
+import * as esbuild from "npm:esbuild@0.28.2";
 import { join } from "node:path";
 
 /** Options of {@link bundleWeb}. */
@@ -39,6 +39,7 @@ export async function bundleWeb(options: BundleWebOptions): Promise<string> {
       sourcemap: "linked",
       minify: false,
       external,
+      plugins: [npmSpecifiers(external)],
       logLevel: "silent",
     });
   } catch (error) {
@@ -98,4 +99,24 @@ async function newerTsUnder(dir: string, since: number): Promise<boolean> {
     }
   }
   return false;
+}
+
+/**
+ * Lets esbuild follow the core's `npm:name@version/sub` imports (Deno's form, so that posekit
+ * imports from any folder): to `name/sub` in node_modules, or left as an import of `name/sub`
+ * when `name` is external (the page's import map serves it).
+ */
+export function npmSpecifiers(external: string[] = []): esbuild.Plugin {
+  return {
+    name: "npm-specifiers",
+    setup(build) {
+      build.onResolve({ filter: /^npm:/ }, (args) => {
+        const m = /^npm:(@[^/]+\/[^@/]+|[^@/]+)(?:@[^/]+)?(\/.*)?$/.exec(args.path);
+        if (!m) return { errors: [{ text: `bad npm: specifier ${args.path}` }] };
+        const bare = m[1] + (m[2] ?? "");
+        if (external.includes(m[1])) return { path: bare, external: true };
+        return build.resolve(bare, { kind: args.kind, resolveDir: args.resolveDir });
+      });
+    },
+  };
 }

@@ -11,6 +11,8 @@ import {
   ImageDecoder,
 } from "../image/decode.ts";
 import type { RgbImage } from "../types.ts";
+// Puts imagescript in the npm graph, so import.meta.resolve of its .wasm gives a file: URL.
+import "npm:imagescript@1.3.1/png/node.js";
 
 /** Reads one WebAssembly file that ships in an npm package (a static specifier each). */
 function packageWasm(url: string): () => Promise<Uint8Array> {
@@ -19,9 +21,9 @@ function packageWasm(url: string): () => Promise<Uint8Array> {
 
 /** The decoders' WebAssembly, from the npm packages in node_modules (or the compiled binary). */
 export const DENO_CODEC_WASM: CodecWasm = {
-  mozjpeg: packageWasm(import.meta.resolve("@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm")),
-  imagescriptJpeg: packageWasm(import.meta.resolve("imagescript/wasm/any/jpeg.wasm")),
-  imagescriptPng: packageWasm(import.meta.resolve("imagescript/wasm/any/png.wasm")),
+  mozjpeg: packageWasm(import.meta.resolve("npm:@jsquash/jpeg@1.6.0/codec/dec/mozjpeg_dec.wasm")),
+  imagescriptJpeg: packageWasm(import.meta.resolve("npm:imagescript@1.3.1/wasm/any/jpeg.wasm")),
+  imagescriptPng: packageWasm(import.meta.resolve("npm:imagescript@1.3.1/wasm/any/png.wasm")),
 };
 
 /**

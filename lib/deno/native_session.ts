@@ -9,7 +9,7 @@
  * not be allowed to run. Loading the addon needs `--allow-ffi`.
  */
 
-import type * as OrtNode from "onnxruntime-node";
+import type * as OrtNode from "npm:onnxruntime-node@1.30.0";
 import {
   type InferenceSession,
   type InputTensor,
@@ -34,7 +34,7 @@ export interface NativeSessionOptions {
 }
 
 /** Held in a variable so that `deno compile` does not pull the addon into binaries. */
-const ORT_NODE_SPECIFIER = "onnxruntime-node";
+const ORT_NODE_SPECIFIER = "npm:onnxruntime-node@1.30.0";
 
 /** `Deno.build` os/arch pairs whose binaries ship in onnxruntime-node 1.30.0. */
 const SUPPORTED_PLATFORMS: readonly string[] = [

@@ -15,7 +15,7 @@
 
 // First: Deno's Worker is taken before onnxruntime-web can replace it (see web_worker.ts).
 import "./web_worker.ts";
-import * as ort from "onnxruntime-web";
+import * as ort from "npm:onnxruntime-web@1.30.0";
 import {
   ModelSession as CoreModelSession,
   Runtime as CoreRuntime,
@@ -32,8 +32,8 @@ async function readWasmBinary(
   // One static specifier per file, so that `deno compile` can see what to include.
   const url = new URL(
     file === "ort-wasm-simd-threaded.wasm"
-      ? import.meta.resolve("onnxruntime-web/ort-wasm-simd-threaded.wasm")
-      : import.meta.resolve("onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm"),
+      ? import.meta.resolve("npm:onnxruntime-web@1.30.0/ort-wasm-simd-threaded.wasm")
+      : import.meta.resolve("npm:onnxruntime-web@1.30.0/ort-wasm-simd-threaded.asyncify.wasm"),
   );
   try {
     return await Deno.readFile(url);
@@ -83,7 +83,7 @@ export const DENO_PLATFORM: RuntimePlatform = {
     return { ort, threads: ort.env.wasm.numThreads ?? threads };
   },
   async webgpu() {
-    const ortGpu = await import("onnxruntime-web/webgpu");
+    const ortGpu = await import("npm:onnxruntime-web@1.30.0/webgpu");
     ortGpu.env.wasm.wasmBinary = await readWasmBinary("ort-wasm-simd-threaded.asyncify.wasm");
     // The web bundle starts extra threads by importing a blob: URL as a worker, which Deno
     // refuses inside npm packages. Only its CPU fallback kernels would use them.

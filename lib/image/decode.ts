@@ -10,7 +10,7 @@
  * Deno and from URLs in a page: nothing here reads files or fetches.
  */
 
-import decodeMozjpeg, { init as initMozjpeg } from "@jsquash/jpeg/decode.js";
+import decodeMozjpeg, { init as initMozjpeg } from "npm:@jsquash/jpeg@1.6.0/decode.js";
 import { applyOrientation, readJpegOrientation } from "./exif.ts";
 import {
   describeBadJpeg,

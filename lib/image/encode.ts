@@ -4,7 +4,7 @@
  * keeps thin coloured skeleton lines sharp) in plain TypeScript.
  */
 
-import pngJs from "imagescript/png/node.js";
+import pngJs from "npm:imagescript@1.3.1/png/node.js";
 import type { RgbImage } from "../types.ts";
 
 /** Encodes an RGB image as an 8-bit RGB PNG (imagescript's encoder, zlib level 6). */

@@ -10,7 +10,7 @@
  * itself, so the same code runs in both.
  */
 
-import type * as ort from "onnxruntime-web";
+import type * as ort from "npm:onnxruntime-web@1.30.0";
 import { baseName as basename } from "../util/paths.ts";
 import {
   adapterName,
