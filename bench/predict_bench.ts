@@ -146,7 +146,7 @@ async function bench(args: string[]): Promise<number> {
   );
   // As the images default to ../shared, so do the models (README: `deno task bench`).
   if (values.models === undefined && existsSync(SHARED_MODELS)) values.models = [SHARED_MODELS];
-  const options = pipelineOptions(values);
+  const options = await pipelineOptions(values, true);
 
   const { files, errors } = await expandInputs(inputs);
   for (const e of errors) printErr(`posekit: ${e.path}: ${e.reason}\n`);

@@ -6,6 +6,11 @@ import denoJson from "../deno.json" with { type: "json" };
 import type { DecodeOptions } from "../lib/image/decode.ts";
 import type { PipelineOptions } from "../lib/deno/pipeline.ts";
 import type { BackendChoice } from "../lib/runtime/runtime.ts";
+import { catalogAvailability } from "../lib/deno/models/availability.ts";
+import { PRESET_NAMES, type PresetName, resolvePreset } from "../lib/models/presets.ts";
+import { printErr } from "./progress.ts";
+import { editDistance } from "../lib/util/edit_distance.ts";
+import { findManifest, listManifests, nearestNames } from "../lib/models/catalog.ts";
 
 /** A command-line mistake: printed as one line with a pointer to --help, exit code 2. */
 export class UsageError extends Error {}
@@ -36,6 +41,8 @@ export const PIPELINE_OPTIONS = {
   dark: { type: "boolean" },
   "det-thr": { type: "string" },
   "max-people": { type: "string" },
+  "min-score": { type: "string" },
+  preset: { type: "string" },
   "max-pixels": { type: "string" },
   boxes: { type: "string" },
   "box-thr": { type: "string" },
@@ -86,6 +93,11 @@ const OPTION_HELP: Record<string, string> = {
   "box-thr": `  --box-thr X           with --boxes: ignore boxes scoring below X (default 0)`,
   "det-thr": `  --det-thr X           detector person score threshold (default 0.3)`,
   "max-people": `  --max-people N        at most N people per image, best boxes first (default 20)`,
+  "min-score":
+    `  --min-score X         leave out people scoring below X (box × keypoint score; results
+                        and drawings; default 0). Try 0.3 against phantom people`,
+  preset: `  --preset P            fast | balanced | accurate: the best detector and keypoint pair
+                        of that kind whose files are here (--detector/--pose override)`,
   "max-pixels":
     `  --max-pixels N        refuse images above N pixels (width × height), before decoding
                         (default 100000000, 100 megapixels)`,
@@ -141,28 +153,35 @@ export function numberOption(
   return n;
 }
 
-/** Levenshtein distance (insertions, deletions, substitutions; each costs 1). */
-export function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(
-        previous[j] + 1,
-        current[j - 1] + 1,
-        previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    }
-    previous = current;
-  }
-  return previous[b.length];
-}
+/**
+ * Other tools' names for posekit's options (Ultralytics' `conf`, mmpose's `det-thresh`, …),
+ * suggested when one is given: more than spelling can find.
+ */
+const OPTION_ALIASES: Readonly<Record<string, string>> = {
+  "det-thresh": "det-thr",
+  "det-threshold": "det-thr",
+  "bbox-thr": "det-thr",
+  "kpt-thresh": "kpt-thr",
+  conf: "min-score",
+  confidence: "min-score",
+  "score-thr": "min-score",
+  output: "out",
+  o: "out",
+  "output-dir": "draw",
+  save: "draw",
+  model: "pose",
+  "pose-model": "pose",
+  "det-model": "detector",
+  device: "backend",
+};
 
 /**
  * The known option nearest to `given` (without dashes) when it is a likely typo: at most 2
  * edits, and fewer than half of its letters; or the one it is a prefix of. Else undefined.
  */
 export function nearestOption(given: string, known: readonly string[]): string | undefined {
+  const alias = OPTION_ALIASES[given];
+  if (alias !== undefined && known.includes(alias)) return alias;
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const name of known) {
@@ -225,20 +244,26 @@ export function parseCommandLine<T extends ParseArgsConfig["options"]>(
   }
 }
 
-/** The pipeline options given on the command line. */
-export function pipelineOptions(
+/**
+ * The pipeline options given on the command line; `--preset` is resolved to the best pair of
+ * its kind whose files are at hand (a line on stderr says which, unless `quiet`).
+ */
+export async function pipelineOptions(
   values: Record<string, string | boolean | string[] | undefined>,
-): PipelineOptions {
+  quiet = false,
+): Promise<PipelineOptions> {
   const backend = ((values.backend as string | undefined) ?? "auto") as BackendChoice;
   if (!(BACKEND_CHOICES as readonly string[]).includes(backend)) {
     throw new UsageError(
       `invalid value for --backend: "${backend}" (${BACKEND_CHOICES.join(", ")})`,
     );
   }
+  const modelDirs = values.models as string[] | undefined;
+  for (const dir of modelDirs ?? []) await checkModelFolder(dir);
   return {
     detector: values.detector as string | undefined,
     pose: values.pose as string | undefined,
-    modelDirs: values.models as string[] | undefined,
+    modelDirs,
     threads: numberOption(values.threads as string, "threads", (n) => Number.isInteger(n) && n > 0),
     flip: !values["no-flip"],
     // Without --dark a manifest's own "dark" decides.
@@ -249,8 +274,67 @@ export function pipelineOptions(
       "max-people",
       (n) => Number.isInteger(n) && n > 0,
     ),
+    minScore: numberOption(values["min-score"] as string, "min-score", (n) => n >= 0 && n <= 1),
     backend,
+    ...await presetModels(values, quiet),
   };
+}
+
+/** A `--models` folder that is missing or no folder is a usage error, not a failed download. */
+async function checkModelFolder(dir: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(dir);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new UsageError(`--models ${dir}: no such folder`);
+    }
+    return; // unreadable: the model search says more
+  }
+  if (!info.isDirectory) throw new UsageError(`--models ${dir}: not a folder`);
+}
+
+/**
+ * `name` unless it is a bare name (no path, no extension) that no catalog model has: then a
+ * usage error with the nearest names, before anything is loaded.
+ */
+function checkModelName(name: string | undefined, option: string): string | undefined {
+  if (name === undefined || /[/\\.]/.test(name) || findManifest(name)) return name;
+  const near = nearestNames(name, listManifests().map((m) => m.name));
+  throw new UsageError(
+    `unknown model "${name}" for --${option}` +
+      (near.length ? ` (did you mean ${near.join(" or ")}?)` : "") +
+      `; "deno task models" lists the models, or give an .onnx or manifest .json path`,
+  );
+}
+
+/** The detector and keypoint model of `--preset`, unless given explicitly. */
+async function presetModels(
+  values: Record<string, string | boolean | string[] | undefined>,
+  quiet: boolean,
+): Promise<{ detector?: string; pose?: string }> {
+  const preset = values.preset as string | undefined;
+  const given = {
+    detector: checkModelName(values.detector as string | undefined, "detector"),
+    pose: checkModelName(values.pose as string | undefined, "pose"),
+  };
+  if (preset === undefined) return given;
+  if (!(PRESET_NAMES as readonly string[]).includes(preset)) {
+    const near = nearestOption(preset, PRESET_NAMES);
+    throw new UsageError(
+      `unknown preset "${preset}"${near ? ` (did you mean ${near}?)` : ""}; ` +
+        `the presets are ${PRESET_NAMES.join(", ")}`,
+    );
+  }
+  const rows = await catalogAvailability({ modelDirs: values.models as string[] | undefined });
+  const status = new Map(rows.map((row) => [row.name, row.status]));
+  const pair = resolvePreset(preset as PresetName, (name) => status.get(name) ?? "missing");
+  if (!pair) {
+    throw new UsageError(`no model pair of --preset ${preset} is here or can be downloaded`);
+  }
+  const chosen = { detector: given.detector ?? pair.detector, pose: given.pose ?? pair.pose };
+  if (!quiet) printErr(`posekit: --preset ${preset}: ${chosen.detector} + ${chosen.pose}\n`);
+  return chosen;
 }
 
 /** `--workers N`, or undefined for the default (see `planWorkers` in cli/common.ts). */

@@ -120,7 +120,7 @@ export function printSummary(
   const parts = [
     plural(batch.images, "image"),
     ...(batch.videos ? [plural(batch.videos, "video"), plural(batch.frames, "frame")] : []),
-    `${batch.people} people`,
+    `${batch.people} ${batch.people === 1 ? "person" : "people"}`,
     `${failed} failed`,
     ...(drawings ? [`${plural(drawings, "drawing")} failed`] : []),
     ...(batch.skipped ? [`${batch.skipped} already done`] : []),

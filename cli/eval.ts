@@ -119,7 +119,7 @@ export async function evaluate(args: string[]): Promise<number> {
   if (out !== undefined) {
     if (!imagesDir) throw new UsageError("--out goes with --images (it writes the results made)");
   }
-  const options = imagesDir ? pipelineOptions(values) : undefined;
+  const options = imagesDir ? await pipelineOptions(values) : undefined;
   const decode = decodeOptions(values);
   const boxThreshold = numberOption(values["box-thr"] as string, "box-thr") ?? 0;
   if (out !== undefined) await prepareOutputFile(out, "--out");

@@ -76,7 +76,8 @@ async function runMerge(args: string[]): Promise<number> {
   await writeResults(out, merged.results);
   if (values.quiet !== true) {
     printErr(
-      `posekit: ${merged.records} images/frames, ${merged.results.length} people from ` +
+      `posekit: ${merged.records} images/frames, ${merged.results.length} ` +
+        `${merged.results.length === 1 ? "person" : "people"} from ` +
         `${positionals.length} file${positionals.length === 1 ? "" : "s"}` +
         (merged.duplicates > 0 ? `, ${merged.duplicates} duplicates dropped` : "") +
         (out === undefined ? "" : ` → ${out}`) + "\n",

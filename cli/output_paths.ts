@@ -1,6 +1,7 @@
 /** Output paths checked before any work, so that a run is never lost at its end. */
 
-import { dirname, join, resolve } from "node:path";
+import { dirname, extname, join, resolve } from "node:path";
+import { UsageError } from "./args.ts";
 import {
   removeStaleTemporaryFiles,
   removeStaleTemporaryFilesIn,
@@ -82,4 +83,21 @@ async function pathKind(path: string): Promise<"directory" | "other" | undefined
     if (error instanceof Deno.errors.NotADirectory) return undefined;
     throw new Error(`cannot access ${path}: ${(error as Error).message}`);
   }
+}
+
+/** What `--out` writes, from its extension. */
+export type OutputFormat = "json" | "jsonl" | "csv";
+
+/**
+ * The format of `--out` from its extension (stdout: JSON); any other extension is a usage
+ * error rather than JSON under a misleading name.
+ */
+export function outputFormat(out: string | undefined): OutputFormat {
+  if (out === undefined) return "json";
+  const extension = extname(out).toLowerCase().slice(1);
+  if (extension === "json" || extension === "jsonl" || extension === "csv") return extension;
+  throw new UsageError(
+    `--out ${out}: unknown extension "${extname(out)}"; use .json (COCO results), .jsonl ` +
+      `(a line per image as it finishes) or .csv (a row per person)`,
+  );
 }

@@ -2,7 +2,8 @@
 
 import { parseDetectionBoxes } from "../lib/coco/boxes.ts";
 import { assignImageIds } from "../lib/coco/results.ts";
-import { writeResults } from "../lib/deno/files.ts";
+import { writeFileAtomic, writeResults } from "../lib/deno/files.ts";
+import { formatResultsCsv } from "../lib/output/csv.ts";
 import { expandInputs, isVideoInput } from "../lib/deno/inputs.ts";
 import { JsonlWriter, readJsonlProgress } from "../lib/deno/jsonl_file.ts";
 import { comparePaths, resolveShard, selectShard, ShardError } from "../lib/output/shard.ts";
@@ -36,6 +37,7 @@ import {
   printSummary,
   readJsonFile,
 } from "./common.ts";
+import { outputFormat } from "./output_paths.ts";
 import { printErr } from "./progress.ts";
 
 /** `predict --help`. */
@@ -53,6 +55,8 @@ Output:
                         "track_id"; one video per run). Default: the same on stdout.
   --out FILE.jsonl      one JSON line per image or frame as soon as it is done:
                         {"file", "image_id", ["frame", "time",] "people": [...]}
+  --out FILE.csv        one row per person, written atomically at the end: image_id,
+                        file_name, frame, track_id, score, bbox, then x, y, score per keypoint
   --resume              with a .jsonl --out: skip what it already holds, append the rest
   --shard I/N           process the I-th of N parts of the sorted inputs (0-based);
                         default from JOB_COMPLETION_INDEX (with --shards N) or a SLURM array
@@ -96,7 +100,7 @@ export async function predict(args: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length === 0) throw new UsageError("no images given");
-  const options = pipelineOptions(values);
+  const options = await pipelineOptions(values, values.quiet === true);
   const decode = decodeOptions(values);
   const draw = drawStyle(values);
   const video = videoSettings(values);
@@ -104,7 +108,8 @@ export async function predict(args: string[]): Promise<number> {
   const boxThreshold = numberOption(values["box-thr"] as string, "box-thr") ?? 0;
   const quiet = values.quiet === true;
   const out = values.out as string | undefined;
-  const jsonl = out !== undefined && /\.jsonl$/i.test(out);
+  const format = outputFormat(out);
+  const jsonl = format === "jsonl";
   const drawDir = values.draw as string | undefined;
   if (values.resume && !jsonl) throw new UsageError("--resume needs a .jsonl --out");
   let shard;
@@ -199,6 +204,8 @@ export async function predict(args: string[]): Promise<number> {
       if (out !== undefined && batch.images + batch.frames === 0) {
         // Every input failed: keep earlier results rather than replace them with nothing.
         printErr(`posekit: no image could be processed; --out ${out} was not written\n`);
+      } else if (format === "csv") {
+        await writeFileAtomic(out!, formatResultsCsv(collector.results));
       } else await writeResults(out, collector.results);
     }
     if (!quiet) printSummary(batch, errors.length, pipeline ? await pipeline : undefined, pool);

@@ -37,6 +37,12 @@ export interface PipelineSettings {
   maxPeople?: number;
   /** Keypoints above this score count towards the person score (default 0.2). */
   keypointScoreThreshold?: number;
+  /**
+   * People scoring below this are dropped from the results (default 0: none). A person's
+   * score is the box score × the mean of its confident keypoints, so this is not the
+   * detector's threshold: boxes that pass it can still make phantom people.
+   */
+  minScore?: number;
   /** OKS-NMS threshold over the final poses (default 0.9; 1 or more disables it). */
   oksNmsThreshold?: number;
   /**
@@ -185,6 +191,7 @@ export class PosePipeline {
       maxPeople: options.maxPeople ?? 20,
       keypointScoreThreshold: options.keypointScoreThreshold ?? DEFAULT_KEYPOINT_SCORE_THRESHOLD,
       oksNmsThreshold: options.oksNmsThreshold ?? 0.9,
+      minScore: options.minScore ?? 0,
       cropChunk: Math.max(1, Math.floor(cropChunk)),
     };
   }
@@ -249,11 +256,15 @@ export class PosePipeline {
     handOff?: KeypointHandOff,
   ): Promise<Pose[]> {
     const adapter = this.pose.adapter;
-    if (adapter.task === "end2end") return await this.runEndToEnd(image, adapter);
-    const people = boxes === "detector"
-      ? await this.detect(image)
-      : bestBoxes(boxes, this.settings.maxPeople);
-    return await this.estimate(image, people, handOff);
+    const poses = adapter.task === "end2end"
+      ? await this.runEndToEnd(image, adapter)
+      : await this.estimate(
+        image,
+        boxes === "detector" ? await this.detect(image) : bestBoxes(boxes, this.settings.maxPeople),
+        handOff,
+      );
+    const minScore = this.settings.minScore;
+    return minScore > 0 ? poses.filter((pose) => pose.score >= minScore) : poses;
   }
 
   /**

@@ -28,6 +28,7 @@ import rtmposeSBody7256x192 from "../../models/rtmpose_s_body7_256x192.json" wit
 import rtmposeTBody7256x192 from "../../models/rtmpose_t_body7_256x192.json" with { type: "json" };
 import simpleposeNano256x192 from "../../models/simplepose_nano_256x192.json" with { type: "json" };
 import yoloxNano from "../../models/yolox_nano.json" with { type: "json" };
+import { editDistance } from "../util/edit_distance.ts";
 
 /** Embedded manifests with the file each came from (for error messages). */
 const EMBEDDED: readonly (readonly [source: string, json: unknown])[] = [
@@ -335,3 +336,17 @@ const CATALOG: readonly ModelManifest[] = EMBEDDED.map(([source, json]) => {
   }
   return manifest;
 });
+
+/**
+ * Catalog names close to a misspelt `given`: those containing it, or within a third of its
+ * length (at least 2) in edit distance; nearest first, at most 3.
+ */
+export function nearestNames(given: string, names: readonly string[]): string[] {
+  const lower = given.toLowerCase();
+  return names
+    .map((name) => ({ name, d: name.includes(lower) ? 0 : editDistance(lower, name) }))
+    .filter(({ d }) => d <= Math.max(2, Math.floor(given.length / 3)))
+    .sort((a, b) => a.d - b.d)
+    .slice(0, 3)
+    .map(({ name }) => name);
+}

@@ -11,7 +11,12 @@
 
 import { basename, delimiter, dirname, extname, isAbsolute, join, resolve } from "node:path";
 import type { ModelManifest } from "../../models/manifest.ts";
-import { findManifest, listManifests, validateManifest } from "../../models/catalog.ts";
+import {
+  findManifest,
+  listManifests,
+  nearestNames,
+  validateManifest,
+} from "../../models/catalog.ts";
 import { downloadModel, type DownloadProgress, sha256File } from "./download.ts";
 
 /** Environment variables as read by the resolver. */
@@ -177,10 +182,15 @@ export async function resolveModel(
         `cannot use model "${spec}": a model path must end with .onnx, a manifest with .json`,
       );
     }
-    const known = listManifests().map((m) => m.name).join(", ");
+    const names = listManifests().map((m) => m.name);
+    const near = nearestNames(spec, names);
     throw new Error(
-      `unknown model "${spec}". Known models: ${known}. ` +
-        `Or give the path of an .onnx file or of a manifest .json file.`,
+      `unknown model "${spec}"` +
+        (near.length
+          ? ` (did you mean ${near.join(" or ")}?)`
+          : `; known models: ${names.join(", ")}`) +
+        `. Or give the path of an .onnx file or of a manifest .json file ` +
+        `(deno task models lists them).`,
     );
   }
   return await locateModel(manifest, modelSearchDirs(options), options);

@@ -1,0 +1,173 @@
+/**
+ * A newcomer's first hour (issue 17, items 12–16): presets, a person-score threshold,
+ * messages that point to the right option or model, CSV results, and --out extensions.
+ */
+
+import { join } from "node:path";
+import { assert, assertEquals } from "./support/assert.ts";
+import { describeRun, runCli, withTempDir } from "./support/cli.ts";
+import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
+import { PRESETS, resolvePreset } from "../lib/models/presets.ts";
+import { formatResultsCsv } from "../lib/output/csv.ts";
+import { PosePipeline } from "../lib/deno/pipeline.ts";
+import { readImageFile } from "../lib/deno/image_file.ts";
+
+const IMAGE = "000000000785.jpg";
+const CROWD = ["000000151938.jpg", "000000196141.jpg", "000000350679.jpg"];
+const ignore = ignoreWithoutShared("models", "rtmdet_nano_person.onnx");
+
+Deno.test("other tools' option names and misspelt models point to posekit's, exit 2", async () => {
+  const cases: [string[], string][] = [
+    [["--det-thresh", "0.3"], "did you mean --det-thr?"],
+    [["--conf", "0.3"], "did you mean --min-score?"],
+    [["-o", "x.json"], "did you mean --out?"],
+    [["--output", "x.json"], "did you mean --out?"],
+    [["--model", "x"], "did you mean --pose?"],
+    [["--pose", "pp_tinypose"], "did you mean pp_tinypose_128x96 or pp_tinypose_256x192?"],
+    [["--detector", "rtmdet_nano"], "did you mean rtmdet_nano_person?"],
+    [["--preset", "acurate"], "did you mean accurate?"],
+    [
+      ["--models", "/nonexistent/posekit-models"],
+      "--models /nonexistent/posekit-models: no such folder",
+    ],
+    [["--out", "results.txt"], 'unknown extension ".txt"'],
+  ];
+  for (const [args, expected] of cases) {
+    const run = await runCli(["predict", "x.jpg", ...args]);
+    assertEquals(run.code, 2, `${args.join(" ")}: ${describeRun(run)}`);
+    assert(run.stderr.includes(expected), `${args.join(" ")}: ${run.stderr}`);
+  }
+});
+
+Deno.test("presets resolve to the first pair whose files are present, else downloadable", () => {
+  const status = (present: string[], download: string[] = []) => (name: string) =>
+    present.includes(name) ? "present" : download.includes(name) ? "download" : "missing";
+  const shared = ["rtmdet_nano_person", "simplepose_nano_256x192", "deimv2_atto_coco"]
+    .concat(["deimv2_femto_coco", "pp_tinypose_256x192", "pp_tinypose_128x96"]);
+  const rtmpose = ["rtmpose_l_body7_256x192", "rtmpose_m_body7_256x192", "rtmpose_s_body7_256x192"];
+  assertEquals(resolvePreset("accurate", status(shared, rtmpose)), {
+    detector: "deimv2_femto_coco",
+    pose: "pp_tinypose_256x192",
+  });
+  assertEquals(resolvePreset("balanced", status(shared, rtmpose)), {
+    detector: "deimv2_atto_coco",
+    pose: "pp_tinypose_256x192",
+  });
+  assertEquals(resolvePreset("fast", status(shared)), {
+    detector: "rtmdet_nano_person",
+    pose: "simplepose_nano_256x192",
+  });
+  // Downloaded RTMPose-l is present: the accurate preset takes it.
+  assertEquals(
+    resolvePreset("accurate", status([...shared, "rtmpose_l_body7_256x192"])),
+    { detector: "deimv2_femto_coco", pose: "rtmpose_l_body7_256x192" },
+  );
+  // Nothing present: the first downloadable pair.
+  assertEquals(resolvePreset("accurate", status([], ["deimv2_femto_coco", ...rtmpose])), {
+    detector: "deimv2_femto_coco",
+    pose: "rtmpose_l_body7_256x192",
+  });
+  assertEquals(resolvePreset("fast", status([])), undefined);
+  for (const pairs of Object.values(PRESETS)) assert(pairs.length > 0);
+});
+
+Deno.test({
+  name: "predict --preset accurate runs DEIMv2-Femto + PP-TinyPose here; --pose still wins",
+  ignore,
+  async fn() {
+    const image = requireShared("coco", "val2017", IMAGE);
+    const models = requireShared("models");
+    const run = await runCli(["predict", image, "--models", models, "--preset", "accurate"]);
+    assertEquals(run.code, 0, describeRun(run));
+    assert(run.stderr.includes("--preset accurate: deimv2_femto_coco + pp_tinypose_256x192"));
+    assert(run.stderr.includes("models deimv2_femto_coco + pp_tinypose_256x192"), run.stderr);
+    const mixed = await runCli([
+      "predict",
+      image,
+      "--models",
+      models,
+      "--preset",
+      "accurate",
+      "--pose",
+      "simplepose_nano_256x192",
+    ]);
+    assertEquals(mixed.code, 0, describeRun(mixed));
+    assert(mixed.stderr.includes("models deimv2_femto_coco + simplepose_nano_256x192"));
+  },
+});
+
+Deno.test({
+  name: "minScore drops exactly the people scoring below it",
+  ignore,
+  async fn() {
+    const models = requireShared("models");
+    const all = await PosePipeline.create({ backend: "wasm", modelDirs: [models] });
+    const some = await PosePipeline.create({ backend: "wasm", modelDirs: [models], minScore: 0.3 });
+    let dropped = 0;
+    try {
+      for (const name of [IMAGE, ...CROWD]) {
+        const image = await readImageFile(requireShared("coco", "val2017", name));
+        const every = await all.run(image);
+        const kept = await some.run(image);
+        assertEquals(kept, every.filter((p) => p.score >= 0.3));
+        dropped += every.length - kept.length;
+      }
+    } finally {
+      await all.close();
+      await some.close();
+    }
+    assert(dropped > 0, "some low-score people were dropped");
+  },
+});
+
+Deno.test({
+  name: "predict --out x.csv: a row per person, keypoints as columns, the JSON's numbers",
+  ignore,
+  async fn() {
+    await withTempDir(async (dir) => {
+      const images = [IMAGE, ...CROWD].map((n) => requireShared("coco", "val2017", n));
+      const models = requireShared("models");
+      const json = join(dir, "r.json");
+      const csv = join(dir, "r.csv");
+      for (const out of [json, csv]) {
+        const run = await runCli(["predict", ...images, "--models", models, "--out", out]);
+        assertEquals(run.code, 0, describeRun(run));
+      }
+      const results = JSON.parse(await Deno.readTextFile(json));
+      const lines = (await Deno.readTextFile(csv)).trimEnd().split("\n");
+      assertEquals(lines.length, 1 + results.length);
+      const header = lines[0].split(",");
+      assertEquals(header.slice(0, 5), ["image_id", "file_name", "frame", "track_id", "score"]);
+      assertEquals(header.length, 9 + 17 * 3);
+      assertEquals(header[9], "nose_x");
+      for (const [i, result] of results.entries()) {
+        const cells = lines[i + 1].split(",");
+        assertEquals(Number(cells[0]), result.image_id);
+        assertEquals(cells[1], result.file_name);
+        assertEquals(cells.slice(4).map(Number), [
+          result.score,
+          ...result.bbox,
+          ...result.keypoints,
+        ]);
+      }
+    });
+  },
+});
+
+Deno.test("CSV fields with commas, quotes or line breaks are quoted (RFC 4180)", () => {
+  const csv = formatResultsCsv([{
+    image_id: 7,
+    category_id: 1,
+    file_name: 'a "b", c\nd.jpg',
+    frame: 3,
+    track_id: 2,
+    score: 0.5,
+    bbox: [1, 2, 3, 4],
+    keypoints: [5, 6, 0.7],
+  }]);
+  assertEquals(
+    csv.split("\n")[0],
+    "image_id,file_name,frame,track_id,score,bbox_x,bbox_y,bbox_w,bbox_h,kp0_x,kp0_y,kp0_score",
+  );
+  assertEquals(csv.slice(csv.indexOf("\n") + 1), '7,"a ""b"", c\nd.jpg",3,2,0.5,1,2,3,4,5,6,0.7\n');
+});
