@@ -24,12 +24,13 @@ import {
   PosePipeline,
   type RgbImage,
   Runtime,
+  type RuntimePlatform,
   toCocoResults,
   type VideoFrame,
 } from "../core.ts";
 import { formatResultsJson, ImageIdRegistry } from "../lib/coco/results.ts";
 import { formatJsonlLine, type JsonlRecord, jsonlRecordForFrame } from "../lib/output/jsonl.ts";
-import { browserCodecWasm, browserPlatform, fetchBytes } from "./platform.ts";
+import { browserCodecWasm, browserPlatform, fetchBytes, loadOrt, ortBuildFor } from "./platform.ts";
 
 /** One catalog model the server has, as `/api/models.json` lists it. */
 interface ServedModel {
@@ -73,7 +74,8 @@ globalThis.posekit = api;
 
 const $ = <T extends HTMLElement>(selector: string) => document.querySelector(selector) as T;
 const query = new URLSearchParams(location.search);
-const platform = browserPlatform();
+/** Set once at start: one onnxruntime-web build serves the page (see platform.ts). */
+let platform: RuntimePlatform;
 const decoder = new ImageDecoder(browserCodecWasm());
 
 function setStatus(status: "loading" | "ready" | "running" | "done" | "error"): void {
@@ -406,8 +408,25 @@ function fillSelect(id: string, names: string[], wanted: string | null, fallback
   if (pick) select.value = pick;
 }
 
+/** Reloads the page with `name` set in its query (onnxruntime-web's build and threads are per page). */
+function reloadWith(name: string, value: string): void {
+  const params = new URLSearchParams(location.search);
+  params.set(name, value);
+  for (const id of ["detector", "pose"]) params.set(id, selected(id));
+  location.search = params.toString();
+}
+
 async function start(): Promise<void> {
   setStatus("loading");
+  try {
+    const choice = (query.get("backend") ?? "auto") as BackendChoice;
+    const build = await ortBuildFor(choice);
+    platform = browserPlatform(await loadOrt(build), build === "webgpu");
+  } catch (error) {
+    showError(`cannot load onnxruntime-web: ${(error as Error).message}`);
+    setStatus("error");
+    return;
+  }
   try {
     catalog = await (await fetch("/api/models.json")).json() as Catalog;
   } catch (error) {
@@ -443,6 +462,8 @@ async function start(): Promise<void> {
     if (file) playVideoFile(file);
   });
   $("#camera").addEventListener("click", toggleCamera);
+  $("#backend").addEventListener("change", () => reloadWith("backend", selected("backend")));
+  $("#threads").addEventListener("change", () => reloadWith("threads", selected("threads")));
   $("#download-json").addEventListener("click", () => {
     download("results.json", formatResultsJson(api.results), "application/json");
   });

@@ -1,11 +1,17 @@
 /**
- * posekit's platform in a page: onnxruntime-web loaded once (the import map points
- * `onnxruntime-web` at its WebGPU build, which also runs WASM), its WebAssembly fetched from
+ * posekit's platform in a page: one onnxruntime-web per page, its WebAssembly fetched from
  * the server's `/ort/`, models and decoder WebAssembly fetched by URL.
+ *
+ * Which build: onnxruntime-web's WebGPU build also runs WASM, but its WASM (built with
+ * asyncify for WebGPU's sake) ran posekit's models 2.7× slower in Chromium here than the
+ * plain WASM build (10 images: 11.0 s against 4.1 s, one thread). So the page loads one build
+ * for its life: the WebGPU build when WebGPU will run, the plain one otherwise; a change of
+ * backend reloads the page.
  */
 
-import * as ort from "onnxruntime-web";
+import type * as OrtModule from "npm:onnxruntime-web@1.30.0";
 import type { CodecWasm, RuntimePlatform } from "../core.ts";
+import { type BackendChoice, chooseBackend, probeWebGpu } from "../lib/runtime/backend.ts";
 
 /** Fetches a URL's bytes, with an error that names it. */
 export async function fetchBytes(url: string): Promise<Uint8Array> {
@@ -14,14 +20,28 @@ export async function fetchBytes(url: string): Promise<Uint8Array> {
   return new Uint8Array(await response.arrayBuffer());
 }
 
-/**
- * The page's runtime platform. WASM threads need `crossOriginIsolated` (the server's COOP and
- * COEP headers): without it onnxruntime-web silently runs one thread, so the count asked for
- * is cut to 1 here and the page shows it.
- */
-export function browserPlatform(ortBase = "/ort/"): RuntimePlatform {
-  ort.env.wasm.wasmPaths = ortBase;
+/** The onnxruntime-web build for `choice`: WebGPU's when WebGPU will run, else plain WASM. */
+export async function ortBuildFor(choice: BackendChoice): Promise<"webgpu" | "wasm"> {
+  if (choice !== "auto") return choice;
+  const probed = await probeWebGpu({ platformName: "this browser" });
+  return chooseBackend("auto", probed.adapter).backend === "webgpu" ? "webgpu" : "wasm";
+}
+
+/** Loads onnxruntime-web's `build` from `base` (the server's copy of its dist/ folder). */
+export async function loadOrt(build: "webgpu" | "wasm", base = "/ort/"): Promise<typeof OrtModule> {
+  const file = build === "webgpu" ? "ort.webgpu.min.mjs" : "ort.wasm.min.mjs";
+  const ort = await import(base + file) as typeof OrtModule;
+  ort.env.wasm.wasmPaths = base;
   ort.env.logLevel = "fatal";
+  return ort;
+}
+
+/**
+ * The page's runtime platform on one onnxruntime-web module. WASM threads need
+ * `crossOriginIsolated` (the server's COOP and COEP headers): without it onnxruntime-web
+ * silently runs one thread, so the count asked for is cut to 1 here and the page shows it.
+ */
+export function browserPlatform(ort: typeof OrtModule, webgpu: boolean): RuntimePlatform {
   let threadsInForce: number | undefined;
   return {
     cores: navigator.hardwareConcurrency ?? 1,
@@ -34,7 +54,10 @@ export function browserPlatform(ortBase = "/ort/"): RuntimePlatform {
       }
       return Promise.resolve({ ort, threads: threadsInForce });
     },
-    webgpu: () => Promise.resolve(ort),
+    webgpu: () =>
+      webgpu
+        ? Promise.resolve(ort)
+        : Promise.reject(new Error("this page loaded onnxruntime-web's WASM build")),
     readModel: fetchBytes,
   };
 }
