@@ -87,7 +87,8 @@ const OPTION_HELP: Record<string, string> = {
   "det-thr": `  --det-thr X           detector person score threshold (default 0.3)`,
   "max-people": `  --max-people N        at most N people per image, best boxes first (default 20)`,
   "max-pixels":
-    `  --max-pixels N        refuse images above N pixels (width × height), before decoding
+    `  --max-pixels N        refuse images and video frames above N pixels (width × height),
+                        before decoding
                         (default 100000000, 100 megapixels)`,
   "no-flip": `  --no-flip             no flip test (faster, slightly less accurate)`,
   dark: `  --dark                DARK sub-pixel refinement for heatmap models`,
