@@ -101,8 +101,8 @@ export { readVideoFrames } from "./lib/deno/video/read.ts";
 export type { ReadVideoOptions, VideoFrame } from "./lib/deno/video/read.ts";
 /** What ffprobe says of a video; the error every video function throws. */
 export { probeVideo, VideoError } from "./lib/deno/video/probe.ts";
-/** The result of `probeVideo`. */
-export type { VideoInfo } from "./lib/deno/video/probe.ts";
+/** The result and options of `probeVideo`. */
+export type { ProbeVideoOptions, VideoInfo } from "./lib/deno/video/probe.ts";
 /** Writes RGB frames to an H.264 .mp4 file. */
 export { VideoWriter } from "./lib/deno/video/write.ts";
 /** Options of `VideoWriter.open`. */

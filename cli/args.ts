@@ -99,7 +99,8 @@ const OPTION_HELP: Record<string, string> = {
   preset: `  --preset P            fast | balanced | accurate: the best detector and keypoint pair
                         of that kind whose files are here (--detector/--pose override)`,
   "max-pixels":
-    `  --max-pixels N        refuse images above N pixels (width × height), before decoding
+    `  --max-pixels N        refuse images and video frames above N pixels (width × height),
+                        before decoding
                         (default 100000000, 100 megapixels)`,
   "no-flip": `  --no-flip             no flip test (faster, slightly less accurate)`,
   dark: `  --dark                DARK sub-pixel refinement for heatmap models`,

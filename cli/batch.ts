@@ -54,7 +54,7 @@ export async function processInputs(
     decodeMs: 0,
     wallMs: 0,
   };
-  const videoInfos = await probeVideos(items, result);
+  const videoInfos = await probeVideos(items, options, result);
   const total = items.reduce(
     (n, item) =>
       n + (isVideoInput(item.path) ? framesOf(videoInfos.get(item.path), options.video) : 1),
@@ -94,16 +94,24 @@ export async function processInputs(
   return result;
 }
 
-/** ffprobe of every video up front: the frame total for progress, and early clear errors. */
+/**
+ * ffprobe of every video up front: the frame total for progress, and early clear errors
+ * (frames above `--max-pixels` too, as for images; URLs within the read timeout).
+ */
 async function probeVideos(
   items: readonly BatchItem[],
+  options: BatchOptions,
   result: BatchResult,
 ): Promise<Map<string, VideoInfo>> {
+  const probeOptions = {
+    maxPixels: options.decode?.maxPixels,
+    timeoutMs: options.read?.timeoutMs,
+  };
   const infos = new Map<string, VideoInfo>();
   for (const item of items) {
     if (!isVideoInput(item.path)) continue;
     try {
-      infos.set(item.path, await probeVideo(item.path));
+      infos.set(item.path, await probeVideo(item.path, probeOptions));
     } catch (error) {
       const reason = (error as Error).message;
       result.failures.push({ path: item.path, reason });

@@ -56,6 +56,8 @@ export async function processVideo(
       smooth: settings.smooth,
       detectEvery: settings.detectEvery,
       info,
+      maxPixels: options.decode?.maxPixels,
+      timeoutMs: options.read?.timeoutMs,
     });
     for await (const { frame, poses } of frames) {
       const key = recordKey({ file, frame: frame.index });

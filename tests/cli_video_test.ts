@@ -13,6 +13,7 @@ import {
   ffprobe,
   ignoreWithoutFfmpeg,
   makePanVideo,
+  makeTestVideo,
   type Pan,
   streamSize,
 } from "./support/video.ts";
@@ -215,6 +216,86 @@ Deno.test({
       assert(line.includes("ffmpeg") && line.includes("apt-get install ffmpeg"), describeRun(run));
       const lines = await readLines(out);
       assertEquals(lines.map((l) => l.file), [requireShared(...IMAGE)]);
+    });
+  },
+});
+
+Deno.test({
+  name: "video: files named -report.mp4, cam1:12.mp4 and http:/… are read and drawn (--draw .)",
+  ignore,
+  async fn() {
+    await withTempDir(async (dir) => {
+      let requests = 0;
+      const stop = new AbortController();
+      const server = Deno.serve(
+        { hostname: "127.0.0.1", port: 0, signal: stop.signal, onListen: () => {} },
+        () => {
+          requests++;
+          return new Response("no", { status: 404 });
+        },
+      );
+      try {
+        const port = server.addr.port;
+        await Deno.mkdir(join(dir, "http:", `127.0.0.1:${port}`), { recursive: true });
+        const urlLike = `http:/127.0.0.1:${port}/clip.mp4`;
+        for (const name of ["-report.mp4", "cam1:12.mp4", urlLike]) {
+          await makeTestVideo(join(dir, name), 96, 64, 2);
+        }
+        // The glob gives the names as they are: "-report.mp4", "cam1:12.mp4".
+        const run = await runCli(
+          [
+            "predict",
+            "--models",
+            requireShared("models"),
+            "--backend",
+            "wasm",
+            "*.mp4",
+            urlLike,
+            "--out",
+            "r.jsonl",
+            "--draw",
+            ".",
+          ],
+          { cwd: dir },
+        );
+        assertEquals(run.code, 0, describeRun(run));
+        const lines = await readLines(join(dir, "r.jsonl"));
+        assertEquals(lines.map((l) => `${l.file}#${l.frame}`).sort(), [
+          "-report.mp4#0",
+          "-report.mp4#1",
+          "cam1:12.mp4#0",
+          "cam1:12.mp4#1",
+          `${urlLike}#0`,
+          `${urlLike}#1`,
+        ]);
+        for (const drawn of ["-report.mp4", "cam1:12.mp4", "clip.mp4"]) {
+          assertEquals(await frameCount(join(dir, drawn)), 2, drawn);
+        }
+        assertEquals(requests, 0, "requests to the server a file name spells");
+      } finally {
+        stop.abort();
+        await server.finished;
+      }
+    });
+  },
+});
+
+Deno.test({
+  name: "video: --max-pixels refuses a video's frames before decoding, worded as for images",
+  ignore,
+  async fn() {
+    await withTempDir(async (dir) => {
+      const video = join(dir, "small.mp4");
+      await makeTestVideo(video, 64, 48, 2);
+      const run = await predict(video, "--max-pixels", "1000", "--out", join(dir, "r.jsonl"));
+      assertEquals(run.code, 1, describeRun(run));
+      assert(!hasStackTrace(run.stderr), describeRun(run));
+      const line = nonEmptyLines(run.stderr).find((l) => l.includes(video)) ?? "";
+      assertEquals(
+        line,
+        `posekit: ${video}: 64×48 = 3072 pixels is above the limit of 1000 (--max-pixels)`,
+        describeRun(run),
+      );
     });
   },
 });

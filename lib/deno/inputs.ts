@@ -5,7 +5,7 @@
  */
 
 import { join, resolve, sep } from "node:path";
-import { isStreamUrl, isVideoPath } from "./video/probe.ts";
+import { isCameraDevice, isStreamUrl, isVideoPath } from "./video/probe.ts";
 
 /** The input that stands for one image read from standard input. */
 export const STDIN_INPUT = "-";
@@ -55,7 +55,7 @@ export function isVideoInput(input: string): boolean {
       return false;
     }
   }
-  return isVideoPath(input) || /^\/dev\/video\d+$/.test(input);
+  return isVideoPath(input) || isCameraDevice(input);
 }
 
 /** True when `path` contains glob syntax (`*`, `?` or `[`). */
@@ -100,7 +100,7 @@ export async function expandInputs(args: readonly string[]): Promise<ExpandedInp
 
   for (const arg of args) {
     // Stdin, URLs and camera devices are read as they are (a device is no regular file).
-    if (arg === STDIN_INPUT || isStreamUrl(arg) || /^\/dev\/video\d+$/.test(arg)) {
+    if (arg === STDIN_INPUT || isStreamUrl(arg) || isCameraDevice(arg)) {
       if (!seen.has(arg)) files.push(arg);
       seen.add(arg);
       continue;

@@ -45,6 +45,20 @@ export class ImageDecodeError extends Error {
 export const DEFAULT_MAX_PIXELS = 100_000_000;
 
 /**
+ * Why a `width × height` picture is refused under `maxPixels` (default `DEFAULT_MAX_PIXELS`),
+ * or undefined when it fits: one wording for images and video frames alike.
+ */
+export function pixelLimitReason(
+  width: number,
+  height: number,
+  maxPixels: number = DEFAULT_MAX_PIXELS,
+): string | undefined {
+  const pixels = width * height;
+  if (pixels <= maxPixels) return undefined;
+  return `${width}×${height} = ${pixels} pixels is above the limit of ${maxPixels} (--max-pixels)`;
+}
+
+/**
  * A JPEG decoder for `DecodeOptions.jpegDecoder`: the pixels, or undefined to decline.
  *
  * @example A decoder that declines every image (the WebAssembly decoder then decodes it)
@@ -160,16 +174,9 @@ export class ImageDecoder {
     options: DecodeOptions = {},
   ): Promise<RgbImage> {
     const format = sniffImageFormat(bytes);
-    const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
     const size = readImageSize(bytes);
-    if (size && size.width * size.height > maxPixels) {
-      const pixels = size.width * size.height;
-      throw new ImageDecodeError(
-        source,
-        `${size.width}×${size.height} = ${pixels} pixels is above the limit of ${maxPixels} ` +
-          `(--max-pixels)`,
-      );
-    }
+    const tooLarge = size && pixelLimitReason(size.width, size.height, options.maxPixels);
+    if (tooLarge) throw new ImageDecodeError(source, tooLarge);
     if (format === "jpeg") {
       // libjpeg decodes a truncated file with a warning and grey fill: refuse it first.
       const truncation = jpegTruncation(bytes);

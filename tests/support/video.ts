@@ -154,3 +154,25 @@ export function meanAbsDiff(a: RgbImage, b: RgbImage): number {
   for (let i = 0; i < a.data.length; i++) sum += Math.abs(a.data[i] - b.data[i]);
   return sum / a.data.length;
 }
+
+/** A small H.264 test pattern video (ffmpeg's testsrc): `frames` frames of `width × height`. */
+export async function makeTestVideo(
+  out: string,
+  width: number,
+  height: number,
+  frames: number,
+): Promise<void> {
+  await ffmpeg(
+    "-f",
+    "lavfi",
+    "-i",
+    `testsrc=size=${width}x${height}:rate=10`,
+    "-frames:v",
+    String(frames),
+    "-c:v",
+    "libx264",
+    "-pix_fmt",
+    "yuv420p",
+    out,
+  );
+}

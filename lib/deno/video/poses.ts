@@ -16,6 +16,10 @@ export interface VideoPoseOptions extends FramePoseOptions {
   info?: VideoInfo;
   /** Stops decoding (and kills ffmpeg) when aborted. */
   signal?: AbortSignal;
+  /** Refuse frames above this many pixels (see `readVideoFrames`). */
+  maxPixels?: number;
+  /** Milliseconds a URL may stay silent (see `readVideoFrames`). */
+  timeoutMs?: number;
 }
 
 /**
@@ -42,6 +46,8 @@ export function videoPoses(
     every: options.every,
     info: options.info,
     signal: options.signal,
+    maxPixels: options.maxPixels,
+    timeoutMs: options.timeoutMs,
   });
   return framePoses(pipeline, frames, source, options);
 }

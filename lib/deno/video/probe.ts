@@ -6,7 +6,8 @@
  * only spawns them. Every failure is a `VideoError` that names the source.
  */
 
-import { extname } from "node:path";
+import { extname, resolve } from "node:path";
+import { pixelLimitReason } from "../../image/decode.ts";
 import type { VideoInfo } from "../../video/frame.ts";
 export type { VideoInfo } from "../../video/frame.ts";
 
@@ -59,6 +60,123 @@ export function isStreamUrl(source: string): boolean {
   return /^(https?|rtsps?|rtmps?):\/\//i.test(source);
 }
 
+/** Whether `source` is a Linux camera device (`/dev/video0`), opened by ffmpeg's v4l2 input. */
+export function isCameraDevice(source: string): boolean {
+  return /^\/dev\/video\d+$/.test(source);
+}
+
+/**
+ * The demuxers a local video file may be opened with (ffmpeg's names; a demuxer whose name
+ * lists several, like "mov,mp4,m4a,3gp,3g2,mj2", matches on any). Containers of frames only:
+ * playlists (HLS), concat lists and manifests name other files, which ffmpeg would then read
+ * as if they were this one's frames, so they are left out.
+ */
+export const LOCAL_VIDEO_FORMATS: readonly string[] = [
+  "mov",
+  "matroska",
+  "avi",
+  "mpegts",
+  "mpeg",
+  "asf",
+  "flv",
+  "ogg",
+  "h264",
+  "hevc",
+  "mjpeg",
+  "mpegvideo",
+  "m4v",
+];
+
+/** `LOCAL_VIDEO_FORMATS` in words, for the error that refuses another format. */
+const LOCAL_VIDEO_FORMATS_TEXT =
+  "MP4/MOV, Matroska/WebM, AVI, MPEG-TS/PS, WMV, FLV, Ogg, raw H.264/HEVC/MPEG/MJPEG";
+
+/**
+ * How long a video URL may stay silent by default (connecting, or between reads), and the
+ * most its probe may take: 30 seconds, like an image URL.
+ */
+export const DEFAULT_VIDEO_TIMEOUT_MS = 30_000;
+
+/** Options of `probeVideo`. */
+export interface ProbeVideoOptions {
+  /**
+   * Refuse a video whose frames are above this many pixels (width × height), before decoding.
+   * Default `DEFAULT_MAX_PIXELS`, the images' limit; `Infinity` for no limit.
+   */
+  maxPixels?: number;
+  /** Milliseconds a URL may stay silent, and its probe may take (default 30 s). */
+  timeoutMs?: number;
+}
+
+/**
+ * A local path as ffmpeg must be given it: `file:` + the absolute path, so that no name is
+ * taken for an option (`-report.mp4`), a protocol (`cam1:12.mp4`) or a URL (a folder `http:`).
+ */
+export function fileTarget(path: string): string {
+  return `file:${resolve(path)}`;
+}
+
+/** What ffmpeg opens for `source`: URLs and camera devices as they are, files by `fileTarget`. */
+export function ffmpegTarget(source: string): string {
+  return isStreamUrl(source) || isCameraDevice(source) ? source : fileTarget(source);
+}
+
+/**
+ * The input options and input (`-i`) of ffmpeg and ffprobe for `source`:
+ * - a local file may use the file protocol only (a file cannot make ffmpeg fetch a URL) and
+ *   the demuxers of `LOCAL_VIDEO_FORMATS` only (a playlist cannot pull in another file);
+ * - a URL gets an I/O timeout, since a server that accepts and never answers would hold
+ *   ffmpeg forever: `-rw_timeout` (microseconds) for http(s) and rtmp(s), reaching their TCP
+ *   connection; `-timeout` for rtsp(s), whose demuxer opens its own (for rtmp, `-timeout`
+ *   would mean listening instead);
+ * - a camera device is opened as it is (ffmpeg's v4l2 input knows it by its `/dev/video` name).
+ */
+export function ffmpegInputArgs(
+  source: string,
+  timeoutMs: number = DEFAULT_VIDEO_TIMEOUT_MS,
+): string[] {
+  const target = ffmpegTarget(source);
+  if (isCameraDevice(source)) return ["-i", target];
+  if (isStreamUrl(source)) {
+    const option = /^rtsps?:/i.test(source) ? "-timeout" : "-rw_timeout";
+    return [option, String(Math.round(timeoutMs * 1000)), "-i", target];
+  }
+  return [
+    "-protocol_whitelist",
+    "file",
+    "-format_whitelist",
+    LOCAL_VIDEO_FORMATS.join(","),
+    "-i",
+    target,
+  ];
+}
+
+/** Why a URL failed when it timed out, in the words of image URLs. */
+export function timeoutReason(timeoutMs: number): string {
+  return `no answer within ${timeoutMs / 1000} s (timeout)`;
+}
+
+/** Whether a tool's stderr says that a network read or connection timed out. */
+export function saysTimedOut(stderr: string): boolean {
+  return /timed out/i.test(stderr);
+}
+
+/** Why ffprobe refused a local file whose format is not a video container (see `ffmpegInputArgs`). */
+export function refusedFormatReason(stderr: string): string | undefined {
+  if (!/not on whitelist/i.test(stderr)) return undefined;
+  return `not a video file posekit reads: its format is none of ${LOCAL_VIDEO_FORMATS_TEXT} ` +
+    `(playlists such as HLS and concat lists are refused: they name other files)`;
+}
+
+/**
+ * Refuses frames above `maxPixels`, in the images' words, before any frame is decoded: a
+ * small file (one MJPEG frame of 12000×12000 is 1.7 MB) can decode to gigabytes.
+ */
+export function checkFramePixels(source: string, info: VideoInfo, maxPixels?: number): void {
+  const reason = pixelLimitReason(info.width, info.height, maxPixels);
+  if (reason) throw new VideoError(source, reason);
+}
+
 interface ProbeStream {
   codec_type?: string;
   width?: number;
@@ -108,15 +226,14 @@ export function stderrReason(stderr: string, source: string): string {
 }
 
 /**
- * Rejects a local file that does not exist or is empty before spawning anything. Character
- * devices pass: a webcam is `/dev/video0` on Linux (ffmpeg's v4l2 input).
+ * Rejects a local file that does not exist, is empty or is no regular file, before spawning
+ * anything. URLs and camera devices (`/dev/video0`, ffmpeg's v4l2 input) are not local files.
  */
 async function checkLocalFile(source: string): Promise<void> {
-  if (isStreamUrl(source)) return;
+  if (isStreamUrl(source) || isCameraDevice(source)) return;
   let size: number;
   try {
     const stat = await Deno.stat(source);
-    if (stat.isCharDevice) return;
     if (!stat.isFile) throw new VideoError(source, "is not a file");
     size = stat.size;
   } catch (error) {
@@ -127,12 +244,70 @@ async function checkLocalFile(source: string): Promise<void> {
   if (size === 0) throw new VideoError(source, "is empty (0 bytes), not a video");
 }
 
+/** What ffprobe did: its output, and whether the wall-clock limit killed it. */
+interface ProbeRun {
+  output: Deno.CommandOutput;
+  killed: boolean;
+}
+
 /**
- * Probes `source` (a file or a URL) with
- * `ffprobe -v error -print_format json -show_streams -show_format`.
+ * Runs ffprobe on `source`. A URL's probe is killed after `timeoutMs` (wall clock): a server
+ * that trickles bytes never trips ffmpeg's I/O timeout.
+ */
+async function runFfprobe(source: string, timeoutMs: number): Promise<ProbeRun> {
+  const child = new Deno.Command("ffprobe", {
+    args: [
+      "-v",
+      "error",
+      "-print_format",
+      "json",
+      "-show_streams",
+      "-show_format",
+      ...ffmpegInputArgs(source, timeoutMs),
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let killed = false;
+  const timer = isStreamUrl(source)
+    ? setTimeout(() => {
+      killed = true;
+      child.kill("SIGKILL");
+    }, timeoutMs)
+    : undefined;
+  try {
+    return { output: await child.output(), killed };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Why ffprobe failed on `source`, naming a timeout (URLs) or a refused format plainly. */
+function probeFailureReason(
+  source: string,
+  run: ProbeRun,
+  stderr: string,
+  timeoutMs: number,
+): string {
+  if (isStreamUrl(source) && (run.killed || saysTimedOut(stderr))) return timeoutReason(timeoutMs);
+  const refused = isStreamUrl(source) ? undefined : refusedFormatReason(stderr);
+  if (refused) return refused;
+  const reason = stderrReason(stderr, ffmpegTarget(source)) ||
+    `ffprobe exited with code ${run.output.code}`;
+  return `not a video or corrupt (ffprobe: ${reason})`;
+}
+
+/**
+ * Probes `source` (a file, a URL or a camera device) with
+ * `ffprobe -v error -print_format json -show_streams -show_format`. A local file is read as a
+ * local file and a video container only, a URL within `options.timeoutMs` (see
+ * `ffmpegInputArgs`); frames above `options.maxPixels` are refused.
  *
  * @throws VideoError when ffprobe is missing (with how to install it), the file is missing or
- *   empty, is not a video or is corrupt (ffprobe's reason), or has no video stream
+ *   empty, is not a video or is corrupt (ffprobe's reason), is a playlist or another format
+ *   that is no video container, has no video stream, has frames above the pixel limit, or a
+ *   URL does not answer in time
  *
  * @example Size and frame rate
  * ```ts ignore
@@ -147,26 +322,25 @@ async function checkLocalFile(source: string): Promise<void> {
  * }
  * ```
  */
-export async function probeVideo(source: string): Promise<VideoInfo> {
+export async function probeVideo(
+  source: string,
+  options: ProbeVideoOptions = {},
+): Promise<VideoInfo> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_VIDEO_TIMEOUT_MS;
   await checkLocalFile(source);
-  let output: Deno.CommandOutput;
+  let run: ProbeRun;
   try {
-    output = await new Deno.Command("ffprobe", {
-      args: ["-v", "error", "-print_format", "json", "-show_streams", "-show_format", source],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
+    run = await runFfprobe(source, timeoutMs);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
       throw new VideoError(source, missingToolReason("ffprobe"));
     }
     throw error;
   }
+  const { output } = run;
   const stderr = new TextDecoder().decode(output.stderr);
   if (!output.success) {
-    const reason = stderrReason(stderr, source) || `ffprobe exited with code ${output.code}`;
-    throw new VideoError(source, `not a video or corrupt (ffprobe: ${reason})`);
+    throw new VideoError(source, probeFailureReason(source, run, stderr, timeoutMs));
   }
   let parsed: ProbeOutput;
   try {
@@ -201,7 +375,7 @@ export async function probeVideo(source: string): Promise<VideoInfo> {
     : durationSeconds !== undefined
     ? Math.round(durationSeconds * fps)
     : undefined;
-  return {
+  const info: VideoInfo = {
     width: swap ? stream.height! : stream.width!,
     height: swap ? stream.width! : stream.height!,
     fps,
@@ -210,4 +384,6 @@ export async function probeVideo(source: string): Promise<VideoInfo> {
     durationSeconds,
     rotation,
   };
+  checkFramePixels(source, info, options.maxPixels);
+  return info;
 }

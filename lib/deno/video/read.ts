@@ -11,9 +11,16 @@
 
 import type { RgbImage } from "../../types.ts";
 import {
+  checkFramePixels,
+  DEFAULT_VIDEO_TIMEOUT_MS,
+  ffmpegInputArgs,
+  ffmpegTarget,
+  isStreamUrl,
   missingToolReason,
   probeVideo,
+  saysTimedOut,
   stderrReason,
+  timeoutReason,
   VideoError,
   type VideoInfo,
 } from "./probe.ts";
@@ -28,6 +35,10 @@ export interface ReadVideoOptions {
   signal?: AbortSignal;
   /** The source's `probeVideo` result, when the caller already has it. */
   info?: VideoInfo;
+  /** Refuse frames above this many pixels, before decoding (default: the images' limit). */
+  maxPixels?: number;
+  /** Milliseconds a URL may stay silent (default 30 s); see `probeVideo`. */
+  timeoutMs?: number;
 }
 
 /** How much of ffmpeg's stderr is kept for error messages. */
@@ -52,8 +63,16 @@ async function readHead(stream: ReadableStream<Uint8Array>, limit: number): Prom
   return new TextDecoder().decode(bytes);
 }
 
-/** The ffmpeg arguments that decode `source`'s first video stream to raw RGB on stdout. */
-function decodeArgs(source: string, info: VideoInfo, every: number): string[] {
+/**
+ * The ffmpeg arguments that decode `source`'s first video stream to raw RGB on stdout; the
+ * input as `ffmpegInputArgs` opens it (local files as local video files, URLs with a timeout).
+ */
+function decodeArgs(
+  source: string,
+  info: VideoInfo,
+  every: number,
+  timeoutMs: number,
+): string[] {
   const filters = [`scale=${info.width}:${info.height}`];
   // select drops the frames before RGB conversion and the pipe; `n` counts decoded frames.
   if (every > 1) filters.unshift(`select='not(mod(n,${every}))'`);
@@ -61,8 +80,7 @@ function decodeArgs(source: string, info: VideoInfo, every: number): string[] {
     "-nostdin",
     "-v",
     "error",
-    "-i",
-    source,
+    ...ffmpegInputArgs(source, timeoutMs),
     "-map",
     "0:v:0",
     "-vf",
@@ -80,15 +98,18 @@ function decodeArgs(source: string, info: VideoInfo, every: number): string[] {
 }
 
 /**
- * Decodes the frames of `source` (a file or an ffmpeg-readable URL), in order.
+ * Decodes the frames of `source` (a file, an ffmpeg-readable URL or a camera device), in
+ * order. A local file is opened as a local video file only, a URL with an I/O timeout (see
+ * `ffmpegInputArgs`); frames above `options.maxPixels` are refused before decoding.
  *
  * A truncated or corrupt video yields the frames that decoded and then throws a `VideoError`
  * with ffmpeg's reason: when ffmpeg fails, or when it reported errors and decoded fewer
  * frames than the container announced (or the count is unknown). Breaking out of the loop
  * kills ffmpeg.
  *
- * @throws VideoError when ffmpeg is missing, the source cannot be probed, has no frames, or
- *   decoding fails part way
+ * @throws VideoError when ffmpeg is missing, the source cannot be probed, its frames are
+ *   above the pixel limit, it has no frames, or decoding fails part way (a URL that stops
+ *   answering: after `options.timeoutMs`)
  *
  * @example Every 5th frame
  * ```ts ignore
@@ -109,13 +130,16 @@ export async function* readVideoFrames(
   }
   const { signal } = options;
   signal?.throwIfAborted();
-  const info = options.info ?? await probeVideo(source);
+  const { maxPixels } = options;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_VIDEO_TIMEOUT_MS;
+  const info = options.info ?? await probeVideo(source, { maxPixels, timeoutMs });
+  checkFramePixels(source, info, maxPixels);
   const frameBytes = info.width * info.height * 3;
 
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command("ffmpeg", {
-      args: decodeArgs(source, info, every),
+      args: decodeArgs(source, info, every, timeoutMs),
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -168,12 +192,13 @@ export async function* readVideoFrames(
     }
     const { success, code } = await status;
     signal?.throwIfAborted();
-    const reason = stderrReason(await stderr, source);
+    const errors = await stderr;
+    const reason = stderrReason(errors, ffmpegTarget(source));
     if (!success) {
-      throw new VideoError(
-        source,
-        `decoding failed after ${yielded} frame(s): ${reason || `ffmpeg exited with code ${code}`}`,
-      );
+      const why = isStreamUrl(source) && saysTimedOut(errors)
+        ? timeoutReason(timeoutMs)
+        : reason || `ffmpeg exited with code ${code}`;
+      throw new VideoError(source, `decoding failed after ${yielded} frame(s): ${why}`);
     }
     if (filled > 0) {
       throw new VideoError(source, `ffmpeg's output ended inside frame ${yielded} (corrupt?)`);

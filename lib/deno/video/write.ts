@@ -4,12 +4,13 @@
  *
  * ffmpeg writes a hidden temp file beside the target (`.<name>.<pid>.<8 hex>.tmp`, muxer forced
  * with `-f mp4`); `close` renames it into place, so a crash or kill never leaves a torn video
- * under the target name.
+ * under the target name. ffmpeg is given that file as `file:` + its absolute path, with the
+ * file protocol only, so that no name is taken for an option, a protocol or a URL.
  */
 
 import { temporaryPathFor } from "../files.ts";
 import type { RgbImage } from "../../types.ts";
-import { missingToolReason, stderrReason, VideoError } from "./probe.ts";
+import { fileTarget, missingToolReason, stderrReason, VideoError } from "./probe.ts";
 
 /** Options of `VideoWriter.open`. */
 export interface VideoWriterOptions {
@@ -106,6 +107,8 @@ export class VideoWriter {
           `${width}x${height}`,
           "-framerate",
           String(fps),
+          "-protocol_whitelist",
+          "pipe",
           "-i",
           "pipe:0",
           ...pad,
@@ -119,7 +122,9 @@ export class VideoWriter {
           "+faststart",
           "-f",
           "mp4",
-          tempPath,
+          "-protocol_whitelist",
+          "file",
+          fileTarget(tempPath),
         ],
         stdin: "piped",
         stdout: "null",
@@ -166,7 +171,7 @@ export class VideoWriter {
       await this.stdin.write(image.data);
     } catch {
       await this.abort();
-      const reason = stderrReason(await this.stderr, this.tempPath);
+      const reason = stderrReason(await this.stderr, fileTarget(this.tempPath));
       throw new VideoError(this.path, `ffmpeg stopped encoding: ${reason || "pipe closed"}`);
     }
     this.#framesWritten++;
@@ -188,7 +193,7 @@ export class VideoWriter {
     const { success, code } = await this.status;
     if (!success) {
       await Deno.remove(this.tempPath).catch(() => {});
-      const reason = stderrReason(await this.stderr, this.tempPath);
+      const reason = stderrReason(await this.stderr, fileTarget(this.tempPath));
       throw new VideoError(this.path, `ffmpeg failed: ${reason || `exit code ${code}`}`);
     }
     await Deno.rename(this.tempPath, this.path);
