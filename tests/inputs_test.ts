@@ -11,7 +11,8 @@ import {
   isImageFileName,
 } from "../lib/deno/inputs.ts";
 import { InputReadError, readInput } from "../lib/deno/read_input.ts";
-import { assert, assertEquals, assertRejects } from "./support/assert.ts";
+import { ByteAccumulator } from "../lib/bytes/accumulator.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "./support/assert.ts";
 
 /**
  * root/
@@ -344,4 +345,90 @@ Deno.test("readInput fetches a URL, with clear errors for HTTP errors, size and 
   });
   // Nothing listens there any more.
   await assertRejects(() => readInput("http://127.0.0.1:9/x.jpg"), InputReadError, "cannot fetch");
+});
+
+Deno.test("ByteAccumulator keeps at most twice the bytes read, never past its limit, no chunk", () => {
+  // Chunks as Deno's fetch hands them out: one byte, each a view of a 64 KiB buffer.
+  const buffers = Array.from({ length: 16 }, () => new Uint8Array(65536));
+  const chunks = Array.from({ length: 30_000 }, (_, i) => {
+    const chunk = buffers[i % 16].subarray(i >> 4, (i >> 4) + 1);
+    chunk[0] = i & 0xff;
+    return chunk;
+  });
+  const bytes = new ByteAccumulator();
+  for (const chunk of chunks) {
+    bytes.append(chunk);
+    assert(bytes.capacity <= 2 * bytes.length, `capacity ${bytes.capacity} at ${bytes.length}`);
+  }
+  assertEquals(bytes.length, 30_000);
+  assert(bytes.bytes().every((v, i) => v === (i & 0xff)), "the bytes in order");
+  assert(buffers.every((b) => b.buffer !== bytes.bytes().buffer), "no chunk's buffer is kept");
+
+  const limited = new ByteAccumulator(1000);
+  for (let i = 0; i < 999; i++) limited.append(Uint8Array.of(i));
+  assert(limited.fits(1) && !limited.fits(2));
+  limited.append(Uint8Array.of(7));
+  assertEquals(limited.capacity, 1000, "the capacity stops at the limit, not at 1024");
+  assertThrows(() => limited.append(Uint8Array.of(8)), RangeError);
+});
+
+Deno.test("readInput copies each chunk as it arrives (a source that reuses its buffer)", async () => {
+  // Each pull rewrites the same 64 KiB buffer and hands out a view of its first byte, so any
+  // chunk kept as a view (with the 64 KiB behind it) would read as the last byte written.
+  const buffer = new Uint8Array(65536);
+  let sent = 0;
+  const stdin = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent === 30_000) return controller.close();
+      buffer[0] = sent++ & 0xff;
+      controller.enqueue(buffer.subarray(0, 1));
+    },
+  }, { highWaterMark: 0 });
+  const bytes = await readInput("-", { stdin });
+  assertEquals(bytes.length, 30_000);
+  assert(bytes.every((v, i) => v === (i & 0xff)), "every byte as it was sent");
+});
+
+Deno.test("readInput over a URL: 30 kB one byte per write, and a gzip bomb stops at the limit", async () => {
+  const body = Uint8Array.from({ length: 30_000 }, (_, i) => (i * 7) & 0xff);
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const served = (async () => {
+    const conn = await listener.accept();
+    try {
+      conn.setNoDelay(true);
+      await conn.read(new Uint8Array(4096)); // the request
+      const head = `HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n`;
+      await conn.write(new TextEncoder().encode(head));
+      for (let i = 0; i < body.length; i++) await conn.write(body.subarray(i, i + 1));
+    } finally {
+      conn.close();
+    }
+  })();
+  try {
+    const port = (listener.addr as Deno.NetAddr).port;
+    assertEquals(await readInput(`http://127.0.0.1:${port}/drip.jpg`), body);
+  } finally {
+    listener.close();
+    await served;
+  }
+
+  // 64 MiB of zeros gzipped to about 64 kB: the decoded bytes count, so it stops at 1 MiB.
+  const zeros = new Uint8Array(1 << 20);
+  const bomb = new Uint8Array(
+    await new Response(
+      ReadableStream.from(Array.from({ length: 64 }, () => zeros))
+        .pipeThrough(new CompressionStream("gzip")),
+    ).arrayBuffer(),
+  );
+  assert(bomb.length < 100_000, `${bomb.length} bytes of gzip`);
+  await withServer(
+    () => new Response(bomb, { headers: { "content-encoding": "gzip" } }),
+    async (base) => {
+      await assertRejects(
+        () => readInput(`${base}/bomb.png`, { maxBytes: 1 << 20 }),
+        InputReadError,
+        `${base}/bomb.png: the answer is larger than the limit of 1048576 bytes (1 MiB)`,
+      );
+    },
+  );
 });

@@ -4,7 +4,12 @@
  * file) against the repaired copy beside it, and on constructed models against hand values.
  */
 
-import { doublingModel, withoutBatchNormSpatial } from "../lib/runtime/onnx_rewrite.ts";
+import {
+  doublingModel,
+  LegacyRepairError,
+  MAX_REPAIR_RECORDS,
+  withoutBatchNormSpatial,
+} from "../lib/runtime/onnx_rewrite.ts";
 import { ModelSession } from "../lib/deno/runtime.ts";
 import { float, OnnxGraph } from "./support/onnx_builder.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
@@ -135,4 +140,128 @@ Deno.test("Legacy repair: refuses spatial=0 with per-activation [C, H, W] statis
   );
   // spatial=1 is per channel whatever the exporter wrote: always removable.
   assertEquals(withoutBatchNormSpatial(batchNormModel(1, [2])).repaired, 1);
+});
+
+/** One encoded protobuf field: a varint, or length-delimited bytes (a string or a message). */
+function field(number: number, value: number | string | Uint8Array): Uint8Array {
+  const varint = (n: number) => {
+    const out: number[] = [];
+    for (; n > 0x7f; n = Math.floor(n / 128)) out.push((n % 128) | 0x80);
+    out.push(n);
+    return out;
+  };
+  if (typeof value === "number") return Uint8Array.from([...varint(number << 3), ...varint(value)]);
+  const bytes = typeof value === "string" ? new TextEncoder().encode(value) : value;
+  return concat(
+    Uint8Array.from(varint((number << 3) | 2)),
+    Uint8Array.from(varint(bytes.length)),
+    bytes,
+  );
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  parts.reduce((at, part) => (out.set(part, at), at + part.length), 0);
+  return out;
+}
+
+/** `count` copies of `unit`, end to end. */
+function repeated(unit: Uint8Array, count: number): Uint8Array {
+  const out = new Uint8Array(unit.length * count);
+  for (let i = 0; i < count; i++) out.set(unit, i * unit.length);
+  return out;
+}
+
+/** The fields of a small message (varint or length-delimited), with their bytes. */
+function fieldsOf(bytes: Uint8Array): { number: number; payload?: Uint8Array; raw: Uint8Array }[] {
+  let at = 0;
+  const varint = () => {
+    let value = 0;
+    for (let scale = 1;; scale *= 128) {
+      const byte = bytes[at++];
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) return value;
+    }
+  };
+  const fields = [];
+  while (at < bytes.length) {
+    const start = at;
+    const tag = varint();
+    let payload: Uint8Array | undefined;
+    if (tag % 8 === 0) varint();
+    else if (tag % 8 === 2) {
+      const length = varint();
+      payload = bytes.subarray(at, at += length);
+    } else throw new Error(`wire type ${tag % 8} in a test model`);
+    fields.push({ number: Math.floor(tag / 8), payload, raw: bytes.subarray(start, at) });
+  }
+  return fields;
+}
+
+/**
+ * `model` with `graphPadding` appended to its graph and `nodePadding` to its BatchNormalization
+ * node (ModelProto.graph = 7, GraphProto.node = 1).
+ */
+function padded(model: Uint8Array, graphPadding: Uint8Array, nodePadding: Uint8Array): Uint8Array {
+  const rebuild = (
+    bytes: Uint8Array,
+    number: number,
+    change: (payload: Uint8Array) => Uint8Array,
+  ) =>
+    concat(
+      ...fieldsOf(bytes).map((f) =>
+        f.number === number && f.payload ? field(number, change(f.payload)) : f.raw
+      ),
+    );
+  return rebuild(model, 7, (graph) =>
+    concat(
+      rebuild(graph, 1, (node) =>
+        new TextDecoder().decode(node).includes("BatchNormalization")
+          ? concat(node, nodePadding)
+          : node),
+      graphPadding,
+    ));
+}
+
+Deno.test("Legacy repair: a file of millions of tiny fields is walked in place, keeping almost nothing", () => {
+  // 1.5 M empty nodes in the graph and 0.5 M empty doc_strings (NodeProto field 6) in the
+  // BatchNormalization node: 4 MB. Kept as objects, such fields took 90 bytes of heap each.
+  const graphPadding = repeated(field(1, new Uint8Array(0)), 1_500_000);
+  const nodePadding = repeated(field(6, ""), 500_000);
+  const small = batchNormModel(1, [2]);
+  const model = padded(small, graphPadding, nodePadding);
+  assert(model.length > 4_000_000, `${model.length} bytes`);
+
+  const { bytes, repaired, records } = withoutBatchNormSpatial(model);
+  assertEquals(repaired, 1);
+  assert(records <= 2, `${records} records kept (one node and its spatial attribute)`);
+  // Exactly the small model's repair, padded the same way.
+  const expected = padded(withoutBatchNormSpatial(small).bytes, graphPadding, nodePadding);
+  assert(bytes.length === expected.length && bytes.every((v, i) => v === expected[i]));
+  const again = withoutBatchNormSpatial(bytes);
+  assertEquals([again.repaired, again.records], [0, 0]);
+});
+
+Deno.test("Legacy repair: past its record limit, an error naming the file instead of exhausting memory", () => {
+  // 50 001 tiny BatchNormalization nodes, each with spatial = 1: 100 002 records.
+  const node = concat(
+    field(4, "BatchNormalization"),
+    field(5, concat(field(1, "spatial"), field(3, 1), field(20, 2))),
+  );
+  const count = MAX_REPAIR_RECORDS / 2 + 1;
+  const model = field(7, repeated(field(1, node), count));
+  assertThrows(
+    () => withoutBatchNormSpatial(model, { source: "crafted.onnx" }),
+    LegacyRepairError,
+    `crafted.onnx: more than ${MAX_REPAIR_RECORDS} BatchNormalization nodes and attributes`,
+  );
+  // One fewer node fits: all are repaired.
+  const fits = field(7, repeated(field(1, node), count - 1));
+  assertEquals(withoutBatchNormSpatial(fits).repaired, count - 1);
+  // A refused node names the file too.
+  assertThrows(
+    () => withoutBatchNormSpatial(batchNormModel(0, [2, 1, 2]), { source: "old.onnx" }),
+    LegacyRepairError,
+    'old.onnx: cannot repair the legacy BatchNormalization "spatial" attribute',
+  );
 });

@@ -267,6 +267,11 @@ Deno.test("validateManifest names the file and the field of what is wrong", () =
     '"archive"',
     '"url"',
   );
+  expectError(
+    broken((m) => m.archive = { format: "zip", member: "a.onnx", sha256: "ABC" }),
+    '"archive.sha256"',
+    "64 lower-case hex",
+  );
   // A task that contradicts the family (heatmap models are keypoint models).
   expectError(broken((m) => m.task = "detector"), '"task"', '"heatmap"', "keypoints");
   expectError(broken((m) => m.acceptedSha256 = ["ABC"]), '"acceptedSha256"');

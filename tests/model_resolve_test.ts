@@ -41,6 +41,7 @@ async function writeManifest(
     acceptedSha256?: string[];
     url?: string;
     member?: string;
+    archiveSha256?: string;
   },
 ): Promise<string> {
   const manifest: Record<string, unknown> = {
@@ -61,7 +62,9 @@ async function writeManifest(
   if (fields.sha256) manifest.sha256 = fields.sha256;
   if (fields.acceptedSha256) manifest.acceptedSha256 = fields.acceptedSha256;
   if (fields.url) manifest.url = fields.url;
-  if (fields.member) manifest.archive = { format: "zip", member: fields.member };
+  if (fields.member) {
+    manifest.archive = { format: "zip", member: fields.member, sha256: fields.archiveSha256 };
+  }
   await Deno.mkdir(join(path, ".."), { recursive: true });
   await Deno.writeTextFile(path, JSON.stringify(manifest));
   return path;
@@ -343,6 +346,161 @@ Deno.test("a model inside a ZIP archive is extracted, checked and cached", async
         assert(error.message.includes(part), `"${error.message}" should mention ${part}`);
       }
       assertEquals(await listDir(cacheDir), ["pose.onnx"]);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+/**
+ * A TCP server on 127.0.0.1 that accepts and reads each request, then answers `/stalled` with
+ * headers and 10 of 2000 bytes and everything else with nothing, holding every connection
+ * open until `close`.
+ */
+function silentServer() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const connections: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      connections.push(conn);
+      const request = new Uint8Array(4096);
+      const count = await conn.read(request).catch(() => null);
+      const line = new TextDecoder().decode(request.subarray(0, count ?? 0)).split("\r\n")[0];
+      if (line.includes("/stalled")) {
+        const head = "HTTP/1.1 200 OK\r\ncontent-length: 2000\r\n\r\n";
+        await conn.write(encoder.encode(head + "0123456789")).catch(() => {});
+      }
+    }
+  })();
+  return {
+    url: (path: string) => `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}${path}`,
+    async close() {
+      listener.close();
+      await accepting.catch(() => {});
+      for (const conn of connections) conn.close();
+    },
+  };
+}
+
+Deno.test("a download from a server that never answers, or stops sending, times out", async () => {
+  const server = silentServer();
+  try {
+    await withTempDir(async (root) => {
+      const cacheDir = join(root, "cache");
+      for (const [path, what] of [["/silent.onnx", "answer"], ["/stalled.onnx", "more data"]]) {
+        const url = server.url(path);
+        const manifestPath = await writeManifest(join(root, "m", "tiny.json"), {
+          file: "tiny.onnx",
+          url,
+        });
+        const started = performance.now();
+        await assertRejects(
+          () => resolveModel(manifestPath, { cacheDir, env: {}, downloadIdleTimeoutMs: 300 }),
+          Error,
+          `no ${what} within 0.3 s (timeout)`,
+        ).then((error) => assert(error.message.includes(url), error.message));
+        const seconds = (performance.now() - started) / 1000;
+        assert(seconds < 5, `gave up after ${seconds.toFixed(1)} s`);
+        assertEquals(await listDir(cacheDir), []);
+      }
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("a download larger than the limit stops with an error naming the URL", async () => {
+  const model = fakeModel(2000, 3);
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (request) =>
+      new URL(request.url).pathname === "/declared.onnx"
+        ? new Response(model as Uint8Array<ArrayBuffer>)
+        // No content-length: the limit must hold while reading.
+        : new Response(ReadableStream.from([model.subarray(0, 900), model.subarray(900)])),
+  );
+  try {
+    await withTempDir(async (root) => {
+      const cacheDir = join(root, "cache");
+      for (
+        const [path, message] of [
+          ["/declared.onnx", "it announces 2000 bytes, more than the limit of 1000 bytes"],
+          ["/streamed.onnx", "it is larger than the limit of 1000 bytes"],
+        ]
+      ) {
+        const url = `http://127.0.0.1:${server.addr.port}${path}`;
+        const manifestPath = await writeManifest(join(root, "m", "tiny.json"), {
+          file: "tiny.onnx",
+          url,
+        });
+        const error = await assertRejects(
+          () => resolveModel(manifestPath, { cacheDir, env: {}, maxDownloadBytes: 1000 }),
+          Error,
+          message,
+        );
+        assert(error.message.includes(url), error.message);
+        assertEquals(await listDir(cacheDir), []);
+      }
+    });
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("a model archive: its sha256 is checked before it is opened, its inflated size capped", async () => {
+  const model = fakeModel(50_000, 9);
+  const good = await buildZip([{ name: "pack/pose.onnx", data: model }]);
+  // 1 kB of data announcing 1 TiB (ZIP64), and 8 MiB of zeros that deflate to 8 kB.
+  const huge = await buildZip(
+    [{ name: "pack/pose.onnx", data: model.subarray(0, 1000), declaredSize: 2 ** 40 }],
+    { zip64: true },
+  );
+  const bomb = await buildZip([{ name: "pack/pose.onnx", data: new Uint8Array(8 << 20) }]);
+  const server = serveFiles({ "/good.zip": good, "/huge.zip": huge, "/bomb.zip": bomb });
+  try {
+    await withTempDir(async (root) => {
+      const cacheDir = join(root, "cache");
+      const sha256 = await sha256Hex(model);
+      const manifest = (name: string, archiveSha256?: string) =>
+        writeManifest(join(root, "m", `${name}.json`), {
+          name,
+          file: `${name}.onnx`,
+          sha256,
+          url: server.url(`/${name}.zip`),
+          member: "pack/pose.onnx",
+          archiveSha256,
+        });
+      const resolve = async (name: string, archiveSha256?: string, maxDownloadBytes?: number) => {
+        const path = await manifest(name, archiveSha256);
+        return await resolveModel(path, { cacheDir, env: {}, maxDownloadBytes });
+      };
+
+      // The right archive hash: extracted as before.
+      const resolved = await resolve("good", await sha256Hex(good));
+      assertEquals(await Deno.readFile(resolved.path), model);
+      await Deno.remove(resolved.path);
+
+      // Another archive than the manifest's: refused on its hash, never inflated.
+      const expected = await sha256Hex(good);
+      const wrong = await assertRejects(() => resolve("bomb", expected), Error);
+      for (const part of [server.url("/bomb.zip"), await sha256Hex(bomb), expected, "not opened"]) {
+        assert(wrong.message.includes(part), `"${wrong.message}" should mention ${part}`);
+      }
+
+      // Without an archive hash: a huge announced size and a bomb are clear errors too.
+      const tooHuge = await assertRejects(
+        () => resolve("huge"),
+        Error,
+        "announces 1099511627776 bytes, more than the limit of 2147483648 bytes (2 GiB)",
+      );
+      assert(tooHuge.message.includes(server.url("/huge.zip")), tooHuge.message);
+      const bombError = await assertRejects(
+        () => resolve("bomb", undefined, 1 << 20),
+        Error,
+        "announces 8388608 bytes, more than the limit of 1048576 bytes (1 MiB)",
+      );
+      assert(bombError.message.includes(server.url("/bomb.zip")), bombError.message);
+      assertEquals(await listDir(cacheDir), []);
     });
   } finally {
     await server.close();

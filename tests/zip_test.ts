@@ -10,6 +10,7 @@ import {
   extractZipEntry,
   findZipMember,
   readZipEntries,
+  zipEntryChunks,
   ZipError,
 } from "../lib/bytes/zip.ts";
 import { bitwiseCrc32, buildZip } from "./support/zip_writer.ts";
@@ -263,4 +264,35 @@ Deno.test("corrupt archives fail with errors that say what is wrong", async () =
     ZipError,
     "no local header",
   );
+});
+
+Deno.test("an entry announcing more than the limit is refused before anything is inflated", async () => {
+  // A ZIP64 entry that claims 1 TiB: a clear ZipError, not a RangeError from allocating it.
+  const huge = await buildZip(
+    [{ name: "m.onnx", data: sampleBytes(1000), declaredSize: 2 ** 40 }],
+    { zip64: true },
+  );
+  const [entry] = readZipEntries(huge);
+  assertEquals(entry.uncompressedSize, 2 ** 40);
+  await assertRejects(
+    () => extractZipEntry(huge, entry),
+    ZipError,
+    `cannot extract "m.onnx": it announces 1099511627776 bytes, more than the limit of ` +
+      `2147483648 bytes (2 GiB)`,
+  );
+
+  // A bomb that tells the truth: 8 MiB of zeros in 8 kB, over a 1 MiB limit.
+  const bomb = await buildZip([{ name: "bomb.onnx", data: new Uint8Array(8 << 20) }]);
+  assert(bomb.length < 20_000, `${bomb.length} bytes`);
+  const [bombEntry] = readZipEntries(bomb);
+  await assertRejects(
+    () => extractZipEntry(bomb, bombEntry, { maxBytes: 1 << 20 }),
+    ZipError,
+    "announces 8388608 bytes, more than the limit of 1048576 bytes (1 MiB)",
+  );
+  // Within the limit it extracts, in chunks inflated from 8 KiB of input at a time.
+  assertEquals((await extractZipEntry(bomb, bombEntry, { maxBytes: 8 << 20 })).length, 8 << 20);
+  for await (const chunk of zipEntryChunks(bomb, bombEntry)) {
+    assert(chunk.length <= 1032 * 8192, `a chunk of ${chunk.length} bytes`);
+  }
 });

@@ -143,10 +143,84 @@ export function readZipEntries(bytes: Uint8Array): ZipEntry[] {
 }
 
 /**
- * The bytes of one entry, inflated when needed, after checking their size and CRC-32 against
- * the central directory.
+ * The most bytes one extracted entry may have by default: 2 GiB, the most a protobuf (and so
+ * an .onnx model) can be. The format allows 4 GiB (ZIP64: far more) in a few kilobytes of
+ * deflate, so the announced size is never trusted beyond this.
  */
-export async function extractZipEntry(bytes: Uint8Array, entry: ZipEntry): Promise<Uint8Array> {
+export const DEFAULT_MAX_ENTRY_BYTES = 2 ** 31;
+
+/** Options of `extractZipEntry` and `zipEntryChunks`. */
+export interface ExtractOptions {
+  /** The most bytes the entry may have (default `DEFAULT_MAX_ENTRY_BYTES`). */
+  maxBytes?: number;
+}
+
+/**
+ * The bytes of one entry, inflated when needed, after checking their size and CRC-32 against
+ * the central directory. An entry announcing more than `options.maxBytes` is refused before
+ * anything is allocated.
+ */
+export async function extractZipEntry(
+  bytes: Uint8Array,
+  entry: ZipEntry,
+  options: ExtractOptions = {},
+): Promise<Uint8Array> {
+  checkExtractable(entry, options);
+  const output = new Uint8Array(entry.uncompressedSize);
+  let length = 0;
+  for await (const chunk of zipEntryChunks(bytes, entry, options)) {
+    output.set(chunk, length);
+    length += chunk.length;
+  }
+  return output;
+}
+
+/**
+ * The bytes of one entry as chunks, inflated as they are read, so that a caller can write a
+ * large entry to a file without holding it: stored data comes in copies of 1 MiB, deflate
+ * data as it inflates from 8 KiB of input at a time (at most about 8 MiB, deflate's worst
+ * ratio being 1032:1). The entry's size (at most
+ * what its directory entry announces, itself at most `options.maxBytes`) and CRC-32 are
+ * checked; a mismatch throws a ZipError after the last chunk, so a caller must discard what
+ * it wrote when the iteration throws.
+ */
+export async function* zipEntryChunks(
+  bytes: Uint8Array,
+  entry: ZipEntry,
+  options: ExtractOptions = {},
+): AsyncGenerator<Uint8Array> {
+  checkExtractable(entry, options);
+  const stored = storedData(bytes, entry);
+  if (entry.method === 0 && stored.length !== entry.uncompressedSize) {
+    throw new ZipError(
+      `corrupt ZIP archive: "${entry.name}" extracts to ${stored.length} bytes, ` +
+        `the directory says ${entry.uncompressedSize}`,
+    );
+  }
+  const chunks = entry.method === 0 ? slices(stored, 1 << 20) : inflateRaw(stored, entry);
+  let length = 0;
+  let crc = 0;
+  for await (const chunk of chunks) {
+    length += chunk.length;
+    crc = crc32(chunk, crc);
+    yield chunk;
+  }
+  if (length !== entry.uncompressedSize) {
+    throw new ZipError(
+      `corrupt ZIP archive: "${entry.name}" extracts to ${length} bytes, ` +
+        `the directory says ${entry.uncompressedSize}`,
+    );
+  }
+  if (crc !== entry.crc32) {
+    throw new ZipError(
+      `corrupt ZIP archive: CRC-32 mismatch in "${entry.name}" ` +
+        `(expected ${hex32(entry.crc32)}, got ${hex32(crc)})`,
+    );
+  }
+}
+
+/** Refuses encrypted entries, unknown methods and sizes over the limit, before any work. */
+function checkExtractable(entry: ZipEntry, options: ExtractOptions): void {
   if (entry.flags & 1) {
     throw new ZipError(`cannot extract "${entry.name}": the entry is encrypted`);
   }
@@ -156,6 +230,17 @@ export async function extractZipEntry(bytes: Uint8Array, entry: ZipEntry): Promi
         `(${METHOD_NAMES[entry.method] ?? "unknown"}) is not supported, only stored and deflate`,
     );
   }
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_ENTRY_BYTES;
+  if (entry.uncompressedSize > maxBytes) {
+    throw new ZipError(
+      `cannot extract "${entry.name}": it announces ${entry.uncompressedSize} bytes, more than ` +
+        `the limit of ${maxBytes} bytes (${formatMiB(maxBytes)})`,
+    );
+  }
+}
+
+/** The entry's data as stored in the archive (after its local header). */
+function storedData(bytes: Uint8Array, entry: ZipEntry): Uint8Array {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const header = entry.localHeaderOffset;
   if (header + 30 > bytes.length || view.getUint32(header, true) !== LOCAL_HEADER_SIGNATURE) {
@@ -170,22 +255,27 @@ export async function extractZipEntry(bytes: Uint8Array, entry: ZipEntry): Promi
   if (dataEnd > bytes.length) {
     throw new ZipError(`corrupt or truncated ZIP archive: the data of "${entry.name}" is cut off`);
   }
-  const stored = bytes.subarray(dataStart, dataEnd);
-  const data = entry.method === 0 ? stored.slice() : await inflateRaw(stored, entry);
-  if (data.length !== entry.uncompressedSize) {
-    throw new ZipError(
-      `corrupt ZIP archive: "${entry.name}" extracts to ${data.length} bytes, ` +
-        `the directory says ${entry.uncompressedSize}`,
-    );
-  }
-  const actual = crc32(data);
-  if (actual !== entry.crc32) {
-    throw new ZipError(
-      `corrupt ZIP archive: CRC-32 mismatch in "${entry.name}" ` +
-        `(expected ${hex32(entry.crc32)}, got ${hex32(actual)})`,
-    );
-  }
-  return data;
+  return bytes.subarray(dataStart, dataEnd);
+}
+
+/** `bytes` in copies of at most `size` bytes (a consumer may keep or transfer them). */
+function* slices(bytes: Uint8Array, size: number): Generator<Uint8Array> {
+  for (let at = 0; at < bytes.length; at += size) yield bytes.slice(at, at + size);
+}
+
+/** `bytes` in views of at most `size` bytes. */
+function* views(bytes: Uint8Array, size: number): Generator<Uint8Array<ArrayBuffer>> {
+  const buffer = bytes as Uint8Array<ArrayBuffer>;
+  for (let at = 0; at < buffer.length; at += size) yield buffer.subarray(at, at + size);
+}
+
+/** Compressed bytes inflated at a time (deflate's worst ratio, 1032:1, makes 8 MiB of it). */
+const INFLATE_INPUT_BYTES = 8192;
+
+/** "N MiB" or "N GiB", for limits in messages. */
+function formatMiB(bytes: number): string {
+  const gib = bytes / 2 ** 30;
+  return gib >= 1 ? `${+gib.toFixed(1)} GiB` : `${+(bytes / 2 ** 20).toFixed(1)} MiB`;
 }
 
 /**
@@ -274,33 +364,38 @@ function readUint64(view: DataView, at: number, what: string): number {
   return Number(value);
 }
 
-async function inflateRaw(compressed: Uint8Array, entry: ZipEntry): Promise<Uint8Array> {
-  const output = new Uint8Array(entry.uncompressedSize);
-  let length = 0;
-  const input = new Blob([compressed as Uint8Array<ArrayBuffer>]).stream();
+/**
+ * The inflated chunks of a deflate entry, never past the size its directory entry announces
+ * (a corrupt or hostile entry could inflate to far more).
+ */
+async function* inflateRaw(compressed: Uint8Array, entry: ZipEntry): AsyncGenerator<Uint8Array> {
+  // Fed 8 KiB at a time: deflate expands at most 1032:1, so no chunk exceeds about 8 MiB.
+  const input = ReadableStream.from<BufferSource>(views(compressed, INFLATE_INPUT_BYTES));
   const reader = input.pipeThrough(new DecompressionStream("deflate-raw")).getReader();
+  let length = 0;
   try {
     while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      // Never inflate past the announced size (a corrupt or hostile entry could be huge).
-      if (length + value.length > output.length) {
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = await reader.read();
+      } catch (error) {
+        throw new ZipError(
+          `corrupt ZIP archive: cannot inflate "${entry.name}": ${(error as Error).message}`,
+        );
+      }
+      if (result.done) return;
+      length += result.value.length;
+      if (length > entry.uncompressedSize) {
         throw new ZipError(
           `corrupt ZIP archive: "${entry.name}" inflates to more than the ` +
             `${entry.uncompressedSize} bytes its directory entry announces`,
         );
       }
-      output.set(value, length);
-      length += value.length;
+      yield result.value;
     }
-  } catch (error) {
+  } finally {
     await reader.cancel().catch(() => {});
-    if (error instanceof ZipError) throw error;
-    throw new ZipError(
-      `corrupt ZIP archive: cannot inflate "${entry.name}": ${(error as Error).message}`,
-    );
   }
-  return output.subarray(0, length);
 }
 
 function hex32(value: number): string {

@@ -3,6 +3,7 @@
  * `http(s)://` URL (with a timeout).
  */
 
+import { ByteAccumulator } from "../bytes/accumulator.ts";
 import { describeStatError, isUrlInput, notRegularFile, STDIN_INPUT } from "./inputs.ts";
 
 /** The most bytes read from stdin or a URL by default: 256 MiB (a 100-megapixel PNG fits). */
@@ -112,36 +113,36 @@ function tooLarge(what: string, maxBytes: number): string {
   }`;
 }
 
-/** All bytes of `stream`, refusing more than `maxBytes` (and cancelling the rest). */
+/**
+ * All bytes of `stream`, refusing more than `maxBytes` (and cancelling the rest). Each chunk is
+ * copied into one compact buffer as it arrives (`ByteAccumulator`): memory stays within twice
+ * the bytes read, however small the chunks (for a compressed answer, the decoded bytes are
+ * counted, so a gzip bomb stops at the limit).
+ */
 async function readLimited(
   stream: ReadableStream<Uint8Array> | null,
   maxBytes: number,
   input: string,
   what: string,
 ): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  if (stream) {
-    const reader = stream.getReader();
-    try {
-      while (true) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        total += value.length;
-        if (total > maxBytes) {
-          await reader.cancel();
-          throw new InputReadError(input, tooLarge(`${what} is larger`, maxBytes));
-        }
-        chunks.push(value);
+  const bytes = new ByteAccumulator(maxBytes);
+  if (!stream) return bytes.bytes();
+  const reader = stream.getReader();
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (!bytes.fits(value.length)) {
+        await reader.cancel();
+        throw new InputReadError(input, tooLarge(`${what} is larger`, maxBytes));
       }
-    } catch (error) {
-      if (error instanceof InputReadError) throw error;
-      throw new InputReadError(input, `cannot read ${what}: ${(error as Error).message}`);
-    } finally {
-      reader.releaseLock();
+      bytes.append(value);
     }
+  } catch (error) {
+    if (error instanceof InputReadError) throw error;
+    throw new InputReadError(input, `cannot read ${what}: ${(error as Error).message}`);
+  } finally {
+    reader.releaseLock();
   }
-  const bytes = new Uint8Array(total);
-  chunks.reduce((offset, chunk) => (bytes.set(chunk, offset), offset + chunk.length), 0);
-  return bytes;
+  return bytes.bytes();
 }

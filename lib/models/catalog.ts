@@ -145,10 +145,16 @@ export function validateManifest(json: unknown, source: string): ModelManifest {
   if (json.archive !== undefined) {
     const archive = json.archive;
     if (!isObject(archive)) return fail("archive", 'must be {"format": "zip", "member": "..."}');
-    checkKnownFields(archive, ["format", "member"], "archive.", fail);
+    checkKnownFields(archive, ["format", "member", "sha256"], "archive.", fail);
     if (archive.format !== "zip") fail("archive.format", 'must be "zip"');
     if (typeof archive.member !== "string" || archive.member === "") {
       fail("archive.member", "must be the path of the model inside the archive");
+    }
+    if (
+      archive.sha256 !== undefined &&
+      (typeof archive.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(archive.sha256))
+    ) {
+      fail("archive.sha256", "must be 64 lower-case hex digits (the archive's sha256)");
     }
     if (json.url === undefined) fail("archive", 'needs a "url" of the archive');
   }

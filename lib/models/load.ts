@@ -66,7 +66,7 @@ export async function loadModelFrom(
 ): Promise<LoadedModel> {
   const notes: string[] = [];
   let bytes = source.bytes;
-  const repair = withoutBatchNormSpatial(bytes);
+  const repair = withoutBatchNormSpatial(bytes, { source: source.path });
   if (repair.repaired > 0) {
     bytes = repair.bytes;
     notes.push(

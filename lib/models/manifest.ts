@@ -81,8 +81,12 @@ export interface ModelManifest {
   accuracy?: string;
   /** Official download URL of the model (or of an archive holding it). */
   url?: string;
-  /** Set when `url` points to an archive: the path of the .onnx inside it. */
-  archive?: { format: "zip"; member: string };
+  /**
+   * Set when `url` points to an archive: the path of the .onnx inside it and, optionally, the
+   * lower-case hex sha256 of the archive itself, checked before the archive is opened (so a
+   * tampered archive is never inflated; `sha256` is checked on the extracted model).
+   */
+  archive?: { format: "zip"; member: string; sha256?: string };
   /** The model's license (an SPDX identifier where there is one). */
   license?: string;
   /** Where the model comes from, for people. */

@@ -194,6 +194,35 @@ export interface BatchNormRepair {
   bytes: Uint8Array;
   /** BatchNormalization nodes whose `spatial` attribute was removed. */
   repaired: number;
+  /**
+   * Records the walk kept in memory (BatchNormalization nodes with `spatial`, their
+   * attributes, and the initializers they name): whatever else the file holds is walked
+   * without keeping anything, so this stays small for any file (at most
+   * `MAX_REPAIR_RECORDS`). Reported so that tests can check it.
+   */
+  records: number;
+}
+
+/** Options of `withoutBatchNormSpatial`. */
+export interface BatchNormRepairOptions {
+  /** The model's file or URL, named in errors (default "the model"). */
+  source?: string;
+}
+
+/**
+ * The most records the legacy repair keeps (see `BatchNormRepair.records`): far above a real
+ * model (SimplePose has 58 such nodes), far below what would exhaust memory (a few hundred
+ * bytes each).
+ */
+export const MAX_REPAIR_RECORDS = 100_000;
+
+/** A model the legacy repair refuses (it names the file), as opposed to malformed bytes. */
+export class LegacyRepairError extends Error {
+  /** The error for `source`, with `reason`. */
+  constructor(source: string, reason: string) {
+    super(`${source}: ${reason}`);
+    this.name = "LegacyRepairError";
+  }
 }
 
 /**
@@ -208,111 +237,398 @@ export interface BatchNormRepair {
  * C (as in MXNet exports, such as Ultralight-SimplePose's 58 nodes), each activation of channel
  * c uses the same values, which is the per-channel computation again: the label is inert and
  * removing it is exact. A `spatial = 0` node whose statistics are not such [C] initializers
- * cannot be repaired this way, and the function throws an Error naming the node.
+ * cannot be repaired this way, and the function throws a LegacyRepairError naming the node.
+ *
+ * It runs on every model before onnxruntime, so it walks the file lazily: fields are visited
+ * in place, and only BatchNormalization nodes with `spatial` (and the initializers they name)
+ * are kept, at most `MAX_REPAIR_RECORDS` of them (a LegacyRepairError naming the file beyond
+ * that). A file of millions of tiny fields once took 90 bytes of heap per byte here.
  *
  * Returns the input itself and 0 when no node carries the attribute, and also when the bytes
  * are not a well-formed protobuf message (onnxruntime reports those).
  */
-export function withoutBatchNormSpatial(model: Uint8Array): BatchNormRepair {
-  let found: { repairable: number; refused: string[] };
+export function withoutBatchNormSpatial(
+  model: Uint8Array,
+  options: BatchNormRepairOptions = {},
+): BatchNormRepair {
+  const source = options.source ?? "the model";
+  let found: SpatialScan;
   try {
-    found = findBatchNormSpatial(model);
-  } catch {
-    return { bytes: model, repaired: 0 };
+    found = scanBatchNormSpatial(model, source);
+  } catch (error) {
+    if (error instanceof LegacyRepairError) throw error;
+    return { bytes: model, repaired: 0, records: 0 };
   }
   if (found.refused.length > 0) {
-    throw new Error(
+    throw new LegacyRepairError(
+      source,
       `cannot repair the legacy BatchNormalization "spatial" attribute: ${
         found.refused.join("; ")
       }. Re-export the model with opset 9 or later.`,
     );
   }
-  if (found.repairable === 0) return { bytes: model, repaired: 0 };
-  // ModelProto.graph = 7; GraphProto.node = 1; NodeProto.attribute = 5; AttributeProto.name = 1.
-  const bytes = mapMessageFields(model, 7, (graph) =>
-    mapMessageFields(graph, 1, (node) => {
-      const fields = messageFields(node);
-      if (!isBatchNorm(fields)) return undefined;
-      const kept = fields.filter((f) => !(f.number === 5 && attributeNameOf(f) === "spatial"));
-      return kept.length === fields.length ? undefined : concatBytes(kept.map((f) => f.raw));
-    }), true);
-  return { bytes, repaired: found.repairable };
+  if (found.repairable === 0) return { bytes: model, repaired: 0, records: found.records };
+  // ModelProto.graph = 7 (the first); GraphProto.node = 1.
+  const bytes = spliceFields(
+    model,
+    0,
+    model.length,
+    7,
+    true,
+    (graphFrom, graphTo) =>
+      spliceFields(
+        model,
+        graphFrom,
+        graphTo,
+        1,
+        false,
+        (from, to) => batchNormWithoutSpatial(model, from, to),
+      ),
+  );
+  return { bytes, repaired: found.repairable, records: found.records };
 }
 
-/** The name of an AttributeProto field (NodeProto.attribute). */
-function attributeNameOf(field: ProtoField): string {
-  const name = messageFields(field.payload!).find((a) => a.number === 1)?.payload;
-  return name ? TEXT_DECODER.decode(name) : "";
+/** What the scan found: repairable nodes, refusals, and how many records it kept. */
+interface SpatialScan {
+  repairable: number;
+  refused: string[];
+  records: number;
 }
 
-/** True for a NodeProto (as fields) of the default-domain BatchNormalization operator. */
-function isBatchNorm(node: ProtoField[]): boolean {
-  // NodeProto.op_type = 4, domain = 7.
-  const text = (n: number) => {
-    const payload = node.find((f) => f.number === n && f.wireType === 2)?.payload;
-    return payload ? TEXT_DECODER.decode(payload) : "";
-  };
-  const domain = text(7);
-  return text(4) === "BatchNormalization" && (domain === "" || domain === "ai.onnx");
+/** A BatchNormalization node with `spatial`, as the scan keeps it. */
+interface SpatialNode {
+  /** Its name, or a description by its first input. */
+  name: string;
+  /** Its inputs X, scale, B, mean, var (the first five). */
+  inputs: string[];
+  /** The first `spatial` attribute's value. */
+  spatial: number;
 }
 
-/** Counts the BatchNormalization nodes with `spatial` that can be repaired; lists the others. */
-function findBatchNormSpatial(model: Uint8Array): { repairable: number; refused: string[] } {
-  const graphField = messageFields(model).find((f) => f.number === 7 && f.wireType === 2);
-  if (!graphField) return { repairable: 0, refused: [] };
-  const graph = messageFields(graphField.payload!);
-  // Initializer dims by name. TensorProto: dims = 1 (int64, packed or not), name = 8.
-  const initializerDims = new Map<string, number[]>();
-  for (const field of graph) {
-    if (field.number !== 5 || field.wireType !== 2) continue;
-    const dims: number[] = [];
-    let name = "";
-    for (const f of messageFields(field.payload!)) {
-      if (f.number === 8 && f.wireType === 2) name = TEXT_DECODER.decode(f.payload!);
-      else if (f.number === 1 && f.wireType === 0) dims.push(f.value!);
-      else if (f.number === 1 && f.wireType === 2) {
-        for (let at = 0; at < f.payload!.length;) {
-          let dim: number;
-          [dim, at] = readVarint(f.payload!, at);
-          dims.push(dim);
-        }
-      }
+/** An initializer's dims as the scan keeps them: the first few, and how many there are. */
+interface InitializerDims {
+  dims: number[];
+  count: number;
+}
+
+/** Dims of an initializer kept for messages; a [C] check needs only the first. */
+const KEPT_DIMS = 8;
+
+/**
+ * Counts the BatchNormalization nodes with `spatial` that can be repaired and lists the
+ * others, keeping only those nodes and the initializers their `spatial = 0` nodes name.
+ * Throws on malformed bytes (the caller then leaves the model alone) and a
+ * LegacyRepairError past `MAX_REPAIR_RECORDS`.
+ */
+function scanBatchNormSpatial(model: Uint8Array, source: string): SpatialScan {
+  let records = 0;
+  const keep = (count: number) => {
+    records += count;
+    if (records > MAX_REPAIR_RECORDS) {
+      throw new LegacyRepairError(
+        source,
+        `more than ${MAX_REPAIR_RECORDS} BatchNormalization nodes and attributes carry the ` +
+          `legacy "spatial" attribute, far more than any real model; not repaired (is the ` +
+          `file damaged?)`,
+      );
     }
-    initializerDims.set(name, dims);
-  }
+  };
+  const graph = firstField(model, 0, model.length, 7);
+  if (!graph) return { repairable: 0, refused: [], records };
   let repairable = 0;
+  const pending: SpatialNode[] = [];
+  const nodes = new FieldCursor(model, graph.from, graph.to);
+  while (nodes.next()) {
+    if (nodes.number !== 1 || nodes.wireType !== 2) continue;
+    const node = spatialBatchNorm(model, nodes.payloadStart, nodes.end, keep);
+    if (node?.spatial === 1) repairable++;
+    else if (node) pending.push(node);
+  }
+  if (pending.length === 0) return { repairable, refused: [], records };
+
+  const initializers = namedInitializerDims(model, graph, pending, keep);
   const refused: string[] = [];
-  for (const field of graph) {
-    if (field.number !== 1 || field.wireType !== 2) continue;
-    const node = messageFields(field.payload!);
-    if (!isBatchNorm(node)) continue;
-    const spatial = node.find((f) => f.number === 5 && attributeNameOf(f) === "spatial");
-    if (!spatial) continue;
-    // AttributeProto.i = 3 (absent means 0).
-    const value = messageFields(spatial.payload!).find((a) => a.number === 3)?.value ?? 0;
-    // NodeProto.input = 1 (X, scale, B, mean, var), name = 3.
-    const inputs = node.filter((f) => f.number === 1).map((f) => TEXT_DECODER.decode(f.payload!));
-    const nameField = node.find((f) => f.number === 3)?.payload;
-    const nodeName = nameField ? TEXT_DECODER.decode(nameField) : `with input "${inputs[0]}"`;
-    if (value === 1) {
+  for (const node of pending) {
+    const shapes = node.inputs.slice(1, 5).map((name) => initializers.get(name));
+    const perChannel = shapes.length === 4 &&
+      shapes.every((s) => s?.count === 1 && s.dims[0] === shapes[0]!.dims[0]);
+    if (perChannel) {
       repairable++;
       continue;
     }
-    const shapes = inputs.slice(1, 5).map((name) => initializerDims.get(name));
-    const perChannel = shapes.length === 4 &&
-      shapes.every((dims) => dims?.length === 1 && dims[0] === shapes[0]![0]);
-    if (perChannel) repairable++;
-    else {
-      const described = inputs.slice(1, 5).map((name, i) =>
-        shapes[i] ? `"${name}" [${shapes[i]!.join(", ")}]` : `"${name}" (not an initializer)`
-      );
-      refused.push(
-        `node "${nodeName}" has spatial=${value} and its scale, bias, mean and variance are ` +
-          `not one [C] each (${described.join(", ")}), so they are per-activation statistics`,
-      );
+    const described = node.inputs.slice(1, 5).map((name, i) => {
+      const shape = shapes[i];
+      if (!shape) return `"${name}" (not an initializer)`;
+      const more = shape.count > shape.dims.length ? ", …" : "";
+      return `"${name}" [${shape.dims.join(", ")}${more}]`;
+    });
+    refused.push(
+      `node "${node.name}" has spatial=${node.spatial} and its scale, bias, mean and variance ` +
+        `are not one [C] each (${described.join(", ")}), so they are per-activation statistics`,
+    );
+  }
+  return { repairable, refused, records };
+}
+
+/**
+ * The node at `bytes[from, to)` when it is a default-domain BatchNormalization with a
+ * `spatial` attribute (`keep` counts it and its `spatial` attributes), else undefined.
+ */
+function spatialBatchNorm(
+  bytes: Uint8Array,
+  from: number,
+  to: number,
+  keep: (count: number) => void,
+): SpatialNode | undefined {
+  // NodeProto: input = 1, name = 3, attribute = 5.
+  if (!isBatchNorm(bytes, from, to)) return undefined;
+  let spatial: number | undefined;
+  let spatialCount = 0;
+  const inputs: string[] = [];
+  const fields = new FieldCursor(bytes, from, to);
+  while (fields.next()) {
+    if (fields.wireType !== 2) continue;
+    if (fields.number === 1 && inputs.length < 5) inputs.push(fields.text());
+    if (fields.number === 5 && isSpatialAttribute(bytes, fields.payloadStart, fields.end)) {
+      spatial ??= attributeInt(bytes, fields.payloadStart, fields.end);
+      spatialCount++;
     }
   }
-  return { repairable, refused };
+  if (spatial === undefined) return undefined;
+  keep(1 + spatialCount);
+  const name = firstField(bytes, from, to, 3);
+  return {
+    name: name
+      ? TEXT_DECODER.decode(bytes.subarray(name.from, name.to))
+      : `with input "${inputs[0] ?? ""}"`,
+    inputs,
+    spatial,
+  };
+}
+
+/**
+ * Dims of the initializers (GraphProto.initializer = 5) that the `nodes` name as statistics,
+ * by name; the others are walked over without keeping anything.
+ */
+function namedInitializerDims(
+  bytes: Uint8Array,
+  graph: FieldRange,
+  nodes: SpatialNode[],
+  keep: (count: number) => void,
+): Map<string, InitializerDims> {
+  const wanted = new Set(nodes.flatMap((node) => node.inputs.slice(1, 5)));
+  const found = new Map<string, InitializerDims>();
+  const fields = new FieldCursor(bytes, graph.from, graph.to);
+  while (fields.next()) {
+    if (fields.number !== 5 || fields.wireType !== 2) continue;
+    // TensorProto: dims = 1 (int64, packed or not), name = 8.
+    const name = lastField(bytes, fields.payloadStart, fields.end, 8);
+    const text = name ? TEXT_DECODER.decode(bytes.subarray(name.from, name.to)) : "";
+    if (!wanted.has(text)) continue;
+    if (!found.has(text)) keep(1);
+    found.set(text, tensorDims(bytes, fields.payloadStart, fields.end));
+  }
+  return found;
+}
+
+/** A TensorProto's dims (field 1, packed or not): the first `KEPT_DIMS` and the count. */
+function tensorDims(bytes: Uint8Array, from: number, to: number): InitializerDims {
+  const dims: number[] = [];
+  let count = 0;
+  const add = (dim: number) => {
+    if (count++ < KEPT_DIMS) dims.push(dim);
+  };
+  const fields = new FieldCursor(bytes, from, to);
+  while (fields.next()) {
+    if (fields.number !== 1) continue;
+    if (fields.wireType === 0) add(fields.value);
+    else if (fields.wireType === 2) {
+      for (let at = fields.payloadStart; at < fields.end;) {
+        let dim: number;
+        [dim, at] = readVarint(bytes, at, fields.end);
+        add(dim);
+      }
+    }
+  }
+  return { dims, count };
+}
+
+/** True for a NodeProto at `bytes[from, to)` of the default-domain BatchNormalization. */
+function isBatchNorm(bytes: Uint8Array, from: number, to: number): boolean {
+  // NodeProto.op_type = 4, domain = 7.
+  const op = firstField(bytes, from, to, 4);
+  if (!op || !equalsText(bytes, op.from, op.to, "BatchNormalization")) return false;
+  const domain = firstField(bytes, from, to, 7);
+  return !domain || domain.to === domain.from ||
+    equalsText(bytes, domain.from, domain.to, "ai.onnx");
+}
+
+/** True for an AttributeProto at `bytes[from, to)` whose name (field 1) is "spatial". */
+function isSpatialAttribute(bytes: Uint8Array, from: number, to: number): boolean {
+  const name = firstField(bytes, from, to, 1);
+  return name !== undefined && equalsText(bytes, name.from, name.to, "spatial");
+}
+
+/** An AttributeProto's `i` (field 3; absent means 0). */
+function attributeInt(bytes: Uint8Array, from: number, to: number): number {
+  const fields = new FieldCursor(bytes, from, to);
+  while (fields.next()) if (fields.number === 3) return fields.value;
+  return 0;
+}
+
+/**
+ * The BatchNormalization node at `bytes[from, to)` without its `spatial` attributes, or
+ * undefined when it is another node or has none.
+ */
+function batchNormWithoutSpatial(
+  bytes: Uint8Array,
+  from: number,
+  to: number,
+): Uint8Array | undefined {
+  if (!isBatchNorm(bytes, from, to)) return undefined;
+  const parts: Uint8Array[] = [];
+  let copied = from;
+  const fields = new FieldCursor(bytes, from, to);
+  while (fields.next()) {
+    const spatial = fields.number === 5 && fields.wireType === 2 &&
+      isSpatialAttribute(bytes, fields.payloadStart, fields.end);
+    if (!spatial) continue;
+    parts.push(bytes.subarray(copied, fields.start));
+    copied = fields.end;
+  }
+  if (parts.length === 0) return undefined;
+  parts.push(bytes.subarray(copied, to));
+  return concatBytes(parts);
+}
+
+/**
+ * The message at `bytes[from, to)` with the payload of each length-delimited field `number`
+ * (with `firstOnly`, only the first) replaced by `replace(payloadFrom, payloadTo)` (kept when
+ * that returns undefined). Unchanged runs are copied whole, so the pieces made are as many as
+ * the replacements, not as the fields.
+ */
+function spliceFields(
+  bytes: Uint8Array,
+  from: number,
+  to: number,
+  number: number,
+  firstOnly: boolean,
+  replace: (payloadFrom: number, payloadTo: number) => Uint8Array | undefined,
+): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let copied = from;
+  const fields = new FieldCursor(bytes, from, to);
+  while (fields.next()) {
+    if (fields.number !== number || fields.wireType !== 2) continue;
+    const replaced = replace(fields.payloadStart, fields.end);
+    if (replaced) {
+      const head: number[] = [];
+      pushVarint(head, (number << 3) | 2);
+      pushVarint(head, replaced.length);
+      parts.push(bytes.subarray(copied, fields.start), Uint8Array.from(head), replaced);
+      copied = fields.end;
+    }
+    if (firstOnly) break;
+  }
+  parts.push(bytes.subarray(copied, to));
+  return concatBytes(parts);
+}
+
+/** Where a length-delimited field's payload lies in the bytes. */
+interface FieldRange {
+  from: number;
+  to: number;
+}
+
+/** The payload of the first length-delimited field `number` in `bytes[from, to)`. */
+function firstField(
+  bytes: Uint8Array,
+  from: number,
+  to: number,
+  number: number,
+): FieldRange | undefined {
+  const fields = new FieldCursor(bytes, from, to);
+  while (fields.next()) {
+    if (fields.number === number && fields.wireType === 2) {
+      return { from: fields.payloadStart, to: fields.end };
+    }
+  }
+  return undefined;
+}
+
+/** The payload of the last length-delimited field `number` in `bytes[from, to)`. */
+function lastField(
+  bytes: Uint8Array,
+  from: number,
+  to: number,
+  number: number,
+): FieldRange | undefined {
+  let found: FieldRange | undefined;
+  const fields = new FieldCursor(bytes, from, to);
+  while (fields.next()) {
+    if (fields.number === number && fields.wireType === 2) {
+      found = { from: fields.payloadStart, to: fields.end };
+    }
+  }
+  return found;
+}
+
+/** True when `bytes[from, to)` is the UTF-8 (here ASCII) `text`. */
+function equalsText(bytes: Uint8Array, from: number, to: number, text: string): boolean {
+  if (to - from !== text.length) return false;
+  for (let i = 0; i < text.length; i++) if (bytes[from + i] !== text.charCodeAt(i)) return false;
+  return true;
+}
+
+/**
+ * The fields of the message at `bytes[from, to)`, visited in place: one cursor object for
+ * all of them, where `messageFields` makes an object and two views per field (which is what
+ * ran a file of millions of tiny fields out of memory). Throws on malformed bytes.
+ */
+class FieldCursor {
+  /** The current field's number, wire type and varint value (wire type 0). */
+  number = 0;
+  wireType = 0;
+  value = 0;
+  /** Where the current field starts (its tag), where its payload starts, where it ends. */
+  start = 0;
+  payloadStart = 0;
+  end = 0;
+  #at: number;
+
+  /** A cursor before the first field of `bytes[from, to)`. */
+  constructor(readonly bytes: Uint8Array, from: number, readonly to: number) {
+    this.#at = from;
+  }
+
+  /** Moves to the next field; false at the end of the message. */
+  next(): boolean {
+    if (this.#at >= this.to) return false;
+    this.start = this.#at;
+    let tag: number;
+    [tag, this.#at] = readVarint(this.bytes, this.#at, this.to);
+    this.number = Math.floor(tag / 8);
+    this.wireType = tag % 8;
+    if (this.wireType === 0) [this.value, this.#at] = readVarint(this.bytes, this.#at, this.to);
+    this.payloadStart = this.#at;
+    if (this.wireType === 1) this.#at += 8;
+    else if (this.wireType === 5) this.#at += 4;
+    else if (this.wireType === 2) {
+      let length: number;
+      [length, this.payloadStart] = readVarint(this.bytes, this.#at, this.to);
+      this.#at = this.payloadStart + length;
+    } else if (this.wireType !== 0) {
+      throw new Error(`unsupported protobuf wire type ${this.wireType}`);
+    }
+    if (this.#at > this.to) throw new Error("truncated protobuf message");
+    this.end = this.#at;
+    return true;
+  }
+
+  /** The current payload as text. */
+  text(): string {
+    return TEXT_DECODER.decode(this.bytes.subarray(this.payloadStart, this.end));
+  }
 }
 
 function concatBytes(parts: Uint8Array[]): Uint8Array {
@@ -338,10 +654,11 @@ interface ProtoField {
   raw: Uint8Array;
 }
 
-function readVarint(bytes: Uint8Array, at: number): [number, number] {
+/** The varint at `at` (ending before `end`) and the offset after it. */
+function readVarint(bytes: Uint8Array, at: number, end = bytes.length): [number, number] {
   let value = 0, scale = 1;
   for (;;) {
-    if (at >= bytes.length) throw new Error("truncated protobuf varint");
+    if (at >= end) throw new Error("truncated protobuf varint");
     const byte = bytes[at++];
     value += (byte & 0x7f) * scale;
     scale *= 128;

@@ -13,6 +13,8 @@ export interface ZipWriterEntry {
   method?: "store" | "deflate";
   /** Write sizes and CRC after the data (bit 3), as streaming writers do. */
   dataDescriptor?: boolean;
+  /** The uncompressed size to announce instead of the real one (a hostile archive). */
+  declaredSize?: number;
 }
 
 export interface ZipWriterOptions {
@@ -64,12 +66,13 @@ export async function buildZip(
     const flags = (entry.dataDescriptor ? 0x0008 : 0) | 0x0800; // bit 11: UTF-8 names
     const method = deflate ? 8 : 0;
     const localOffset = offset;
+    const size = entry.declaredSize ?? data.length;
     const zip64Extra = options.zip64
-      ? concat(u16(0x0001), u16(24), u64(data.length), u64(stored.length), u64(localOffset))
+      ? concat(u16(0x0001), u16(24), u64(size), u64(stored.length), u64(localOffset))
       : new Uint8Array(0);
 
     const localExtra = options.zip64
-      ? concat(u16(0x0001), u16(16), u64(data.length), u64(stored.length))
+      ? concat(u16(0x0001), u16(16), u64(size), u64(stored.length))
       : new Uint8Array(0);
     const known = !entry.dataDescriptor;
     push(concat(
@@ -80,7 +83,7 @@ export async function buildZip(
       u32(0), // DOS time and date
       u32(known ? crc : 0),
       u32(options.zip64 ? 0xffffffff : known ? stored.length : 0),
-      u32(options.zip64 ? 0xffffffff : known ? data.length : 0),
+      u32(options.zip64 ? 0xffffffff : known ? size : 0),
       u16(name.length),
       u16(localExtra.length),
       name,
@@ -92,7 +95,7 @@ export async function buildZip(
         u32(0x08074b50),
         u32(crc),
         options.zip64 ? u64(stored.length) : u32(stored.length),
-        options.zip64 ? u64(data.length) : u32(data.length),
+        options.zip64 ? u64(size) : u32(size),
       ));
     }
 
@@ -105,7 +108,7 @@ export async function buildZip(
       u32(0),
       u32(crc),
       u32(options.zip64 ? 0xffffffff : stored.length),
-      u32(options.zip64 ? 0xffffffff : data.length),
+      u32(options.zip64 ? 0xffffffff : size),
       u16(name.length),
       u16(zip64Extra.length),
       u16(0), // comment length

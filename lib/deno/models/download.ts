@@ -3,21 +3,44 @@
  *
  * A download goes to a temporary file in the cache folder and is renamed into place only
  * after its sha256 matched, so an interrupted or corrupt download never leaves a file that
- * looks like a model. For archives the model is extracted from the downloaded ZIP first.
+ * looks like a model. For archives the model is extracted from the downloaded ZIP first,
+ * after the archive's own sha256 matched when the manifest gives it. A download has an idle
+ * timeout and a size limit, and so has the model inflated from an archive.
  */
 
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type { ModelManifest } from "../../models/manifest.ts";
-import { extractZipEntry, findZipMember, readZipEntries, ZipError } from "../../bytes/zip.ts";
+import { findZipMember, readZipEntries, zipEntryChunks } from "../../bytes/zip.ts";
 
 /** Called as bytes arrive; `total` is undefined when the server does not say. */
 export type DownloadProgress = (received: number, total: number | undefined) => void;
+
+/**
+ * How long a download may go without progress by default: 30 seconds to connect and get the
+ * headers, then 30 seconds between two pieces of the body.
+ */
+export const DEFAULT_DOWNLOAD_IDLE_MS = 30_000;
+
+/**
+ * The most bytes a download (and a model taken out of an archive) may have by default:
+ * 2 GiB, the most a protobuf, and so an .onnx model, can be.
+ */
+export const DEFAULT_MAX_DOWNLOAD_BYTES = 2 ** 31;
 
 export interface DownloadOptions {
   /** Replaces the global `fetch` (tests, proxies). */
   fetch?: typeof fetch;
   onProgress?: DownloadProgress;
+  /**
+   * Milliseconds a download may go without progress (connecting and waiting for the headers,
+   * then between two pieces of the body); default `DEFAULT_DOWNLOAD_IDLE_MS`. A server that
+   * accepts and never answers would otherwise hang the download until the process is killed.
+   */
+  idleTimeoutMs?: number;
+  /** The most bytes the download, and the model inside an archive, may have; default
+   * `DEFAULT_MAX_DOWNLOAD_BYTES`. */
+  maxBytes?: number;
 }
 
 /**
@@ -47,55 +70,171 @@ export function sha256Bytes(bytes: Uint8Array): string {
 
 /**
  * Downloads `url` into `path` while hashing it; returns the sha256 and the byte count.
- * HTTP errors and network failures throw an Error naming the URL.
+ * HTTP errors, network failures, a server silent for `idleTimeoutMs` and an answer over
+ * `maxBytes` throw an Error naming the URL.
  */
 export async function downloadFile(
   url: string,
   path: string,
   options: DownloadOptions = {},
 ): Promise<{ sha256: string; bytes: number }> {
-  const fetchImpl = options.fetch ?? globalThis.fetch;
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_DOWNLOAD_BYTES;
+  const idle = new IdleTimeout(options.idleTimeoutMs ?? DEFAULT_DOWNLOAD_IDLE_MS);
+  try {
+    const response = await openDownload(url, options.fetch ?? globalThis.fetch, idle);
+    const lengthHeader = response.headers.get("content-length");
+    const total = lengthHeader !== null && /^\d+$/.test(lengthHeader)
+      ? Number(lengthHeader)
+      : undefined;
+    if (total !== undefined && total > maxBytes) {
+      await response.body!.cancel().catch(() => {});
+      throw new Error(
+        `cannot download ${url}: it announces ${total} bytes, more than ${limitText(maxBytes)}`,
+      );
+    }
+    const received = await saveBody(
+      url,
+      response.body!,
+      path,
+      idle,
+      maxBytes,
+      (received) => options.onProgress?.(received, total),
+    );
+    if (total !== undefined && received.bytes !== total) {
+      throw new Error(`download of ${url} is incomplete: got ${received.bytes} of ${total} bytes`);
+    }
+    return received;
+  } finally {
+    idle.clear();
+  }
+}
+
+/** The response to `url` with a body, within the idle timeout; errors name the URL. */
+async function openDownload(
+  url: string,
+  fetchImpl: typeof fetch,
+  idle: IdleTimeout,
+): Promise<Response> {
   let response: Response;
   try {
-    response = await fetchImpl(url);
+    response = await idle.race(fetchImpl(url, { signal: idle.signal }));
   } catch (error) {
+    if (idle.expired) throw new Error(`cannot download ${url}: ${idle.describe("answer")}`);
     throw new Error(`cannot download ${url}: ${(error as Error).message}`);
   }
   if (!response.ok || !response.body) {
-    await response.body?.cancel();
+    await response.body?.cancel().catch(() => {});
     throw new Error(
       `cannot download ${url}: HTTP ${response.status}${
         response.statusText ? ` ${response.statusText}` : ""
       }`,
     );
   }
-  const lengthHeader = response.headers.get("content-length");
-  const total = lengthHeader !== null && /^\d+$/.test(lengthHeader)
-    ? Number(lengthHeader)
-    : undefined;
+  return response;
+}
+
+/**
+ * Writes `body` into `path` while hashing it, refusing more than `maxBytes` and a pause
+ * longer than the idle timeout; returns the sha256 and the byte count.
+ */
+async function saveBody(
+  url: string,
+  body: ReadableStream<Uint8Array>,
+  path: string,
+  idle: IdleTimeout,
+  maxBytes: number,
+  onProgress: (received: number) => void,
+): Promise<{ sha256: string; bytes: number }> {
   const hash = createHash("sha256");
   let received = 0;
+  const reader = body.getReader();
   const file = await Deno.open(path, { write: true, create: true, truncate: true });
   try {
-    options.onProgress?.(0, total);
-    for await (const chunk of response.body) {
-      hash.update(chunk);
-      let written = 0;
-      while (written < chunk.length) written += await file.write(chunk.subarray(written));
-      received += chunk.length;
-      options.onProgress?.(received, total);
+    onProgress(0);
+    while (true) {
+      idle.restart();
+      const { done, value } = await idle.race(reader.read());
+      if (done) break;
+      received += value.length;
+      if (received > maxBytes) {
+        throw new Error(`it is larger than ${limitText(maxBytes)}`);
+      }
+      hash.update(value);
+      await writeAll(file, value);
+      onProgress(received);
     }
   } catch (error) {
-    throw new Error(
-      `download of ${url} failed after ${received} bytes: ${(error as Error).message}`,
-    );
+    await reader.cancel().catch(() => {});
+    const why = idle.expired ? idle.describe("more data") : (error as Error).message;
+    throw new Error(`download of ${url} failed after ${received} bytes: ${why}`);
   } finally {
+    reader.releaseLock();
     file.close();
   }
-  if (total !== undefined && received !== total) {
-    throw new Error(`download of ${url} is incomplete: got ${received} of ${total} bytes`);
-  }
   return { sha256: hash.digest("hex"), bytes: received };
+}
+
+async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) written += await file.write(bytes.subarray(written));
+}
+
+/** "the limit of N bytes (N MiB)". */
+function limitText(maxBytes: number): string {
+  const mib = maxBytes / 2 ** 20;
+  return `the limit of ${maxBytes} bytes${mib >= 1 ? ` (${+mib.toFixed(1)} MiB)` : ""}`;
+}
+
+/**
+ * An abort signal that fires after `ms` without a `restart`, and a `race` that rejects when it
+ * fires: a `fetch` replacement that ignores the signal cannot hang the download either.
+ */
+class IdleTimeout {
+  readonly #controller = new AbortController();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #expire!: (error: Error) => void;
+  readonly #expired: Promise<never>;
+
+  constructor(readonly ms: number) {
+    this.#expired = new Promise<never>((_, reject) => this.#expire = reject);
+    this.#expired.catch(() => {}); // observed through `race`
+    this.restart();
+  }
+
+  /** Aborted when the time ran out. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** True once the time ran out. */
+  get expired(): boolean {
+    return this.#controller.signal.aborted;
+  }
+
+  /** Starts the wait anew (progress was made). */
+  restart(): void {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      const error = new Error("timed out");
+      this.#controller.abort(error);
+      this.#expire(error);
+    }, this.ms);
+  }
+
+  /** `promise`, or a rejection when the time runs out first. */
+  race<T>(promise: Promise<T>): Promise<T> {
+    return Promise.race([promise, this.#expired]);
+  }
+
+  /** Stops the timer (the download ended). */
+  clear(): void {
+    clearTimeout(this.#timer);
+  }
+
+  /** "no `what` within N s (timeout)". */
+  describe(what: string): string {
+    return `no ${what} within ${this.ms / 1000} s (timeout)`;
+  }
 }
 
 /**
@@ -136,18 +275,19 @@ export async function downloadModel(
           `or get ${manifest.file} yourself${inArchive} and pass its folder with --models.`,
       );
     }
-    let sha256 = downloaded.sha256;
     let readyPath = downloadPath;
     if (manifest.archive) {
+      // The archive's own hash first: a tampered archive is never inflated.
+      checkArchiveHash(manifest, downloaded.sha256, url);
       const member = manifest.archive.member;
-      const data = await extractMember(await Deno.readFile(downloadPath), member, url);
+      const zip = await Deno.readFile(downloadPath);
       await Deno.remove(downloadPath);
-      sha256 = sha256Bytes(data);
+      const maxBytes = options.maxBytes ?? DEFAULT_MAX_DOWNLOAD_BYTES;
+      const sha256 = await extractMember(zip, member, url, extractPath, maxBytes);
       checkDownloadHash(manifest, sha256, `${url} (archive member ${member})`);
-      await Deno.writeFile(extractPath, data);
       readyPath = extractPath;
     } else {
-      checkDownloadHash(manifest, sha256, url);
+      checkDownloadHash(manifest, downloaded.sha256, url);
     }
     // Same folder, so the rename is atomic: readers see no file or the whole, checked file.
     await Deno.rename(readyPath, target);
@@ -159,15 +299,48 @@ export async function downloadModel(
   }
 }
 
-async function extractMember(zip: Uint8Array, member: string, url: string): Promise<Uint8Array> {
+/**
+ * Writes `member` of the archive `zip` into `path`, inflating and hashing it piece by piece
+ * (a model of hundreds of MB is never held twice), and returns its sha256. A member larger
+ * than `maxBytes`, or announcing so, is refused; errors name the archive's URL.
+ */
+async function extractMember(
+  zip: Uint8Array,
+  member: string,
+  url: string,
+  path: string,
+  maxBytes: number,
+): Promise<string> {
+  const hash = createHash("sha256");
+  const file = await Deno.open(path, { write: true, create: true, truncate: true });
   try {
     const entry = findZipMember(readZipEntries(zip), member);
-    return await extractZipEntry(zip, entry);
-  } catch (error) {
-    if (error instanceof ZipError) {
-      throw new Error(`cannot extract the model from ${url}: ${error.message}`);
+    for await (const chunk of zipEntryChunks(zip, entry, { maxBytes })) {
+      hash.update(chunk);
+      await writeAll(file, chunk);
     }
-    throw error;
+  } catch (error) {
+    // ZipErrors, and anything else (a full disk, say), named by the archive's URL.
+    throw new Error(`cannot extract the model from ${url}: ${(error as Error).message}`);
+  } finally {
+    file.close();
+  }
+  return hash.digest("hex");
+}
+
+/**
+ * Checks the downloaded archive against the manifest's `archive.sha256`, when it gives one,
+ * before anything is inflated.
+ */
+function checkArchiveHash(manifest: ModelManifest, actual: string, url: string): void {
+  const expected = manifest.archive?.sha256;
+  if (expected && actual !== expected) {
+    throw new Error(
+      `the archive of model "${manifest.name}" downloaded from ${url} has sha256 ${actual}, ` +
+        `but its manifest expects ${expected}; it was not opened and nothing was saved. The ` +
+        `file at that URL may have changed, or the download was corrupted: try again, or get ` +
+        `the model another way and pass its folder with --models.`,
+    );
   }
 }
 

@@ -35,6 +35,11 @@ export interface ResolveOptions {
   onProgress?: DownloadProgress;
   /** Replaces the global `fetch` for downloads. */
   fetch?: typeof fetch;
+  /** Milliseconds a download may go without progress (default `DEFAULT_DOWNLOAD_IDLE_MS`). */
+  downloadIdleTimeoutMs?: number;
+  /** The most bytes a download, or a model inflated from an archive, may have (default
+   * `DEFAULT_MAX_DOWNLOAD_BYTES`). */
+  maxDownloadBytes?: number;
   /** Operating system that decides the default cache folder; default `Deno.build.os`. */
   os?: string;
 }
@@ -252,6 +257,8 @@ async function locateModel(
     const path = await downloadModel(manifest, cacheDir, {
       fetch: options.fetch,
       onProgress: options.onProgress,
+      idleTimeoutMs: options.downloadIdleTimeoutMs,
+      maxBytes: options.maxDownloadBytes,
     });
     return { manifest, path, downloaded: true };
   }
