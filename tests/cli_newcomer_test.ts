@@ -171,3 +171,18 @@ Deno.test("CSV fields with commas, quotes or line breaks are quoted (RFC 4180)",
   );
   assertEquals(csv.slice(csv.indexOf("\n") + 1), '7,"a ""b"", c\nd.jpg",3,2,0.5,1,2,3,4,5,6,0.7\n');
 });
+
+Deno.test("the README is for users: its first screen gives the commands and the presets", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const firstScreen = readme.split("\n").slice(0, 20).join("\n");
+  for (
+    const wanted of ["deno task predict", "deno task test", "--preset accurate", "--min-score"]
+  ) {
+    assert(firstScreen.includes(wanted), `the first screen lacks ${wanted}`);
+  }
+  // Development notes (per-round ratios, an issue's targets) live in docs/.
+  for (const unwanted of [/per-round/i, /the issue's target/i, /issue \d+/i]) {
+    assert(!unwanted.test(readme), `the README has ${unwanted}`);
+  }
+  await Deno.stat(new URL("../docs/throughput.md", import.meta.url));
+});
