@@ -4,6 +4,8 @@ import { isAbsolute, join, relative, resolve } from "node:path";
 import { type BoxesByImage, groundTruthBoxes, parseDetectionBoxes } from "../lib/coco/boxes.ts";
 import { writeResults } from "../lib/deno/files.ts";
 import { parseGroundTruth, parseResults } from "../lib/eval/coco_json.ts";
+import { mergeJsonlFiles } from "../lib/deno/merge_files.ts";
+import type { MergedResult } from "../lib/output/merge.ts";
 import { evaluateKeypoints } from "../lib/eval/cocoeval.ts";
 import { formatKeypointTable, formatSummary, formatTable } from "../lib/eval/summary.ts";
 import {
@@ -43,7 +45,7 @@ Computes COCO keypoint AP (OKS), with the same numbers as pycocotools' COCOeval.
 With --images, first runs the pipeline on every image of the annotation file.
 
   --gt FILE             COCO person keypoint annotations (e.g. person_keypoints_val2017.json)
-  --results FILE        COCO keypoint results to evaluate
+  --results FILE        COCO keypoint results to evaluate (.json, or predict's .jsonl)
   --only-gt-images      with --results: drop results on images the annotations do not have
                         (counted in a warning) instead of failing
   --images DIR          folder holding the annotation file's images (file_name); names that
@@ -131,7 +133,9 @@ export async function evaluate(args: string[]): Promise<number> {
   let runInfo: Record<string, unknown> = {};
 
   if (resultsPath) {
-    resultsJson = await readJsonFile(resultsPath);
+    resultsJson = /\.jsonl$/i.test(resultsPath)
+      ? await readJsonlResults(resultsPath)
+      : await readJsonFile(resultsPath);
     const known = new Set(gt.images.map((image) => image.id));
     const absent = idsAbsentFromGroundTruth(resultsJson, known);
     if (absent.length && !values["only-gt-images"]) {
@@ -268,4 +272,19 @@ export async function evaluate(args: string[]): Promise<number> {
     }
   }
   return exitCode;
+}
+
+/**
+ * COCO results from a `predict --out x.jsonl` file (what `merge` would write for it): a torn
+ * last line of a killed run is left out with a warning; a corrupt line is an error.
+ */
+async function readJsonlResults(path: string): Promise<MergedResult[]> {
+  const merged = await mergeJsonlFiles([path], "input");
+  for (const torn of merged.torn) {
+    printErr(
+      `posekit: warning: ${torn.file}: line ${torn.line} is incomplete (a run killed while ` +
+        `writing it); ignored\n`,
+    );
+  }
+  return merged.results;
 }

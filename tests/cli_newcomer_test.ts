@@ -186,3 +186,32 @@ Deno.test("the README is for users: its first screen gives the commands and the 
   }
   await Deno.stat(new URL("../docs/throughput.md", import.meta.url));
 });
+
+Deno.test({
+  name: "eval --results x.jsonl gives the AP of the same results as .json",
+  ignore,
+  async fn() {
+    await withTempDir(async (dir) => {
+      const gt = requireShared("coco", "annotations", "person_keypoints_val2017_dev.json");
+      const images = CROWD.map((n) => requireShared("coco", "val2017", n));
+      const stats: unknown[] = [];
+      for (const out of [join(dir, "r.json"), join(dir, "r.jsonl")]) {
+        const models = requireShared("models");
+        const run = await runCli(["predict", ...images, "--models", models, "--out", out]);
+        assertEquals(run.code, 0, describeRun(run));
+        const evaluated = await runCli([
+          "eval",
+          "--gt",
+          gt,
+          "--results",
+          out,
+          "--json",
+          "--only-gt-images",
+        ]);
+        assertEquals(evaluated.code, 0, describeRun(evaluated));
+        stats.push(JSON.parse(evaluated.stdout).stats);
+      }
+      assertEquals(stats[1], stats[0]);
+    });
+  },
+});

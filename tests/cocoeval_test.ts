@@ -292,6 +292,7 @@ Deno.test("per-keypoint breakdown: mean OKS term and error over √area of match
   });
   const table = formatKeypointTable(perKeypoint!).split("\n");
   assert(table[1].startsWith("left_wrist"), "the worst keypoint comes first");
+  assert(table.at(-1)!.startsWith("count: labelled keypoints"), "the columns are explained");
 });
 
 Deno.test("per-keypoint breakdown counts pairs matched at OKS 0.50, not above", () => {

@@ -78,5 +78,8 @@ export function formatKeypointTable(breakdown: readonly KeypointBreakdown[]): st
     `${(r.count ? formatFixed3(r.meanSimilarity) : "-").padStart(10)}  ` +
     `${(r.count ? formatFixed3(r.meanNormalizedError) : "-").padStart(11)}`
   );
-  return [header, ...lines].join("\n");
+  const legend = "count: labelled keypoints of matched people; similarity: the mean OKS term " +
+    "exp(-d²/2s²κ²), 1 on the label and 0.5 at d = 1.18 κs (s = √area, κ the keypoint's COCO " +
+    "constant); error/scale: the mean distance d/s. Worst keypoints first.";
+  return [header, ...lines, legend].join("\n");
 }
