@@ -341,7 +341,7 @@ Deno.test({
         "--images",
         imagesDir,
         "--pose",
-        "nonexistent_model",
+        "/nonexistent_model.onnx",
       ]);
 
       assertCleanFailure(run, 1);
@@ -373,7 +373,7 @@ Deno.test({
       "--boxes",
       boxesPath,
       "--pose",
-      "nonexistent_model",
+      "/nonexistent_model.onnx",
     ]);
 
     const warning = nonEmptyLines(run.stderr).find((l) => l.includes("warning"));
