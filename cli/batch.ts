@@ -78,7 +78,7 @@ export async function processInputs(
   };
   for (const item of items) {
     if (!isVideoInput(item.path)) {
-      if (options.done?.has(recordKey({ file: item.fileName ?? item.path }))) {
+      if (options.done?.has(recordKey({ file: item.fileName ?? item.path }, options.keyBase))) {
         result.skipped++;
         bar.tick();
       } else run.push(item);

@@ -3,7 +3,7 @@
  * images and the shared models. Each run loads two models (~1–2 s), so runs use 1–3 images.
  */
 
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { decodeImage, readImageFile } from "../lib/deno/image_file.ts";
 import { encodeJpeg, encodePng } from "../lib/image/encode.ts";
 import type { RgbImage } from "../lib/types.ts";
@@ -774,4 +774,51 @@ Deno.test({
       assertEquals(version.stdout, `posekit ${deno.version}\n`, args.join(" "));
     }
   },
+});
+
+Deno.test({
+  name: "predict --resume: by absolute path nothing is redone; other models or options are refused",
+  ignore,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const photos = join(dir, "photos");
+      await Deno.mkdir(photos);
+      await Deno.copyFile(requireShared(...IMAGE_785), join(photos, "000000000785.jpg"));
+      const out = join(dir, "r.jsonl");
+      // The folder named relative to this process's folder, as a user in it would.
+      const first = await predict([relative(Deno.cwd(), photos), "--out", out, "--quiet"]);
+      assertCleanFailure(first, 0);
+      const text = await Deno.readTextFile(out);
+      const [header, record] = text.trimEnd().split("\n").map((line) => JSON.parse(line));
+      assertEquals(header.posekit.pose, "simplepose_nano_256x192");
+      assertEquals([header.posekit.flip, header.posekit.cwd], [true, Deno.cwd()]);
+      assertEquals(record.file, relative(Deno.cwd(), join(photos, "000000000785.jpg")));
+
+      // The same folder by its absolute path: the image is done, nothing is appended.
+      const again = await predict([photos, "--out", out, "--resume", "--quiet"]);
+      assertCleanFailure(again, 0);
+      assertEquals(await Deno.readTextFile(out), text, "nothing redone");
+
+      // Another keypoint model and no flip test: one line saying what differs, exit 2.
+      const other = await predict([
+        photos,
+        "--out",
+        out,
+        "--resume",
+        "--no-flip",
+        "--pose",
+        "pp_tinypose_256x192",
+      ]);
+      assertCleanFailure(other, 2);
+      const lines = nonEmptyLines(other.stderr);
+      assertEquals(lines.length, 1, describeRun(other));
+      for (
+        const says of [
+          `cannot --resume ${out}`,
+          "flip true there vs false now",
+          'pose "simplepose_nano_256x192" there vs "pp_tinypose_256x192" now',
+        ]
+      ) assert(lines[0].includes(says), describeRun(other));
+      assertEquals(await Deno.readTextFile(out), text, "the file is left as it was");
+    }),
 });

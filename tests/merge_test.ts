@@ -7,7 +7,9 @@
 import { join } from "node:path";
 import { toCocoResults } from "../lib/coco/results.ts";
 import {
+  formatJsonlHeader,
   formatJsonlLine,
+  type JsonlHeader,
   type JsonlRecord,
   jsonlRecordForFrame,
   jsonlRecordForImage,
@@ -168,6 +170,78 @@ Deno.test("two videos' frames of one number share an image id: an error, not one
     const error = await assertRejects(() => mergeJsonlFiles([path]), MergeConflictError);
     assert(error.message.includes("image id 2 is given to two images"), error.message);
     assert(error.message.includes("holds one video"), error.message);
+  });
+});
+
+/** A predict run's header, run in the folder `cwd`. */
+function header(cwd: string, changes: Partial<JsonlHeader> = {}): JsonlHeader {
+  return { version: "0.1.0", cwd, pose: "simplepose_nano_256x192", flip: true, ...changes };
+}
+
+Deno.test("inputs made with other models or options are refused, saying what differs", async () => {
+  await withTempDir(async (dir) => {
+    const a = join(dir, "a.jsonl");
+    const b = join(dir, "b.jsonl");
+    await writeJsonl(a, [recordOf(IMAGES[0])]);
+    await Deno.writeTextFile(a, formatJsonlHeader(header(dir)) + await Deno.readTextFile(a));
+    const other = header(dir, { pose: "pp_tinypose_256x192", flip: false });
+    await Deno.writeTextFile(b, formatJsonlHeader(other) + formatJsonlLine(recordOf(IMAGES[1])));
+    const error = await assertRejects(() => mergeJsonlFiles([a, b]), MergeConflictError);
+    for (
+      const says of [
+        `${b} line 1 and ${a} line 1 hold results made with different settings`,
+        `flip false in ${b} vs true in ${a}`,
+        `pose "pp_tinypose_256x192" in ${b} vs "simplepose_nano_256x192" in ${a}`,
+      ]
+    ) assert(error.message.includes(says), error.message);
+    // Another version or folder is the same job.
+    await Deno.writeTextFile(
+      b,
+      formatJsonlHeader(header("/elsewhere", { version: "9.9.9" })) +
+        formatJsonlLine(recordOf(IMAGES[1])),
+    );
+    assertEquals((await mergeJsonlFiles([a, b])).records, 2);
+  });
+});
+
+Deno.test("one image named relatively in one shard and absolutely in another is one image", async () => {
+  await withTempDir(async (dir) => {
+    const a = join(dir, "a.jsonl");
+    const b = join(dir, "b.jsonl");
+    const beach = recordOf(IMAGES[1]); // photos/beach.jpg, relative to /data
+    await Deno.writeTextFile(a, formatJsonlHeader(header("/data")) + formatJsonlLine(beach));
+    await Deno.writeTextFile(
+      b,
+      formatJsonlHeader(header("/data/photos/sub")) +
+        formatJsonlLine({ ...beach, file: "/data/photos/beach.jpg" }) +
+        formatJsonlLine({ ...beach, file: "../beach.jpg" }),
+    );
+    const merged = await mergeJsonlFiles([a, b]);
+    assertEquals([merged.records, merged.duplicates], [1, 2]);
+    assertEquals(merged.results.map((r) => r.file_name), ["photos/beach.jpg"]);
+    // Different people for it: a conflict, whatever the path looks like.
+    await Deno.writeTextFile(
+      b,
+      formatJsonlHeader(header("/data")) +
+        formatJsonlLine({ ...beach, file: "/data/photos/./beach.jpg", people: [] }),
+    );
+    await assertRejects(() => mergeJsonlFiles([a, b]), MergeConflictError, "different people");
+  });
+});
+
+Deno.test("files without a header merge as before; beside headed ones they are listed", async () => {
+  await withTempDir(async (dir) => {
+    const a = join(dir, "a.jsonl");
+    const b = join(dir, "b.jsonl");
+    await writeJsonl(a, [recordOf(IMAGES[0])]);
+    await writeJsonl(b, [recordOf(IMAGES[1])]);
+    assertEquals((await mergeJsonlFiles([a, b])).unchecked, []);
+    await Deno.writeTextFile(
+      b,
+      formatJsonlHeader(header(dir)) + formatJsonlLine(recordOf(IMAGES[1])),
+    );
+    const merged = await mergeJsonlFiles([a, b]);
+    assertEquals([merged.records, merged.unchecked], [2, [a]]);
   });
 });
 
