@@ -5,7 +5,7 @@ import { parseDetectionBoxes } from "../lib/coco/boxes.ts";
 import { assignImageIds } from "../lib/coco/results.ts";
 import { writeResults } from "../lib/deno/files.ts";
 import { expandInputs, isVideoInput } from "../lib/deno/inputs.ts";
-import { JsonlOutput, JsonlSettingsError } from "../lib/deno/jsonl_file.ts";
+import { JsonlExistsError, JsonlOutput, JsonlSettingsError } from "../lib/deno/jsonl_file.ts";
 import type { JsonlHeader } from "../lib/output/jsonl.ts";
 import { DEFAULT_DETECTOR, DEFAULT_POSE } from "../lib/pipeline.ts";
 import { ONE_EURO_DEFAULTS, type OneEuroOptions } from "../lib/track/one_euro.ts";
@@ -64,6 +64,8 @@ Output:
   --out FILE.jsonl      one JSON line per image or frame as soon as it is done:
                         {"file", "image_id", ["frame", "time",] "people": [...]}
   --resume              with a .jsonl --out: skip what it already holds, append the rest
+  --overwrite           with a .jsonl --out: start it afresh (a .jsonl that is not empty
+                        needs --resume or --overwrite, so finished work is never lost)
   --shard I/N           process the I-th of N parts of the sorted inputs (0-based);
                         default from JOB_COMPLETION_INDEX (with --shards N) or a SLURM array
   --shards N            the part count for a Kubernetes Indexed Job
@@ -92,6 +94,7 @@ export async function predict(args: string[]): Promise<number> {
     ...VIDEO_OPTIONS,
     out: { type: "string" },
     resume: { type: "boolean" },
+    overwrite: { type: "boolean" },
     shard: { type: "string" },
     shards: { type: "string" },
     draw: { type: "string" },
@@ -117,6 +120,9 @@ export async function predict(args: string[]): Promise<number> {
   const jsonl = out !== undefined && /\.jsonl$/i.test(out);
   const drawDir = values.draw as string | undefined;
   if (values.resume && !jsonl) throw new UsageError("--resume needs a .jsonl --out");
+  if (values.resume && values.overwrite) {
+    throw new UsageError("--resume and --overwrite exclude each other: keep the results or not");
+  }
   let shard: Shard | undefined;
   try {
     shard = resolveShard({
@@ -136,8 +142,18 @@ export async function predict(args: string[]): Promise<number> {
   if (jsonl) {
     const header = await jsonlHeader(values, video);
     try {
-      output = await JsonlOutput.open(out!, { resume: values.resume === true, header });
+      output = await JsonlOutput.open(out!, {
+        resume: values.resume === true,
+        overwrite: values.overwrite === true,
+        header,
+      });
     } catch (error) {
+      if (error instanceof JsonlExistsError) {
+        throw new UsageError(
+          `--out ${out} already holds results: add --resume to carry on where it stopped, ` +
+            `or --overwrite to start it again`,
+        );
+      }
       if (error instanceof JsonlSettingsError) {
         throw new UsageError(
           `cannot --resume ${out}: ${error.message}; rerun with the options it was made with, ` +

@@ -822,3 +822,30 @@ Deno.test({
       assertEquals(await Deno.readTextFile(out), text, "the file is left as it was");
     }),
 });
+
+Deno.test({
+  name: "predict: a .jsonl --out that holds results needs --resume or --overwrite (exit 2)",
+  ignore,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const out = join(dir, "done.jsonl");
+      const finished = '{"file":"a.jpg","image_id":1,"people":[]}\n'.repeat(20);
+      await Deno.writeTextFile(out, finished);
+      const run = await predict([requireShared(...IMAGE_785), "--out", out]);
+      assertCleanFailure(run, 2);
+      const lines = nonEmptyLines(run.stderr);
+      assertEquals(lines.length, 1, describeRun(run));
+      assert(lines[0].includes(`--out ${out} already holds results`), describeRun(run));
+      assert(lines[0].includes("--resume") && lines[0].includes("--overwrite"), lines[0]);
+      assertEquals(await Deno.readTextFile(out), finished, "the finished work is kept");
+      const both = await predict([
+        requireShared(...IMAGE_785),
+        "--out",
+        out,
+        "--resume",
+        "--overwrite",
+      ]);
+      assertCleanFailure(both, 2);
+      assertEquals(await Deno.readTextFile(out), finished);
+    }),
+});

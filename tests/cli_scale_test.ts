@@ -156,14 +156,21 @@ Deno.test({
 });
 
 Deno.test({
-  name: "predict --out .jsonl: a model that cannot load leaves an existing file as it was",
+  name: "predict --out .jsonl --overwrite: a model that cannot load leaves the file as it was",
   ignore,
   async fn() {
     await withTempDir(async (dir) => {
       const out = join(dir, "keep.jsonl");
       await Deno.writeTextFile(out, '{"file":"a.jpg","image_id":1,"people":[]}\n');
       const run = await runCli(
-        predictArgs(...sharedImages(2), "--out", out, "--pose", join(dir, "nothere.onnx")),
+        predictArgs(
+          ...sharedImages(2),
+          "--out",
+          out,
+          "--overwrite",
+          "--pose",
+          join(dir, "nothere.onnx"),
+        ),
       );
       assertEquals(run.code, 1, describeRun(run));
       assertEquals(await Deno.readTextFile(out), '{"file":"a.jpg","image_id":1,"people":[]}\n');

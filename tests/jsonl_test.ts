@@ -16,6 +16,7 @@ import {
 } from "../lib/output/jsonl.ts";
 import {
   JsonlCorruptError,
+  JsonlExistsError,
   JsonlForeignError,
   JsonlOutput,
   JsonlSettingsError,
@@ -391,8 +392,36 @@ Deno.test("an output that writes nothing leaves no file behind, and an existing 
     await (await JsonlOutput.open(path, { resume: false, header: header(dir) })).close();
     await assertRejects(() => Deno.stat(path), Deno.errors.NotFound);
     await Deno.writeTextFile(path, formatJsonlLine(A));
-    await (await JsonlOutput.open(path, { resume: false, header: header(dir) })).close();
+    const options = { resume: false, overwrite: true, header: header(dir) };
+    await (await JsonlOutput.open(path, options)).close();
     assertEquals(await readText(path), formatJsonlLine(A));
+  });
+});
+
+Deno.test("an output that holds results needs resume or overwrite; overwrite starts it afresh", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "out.jsonl");
+    await Deno.writeTextFile(path, formatJsonlLine(A) + formatJsonlLine(B));
+    const error = await assertRejects(
+      () => JsonlOutput.open(path, { resume: false, header: header(dir) }),
+      JsonlExistsError,
+    );
+    assertEquals(
+      (error as JsonlExistsError).size,
+      (formatJsonlLine(A) + formatJsonlLine(B)).length,
+    );
+    assertEquals(await readText(path), formatJsonlLine(A) + formatJsonlLine(B), "left as it was");
+    const output = await JsonlOutput.open(path, {
+      resume: false,
+      overwrite: true,
+      header: header(dir),
+    });
+    await output.write(C);
+    await output.close();
+    assertEquals(await readText(path), formatJsonlHeader(header(dir)) + formatJsonlLine(C));
+    // An empty file is nothing to lose.
+    await Deno.writeTextFile(path, "");
+    await (await JsonlOutput.open(path, { resume: false, header: header(dir) })).close();
   });
 });
 

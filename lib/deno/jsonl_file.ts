@@ -415,6 +415,13 @@ export class JsonlSettingsError extends Error {
   }
 }
 
+/** An output that is not empty, opened without `resume` or `overwrite`. */
+export class JsonlExistsError extends Error {
+  constructor(readonly path: string, readonly size: number) {
+    super(`${path} already holds ${size} bytes of results`);
+  }
+}
+
 /**
  * A file that holds no posekit line at all, only something that is not one: not a results
  * file, so it is neither resumed nor cut.
@@ -497,9 +504,15 @@ async function progressOf(
 export interface JsonlOutputOptions {
   /**
    * Keep the file's records (their images are skipped: `done`) and append after them; the
-   * file's headers must agree with `header`. Else the file is started afresh.
+   * file's headers must agree with `header`.
    */
   resume: boolean;
+  /**
+   * Start the file afresh (from the first write on) even though it holds something. Without
+   * `resume` or `overwrite`, a file that is not empty is refused (`JsonlExistsError`): a
+   * finished job run again by mistake must not lose its results.
+   */
+  overwrite?: boolean;
   /**
    * This run's header, with its `cwd`: written as the first line of a new file, and before
    * this run's records in a resumed one unless the file's last header is the same.
@@ -530,7 +543,8 @@ export class JsonlOutput {
   /**
    * Opens `path` (created when missing). With `resume`, reads its progress (see
    * `readJsonlProgress`: a torn last line is cut off; `JsonlSettingsError`,
-   * `JsonlForeignError` and `JsonlCorruptError` leave the file as it is).
+   * `JsonlForeignError` and `JsonlCorruptError` leave the file as it is); with neither
+   * `resume` nor `overwrite`, a file that is not empty throws `JsonlExistsError`.
    */
   static async open(path: string, options: JsonlOutputOptions): Promise<JsonlOutput> {
     let created = false;
@@ -547,6 +561,13 @@ export class JsonlOutput {
       throw new Error(`cannot write ${path}: ${describeOpenError(error)}`);
     }
     try {
+      if (options.resume && options.overwrite) {
+        throw new Error("resume and overwrite exclude each other");
+      }
+      if (!options.resume && !options.overwrite) {
+        const { size } = await file.stat();
+        if (size > 0) throw new JsonlExistsError(path, size);
+      }
       const progress = options.resume
         ? await progressOf(
           file,
