@@ -264,9 +264,12 @@ Deno.test({
       const out = join(outDir, "results.json");
       // Longer than the new results: a file rewritten in place would keep a tail of this.
       await Deno.writeTextFile(out, "x".repeat(1 << 20));
-      // A temporary file left by a run killed before its rename (the writer's own pattern;
-      // no process has pid 2147483647).
-      await Deno.writeTextFile(join(outDir, ".results.json.2147483647.0badf00d.tmp"), "[");
+      // A temporary file left by a run killed before its rename (the writer's own pattern,
+      // an hour old, its lock gone with its process).
+      const killed = join(outDir, ".results.json.posekit-2147483647-0123456789abcdef.tmp");
+      await Deno.writeTextFile(killed, "[");
+      const hourAgo = new Date(Date.now() - 3600_000);
+      await Deno.utime(killed, hourAgo, hourAgo);
       const before = await Deno.stat(out);
 
       const run = await predict([input, "--out", out]);
@@ -847,5 +850,40 @@ Deno.test({
       ]);
       assertCleanFailure(both, 2);
       assertEquals(await Deno.readTextFile(out), finished);
+    }),
+});
+
+Deno.test({
+  name: "predict: a symbolic link --out is refused, its target untouched; a locked .jsonl too",
+  ignore,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const target = join(dir, "precious.jsonl");
+      const precious = '{"file":"a.jpg","image_id":1,"people":[]}\n';
+      await Deno.writeTextFile(target, precious);
+      const link = join(dir, "out.jsonl");
+      await Deno.symlink(target, link);
+      for (const flag of ["--resume", "--overwrite"]) {
+        const run = await predict([requireShared(...IMAGE_785), "--out", link, flag]);
+        assertCleanFailure(run, 1);
+        const lines = nonEmptyLines(run.stderr);
+        assertEquals(lines.length, 1, describeRun(run));
+        assert(lines[0].includes(`cannot write --out ${link}: it is a symbolic link`), lines[0]);
+        assertEquals(await Deno.readTextFile(target), precious, "the link's target is untouched");
+      }
+
+      // Another run holds the file's lock (as a running predict does): refused at once.
+      const holder = await Deno.open(target, { read: true, write: true });
+      try {
+        assert(await holder.tryLock(true), "this test holds the lock");
+        const run = await predict([requireShared(...IMAGE_785), "--out", target, "--resume"]);
+        assertCleanFailure(run, 1);
+        const lines = nonEmptyLines(run.stderr);
+        assertEquals(lines.length, 1, describeRun(run));
+        assert(lines[0].includes(`${target} is being written by another run`), lines[0]);
+        assertEquals(await Deno.readTextFile(target), precious);
+      } finally {
+        holder.close();
+      }
     }),
 });

@@ -15,6 +15,7 @@ import {
   recordKey,
 } from "../lib/output/jsonl.ts";
 import {
+  JsonlBusyError,
   JsonlCorruptError,
   JsonlExistsError,
   JsonlForeignError,
@@ -422,6 +423,51 @@ Deno.test("an output that holds results needs resume or overwrite; overwrite sta
     // An empty file is nothing to lose.
     await Deno.writeTextFile(path, "");
     await (await JsonlOutput.open(path, { resume: false, header: header(dir) })).close();
+  });
+});
+
+Deno.test("a second run on a file another run is writing is refused at once, and cuts nothing", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "out.jsonl");
+    const first = await JsonlOutput.open(path, { resume: false, header: header(dir) });
+    await first.write(A);
+    for (const options of [{ resume: true }, { resume: false, overwrite: true }]) {
+      await assertRejects(
+        () => JsonlOutput.open(path, { ...options, header: header(dir) }),
+        JsonlBusyError,
+        "being written by another run",
+      );
+    }
+    await assertRejects(() => JsonlWriter.open(path, { append: false }), JsonlBusyError);
+    await assertRejects(() => JsonlWriter.open(path, { append: true }), JsonlBusyError);
+    await first.write(B);
+    await first.close();
+    assertEquals(
+      await readText(path),
+      formatJsonlHeader(header(dir)) + formatJsonlLine(A) + formatJsonlLine(B),
+      "the first run's lines, whole and alone",
+    );
+    // Once the first run is done, the file is free.
+    const next = await JsonlOutput.open(path, { resume: true, header: header(dir) });
+    assertEquals(next.progress.records, 2);
+    await next.close();
+  });
+});
+
+Deno.test("an output that is a symbolic link is refused; its target is left as it was", async () => {
+  await withTempDir(async (dir) => {
+    const target = join(dir, "precious.jsonl");
+    await Deno.writeTextFile(target, formatJsonlLine(A));
+    const link = join(dir, "out.jsonl");
+    await Deno.symlink(target, link);
+    for (const options of [{ resume: true }, { resume: false, overwrite: true }]) {
+      await assertRejects(
+        () => JsonlOutput.open(link, { ...options, header: header(dir) }),
+        Error,
+        "symbolic link",
+      );
+    }
+    assertEquals(await readText(target), formatJsonlLine(A));
   });
 });
 

@@ -37,9 +37,37 @@ export interface JsonlWriterOptions {
   append: boolean;
 }
 
+/** Another run is writing the file: it holds the file's lock. */
+export class JsonlBusyError extends Error {
+  constructor(readonly path: string) {
+    super(
+      `${path} is being written by another run (it holds the file's lock): wait for that run ` +
+        `to finish, or choose another output`,
+    );
+  }
+}
+
+/**
+ * Takes `file`'s exclusive lock for as long as it stays open (`Deno.FsFile.tryLock`: flock on
+ * Unix, which the kernel drops when the process dies, so a killed run never leaves a stale
+ * lock). Two runs appending to one file would interleave their lines and corrupt it mid-file:
+ * the second one gets `JsonlBusyError` at once instead of waiting. On a file system that
+ * cannot lock, the file is written unguarded, as before locks.
+ */
+async function lockOutput(file: Deno.FsFile, path: string): Promise<void> {
+  let locked: boolean;
+  try {
+    locked = await file.tryLock(true);
+  } catch {
+    return;
+  }
+  if (!locked) throw new JsonlBusyError(path);
+}
+
 /**
  * Writes JSONL records to a file, one line per `write`, each handed to the OS before the call
- * resolves. Keeps nothing per record. Calls may overlap (several workers): lines are written
+ * resolves. Keeps nothing per record. The file is locked while the writer is open
+ * (`JsonlBusyError` when another run holds it). Calls may overlap (several workers): lines are written
  * one after the other in call order, never interleaved.
  *
  * @example Resumable results
@@ -79,14 +107,20 @@ export class JsonlWriter {
     if (options.append) await checkEndsWithNewline(path);
     let file: Deno.FsFile;
     try {
+      // Emptied only once locked: another run's file is never cut.
       file = await Deno.open(
         path,
-        options.append
-          ? { append: true, create: true }
-          : { write: true, create: true, truncate: true },
+        options.append ? { append: true, create: true } : { write: true, create: true },
       );
     } catch (error) {
       throw new Error(`cannot write ${path}: ${(error as Error).message}`);
+    }
+    try {
+      await lockOutput(file, path);
+      if (!options.append) await file.truncate(0);
+    } catch (error) {
+      file.close();
+      throw error;
     }
     return new JsonlWriter(file, path);
   }
@@ -541,12 +575,17 @@ export class JsonlOutput {
   ) {}
 
   /**
-   * Opens `path` (created when missing). With `resume`, reads its progress (see
+   * Opens `path` (created when missing; a symbolic link is refused) and locks it until
+   * `close` (`JsonlBusyError` when another run holds it). With `resume`, reads its progress (see
    * `readJsonlProgress`: a torn last line is cut off; `JsonlSettingsError`,
    * `JsonlForeignError` and `JsonlCorruptError` leave the file as it is); with neither
    * `resume` nor `overwrite`, a file that is not empty throws `JsonlExistsError`.
    */
   static async open(path: string, options: JsonlOutputOptions): Promise<JsonlOutput> {
+    // Written in place, a link would be written through into its target.
+    if (await Deno.lstat(path).then((info) => info.isSymlink, () => false)) {
+      throw new Error(`${path} is a symbolic link: posekit does not write through links`);
+    }
     let created = false;
     let file: Deno.FsFile;
     try {
@@ -559,6 +598,12 @@ export class JsonlOutput {
       }
     } catch (error) {
       throw new Error(`cannot write ${path}: ${describeOpenError(error)}`);
+    }
+    try {
+      await lockOutput(file, path);
+    } catch (error) {
+      file.close(); // another run's file, even one it has just created: left to it
+      throw error;
     }
     try {
       if (options.resume && options.overwrite) {
@@ -612,8 +657,8 @@ export class JsonlOutput {
   }
 
   /**
-   * Waits for pending writes, syncs and closes the file. A file this run created and never
-   * wrote to is removed.
+   * Waits for pending writes, syncs and closes the file (which releases its lock). A file
+   * this run created and never wrote to is removed, before the lock is released.
    */
   async close(): Promise<void> {
     if (this.closed) return;
