@@ -250,9 +250,17 @@ export class PosePipeline {
   ): Promise<Pose[]> {
     const adapter = this.pose.adapter;
     if (adapter.task === "end2end") return await this.runEndToEnd(image, adapter);
-    const people = boxes === "detector"
-      ? await this.detect(image)
-      : bestBoxes(boxes, this.settings.maxPeople);
+    let people: Box[];
+    if (boxes === "detector") people = await this.detect(image);
+    else {
+      // A score that is not finite cannot be ranked (Infinity would take the first place, NaN
+      // breaks the sort) nor written (COCO results keep finite numbers only): such a box is
+      // skipped and counted like one that cannot be cropped, before ranking, so that it
+      // takes no place from a real one.
+      const scored = boxes.filter((box) => Number.isFinite(box.score));
+      this.warnings.skippedBoxes += boxes.length - scored.length;
+      people = bestBoxes(scored, this.settings.maxPeople);
+    }
     return await this.estimate(image, people, handOff);
   }
 
