@@ -334,3 +334,50 @@ Deno.test("merge command: a torn last line is a warning, the rest is merged, exi
     );
   });
 });
+
+Deno.test("merge command: a number that is not finite (1e999) is an error naming file and line", async () => {
+  await withTempDir(async (dir) => {
+    const good = formatJsonlLine(recordOf(IMAGES[0]));
+    for (
+      const [line, says] of [
+        [
+          '{"file":"b.jpg","image_id":2,"people":[{"bbox":[1,2,3,4],"score":1e999,"keypoints":[]}]}',
+          "people[0].score is not a finite number",
+        ],
+        [
+          '{"file":"b.jpg","image_id":2,"people":[{"bbox":[1,-1e999,3,4],"score":1,"keypoints":[]}]}',
+          "people[0].bbox[1] is not a finite number",
+        ],
+        [
+          '{"file":"b.jpg","image_id":2,"people":[{"bbox":[1,2,3,4],"score":1,"keypoints":[1,2,1e400]}]}',
+          "people[0].keypoints[2] is not a finite number",
+        ],
+      ]
+    ) {
+      // In the middle, and as the last line (JSON that is not a record is not a torn line).
+      for (const contents of [good + line + "\n" + good, good + line + "\n"]) {
+        await Deno.writeTextFile(join(dir, "a.jsonl"), contents);
+        const run = await runMerge(["a.jsonl", "--out", "r.json"], dir);
+        assertEquals(run.code, 1, run.stderr);
+        assert(run.stderr.includes("a.jsonl: line 2 is corrupt"), run.stderr);
+        assert(run.stderr.includes(says), run.stderr);
+        assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), ["a.jsonl"], "nothing written");
+      }
+    }
+  });
+});
+
+Deno.test("a still image named like a frame (a.mp4#3) is not that frame of the video", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "mixed.jsonl");
+    const still = jsonlRecordForImage("a.mp4#3", 1300000000, [pose(1, 0.5)]);
+    const frame = jsonlRecordForFrame("a.mp4", 3, 3, 0.12, [pose(2, 0.25)], [1]);
+    await writeJsonl(path, [still, frame]);
+    const merged = await mergeJsonlFiles([path]);
+    assertEquals([merged.records, merged.duplicates], [2, 0]);
+    assertEquals(merged.results.map((r) => [r.file_name, r.frame]), [["a.mp4", 3], [
+      "a.mp4#3",
+      undefined,
+    ]]);
+  });
+});

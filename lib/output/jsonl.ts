@@ -126,14 +126,15 @@ export function normalisedFile(file: string, base?: string): string {
 }
 
 /**
- * The key that identifies what a record covers: its `file` for a still image,
- * `${file}#${frame}` for a video frame, the file normalised against `base` (see
- * `normalisedFile`; records read from a file use its header's `cwd`). Resume skips the keys
- * already present; merge keeps one record per key.
+ * The key that identifies what a record covers: its file for a still image, its file and
+ * frame for a video frame, the file normalised against `base` (see `normalisedFile`; records
+ * read from a file use their header's `cwd`). Resume skips the keys already present; merge
+ * keeps one record per key. The key is a JSON array (`["a.jpg"]`, `["a.mp4",3]`), so no file
+ * name can pass for a frame: a still image named `a.mp4#3` is not frame 3 of `a.mp4`.
  */
 export function recordKey(record: Pick<JsonlRecord, "file" | "frame">, base?: string): string {
   const file = normalisedFile(record.file, base);
-  return record.frame === undefined ? file : `${file}#${record.frame}`;
+  return JSON.stringify(record.frame === undefined ? [file] : [file, record.frame]);
 }
 
 /**
@@ -295,6 +296,16 @@ function parsePerson(value: unknown, index: number): JsonlPerson {
   if (typeof score !== "number") throw new JsonlRecordError(`${where}.score must be a number`);
   if (!isNumberArray(keypoints) || keypoints.length % 3 !== 0) {
     throw new JsonlRecordError(`${where}.keypoints must be x, y, score triples`);
+  }
+  // JSON.parse reads 1e999 as Infinity, which JSON.stringify would write as null: a merged
+  // results file would hold nulls where numbers belong. posekit never writes such numbers.
+  const notFinite = [["bbox", bbox], ["score", [score]], ["keypoints", keypoints]] as const;
+  for (const [name, values] of notFinite) {
+    const index = values.findIndex((n) => !Number.isFinite(n));
+    if (index >= 0) {
+      const at = name === "score" ? "" : `[${index}]`;
+      throw new JsonlRecordError(`${where}.${name}${at} is not a finite number`);
+    }
   }
   if (trackId !== undefined && !Number.isSafeInteger(trackId)) {
     throw new JsonlRecordError(`${where}.track_id must be an integer`);
