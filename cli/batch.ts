@@ -66,7 +66,7 @@ export async function processInputs(
     const reason = error instanceof Error ? error.message : String(error);
     list.push({ path, reason });
     bar.clear();
-    printErr(`posekit: ${path}: ${reason.replace(`${path}: `, "")}\n`);
+    printErr(`posekit: ${path}: ${withoutPathPrefix(reason, path)}\n`);
   };
   const context: BatchContext = { options, result, bar, report, drawnNames: new Set(), pipeline };
 
@@ -94,6 +94,16 @@ export async function processInputs(
   return result;
 }
 
+/**
+ * `reason` without a leading `path: `, which the line names already. Only at its start: a
+ * reason may name the path inside another one (`cannot write the drawing out/a.jpg: …` for
+ * the image `a.jpg`), which must stay whole.
+ */
+export function withoutPathPrefix(reason: string, path: string): string {
+  const prefix = `${path}: `;
+  return reason.startsWith(prefix) ? reason.slice(prefix.length) : reason;
+}
+
 /** ffprobe of every video up front: the frame total for progress, and early clear errors. */
 async function probeVideos(
   items: readonly BatchItem[],
@@ -107,7 +117,7 @@ async function probeVideos(
     } catch (error) {
       const reason = (error as Error).message;
       result.failures.push({ path: item.path, reason });
-      printErr(`posekit: ${item.path}: ${reason.replace(`${item.path}: `, "")}\n`);
+      printErr(`posekit: ${item.path}: ${withoutPathPrefix(reason, item.path)}\n`);
     }
   }
   return infos;

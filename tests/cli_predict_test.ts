@@ -887,3 +887,38 @@ Deno.test({
       }
     }),
 });
+
+Deno.test({
+  name: "predict: a drawing that cannot be written is named whole in its error line",
+  ignore,
+  fn: () =>
+    withTempDir(async (dir) => {
+      await Deno.copyFile(requireShared(...IMAGE_785), join(dir, "000000000785.jpg"));
+      // A folder where the drawing goes: the rename fails.
+      await Deno.mkdir(join(dir, "out", "000000000785.jpg"), { recursive: true });
+      // Run inside dir: the image is named 000000000785.jpg, the drawing out/000000000785.jpg,
+      // and the message about the drawing must keep its whole path.
+      const run = await runCli([
+        "predict",
+        "--models",
+        requireShared("models"),
+        "--backend",
+        "wasm",
+        "--no-flip",
+        "--quiet",
+        "000000000785.jpg",
+        "--draw",
+        "out",
+        "--out",
+        "r.json",
+      ], { cwd: dir });
+      assertCleanFailure(run, 1);
+      const line = nonEmptyLines(run.stderr).find((l) => l.includes("drawing"));
+      assert(
+        line?.startsWith(
+          "posekit: 000000000785.jpg: cannot write the drawing out/000000000785.jpg: ",
+        ),
+        describeRun(run),
+      );
+    }),
+});
