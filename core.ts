@@ -160,9 +160,9 @@ export type { OneEuroOptions } from "./lib/track/one_euro.ts";
 
 // Outputs.
 /** Streaming JSON Lines results (one record per image or frame), resumable. */
-export { jsonlRecordForImage } from "./lib/output/jsonl.ts";
-/** JSON Lines records, writer options and resume progress. */
-export type { JsonlPerson, JsonlRecord } from "./lib/output/jsonl.ts";
+export { jsonlRecordForImage, recordKey } from "./lib/output/jsonl.ts";
+/** JSON Lines records, and the header line that names a run's models and options. */
+export type { JsonlHeader, JsonlPerson, JsonlRecord } from "./lib/output/jsonl.ts";
 /** What `mergeJsonlFiles` gives. */
 export type { MergedResult, MergeOrder } from "./lib/output/merge.ts";
 /** Splitting a batch into shards ("2/8"): parsing and selecting this shard's inputs. */

@@ -113,8 +113,18 @@ export type { VideoWriterOptions } from "./lib/deno/video/write.ts";
 export { PosePool } from "./lib/deno/workers/pool.ts";
 /** Options of the pool, its items and results, per-worker statistics. */
 export type { PoolItem, PoolOptions, PoolResult, WorkerStats } from "./lib/deno/workers/pool.ts";
-export { JsonlWriter, readJsonlProgress } from "./lib/deno/jsonl_file.ts";
-export type { JsonlProgress, JsonlWriterOptions } from "./lib/deno/jsonl_file.ts";
+export {
+  JsonlOutput,
+  JsonlSettingsError,
+  JsonlWriter,
+  readJsonlProgress,
+} from "./lib/deno/jsonl_file.ts";
+export type {
+  JsonlOutputOptions,
+  JsonlProgress,
+  JsonlWriterOptions,
+  ReadJsonlProgressOptions,
+} from "./lib/deno/jsonl_file.ts";
 /** Merges JSON Lines files (shards, resumed runs) into one COCO results file. */
 export { mergeJsonlFiles } from "./lib/deno/merge_files.ts";
 export type { MergeResult, TornLine } from "./lib/deno/merge_files.ts";

@@ -66,7 +66,7 @@ export async function processInputs(
     const reason = error instanceof Error ? error.message : String(error);
     list.push({ path, reason });
     bar.clear();
-    printErr(`posekit: ${path}: ${reason.replace(`${path}: `, "")}\n`);
+    printErr(`posekit: ${path}: ${withoutPathPrefix(reason, path)}\n`);
   };
   const context: BatchContext = { options, result, bar, report, drawnNames: new Set(), pipeline };
 
@@ -78,7 +78,7 @@ export async function processInputs(
   };
   for (const item of items) {
     if (!isVideoInput(item.path)) {
-      if (options.done?.has(recordKey({ file: item.fileName ?? item.path }))) {
+      if (options.done?.has(recordKey({ file: item.fileName ?? item.path }, options.keyBase))) {
         result.skipped++;
         bar.tick();
       } else run.push(item);
@@ -92,6 +92,16 @@ export async function processInputs(
   bar.clear();
   result.wallMs = performance.now() - start;
   return result;
+}
+
+/**
+ * `reason` without a leading `path: `, which the line names already. Only at its start: a
+ * reason may name the path inside another one (`cannot write the drawing out/a.jpg: …` for
+ * the image `a.jpg`), which must stay whole.
+ */
+export function withoutPathPrefix(reason: string, path: string): string {
+  const prefix = `${path}: `;
+  return reason.startsWith(prefix) ? reason.slice(prefix.length) : reason;
 }
 
 /**
@@ -115,7 +125,7 @@ async function probeVideos(
     } catch (error) {
       const reason = (error as Error).message;
       result.failures.push({ path: item.path, reason });
-      printErr(`posekit: ${item.path}: ${reason.replace(`${item.path}: `, "")}\n`);
+      printErr(`posekit: ${item.path}: ${withoutPathPrefix(reason, item.path)}\n`);
     }
   }
   return infos;

@@ -63,6 +63,12 @@ export interface BatchOptions {
   video?: VideoSettings;
   /** Record keys already done (`--resume`): those images and frames are skipped. */
   done?: ReadonlySet<string>;
+  /**
+   * The folder inputs are resolved against when looked up in `done` (`recordKey(input,
+   * keyBase)`): the keys of `done` are normalised paths, so relative and absolute names of
+   * one image match.
+   */
+  keyBase?: string;
   /** Run images in this worker pool; videos still run in this process. */
   pool?: PosePool;
   /** Show a progress bar (default: when stderr is a terminal). */

@@ -60,7 +60,7 @@ export async function processVideo(
       timeoutMs: options.read?.timeoutMs,
     });
     for await (const { frame, poses } of frames) {
-      const key = recordKey({ file, frame: frame.index });
+      const key = recordKey({ file, frame: frame.index }, options.keyBase);
       if (options.done?.has(key)) result.skipped++;
       else {
         await writeRecord(

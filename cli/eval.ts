@@ -1,6 +1,6 @@
 /** `posekit eval`: COCO keypoint AP of a results file, or of the pipeline run on COCO images. */
 
-import { isAbsolute, join, relative, resolve } from "node:path";
+import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { type BoxesByImage, groundTruthBoxes, parseDetectionBoxes } from "../lib/coco/boxes.ts";
 import { writeResults } from "../lib/deno/files.ts";
 import { parseGroundTruth, parseResults } from "../lib/eval/coco_json.ts";
@@ -181,8 +181,7 @@ export async function evaluate(args: string[]): Promise<number> {
       const fileName = image.fileName ?? `${String(image.id).padStart(12, "0")}.jpg`;
       const path = join(imagesDir!, fileName);
       // A file_name such as ../../etc/hostname or /etc/passwd must not be read.
-      const inside = relative(root, resolve(root, fileName));
-      if (isAbsolute(fileName) || inside === "" || inside.startsWith("..") || isAbsolute(inside)) {
+      if (leavesFolder(root, fileName)) {
         outside.push(fileName);
         continue;
       }
@@ -287,4 +286,16 @@ async function readJsonlResults(path: string): Promise<MergedResult[]> {
     );
   }
   return merged.results;
+}
+
+/**
+ * True when `fileName` (a ground-truth `file_name`, relative to the folder `root`) names
+ * something outside `root`, or `root` itself: an absolute name, or one whose resolved path
+ * climbs out. The first segment of the relative path is compared with `..`, not its first
+ * characters: `..foo.jpg` is a file inside.
+ */
+export function leavesFolder(root: string, fileName: string): boolean {
+  const inside = relative(root, resolve(root, fileName));
+  return isAbsolute(fileName) || inside === "" || isAbsolute(inside) ||
+    inside.split(sep)[0] === "..";
 }

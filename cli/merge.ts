@@ -23,7 +23,8 @@ results array, each image once:
 Video frames keep "frame" and "track_id".
 
 An image found in two inputs with the same people is kept once; with different people it
-is an error naming the image and both files. A torn last line (a run killed while writing
+is an error naming the image and both files. Inputs made with different models or options
+(their header lines differ) are an error that says what differs. A torn last line (a run killed while writing
 it) is reported and ignored: run predict again with --resume to redo that image.
 
 Options:
@@ -71,6 +72,12 @@ async function runMerge(args: string[]): Promise<number> {
     printErr(
       `posekit: warning: ${torn.file}: line ${torn.line} is incomplete (${torn.bytes} ` +
         `bytes, a run killed while writing it); ignored, its image is missing\n`,
+    );
+  }
+  for (const file of merged.unchecked) {
+    printErr(
+      `posekit: warning: ${file} has records without a settings header (written by an older ` +
+        `posekit): its models and options could not be checked against the other inputs'\n`,
     );
   }
   await writeResults(out, merged.results);

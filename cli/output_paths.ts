@@ -13,11 +13,24 @@ import {
  * or a read-only folder does not throw away a whole run's results at the end: missing parent
  * folders are created, `path` must not be a folder, and a probe file is written and removed
  * in its folder. Temporary files left beside `path` by killed runs are removed.
+ *
+ * A symbolic link is refused: a `.jsonl` output is written in place and would write through
+ * the link into its target (another run's results, or any file), while a `.json` one is
+ * renamed over the link and would replace it; refusing both is one rule the user can see,
+ * rather than two behaviours they would have to know.
  * @throws Error, one line naming the option, the path, the reason and what to do
  */
 export async function prepareOutputFile(path: string, option: string): Promise<void> {
   const problem = (reason: string) =>
     new Error(`cannot write ${option} ${path}: ${reason}; choose another ${option}`);
+  const link = await Deno.lstat(path).then((info) => info.isSymlink, () => false);
+  if (link) {
+    const target = await Deno.readLink(path).catch(() => "?");
+    throw problem(
+      `it is a symbolic link (to ${target}), and posekit does not write through links: ` +
+        `give the target's own path`,
+    );
+  }
   if (await pathKind(path) === "directory") throw problem("it is a folder");
   await makeFolder(dirname(resolve(path)), problem);
   await probeWrite(temporaryPathFor(resolve(path)), problem);

@@ -1,13 +1,23 @@
 /** `posekit predict`: poses for images and videos, written as COCO results or JSON Lines. */
 
+import { resolve } from "node:path";
 import { parseDetectionBoxes } from "../lib/coco/boxes.ts";
 import { assignImageIds } from "../lib/coco/results.ts";
 import { writeFileAtomic, writeResults } from "../lib/deno/files.ts";
 import { formatResultsCsv } from "../lib/output/csv.ts";
 import { expandInputs, isVideoInput } from "../lib/deno/inputs.ts";
-import { JsonlWriter, readJsonlProgress } from "../lib/deno/jsonl_file.ts";
-import { comparePaths, resolveShard, selectShard, ShardError } from "../lib/output/shard.ts";
-import type { PosePipeline } from "../lib/deno/pipeline.ts";
+import { JsonlExistsError, JsonlOutput, JsonlSettingsError } from "../lib/deno/jsonl_file.ts";
+import type { JsonlHeader } from "../lib/output/jsonl.ts";
+import { DEFAULT_DETECTOR, DEFAULT_POSE } from "../lib/pipeline.ts";
+import { ONE_EURO_DEFAULTS, type OneEuroOptions } from "../lib/track/one_euro.ts";
+import {
+  comparePaths,
+  resolveShard,
+  selectShard,
+  type Shard,
+  ShardError,
+} from "../lib/output/shard.ts";
+import type { PipelineOptions, PosePipeline } from "../lib/deno/pipeline.ts";
 import type { PosePool } from "../lib/deno/workers/pool.ts";
 import {
   COMMON_OPTIONS,
@@ -58,6 +68,8 @@ Output:
   --out FILE.csv        one row per person, written atomically at the end: image_id,
                         file_name, frame, track_id, score, bbox, then x, y, score per keypoint
   --resume              with a .jsonl --out: skip what it already holds, append the rest
+  --overwrite           with a .jsonl --out: start it afresh (a .jsonl that is not empty
+                        needs --resume or --overwrite, so finished work is never lost)
   --shard I/N           process the I-th of N parts of the sorted inputs (0-based);
                         default from JOB_COMPLETION_INDEX (with --shards N) or a SLURM array
   --shards N            the part count for a Kubernetes Indexed Job
@@ -86,6 +98,7 @@ export async function predict(args: string[]): Promise<number> {
     ...VIDEO_OPTIONS,
     out: { type: "string" },
     resume: { type: "boolean" },
+    overwrite: { type: "boolean" },
     shard: { type: "string" },
     shards: { type: "string" },
     draw: { type: "string" },
@@ -112,7 +125,10 @@ export async function predict(args: string[]): Promise<number> {
   const jsonl = format === "jsonl";
   const drawDir = values.draw as string | undefined;
   if (values.resume && !jsonl) throw new UsageError("--resume needs a .jsonl --out");
-  let shard;
+  if (values.resume && values.overwrite) {
+    throw new UsageError("--resume and --overwrite exclude each other: keep the results or not");
+  }
+  let shard: Shard | undefined;
   try {
     shard = resolveShard({
       shard: values.shard as string | undefined,
@@ -126,94 +142,169 @@ export async function predict(args: string[]): Promise<number> {
   // Before any work: a run that cannot write its output would be lost at the end.
   if (out !== undefined) await prepareOutputFile(out, "--out");
   if (drawDir !== undefined) await prepareOutputFolder(drawDir, "--draw");
-
-  const boxes = values.boxes
-    ? parseDetectionBoxes(
-      await readJsonFile(values.boxes as string),
-      values.boxes as string,
-      boxThreshold,
-    )
-    : undefined;
-
-  const { files, errors } = await expandInputs(positionals);
-  for (const e of errors) printErr(`posekit: ${e.path}: ${e.reason}\n`);
-  // Ids are assigned over the sorted list (same-named files in two folders get the same ids
-  // however the inputs were ordered), so shards never clash and merge like one run.
-  const idOf = new Map(assignImageIds([...files].sort(comparePaths)).map((i) => [i.path, i]));
-  let items: BatchItem[] = files.map((path) => idOf.get(path)!);
-  if (shard) items = selectShard(items, shard.index, shard.count, (item) => item.path);
-  const videos = items.filter((item) => isVideoInput(item.path)).length;
-  if (!jsonl && videos > 0 && (videos > 1 || items.length > videos)) {
-    throw new UsageError(
-      "a .json (or stdout) output holds one video and nothing else, since frame numbers are " +
-        "its image ids; write several videos, or videos and images, with --out FILE.jsonl",
-    );
+  // A .jsonl output is checked (and with --resume read) now, before any model is loaded.
+  let output: JsonlOutput | undefined;
+  if (jsonl) {
+    const header = await jsonlHeader(values, options, video);
+    try {
+      output = await JsonlOutput.open(out!, {
+        resume: values.resume === true,
+        overwrite: values.overwrite === true,
+        header,
+      });
+    } catch (error) {
+      if (error instanceof JsonlExistsError) {
+        throw new UsageError(
+          `--out ${out} already holds results: add --resume to carry on where it stopped, ` +
+            `or --overwrite to start it again`,
+        );
+      }
+      if (error instanceof JsonlSettingsError) {
+        throw new UsageError(
+          `cannot --resume ${out}: ${error.message}; rerun with the options it was made with, ` +
+            `or choose another --out`,
+        );
+      }
+      throw error;
+    }
   }
-  if (items.length === 0) {
-    // Nothing to run: no models are loaded, and an existing --out is kept as it was (a
-    // mistyped input must not replace earlier results with an empty list).
-    if (out === undefined) await writeResults(undefined, []);
-    else printErr(`posekit: no input could be read; --out ${out} was not written\n`);
-    return 1;
-  }
-  const done = values.resume ? (await readJsonlProgress(out!)).done : undefined;
-
-  // With --boxes the detector is never used, so it is not loaded.
-  const loadOptions = boxes ? { ...options, detector: false as const } : options;
-  let pipeline: Promise<PosePipeline> | undefined;
-  const stills = items.length - videos;
-  let pool: PosePool | undefined;
-  let sink: RecordSink;
-  let writer: JsonlWriter | undefined;
-  const collector = jsonl ? undefined : new CocoCollector();
   try {
-    const plan = await planWorkers(workers, loadOptions, stills);
-    if (plan.workers > 1 && stills > 0) {
-      pool = await createPoolWithNotes(plan, loadOptions.threads, decode, quiet);
-    }
-    if (jsonl) {
-      // Opened with the first record: a run that fails before it (a model that cannot load)
-      // leaves an existing file as it was.
-      let opening: Promise<JsonlWriter> | undefined;
-      sink = {
-        write: async (record) => {
-          opening ??= JsonlWriter.open(out!, { append: values.resume === true });
-          writer = await opening;
-          await writer.write(record);
-        },
-      };
-    } else sink = collector!;
-    const batch = await processInputs(
-      items,
-      () => (pipeline ??= createPipelineWithProgress(loadOptions, quiet)),
-      {
-        sink,
-        boxes,
-        drawDir,
-        draw,
-        video,
-        done,
-        pool,
-        decode,
-        progress: quiet ? false : undefined,
-      },
-    );
-    await writer?.close();
-    writer = undefined;
-    if (collector) {
-      if (out !== undefined && batch.images + batch.frames === 0) {
-        // Every input failed: keep earlier results rather than replace them with nothing.
-        printErr(`posekit: no image could be processed; --out ${out} was not written\n`);
-      } else if (format === "csv") {
-        await writeFileAtomic(out!, formatResultsCsv(collector.results));
-      } else await writeResults(out, collector.results);
-    }
-    if (!quiet) printSummary(batch, errors.length, pipeline ? await pipeline : undefined, pool);
-    const failed = batch.failures.length + errors.length + batch.drawFailures.length;
-    return failed > 0 ? 1 : 0;
+    return await run(output);
   } finally {
-    await writer?.close();
-    pool?.close();
-    if (pipeline) await (await pipeline.catch(() => undefined))?.close();
+    await output?.close();
   }
+
+  async function run(output: JsonlOutput | undefined): Promise<number> {
+    const boxes = values.boxes
+      ? parseDetectionBoxes(
+        await readJsonFile(values.boxes as string),
+        values.boxes as string,
+        boxThreshold,
+      )
+      : undefined;
+
+    const { files, errors } = await expandInputs(positionals);
+    for (const e of errors) printErr(`posekit: ${e.path}: ${e.reason}\n`);
+    // Ids are assigned over the sorted list (same-named files in two folders get the same ids
+    // however the inputs were ordered), so shards never clash and merge like one run.
+    const idOf = new Map(assignImageIds([...files].sort(comparePaths)).map((i) => [i.path, i]));
+    let items: BatchItem[] = files.map((path) => idOf.get(path)!);
+    if (shard) items = selectShard(items, shard.index, shard.count, (item) => item.path);
+    const videos = items.filter((item) => isVideoInput(item.path)).length;
+    if (!jsonl && videos > 0 && (videos > 1 || items.length > videos)) {
+      throw new UsageError(
+        "a .json (or stdout) output holds one video and nothing else, since frame numbers are " +
+          "its image ids; write several videos, or videos and images, with --out FILE.jsonl",
+      );
+    }
+    if (items.length === 0) {
+      // Nothing to run: no models are loaded, and an existing --out is kept as it was (a
+      // mistyped input must not replace earlier results with an empty list).
+      if (out === undefined) await writeResults(undefined, []);
+      else printErr(`posekit: no input could be read; --out ${out} was not written\n`);
+      return 1;
+    }
+    const done = values.resume ? output!.done : undefined;
+
+    // With --boxes the detector is never used, so it is not loaded.
+    const loadOptions = boxes ? { ...options, detector: false as const } : options;
+    let pipeline: Promise<PosePipeline> | undefined;
+    const stills = items.length - videos;
+    let pool: PosePool | undefined;
+    const collector = output ? undefined : new CocoCollector();
+    const sink: RecordSink = output ?? collector!;
+    try {
+      const plan = await planWorkers(workers, loadOptions, stills);
+      if (plan.workers > 1 && stills > 0) {
+        pool = await createPoolWithNotes(plan, loadOptions.threads, decode, quiet);
+      }
+      const batch = await processInputs(
+        items,
+        () => (pipeline ??= createPipelineWithProgress(loadOptions, quiet)),
+        {
+          sink,
+          boxes,
+          drawDir,
+          draw,
+          video,
+          done,
+          keyBase: Deno.cwd(),
+          pool,
+          decode,
+          progress: quiet ? false : undefined,
+        },
+      );
+      // Closed here, not only in finally: a failed final sync is this run's failure.
+      await output?.close();
+      if (collector) {
+        if (out !== undefined && batch.images + batch.frames === 0) {
+          // Every input failed: keep earlier results rather than replace them with nothing.
+          printErr(`posekit: no image could be processed; --out ${out} was not written\n`);
+        } else if (format === "csv") {
+          await writeFileAtomic(out!, formatResultsCsv(collector.results));
+        } else await writeResults(out, collector.results);
+      }
+      if (!quiet) printSummary(batch, errors.length, pipeline ? await pipeline : undefined, pool);
+      const failed = batch.failures.length + errors.length + batch.drawFailures.length;
+      return failed > 0 ? 1 : 0;
+    } finally {
+      pool?.close();
+      if (pipeline) await (await pipeline.catch(() => undefined))?.close();
+    }
+  }
+}
+
+/**
+ * The header of a `.jsonl` output (see `JsonlHeader`): the models and every option that shapes
+ * the results, with defaults filled in so that an option given at its default value matches
+ * one left out. Model files and the boxes file are named by their absolute paths, catalog
+ * models by name. Options that only change speed (workers, threads, backend) or what is
+ * refused (--max-pixels) are left out: resuming on another machine with another backend is
+ * the same job.
+ */
+async function jsonlHeader(
+  values: Record<string, string | boolean | string[] | undefined>,
+  options: PipelineOptions,
+  video: ReturnType<typeof videoSettings>,
+): Promise<JsonlHeader> {
+  const boxes = values.boxes as string | undefined;
+  const smooth = video.smooth === false
+    ? false
+    : { ...ONE_EURO_DEFAULTS, ...(video.smooth as Partial<OneEuroOptions>) };
+  return {
+    version: VERSION,
+    cwd: Deno.cwd(),
+    // With --boxes the detector is never run.
+    detector: boxes === undefined
+      ? await modelIdentity(options.detector || undefined, DEFAULT_DETECTOR)
+      : null,
+    pose: await modelIdentity(options.pose, DEFAULT_POSE),
+    boxes: boxes === undefined ? null : resolve(boxes),
+    box_thr: boxes === undefined ? null : numberOption(values["box-thr"] as string, "box-thr") ?? 0,
+    det_thr: numberOption(values["det-thr"] as string, "det-thr") ?? 0.3,
+    max_people: numberOption(values["max-people"] as string, "max-people") ?? 20,
+    min_score: options.minScore ?? 0,
+    flip: !values["no-flip"],
+    dark: values.dark === true,
+    every: video.every ?? 1,
+    track: video.track,
+    det_every: video.detectEvery ?? 1,
+    smooth: smooth === false ? false : {
+      min_cutoff: smooth.minCutoff,
+      beta: smooth.beta,
+      d_cutoff: smooth.dCutoff,
+    },
+  };
+}
+
+/**
+ * A model as the header names it: a catalog name as given, a file (an `.onnx` or manifest
+ * `.json` path that exists, or any path with a folder in it) by its absolute path, so that
+ * `./m.onnx` and `/abs/m.onnx` are one model.
+ */
+async function modelIdentity(spec: string | undefined, fallback: string): Promise<string> {
+  if (spec === undefined) return fallback;
+  const isPath = /[\\/]/.test(spec) ||
+    (/\.(onnx|json)$/i.test(spec) && await Deno.stat(spec).then((s) => s.isFile, () => false));
+  return isPath ? resolve(spec) : spec;
 }

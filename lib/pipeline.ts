@@ -256,13 +256,22 @@ export class PosePipeline {
     handOff?: KeypointHandOff,
   ): Promise<Pose[]> {
     const adapter = this.pose.adapter;
-    const poses = adapter.task === "end2end"
-      ? await this.runEndToEnd(image, adapter)
-      : await this.estimate(
-        image,
-        boxes === "detector" ? await this.detect(image) : bestBoxes(boxes, this.settings.maxPeople),
-        handOff,
-      );
+    let poses: Pose[];
+    if (adapter.task === "end2end") poses = await this.runEndToEnd(image, adapter);
+    else {
+      let people: Box[];
+      if (boxes === "detector") people = await this.detect(image);
+      else {
+        // A score that is not finite cannot be ranked (Infinity would take the first place,
+        // NaN breaks the sort) nor written (COCO results keep finite numbers only): such a box
+        // is skipped and counted like one that cannot be cropped, before ranking, so that it
+        // takes no place from a real one.
+        const scored = boxes.filter((box) => Number.isFinite(box.score));
+        this.warnings.skippedBoxes += boxes.length - scored.length;
+        people = bestBoxes(scored, this.settings.maxPeople);
+      }
+      poses = await this.estimate(image, people, handOff);
+    }
     const minScore = this.settings.minScore;
     return minScore > 0 ? poses.filter((pose) => pose.score >= minScore) : poses;
   }

@@ -177,3 +177,33 @@ Deno.test("crops run in chunks of 16 boxes: 300 boxes with flip never make a bat
     }
   });
 });
+
+Deno.test("given boxes scoring Infinity or NaN are skipped and counted, before ranking: no place taken, no score 0", async () => {
+  const { OnnxGraph } = await import("./support/onnx_builder.ts");
+  // A regression model: every crop's 17 keypoints at (0.5, 0.5).
+  const g = new OnnxGraph();
+  const crop = g.input("input", ["batch", 3, 64, 48]);
+  const zero = g.reshape(g.mul(g.reduceSum(crop, [1, 2, 3], true), g.scalar(0)), [-1, 1, 1]);
+  g.output(g.add(g.constant(new Array(34).fill(0.5), [1, 17, 2]), zero), "keypoints");
+  await withTempDir(async (dir) => {
+    const model = join(dir, "regression.onnx");
+    await Deno.writeFile(model, g.toBytes());
+    const pipeline = await PosePipeline.create({
+      pose: model,
+      detector: false,
+      backend: "wasm",
+      threads: 1,
+      maxPeople: 1,
+    });
+    try {
+      const image = { width: 200, height: 200, data: new Uint8Array(200 * 200 * 3) };
+      const box = (x1: number, score: number) => ({ x1, y1: 20, x2: x1 + 40, y2: 80, score });
+      const poses = await pipeline.run(image, [box(10, Infinity), box(60, NaN), box(110, 0.9)]);
+      assertEquals(poses.map((p) => p.box), [box(110, 0.9)], "the real box keeps its place");
+      assert(poses.every((p) => Number.isFinite(p.score)), "a finite score");
+      assertEquals(pipeline.warnings.skippedBoxes, 2);
+    } finally {
+      await pipeline.close();
+    }
+  });
+});

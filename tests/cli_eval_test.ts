@@ -320,6 +320,10 @@ Deno.test({
       const escaping = ["../../../../../../etc/hostname", "/etc/hostname"];
       await Deno.writeTextFile(join(dir, "escape.jpg"), "outside the images folder");
       escaping.push("../escape.jpg");
+      // Inside, though they start with two dots: a name, not a step up.
+      const inside = ["..foo.jpg", "sub/..bar.jpg", "sub/../..baz.jpg"];
+      await Deno.mkdir(join(imagesDir, "sub"));
+      for (const name of inside) await Deno.writeTextFile(join(imagesDir, name), "not a JPEG");
       const gtPath = join(dir, "gt.json");
       await Deno.writeTextFile(
         gtPath,
@@ -327,6 +331,7 @@ Deno.test({
           images: [
             { id: 785, file_name: "000000000785.jpg", width: 640, height: 425 },
             ...escaping.map((file_name, i) => ({ id: 1 + i, file_name, width: 9, height: 9 })),
+            ...inside.map((file_name, i) => ({ id: 100 + i, file_name, width: 9, height: 9 })),
           ],
           annotations: [],
           categories: [{ id: 1, name: "person" }],
@@ -347,8 +352,9 @@ Deno.test({
       assertCleanFailure(run, 1);
       const line = nonEmptyLines(run.stderr).find((l) => l.includes("outside --images"));
       assert(line, `a counted error\n${describeRun(run)}`);
-      assert(line.includes(`3 of 4 images in ${gtPath}`), line);
+      assert(line.includes(`3 of 7 images in ${gtPath}`), line);
       for (const name of escaping) assert(line.includes(JSON.stringify(name)), `${name}: ${line}`);
+      for (const name of inside) assert(!line.includes(JSON.stringify(name)), `${name}: ${line}`);
     }),
 });
 

@@ -3,7 +3,7 @@
  * images and the shared models. Each run loads two models (~1–2 s), so runs use 1–3 images.
  */
 
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { decodeImage, readImageFile } from "../lib/deno/image_file.ts";
 import { encodeJpeg, encodePng } from "../lib/image/encode.ts";
 import type { RgbImage } from "../lib/types.ts";
@@ -264,9 +264,12 @@ Deno.test({
       const out = join(outDir, "results.json");
       // Longer than the new results: a file rewritten in place would keep a tail of this.
       await Deno.writeTextFile(out, "x".repeat(1 << 20));
-      // A temporary file left by a run killed before its rename (the writer's own pattern;
-      // no process has pid 2147483647).
-      await Deno.writeTextFile(join(outDir, ".results.json.2147483647.0badf00d.tmp"), "[");
+      // A temporary file left by a run killed before its rename (the writer's own pattern,
+      // an hour old, its lock gone with its process).
+      const killed = join(outDir, ".results.json.posekit-2147483647-0123456789abcdef.tmp");
+      await Deno.writeTextFile(killed, "[");
+      const hourAgo = new Date(Date.now() - 3600_000);
+      await Deno.utime(killed, hourAgo, hourAgo);
       const before = await Deno.stat(out);
 
       const run = await predict([input, "--out", out]);
@@ -775,4 +778,148 @@ Deno.test({
       assertEquals(version.stdout, `posekit ${deno.version}\n`, args.join(" "));
     }
   },
+});
+
+Deno.test({
+  name: "predict --resume: by absolute path nothing is redone; other models or options are refused",
+  ignore,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const photos = join(dir, "photos");
+      await Deno.mkdir(photos);
+      await Deno.copyFile(requireShared(...IMAGE_785), join(photos, "000000000785.jpg"));
+      const out = join(dir, "r.jsonl");
+      // The folder named relative to this process's folder, as a user in it would.
+      const first = await predict([relative(Deno.cwd(), photos), "--out", out, "--quiet"]);
+      assertCleanFailure(first, 0);
+      const text = await Deno.readTextFile(out);
+      const [header, record] = text.trimEnd().split("\n").map((line) => JSON.parse(line));
+      assertEquals(header.posekit.pose, "simplepose_nano_256x192");
+      assertEquals([header.posekit.flip, header.posekit.cwd], [true, Deno.cwd()]);
+      assertEquals(record.file, relative(Deno.cwd(), join(photos, "000000000785.jpg")));
+
+      // The same folder by its absolute path: the image is done, nothing is appended.
+      const again = await predict([photos, "--out", out, "--resume", "--quiet"]);
+      assertCleanFailure(again, 0);
+      assertEquals(await Deno.readTextFile(out), text, "nothing redone");
+
+      // Another keypoint model and no flip test: one line saying what differs, exit 2.
+      const other = await predict([
+        photos,
+        "--out",
+        out,
+        "--resume",
+        "--no-flip",
+        "--pose",
+        "pp_tinypose_256x192",
+      ]);
+      assertCleanFailure(other, 2);
+      const lines = nonEmptyLines(other.stderr);
+      assertEquals(lines.length, 1, describeRun(other));
+      for (
+        const says of [
+          `cannot --resume ${out}`,
+          "flip true there vs false now",
+          'pose "simplepose_nano_256x192" there vs "pp_tinypose_256x192" now',
+        ]
+      ) assert(lines[0].includes(says), describeRun(other));
+      assertEquals(await Deno.readTextFile(out), text, "the file is left as it was");
+    }),
+});
+
+Deno.test({
+  name: "predict: a .jsonl --out that holds results needs --resume or --overwrite (exit 2)",
+  ignore,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const out = join(dir, "done.jsonl");
+      const finished = '{"file":"a.jpg","image_id":1,"people":[]}\n'.repeat(20);
+      await Deno.writeTextFile(out, finished);
+      const run = await predict([requireShared(...IMAGE_785), "--out", out]);
+      assertCleanFailure(run, 2);
+      const lines = nonEmptyLines(run.stderr);
+      assertEquals(lines.length, 1, describeRun(run));
+      assert(lines[0].includes(`--out ${out} already holds results`), describeRun(run));
+      assert(lines[0].includes("--resume") && lines[0].includes("--overwrite"), lines[0]);
+      assertEquals(await Deno.readTextFile(out), finished, "the finished work is kept");
+      const both = await predict([
+        requireShared(...IMAGE_785),
+        "--out",
+        out,
+        "--resume",
+        "--overwrite",
+      ]);
+      assertCleanFailure(both, 2);
+      assertEquals(await Deno.readTextFile(out), finished);
+    }),
+});
+
+Deno.test({
+  name: "predict: a symbolic link --out is refused, its target untouched; a locked .jsonl too",
+  ignore,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const target = join(dir, "precious.jsonl");
+      const precious = '{"file":"a.jpg","image_id":1,"people":[]}\n';
+      await Deno.writeTextFile(target, precious);
+      const link = join(dir, "out.jsonl");
+      await Deno.symlink(target, link);
+      for (const flag of ["--resume", "--overwrite"]) {
+        const run = await predict([requireShared(...IMAGE_785), "--out", link, flag]);
+        assertCleanFailure(run, 1);
+        const lines = nonEmptyLines(run.stderr);
+        assertEquals(lines.length, 1, describeRun(run));
+        assert(lines[0].includes(`cannot write --out ${link}: it is a symbolic link`), lines[0]);
+        assertEquals(await Deno.readTextFile(target), precious, "the link's target is untouched");
+      }
+
+      // Another run holds the file's lock (as a running predict does): refused at once.
+      const holder = await Deno.open(target, { read: true, write: true });
+      try {
+        assert(await holder.tryLock(true), "this test holds the lock");
+        const run = await predict([requireShared(...IMAGE_785), "--out", target, "--resume"]);
+        assertCleanFailure(run, 1);
+        const lines = nonEmptyLines(run.stderr);
+        assertEquals(lines.length, 1, describeRun(run));
+        assert(lines[0].includes(`${target} is being written by another run`), lines[0]);
+        assertEquals(await Deno.readTextFile(target), precious);
+      } finally {
+        holder.close();
+      }
+    }),
+});
+
+Deno.test({
+  name: "predict: a drawing that cannot be written is named whole in its error line",
+  ignore,
+  fn: () =>
+    withTempDir(async (dir) => {
+      await Deno.copyFile(requireShared(...IMAGE_785), join(dir, "000000000785.jpg"));
+      // A folder where the drawing goes: the rename fails.
+      await Deno.mkdir(join(dir, "out", "000000000785.jpg"), { recursive: true });
+      // Run inside dir: the image is named 000000000785.jpg, the drawing out/000000000785.jpg,
+      // and the message about the drawing must keep its whole path.
+      const run = await runCli([
+        "predict",
+        "--models",
+        requireShared("models"),
+        "--backend",
+        "wasm",
+        "--no-flip",
+        "--quiet",
+        "000000000785.jpg",
+        "--draw",
+        "out",
+        "--out",
+        "r.json",
+      ], { cwd: dir });
+      assertCleanFailure(run, 1);
+      const line = nonEmptyLines(run.stderr).find((l) => l.includes("drawing"));
+      assert(
+        line?.startsWith(
+          "posekit: 000000000785.jpg: cannot write the drawing out/000000000785.jpg: ",
+        ),
+        describeRun(run),
+      );
+    }),
 });

@@ -50,7 +50,9 @@ Deno.test({
       const out = join(dir, "r.jsonl");
       const run = await runCli(predictArgs(...images, "--out", out));
       assertEquals(run.code, 0, describeRun(run));
-      const lines = (await Deno.readTextFile(out)).trimEnd().split("\n").map((l) => JSON.parse(l));
+      const [header, ...lines] = (await Deno.readTextFile(out)).trimEnd().split("\n")
+        .map((l) => JSON.parse(l));
+      assertEquals(Object.keys(header), ["posekit"], "a header line first");
       assertEquals(lines.map((l) => l.file), images);
       for (const line of lines) {
         assertEquals(Object.keys(line), ["file", "image_id", "people"]);
@@ -91,13 +93,13 @@ Deno.test({
       }
       child.kill("SIGKILL");
       await child.status;
-      const partial = (await Deno.readTextFile(out)).split("\n").length - 1;
+      const partial = (await Deno.readTextFile(out)).split("\n").length - 2; // less the header
       assert(partial > 0 && partial < 100, `killed after ${partial} of 100 lines`);
 
       const resumed = await runCli(predictArgs(...images, "--out", out, "--resume"));
       assertEquals(resumed.code, 0, describeRun(resumed));
       const lines = (await Deno.readTextFile(out)).trimEnd().split("\n");
-      assertEquals(lines.length, 100, "each image once");
+      assertEquals(lines.length, 1 + 100, "the header, then each image once");
       assertEquals(await merged(dir, out), await merged(dir, whole));
     });
   },
@@ -121,7 +123,7 @@ Deno.test({
       const sizes = await Promise.all(
         parts.map(async (p) => (await Deno.readTextFile(p)).trimEnd().split("\n").length),
       );
-      assertEquals(sizes, [5, 5], "disjoint halves");
+      assertEquals(sizes, [1 + 5, 1 + 5], "a header each, and disjoint halves");
       assertEquals(await merged(dir, ...parts), await merged(dir, whole));
       // The same split from a SLURM array's variables.
       const slurm = join(dir, "slurm1.jsonl");
@@ -154,14 +156,21 @@ Deno.test({
 });
 
 Deno.test({
-  name: "predict --out .jsonl: a model that cannot load leaves an existing file as it was",
+  name: "predict --out .jsonl --overwrite: a model that cannot load leaves the file as it was",
   ignore,
   async fn() {
     await withTempDir(async (dir) => {
       const out = join(dir, "keep.jsonl");
       await Deno.writeTextFile(out, '{"file":"a.jpg","image_id":1,"people":[]}\n');
       const run = await runCli(
-        predictArgs(...sharedImages(2), "--out", out, "--pose", join(dir, "nothere.onnx")),
+        predictArgs(
+          ...sharedImages(2),
+          "--out",
+          out,
+          "--overwrite",
+          "--pose",
+          join(dir, "nothere.onnx"),
+        ),
       );
       assertEquals(run.code, 1, describeRun(run));
       assertEquals(await Deno.readTextFile(out), '{"file":"a.jpg","image_id":1,"people":[]}\n');

@@ -55,8 +55,12 @@ interface FrameLine {
   people: { track_id: number; bbox: number[]; score: number; keypoints: number[] }[];
 }
 
+/** The records of a .jsonl output, after its header line. */
 async function readLines(path: string): Promise<FrameLine[]> {
-  return (await Deno.readTextFile(path)).trimEnd().split("\n").map((l) => JSON.parse(l));
+  const [header, ...lines] = (await Deno.readTextFile(path)).trimEnd().split("\n")
+    .map((l) => JSON.parse(l));
+  assertEquals(Object.keys(header), ["posekit"], "a header line first");
+  return lines;
 }
 
 Deno.test({

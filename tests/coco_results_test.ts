@@ -213,35 +213,56 @@ Deno.test("writeResultsAtomic writes one file with the file names, and no tempor
   });
 });
 
-Deno.test("temporary files of killed runs are removed by the next write; a live writer's stay", async () => {
+/** Sets a file's times an hour back: long past any age rule. */
+async function age(path: string): Promise<void> {
+  const hourAgo = new Date(Date.now() - 3600_000);
+  await Deno.utime(path, hourAgo, hourAgo);
+}
+
+Deno.test("only posekit's abandoned temporary files are removed: never a live writer's or a stranger's", async () => {
   await withTempDir(async (dir) => {
     const path = join(dir, "results.json");
-    // The writer's own pattern: .<name>.<pid>.<8 hex>.tmp. Linux pids stay below 2^22, so
-    // pid 2147483647 is a process that cannot exist: a run that was killed.
-    const killed = join(dir, ".results.json.2147483647.0badf00d.tmp");
-    // The parent of this test process is running: its temporary file may still be renamed.
-    const running = join(dir, `.results.json.${Deno.ppid}.12345678.tmp`);
-    // Not the writer's pattern (another name, or not 8 hex digits): never touched.
-    const otherName = join(dir, ".other.json.2147483647.0badf00d.tmp");
-    const userFile = join(dir, "notes.tmp");
-    for (const file of [killed, running, otherName, userFile]) await Deno.writeTextFile(file, "[");
-    // Untouched for an hour: abandoned even where /proc cannot tell (no --allow-all, macOS).
-    const hourAgo = new Date(Date.now() - 3600_000);
-    await Deno.utime(killed, hourAgo, hourAgo);
-    assert(
-      temporaryPathFor(path).startsWith(join(dir, `.results.json.${Deno.pid}.`)),
-      "the writer names its temporary files by this pattern",
-    );
-
-    await writeResultsAtomic(path, []);
-
-    assertEquals(await namesIn(dir), [
-      `.other.json.2147483647.0badf00d.tmp`,
+    const name = (token: string) => `.results.json.posekit-2147483647-${token}.tmp`;
+    // A run killed before its rename: posekit's name, nobody holds its lock, an hour old.
+    const killed = join(dir, name("0123456789abcdef"));
+    // A live writer (in another process as far as the lock goes: flock locks of two open
+    // files conflict even within one process), an hour into a slow write.
+    const live = join(dir, name("fedcba9876543210"));
+    // Just created: its writer may not have locked it yet.
+    const fresh = join(dir, name("00000000deadbeef"));
+    // Not posekit's: the pattern of older versions (a stranger may use it too), another
+    // target, a user's file.
+    const strangers = [
+      ".results.json.2147483647.0badf00d.tmp",
       `.results.json.${Deno.ppid}.12345678.tmp`,
+      ".other.json.posekit-2147483647-0123456789abcdef.tmp",
       "notes.tmp",
-      "results.json",
-    ]);
-    assertEquals(await removeStaleTemporaryFiles(path), [], "nothing left to remove");
+    ];
+    for (const file of [killed, live, fresh, ...strangers.map((n) => join(dir, n))]) {
+      await Deno.writeTextFile(file, "[");
+      if (file !== fresh) await age(file);
+    }
+    const writer = await Deno.open(live, { write: true });
+    try {
+      assert(await writer.tryLock(true), "the live writer holds its lock");
+      assert(
+        new RegExp(`^\\.results\\.json\\.posekit-${Deno.pid}-[0-9a-f]{16}\\.tmp$`)
+          .test(temporaryPathFor(path).slice(dir.length + 1)),
+        "the writer names its temporary files by this pattern",
+      );
+
+      await writeResultsAtomic(path, []);
+
+      assertEquals(
+        await namesIn(dir),
+        [...strangers, name("00000000deadbeef"), name("fedcba9876543210"), "results.json"].sort(),
+      );
+      assertEquals(await removeStaleTemporaryFiles(path), [], "nothing left to remove");
+    } finally {
+      writer.close();
+    }
+    // Once its writer is gone (the lock with it), the slow file is abandoned too.
+    assertEquals(await removeStaleTemporaryFiles(path), [live]);
   });
 });
 
@@ -262,14 +283,20 @@ Deno.test("writeResultsAtomic into a missing folder fails and writes nothing", a
 
 Deno.test("a --draw folder's temporary files of killed runs are removed; others stay", async () => {
   await withTempDir(async (dir) => {
-    const hourAgo = new Date(Date.now() - 3600_000);
-    const killedJpg = join(dir, ".a.jpg.2147483647.0badf00d.tmp");
-    const killedMp4 = join(dir, ".clip.mp4.2147483647.12345678.tmp");
-    const fresh = join(dir, `.b.jpg.${Deno.ppid}.abcdef01.tmp`);
+    const killedJpg = join(dir, ".a.jpg.posekit-2147483647-0123456789abcdef.tmp");
+    const killedMp4 = join(dir, ".clip.mp4.posekit-2147483647-0123456789abcdef.tmp");
+    const fresh = join(dir, `.b.jpg.posekit-${Deno.ppid}-abcdef0123456789.tmp`);
+    const older = join(dir, ".c.jpg.2147483647.0badf00d.tmp"); // not provably posekit's
     const drawing = join(dir, "a.jpg");
-    for (const file of [killedJpg, killedMp4, fresh, drawing]) await Deno.writeTextFile(file, "x");
-    for (const file of [killedJpg, killedMp4]) await Deno.utime(file, hourAgo, hourAgo);
+    for (const file of [killedJpg, killedMp4, fresh, older, drawing]) {
+      await Deno.writeTextFile(file, "x");
+    }
+    for (const file of [killedJpg, killedMp4, older]) await age(file);
     assertEquals((await removeStaleTemporaryFilesIn(dir)).sort(), [killedMp4, killedJpg].sort());
-    assertEquals(await namesIn(dir), [`.b.jpg.${Deno.ppid}.abcdef01.tmp`, "a.jpg"]);
+    assertEquals(await namesIn(dir), [
+      `.b.jpg.posekit-${Deno.ppid}-abcdef0123456789.tmp`,
+      ".c.jpg.2147483647.0badf00d.tmp",
+      "a.jpg",
+    ]);
   });
 });

@@ -6,14 +6,21 @@
 
 import { join } from "node:path";
 import {
+  formatJsonlHeader,
   formatJsonlLine,
+  type JsonlHeader,
   type JsonlRecord,
   jsonlRecordForFrame,
   jsonlRecordForImage,
   recordKey,
 } from "../lib/output/jsonl.ts";
 import {
+  JsonlBusyError,
   JsonlCorruptError,
+  JsonlExistsError,
+  JsonlForeignError,
+  JsonlOutput,
+  JsonlSettingsError,
   JsonlWriter,
   readJsonlProgress,
   scanJsonl,
@@ -30,6 +37,11 @@ function pose(keypoints: number[], box: [number, number, number, number], score:
 
 async function readText(path: string): Promise<string> {
   return await Deno.readTextFile(path);
+}
+
+/** The keys of still images named relative to this process's folder, as resume keys them. */
+function keys(...files: string[]): Set<string> {
+  return new Set(files.map((file) => recordKey({ file }, Deno.cwd())));
 }
 
 async function records(path: string): Promise<JsonlRecord[]> {
@@ -83,8 +95,8 @@ Deno.test("a video frame's line has frame and time, and a track id first in each
       `{"track_id":2,"bbox":[0,0,4,8],"score":0.5,"keypoints":[1,2,0.5]},` +
       `{"bbox":[1,1,1,1],"score":0.25,"keypoints":[3,4,1]}]}\n`,
   );
-  assertEquals(recordKey(record), "clip.mp4#4");
-  assertEquals(recordKey(A), "photos/a.jpg");
+  assertEquals(recordKey(record), '["clip.mp4",4]');
+  assertEquals(recordKey(A), '["photos/a.jpg"]');
 });
 
 Deno.test("records written and read back are the same, one line each", async () => {
@@ -98,7 +110,7 @@ Deno.test("records written and read back are the same, one line each", async () 
     assertEquals(await records(path), [A, B, C]);
     const progress = await readJsonlProgress(path);
     assertEquals(progress, {
-      done: new Set(["photos/a.jpg", "photos/b.jpg", "photos/c.jpg"]),
+      done: keys("photos/a.jpg", "photos/b.jpg", "photos/c.jpg"),
       records: 3,
       tornBytes: 0,
     });
@@ -139,7 +151,7 @@ Deno.test("resume: a torn last line is cut off the file and its image is not don
     await Deno.writeTextFile(path, formatJsonlLine(A) + formatJsonlLine(B) + torn);
 
     const progress = await readJsonlProgress(path);
-    assertEquals(progress.done, new Set(["photos/a.jpg", "photos/b.jpg"]));
+    assertEquals(progress.done, keys("photos/a.jpg", "photos/b.jpg"));
     assertEquals(progress.records, 2);
     assertEquals(progress.tornBytes, 40);
     assertEquals(await readText(path), formatJsonlLine(A) + formatJsonlLine(B));
@@ -158,7 +170,7 @@ Deno.test("resume: a last line that is complete but not JSON is torn too (zeros 
       const path = join(dir, "out.jsonl");
       await Deno.writeTextFile(path, formatJsonlLine(A) + tail);
       const progress = await readJsonlProgress(path);
-      assertEquals(progress.done, new Set(["photos/a.jpg"]));
+      assertEquals(progress.done, keys("photos/a.jpg"));
       assertEquals(progress.tornBytes, new TextEncoder().encode(tail).length);
       assertEquals(await readText(path), formatJsonlLine(A));
     }
@@ -241,6 +253,227 @@ Deno.test("lines longer than one read (1 MiB) are joined across reads", async ()
   });
 });
 
+/** A run's header: the settings predict records, in the folder `cwd`. */
+function header(cwd: string, changes: Partial<JsonlHeader> = {}): JsonlHeader {
+  return {
+    version: "0.1.0",
+    cwd,
+    detector: "rtmdet_nano_person",
+    pose: "simplepose_nano_256x192",
+    flip: true,
+    det_thr: 0.3,
+    ...changes,
+  };
+}
+
+Deno.test("an output starts with its header; readers skip it and give it to whoever asks", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "out.jsonl");
+    const output = await JsonlOutput.open(path, { resume: false, header: header(dir) });
+    await output.write(A);
+    await output.write(B);
+    await output.close();
+    assertEquals(
+      await readText(path),
+      formatJsonlHeader(header(dir)) + formatJsonlLine(A) + formatJsonlLine(B),
+    );
+    const headers: [JsonlHeader, number][] = [];
+    const seen: [string, JsonlHeader | undefined][] = [];
+    const scan = await scanJsonl(
+      path,
+      (record, _line, h) => seen.push([record.file, h]),
+      (h, line) => headers.push([h, line]),
+    );
+    assertEquals(headers, [[header(dir), 1]]);
+    assertEquals(seen, [["photos/a.jpg", header(dir)], ["photos/b.jpg", header(dir)]]);
+    assertEquals([scan.records, scan.headers], [2, 1]);
+    assertEquals((await readJsonlProgress(path)).header, header(dir));
+  });
+});
+
+Deno.test("resume with other models or options is refused, saying what differs; the file stays", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "out.jsonl");
+    const first = await JsonlOutput.open(path, { resume: false, header: header(dir) });
+    await first.write(A);
+    await first.close();
+    const before = await readText(path);
+    const other = header(dir, { detector: "yolox_nano", pose: "pp_tinypose_256x192", flip: false });
+    const error = await assertRejects(
+      () => JsonlOutput.open(path, { resume: true, header: other }),
+      JsonlSettingsError,
+    );
+    for (
+      const says of [
+        "header on line 1",
+        'detector "rtmdet_nano_person" there vs "yolox_nano" now',
+        "flip true there vs false now",
+        'pose "simplepose_nano_256x192" there vs "pp_tinypose_256x192" now',
+      ]
+    ) assert(error.message.includes(says), error.message);
+    assertEquals(await readText(path), before, "the file is left as it was");
+  });
+});
+
+Deno.test("resume with the same settings from elsewhere: its own header before its records", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "out.jsonl");
+    const first = await JsonlOutput.open(path, { resume: false, header: header(dir) });
+    await first.write(A);
+    await first.close();
+    // Another folder and version: the same job, but its relative paths mean other files.
+    const later = header(join(dir, "sub"), { version: "0.2.0" });
+    const resumed = await JsonlOutput.open(path, { resume: true, header: later });
+    await resumed.write(B);
+    await resumed.close();
+    assertEquals(
+      await readText(path),
+      formatJsonlHeader(header(dir)) + formatJsonlLine(A) + formatJsonlHeader(later) +
+        formatJsonlLine(B),
+    );
+    // The same run again adds no header.
+    const again = await JsonlOutput.open(path, { resume: true, header: later });
+    await again.write(C);
+    await again.close();
+    assertEquals((await readText(path)).split("\n").filter((l) => l.includes("posekit")).length, 2);
+    const progress = await readJsonlProgress(path);
+    assertEquals(
+      progress.done,
+      new Set(
+        [
+          join(dir, "photos/a.jpg"),
+          join(dir, "sub", "photos/b.jpg"),
+          join(dir, "sub", "photos/c.jpg"),
+        ]
+          .map((file) => recordKey({ file })),
+      ),
+    );
+  });
+});
+
+Deno.test("resume keys records by their resolved path: relative, absolute or with .. alike", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "out.jsonl");
+    const first = await JsonlOutput.open(path, { resume: false, header: header(dir) });
+    await first.write(A); // photos/a.jpg, relative to dir
+    await first.write({ ...B, file: join(dir, "photos", "b.jpg") }); // absolute
+    await first.write({ file: "https://example.com/c.jpg", image_id: 3, people: [] });
+    await first.close();
+    const resumed = await JsonlOutput.open(path, { resume: true, header: header("/elsewhere") });
+    try {
+      for (
+        const [file, base] of [
+          [join(dir, "photos", "a.jpg"), "/elsewhere"],
+          ["photos/./a.jpg", dir],
+          ["../photos/b.jpg", join(dir, "sub")],
+          ["https://example.com/c.jpg", "/elsewhere"],
+        ]
+      ) assert(resumed.done.has(recordKey({ file }, base)), `${file} from ${base} is done`);
+      assert(!resumed.done.has(recordKey({ file: "photos/a.jpg" }, "/elsewhere")), "other file");
+    } finally {
+      await resumed.close();
+    }
+  });
+});
+
+Deno.test("resume never cuts a file that holds no posekit line (no final newline)", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "notes.jsonl");
+    const contents = "my notes, not results, and no newline at the end";
+    await Deno.writeTextFile(path, contents);
+    await assertRejects(() => readJsonlProgress(path), JsonlForeignError, "holds no posekit");
+    await assertRejects(
+      () => JsonlOutput.open(path, { resume: true, header: header(dir) }),
+      JsonlForeignError,
+    );
+    assertEquals(await readText(path), contents, "the file is left as it was");
+  });
+});
+
+Deno.test("an output that writes nothing leaves no file behind, and an existing one as it was", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "out.jsonl");
+    await (await JsonlOutput.open(path, { resume: false, header: header(dir) })).close();
+    await assertRejects(() => Deno.stat(path), Deno.errors.NotFound);
+    await Deno.writeTextFile(path, formatJsonlLine(A));
+    const options = { resume: false, overwrite: true, header: header(dir) };
+    await (await JsonlOutput.open(path, options)).close();
+    assertEquals(await readText(path), formatJsonlLine(A));
+  });
+});
+
+Deno.test("an output that holds results needs resume or overwrite; overwrite starts it afresh", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "out.jsonl");
+    await Deno.writeTextFile(path, formatJsonlLine(A) + formatJsonlLine(B));
+    const error = await assertRejects(
+      () => JsonlOutput.open(path, { resume: false, header: header(dir) }),
+      JsonlExistsError,
+    );
+    assertEquals(
+      (error as JsonlExistsError).size,
+      (formatJsonlLine(A) + formatJsonlLine(B)).length,
+    );
+    assertEquals(await readText(path), formatJsonlLine(A) + formatJsonlLine(B), "left as it was");
+    const output = await JsonlOutput.open(path, {
+      resume: false,
+      overwrite: true,
+      header: header(dir),
+    });
+    await output.write(C);
+    await output.close();
+    assertEquals(await readText(path), formatJsonlHeader(header(dir)) + formatJsonlLine(C));
+    // An empty file is nothing to lose.
+    await Deno.writeTextFile(path, "");
+    await (await JsonlOutput.open(path, { resume: false, header: header(dir) })).close();
+  });
+});
+
+Deno.test("a second run on a file another run is writing is refused at once, and cuts nothing", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "out.jsonl");
+    const first = await JsonlOutput.open(path, { resume: false, header: header(dir) });
+    await first.write(A);
+    for (const options of [{ resume: true }, { resume: false, overwrite: true }]) {
+      await assertRejects(
+        () => JsonlOutput.open(path, { ...options, header: header(dir) }),
+        JsonlBusyError,
+        "being written by another run",
+      );
+    }
+    await assertRejects(() => JsonlWriter.open(path, { append: false }), JsonlBusyError);
+    await assertRejects(() => JsonlWriter.open(path, { append: true }), JsonlBusyError);
+    await first.write(B);
+    await first.close();
+    assertEquals(
+      await readText(path),
+      formatJsonlHeader(header(dir)) + formatJsonlLine(A) + formatJsonlLine(B),
+      "the first run's lines, whole and alone",
+    );
+    // Once the first run is done, the file is free.
+    const next = await JsonlOutput.open(path, { resume: true, header: header(dir) });
+    assertEquals(next.progress.records, 2);
+    await next.close();
+  });
+});
+
+Deno.test("an output that is a symbolic link is refused; its target is left as it was", async () => {
+  await withTempDir(async (dir) => {
+    const target = join(dir, "precious.jsonl");
+    await Deno.writeTextFile(target, formatJsonlLine(A));
+    const link = join(dir, "out.jsonl");
+    await Deno.symlink(target, link);
+    for (const options of [{ resume: true }, { resume: false, overwrite: true }]) {
+      await assertRejects(
+        () => JsonlOutput.open(link, { ...options, header: header(dir) }),
+        Error,
+        "symbolic link",
+      );
+    }
+    assertEquals(await readText(target), formatJsonlLine(A));
+  });
+});
+
 const CHILD = join(import.meta.dirname!, "support", "jsonl_writer_child.ts");
 
 function childCommand(path: string, count: number, delayMs: number, append: boolean) {
@@ -292,7 +525,7 @@ Deno.test({
       assert(kept >= acknowledged + 1, `every acknowledged record survives (kept ${kept})`);
       assert(kept < count, "the kill came before the end");
       const prefix = Array.from({ length: kept }, (_, i) => childRecord(i));
-      assertEquals(progress.done, new Set(prefix.map(recordKey)));
+      assertEquals(progress.done, new Set(prefix.map((r) => recordKey(r, Deno.cwd()))));
       const text = await readText(path);
       assert(text.endsWith("\n"), "after cutting a torn line off, the file ends with a newline");
       assertEquals(text, prefix.map(formatJsonlLine).join(""), "the file is a clean prefix");

@@ -7,7 +7,9 @@
 import { join } from "node:path";
 import { toCocoResults } from "../lib/coco/results.ts";
 import {
+  formatJsonlHeader,
   formatJsonlLine,
+  type JsonlHeader,
   type JsonlRecord,
   jsonlRecordForFrame,
   jsonlRecordForImage,
@@ -171,6 +173,78 @@ Deno.test("two videos' frames of one number share an image id: an error, not one
   });
 });
 
+/** A predict run's header, run in the folder `cwd`. */
+function header(cwd: string, changes: Partial<JsonlHeader> = {}): JsonlHeader {
+  return { version: "0.1.0", cwd, pose: "simplepose_nano_256x192", flip: true, ...changes };
+}
+
+Deno.test("inputs made with other models or options are refused, saying what differs", async () => {
+  await withTempDir(async (dir) => {
+    const a = join(dir, "a.jsonl");
+    const b = join(dir, "b.jsonl");
+    await writeJsonl(a, [recordOf(IMAGES[0])]);
+    await Deno.writeTextFile(a, formatJsonlHeader(header(dir)) + await Deno.readTextFile(a));
+    const other = header(dir, { pose: "pp_tinypose_256x192", flip: false });
+    await Deno.writeTextFile(b, formatJsonlHeader(other) + formatJsonlLine(recordOf(IMAGES[1])));
+    const error = await assertRejects(() => mergeJsonlFiles([a, b]), MergeConflictError);
+    for (
+      const says of [
+        `${b} line 1 and ${a} line 1 hold results made with different settings`,
+        `flip false in ${b} vs true in ${a}`,
+        `pose "pp_tinypose_256x192" in ${b} vs "simplepose_nano_256x192" in ${a}`,
+      ]
+    ) assert(error.message.includes(says), error.message);
+    // Another version or folder is the same job.
+    await Deno.writeTextFile(
+      b,
+      formatJsonlHeader(header("/elsewhere", { version: "9.9.9" })) +
+        formatJsonlLine(recordOf(IMAGES[1])),
+    );
+    assertEquals((await mergeJsonlFiles([a, b])).records, 2);
+  });
+});
+
+Deno.test("one image named relatively in one shard and absolutely in another is one image", async () => {
+  await withTempDir(async (dir) => {
+    const a = join(dir, "a.jsonl");
+    const b = join(dir, "b.jsonl");
+    const beach = recordOf(IMAGES[1]); // photos/beach.jpg, relative to /data
+    await Deno.writeTextFile(a, formatJsonlHeader(header("/data")) + formatJsonlLine(beach));
+    await Deno.writeTextFile(
+      b,
+      formatJsonlHeader(header("/data/photos/sub")) +
+        formatJsonlLine({ ...beach, file: "/data/photos/beach.jpg" }) +
+        formatJsonlLine({ ...beach, file: "../beach.jpg" }),
+    );
+    const merged = await mergeJsonlFiles([a, b]);
+    assertEquals([merged.records, merged.duplicates], [1, 2]);
+    assertEquals(merged.results.map((r) => r.file_name), ["photos/beach.jpg"]);
+    // Different people for it: a conflict, whatever the path looks like.
+    await Deno.writeTextFile(
+      b,
+      formatJsonlHeader(header("/data")) +
+        formatJsonlLine({ ...beach, file: "/data/photos/./beach.jpg", people: [] }),
+    );
+    await assertRejects(() => mergeJsonlFiles([a, b]), MergeConflictError, "different people");
+  });
+});
+
+Deno.test("files without a header merge as before; beside headed ones they are listed", async () => {
+  await withTempDir(async (dir) => {
+    const a = join(dir, "a.jsonl");
+    const b = join(dir, "b.jsonl");
+    await writeJsonl(a, [recordOf(IMAGES[0])]);
+    await writeJsonl(b, [recordOf(IMAGES[1])]);
+    assertEquals((await mergeJsonlFiles([a, b])).unchecked, []);
+    await Deno.writeTextFile(
+      b,
+      formatJsonlHeader(header(dir)) + formatJsonlLine(recordOf(IMAGES[1])),
+    );
+    const merged = await mergeJsonlFiles([a, b]);
+    assertEquals([merged.records, merged.unchecked], [2, [a]]);
+  });
+});
+
 const MERGE_CLI = join(REPO_DIR, "cli", "merge.ts");
 
 /** Runs cli/merge.ts with the permissions of `deno task merge`. */
@@ -258,5 +332,52 @@ Deno.test("merge command: a torn last line is a warning, the rest is merged, exi
       JSON.parse(await Deno.readTextFile(join(dir, "r.json"))),
       oneRunResults([IMAGES[0]]),
     );
+  });
+});
+
+Deno.test("merge command: a number that is not finite (1e999) is an error naming file and line", async () => {
+  await withTempDir(async (dir) => {
+    const good = formatJsonlLine(recordOf(IMAGES[0]));
+    for (
+      const [line, says] of [
+        [
+          '{"file":"b.jpg","image_id":2,"people":[{"bbox":[1,2,3,4],"score":1e999,"keypoints":[]}]}',
+          "people[0].score is not a finite number",
+        ],
+        [
+          '{"file":"b.jpg","image_id":2,"people":[{"bbox":[1,-1e999,3,4],"score":1,"keypoints":[]}]}',
+          "people[0].bbox[1] is not a finite number",
+        ],
+        [
+          '{"file":"b.jpg","image_id":2,"people":[{"bbox":[1,2,3,4],"score":1,"keypoints":[1,2,1e400]}]}',
+          "people[0].keypoints[2] is not a finite number",
+        ],
+      ]
+    ) {
+      // In the middle, and as the last line (JSON that is not a record is not a torn line).
+      for (const contents of [good + line + "\n" + good, good + line + "\n"]) {
+        await Deno.writeTextFile(join(dir, "a.jsonl"), contents);
+        const run = await runMerge(["a.jsonl", "--out", "r.json"], dir);
+        assertEquals(run.code, 1, run.stderr);
+        assert(run.stderr.includes("a.jsonl: line 2 is corrupt"), run.stderr);
+        assert(run.stderr.includes(says), run.stderr);
+        assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), ["a.jsonl"], "nothing written");
+      }
+    }
+  });
+});
+
+Deno.test("a still image named like a frame (a.mp4#3) is not that frame of the video", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "mixed.jsonl");
+    const still = jsonlRecordForImage("a.mp4#3", 1300000000, [pose(1, 0.5)]);
+    const frame = jsonlRecordForFrame("a.mp4", 3, 3, 0.12, [pose(2, 0.25)], [1]);
+    await writeJsonl(path, [still, frame]);
+    const merged = await mergeJsonlFiles([path]);
+    assertEquals([merged.records, merged.duplicates], [2, 0]);
+    assertEquals(merged.results.map((r) => [r.file_name, r.frame]), [["a.mp4", 3], [
+      "a.mp4#3",
+      undefined,
+    ]]);
   });
 });

@@ -5,13 +5,23 @@
  * Crash safety: each line is handed to the OS in one `write` call before `write()` resolves,
  * so killing the process leaves at most one torn line, the last. `readJsonlProgress` finds it
  * and cuts it off; every earlier line is complete.
+ *
+ * `JsonlOutput` is predict's `--out FILE.jsonl`: the header line (`JsonlHeader`: the models and
+ * options of the run) first, a resumed file checked against it, records keyed by normalised
+ * paths so that a resume matches them however the inputs were named.
  */
 
 import {
+  describeHeaderDifferences,
+  formatJsonlHeader,
   formatJsonlLine,
+  type HeaderDifference,
+  headerDifferences,
+  type JsonlHeader,
+  type JsonlLine,
   type JsonlRecord,
   JsonlRecordError,
-  parseJsonlRecord,
+  parseJsonlLine,
   recordKey,
 } from "../output/jsonl.ts";
 
@@ -27,9 +37,37 @@ export interface JsonlWriterOptions {
   append: boolean;
 }
 
+/** Another run is writing the file: it holds the file's lock. */
+export class JsonlBusyError extends Error {
+  constructor(readonly path: string) {
+    super(
+      `${path} is being written by another run (it holds the file's lock): wait for that run ` +
+        `to finish, or choose another output`,
+    );
+  }
+}
+
+/**
+ * Takes `file`'s exclusive lock for as long as it stays open (`Deno.FsFile.tryLock`: flock on
+ * Unix, which the kernel drops when the process dies, so a killed run never leaves a stale
+ * lock). Two runs appending to one file would interleave their lines and corrupt it mid-file:
+ * the second one gets `JsonlBusyError` at once instead of waiting. On a file system that
+ * cannot lock, the file is written unguarded, as before locks.
+ */
+async function lockOutput(file: Deno.FsFile, path: string): Promise<void> {
+  let locked: boolean;
+  try {
+    locked = await file.tryLock(true);
+  } catch {
+    return;
+  }
+  if (!locked) throw new JsonlBusyError(path);
+}
+
 /**
  * Writes JSONL records to a file, one line per `write`, each handed to the OS before the call
- * resolves. Keeps nothing per record. Calls may overlap (several workers): lines are written
+ * resolves. Keeps nothing per record. The file is locked while the writer is open
+ * (`JsonlBusyError` when another run holds it). Calls may overlap (several workers): lines are written
  * one after the other in call order, never interleaved.
  *
  * @example Resumable results
@@ -40,6 +78,7 @@ export interface JsonlWriterOptions {
  *   JsonlWriter,
  *   PosePipeline,
  *   readJsonlProgress,
+ *   recordKey,
  * } from "@posekit/posekit";
  *
  * const files = ["a.jpg", "b.jpg"];
@@ -47,7 +86,7 @@ export interface JsonlWriterOptions {
  * const writer = await JsonlWriter.open("results.jsonl", { append: progress.records > 0 });
  * const pipeline = await PosePipeline.create();
  * for (const file of files) {
- *   if (progress.done.has(file)) continue; // done by an earlier run
+ *   if (progress.done.has(recordKey({ file }, Deno.cwd()))) continue; // done by an earlier run
  *   const poses = await pipeline.runBytes(await Deno.readFile(file), "detector", file);
  *   await writer.write(jsonlRecordForImage(file, imageIdForPath(file), poses));
  * }
@@ -68,14 +107,20 @@ export class JsonlWriter {
     if (options.append) await checkEndsWithNewline(path);
     let file: Deno.FsFile;
     try {
+      // Emptied only once locked: another run's file is never cut.
       file = await Deno.open(
         path,
-        options.append
-          ? { append: true, create: true }
-          : { write: true, create: true, truncate: true },
+        options.append ? { append: true, create: true } : { write: true, create: true },
       );
     } catch (error) {
       throw new Error(`cannot write ${path}: ${(error as Error).message}`);
+    }
+    try {
+      await lockOutput(file, path);
+      if (!options.append) await file.truncate(0);
+    } catch (error) {
+      file.close();
+      throw error;
     }
     return new JsonlWriter(file, path);
   }
@@ -86,14 +131,34 @@ export class JsonlWriter {
   }
 
   /**
+   * Writes through `file`, opened for writing and positioned by the caller (`JsonlOutput`
+   * writes through the handle it checked the file with). `close` closes it.
+   */
+  static fromOpenFile(file: Deno.FsFile, path: string): JsonlWriter {
+    return new JsonlWriter(file, path);
+  }
+
+  /**
    * Writes `record` as one line. Resolves once the whole line is with the OS (it then
    * survives the process being killed; `close` makes it survive a power loss too). After a
    * failed write every later write fails with the same error, so that no line follows a
    * partial one.
    */
   write(record: JsonlRecord): Promise<void> {
+    return this.writeLine(formatJsonlLine(record), true);
+  }
+
+  /**
+   * Writes a header line (`JsonlHeader`): the models and options that shape the records
+   * after it. Not counted in `records`.
+   */
+  writeHeader(header: JsonlHeader): Promise<void> {
+    return this.writeLine(formatJsonlHeader(header), false);
+  }
+
+  private writeLine(line: string, isRecord: boolean): Promise<void> {
     if (this.closed) return Promise.reject(new Error(`${this.path}: writer is closed`));
-    const bytes = new TextEncoder().encode(formatJsonlLine(record));
+    const bytes = new TextEncoder().encode(line);
     const next = this.queue.then(async () => {
       if (this.failure) throw this.failure;
       try {
@@ -101,7 +166,7 @@ export class JsonlWriter {
         for (let offset = 0; offset < bytes.length;) {
           offset += await this.file.write(bytes.subarray(offset));
         }
-        this.written++;
+        if (isRecord) this.written++;
       } catch (error) {
         this.failure = new Error(`cannot write ${this.path}: ${(error as Error).message}`);
         throw this.failure;
@@ -154,6 +219,8 @@ async function checkEndsWithNewline(path: string): Promise<void> {
 export interface JsonlScan {
   /** Complete, valid records. */
   records: number;
+  /** Header lines (`JsonlHeader`) read. */
+  headers: number;
   /** Bytes of the file up to and including the last complete line's "\n". */
   validBytes: number;
   /** Bytes after that: a torn last line (0 when the file ends cleanly). */
@@ -174,14 +241,16 @@ const CHUNK_BYTES = 1 << 20;
 
 /**
  * Reads a JSONL results file line by line without holding it in memory, calling `onRecord`
- * for each complete record in file order. Empty lines are skipped. The last line is torn when
- * it lacks its "\n" or is not valid JSON (a kill while writing it); it is reported in the
- * result, not passed on. A line before the last that is not a valid record throws
- * `JsonlCorruptError`. Does not change the file.
+ * for each complete record in file order, with the header that applies to it (the last one
+ * before it, undefined in a file without one), and `onHeader` for each header line. Empty
+ * lines are skipped. The last line is torn when it lacks its "\n" or is not valid JSON (a
+ * kill while writing it); it is reported in the result, not passed on. A line before the last
+ * that is neither a record nor a header throws `JsonlCorruptError`. Does not change the file.
  */
 export async function scanJsonl(
   path: string,
-  onRecord: (record: JsonlRecord, line: number) => void,
+  onRecord: (record: JsonlRecord, line: number, header: JsonlHeader | undefined) => void,
+  onHeader?: (header: JsonlHeader, line: number) => void,
 ): Promise<JsonlScan> {
   let file: Deno.FsFile;
   try {
@@ -189,6 +258,21 @@ export async function scanJsonl(
   } catch (error) {
     throw new Error(`cannot read ${path}: ${describeOpenError(error)}`);
   }
+  try {
+    return await scanOpenFile(file, path, onRecord, onHeader);
+  } finally {
+    file.close();
+  }
+}
+
+/** `scanJsonl` on a file already open for reading, from its start. */
+async function scanOpenFile(
+  file: Deno.FsFile,
+  path: string,
+  onRecord: (record: JsonlRecord, line: number, header: JsonlHeader | undefined) => void,
+  onHeader?: (header: JsonlHeader, line: number) => void,
+): Promise<JsonlScan> {
+  await file.seek(0, Deno.SeekMode.Start);
   const decoder = new TextDecoder("utf-8", { fatal: true });
   const chunk = new Uint8Array(CHUNK_BYTES);
   let pending: Uint8Array[] = []; // bytes of the line being read, across reads
@@ -196,11 +280,13 @@ export async function scanJsonl(
   let lineNumber = 0;
   let validBytes = 0;
   let records = 0;
+  let headers = 0;
+  let header: JsonlHeader | undefined;
   // A complete line is only known not to be the last once another one follows it, so each
   // is held back one step: a bad last line is torn, a bad earlier one is corruption.
   let held: { text: string; line: number; end: number } | undefined;
 
-  const parse = (text: string, line: number): JsonlRecord | string => {
+  const parse = (text: string, line: number): JsonlLine | string => {
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -208,13 +294,24 @@ export async function scanJsonl(
       return "not valid JSON";
     }
     try {
-      return parseJsonlRecord(value);
+      return parseJsonlLine(value);
     } catch (error) {
       if (error instanceof JsonlRecordError) {
         throw new JsonlCorruptError(path, line, error.message);
       }
       throw error;
     }
+  };
+  const accept = (parsed: JsonlLine, entry: { line: number; end: number }) => {
+    if (parsed.header) {
+      header = parsed.header;
+      headers++;
+      onHeader?.(parsed.header, entry.line);
+    } else {
+      onRecord(parsed.record, entry.line, header);
+      records++;
+    }
+    validBytes = entry.end;
   };
   const release = (entry: { text: string; line: number; end: number }) => {
     const result = parse(entry.text, entry.line);
@@ -224,75 +321,74 @@ export async function scanJsonl(
         : "";
       throw new JsonlCorruptError(path, entry.line, result + hint);
     }
-    onRecord(result, entry.line);
-    records++;
-    validBytes = entry.end;
+    accept(result, entry);
   };
 
-  try {
-    let position = 0;
-    for (;;) {
-      let n: number | null;
+  let position = 0;
+  for (;;) {
+    let n: number | null;
+    try {
+      n = await file.read(chunk);
+    } catch (error) {
+      throw new Error(`cannot read ${path}: ${describeOpenError(error)}`);
+    }
+    if (n === null) break;
+    let start = 0;
+    for (let i = 0; i < n; i++) {
+      if (chunk[i] !== NEWLINE) continue;
+      const piece = chunk.subarray(start, i);
+      const bytes = pendingLength === 0
+        ? piece
+        : concat([...pending, piece], pendingLength + i - start);
+      pending = [];
+      pendingLength = 0;
+      start = i + 1;
+      lineNumber++;
+      let text: string;
       try {
-        n = await file.read(chunk);
-      } catch (error) {
-        throw new Error(`cannot read ${path}: ${describeOpenError(error)}`);
+        text = decoder.decode(bytes);
+      } catch {
+        text = "\uFFFD"; // invalid UTF-8 is not valid JSON either
       }
-      if (n === null) break;
-      let start = 0;
-      for (let i = 0; i < n; i++) {
-        if (chunk[i] !== NEWLINE) continue;
-        const piece = chunk.subarray(start, i);
-        const bytes = pendingLength === 0
-          ? piece
-          : concat([...pending, piece], pendingLength + i - start);
-        pending = [];
-        pendingLength = 0;
-        start = i + 1;
-        lineNumber++;
-        let text: string;
-        try {
-          text = decoder.decode(bytes);
-        } catch {
-          text = "\uFFFD"; // invalid UTF-8 is not valid JSON either
-        }
-        if (held) release(held);
-        held = undefined;
-        if (text.trim() === "") {
-          validBytes = position + i + 1;
-          continue;
-        }
-        held = { text, line: lineNumber, end: position + i + 1 };
+      if (held) release(held);
+      held = undefined;
+      if (text.trim() === "") {
+        validBytes = position + i + 1;
+        continue;
       }
-      if (start < n) {
-        pending.push(chunk.slice(start, n));
-        pendingLength += n - start;
-      }
-      position += n;
+      held = { text, line: lineNumber, end: position + i + 1 };
     }
-    const tornLine = pendingLength > 0 ? lineNumber + 1 : undefined;
-    if (held) {
-      if (tornLine !== undefined) release(held);
-      else {
-        const result = parse(held.text, held.line);
-        if (typeof result === "string") {
-          // The last line, complete but not JSON: torn as well.
-          return { records, validBytes, tornBytes: position - validBytes, tornLine: held.line };
-        }
-        onRecord(result, held.line);
-        records++;
-        validBytes = held.end;
-      }
+    if (start < n) {
+      pending.push(chunk.slice(start, n));
+      pendingLength += n - start;
     }
-    return {
-      records,
-      validBytes,
-      tornBytes: position - validBytes,
-      ...(tornLine === undefined ? {} : { tornLine }),
-    };
-  } finally {
-    file.close();
+    position += n;
   }
+  const tornLine = pendingLength > 0 ? lineNumber + 1 : undefined;
+  if (held) {
+    if (tornLine !== undefined) release(held);
+    else {
+      const result = parse(held.text, held.line);
+      if (typeof result === "string") {
+        // The last line, complete but not JSON: torn as well.
+        return {
+          records,
+          headers,
+          validBytes,
+          tornBytes: position - validBytes,
+          tornLine: held.line,
+        };
+      }
+      accept(result, held);
+    }
+  }
+  return {
+    records,
+    headers,
+    validBytes,
+    tornBytes: position - validBytes,
+    ...(tornLine === undefined ? {} : { tornLine }),
+  };
 }
 
 function describeOpenError(error: unknown): string {
@@ -314,35 +410,272 @@ function concat(parts: Uint8Array[], length: number): Uint8Array {
 
 /** What a JSONL file already holds, for `--resume`. */
 export interface JsonlProgress {
-  /** `recordKey` of every complete record: the images (and frames) already done. */
+  /**
+   * `recordKey(record, base)` of every complete record: the images (and frames) already done.
+   * `base` is the `cwd` of the header before the record, else `ReadJsonlProgressOptions.base`
+   * (default: this process's folder); look inputs up with `recordKey(input, Deno.cwd())`.
+   */
   done: Set<string>;
   /** Complete records in the file (a key recorded twice counts twice). */
   records: number;
   /** Bytes of the torn last line that were cut off (0 when the file ended cleanly). */
   tornBytes: number;
+  /** The file's last header (undefined when it has none: written before posekit had them). */
+  header?: JsonlHeader;
+}
+
+/** Options of `readJsonlProgress`. */
+export interface ReadJsonlProgressOptions {
+  /** The folder relative paths of records without a header are relative to (default: cwd). */
+  base?: string;
+  /**
+   * The settings of the run about to resume: every header in the file must agree with them
+   * (`headerDifferences`), else `JsonlSettingsError`.
+   */
+  expect?: JsonlHeader;
+}
+
+/** A file whose records were made with other settings than the run that wants to add to it. */
+export class JsonlSettingsError extends Error {
+  constructor(
+    readonly path: string,
+    readonly line: number,
+    readonly differences: HeaderDifference[],
+  ) {
+    super(
+      `${path} holds results made with other settings (header on line ${line}): ` +
+        describeHeaderDifferences(differences, "there", "now"),
+    );
+  }
+}
+
+/** An output that is not empty, opened without `resume` or `overwrite`. */
+export class JsonlExistsError extends Error {
+  constructor(readonly path: string, readonly size: number) {
+    super(`${path} already holds ${size} bytes of results`);
+  }
+}
+
+/**
+ * A file that holds no posekit line at all, only something that is not one: not a results
+ * file, so it is neither resumed nor cut.
+ */
+export class JsonlForeignError extends Error {
+  constructor(readonly path: string) {
+    super(
+      `${path} holds no posekit results (no complete record or header, and a last line that ` +
+        `is not one): it was left as it is`,
+    );
+  }
 }
 
 /**
  * Reads an existing JSONL output before resuming into it: the keys of the records it holds,
- * and a torn last line, which is cut off the file (so appending continues on a clean line
- * and that image is done again). A missing file is no progress. A corrupt line before the
- * last throws `JsonlCorruptError` naming the file and line.
+ * its last header, and a torn last line, which is cut off the file (so appending continues on
+ * a clean line and that image is done again). A missing file is no progress. A corrupt line
+ * before the last throws `JsonlCorruptError` naming the file and line; headers whose settings
+ * differ from `options.expect` throw `JsonlSettingsError`; a file with no posekit line (a
+ * foreign file without a final newline, which would otherwise look torn) throws
+ * `JsonlForeignError` and is not cut.
  */
-export async function readJsonlProgress(path: string): Promise<JsonlProgress> {
-  const done = new Set<string>();
+export async function readJsonlProgress(
+  path: string,
+  options: ReadJsonlProgressOptions = {},
+): Promise<JsonlProgress> {
+  let file: Deno.FsFile;
   try {
-    await Deno.stat(path);
+    file = await Deno.open(path, { read: true });
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return { done, records: 0, tornBytes: 0 };
-    throw new Error(`cannot read ${path}: ${(error as Error).message}`);
+    if (error instanceof Deno.errors.NotFound) {
+      return { done: new Set(), records: 0, tornBytes: 0 };
+    }
+    throw new Error(`cannot read ${path}: ${describeOpenError(error)}`);
   }
-  const scan = await scanJsonl(path, (record) => done.add(recordKey(record)));
+  try {
+    return await progressOf(file, path, options, (bytes) => Deno.truncate(path, bytes));
+  } finally {
+    file.close();
+  }
+}
+
+/** `readJsonlProgress` on an open file; `cut` shortens the file to its valid bytes. */
+async function progressOf(
+  file: Deno.FsFile,
+  path: string,
+  options: ReadJsonlProgressOptions,
+  cut: (bytes: number) => Promise<void>,
+): Promise<JsonlProgress> {
+  const done = new Set<string>();
+  const base = options.base ?? Deno.cwd();
+  const headers: { header: JsonlHeader; line: number }[] = [];
+  const scan = await scanOpenFile(
+    file,
+    path,
+    (record, _line, header) => done.add(recordKey(record, header?.cwd ?? base)),
+    (header, line) => headers.push({ header, line }),
+  );
+  if (scan.tornBytes > 0 && scan.records === 0 && scan.headers === 0) {
+    throw new JsonlForeignError(path);
+  }
+  if (options.expect) {
+    for (const { header, line } of headers) {
+      const differences = headerDifferences(header, options.expect);
+      if (differences.length > 0) throw new JsonlSettingsError(path, line, differences);
+    }
+  }
   if (scan.tornBytes > 0) {
     try {
-      await Deno.truncate(path, scan.validBytes);
+      await cut(scan.validBytes);
     } catch (error) {
       throw new Error(`cannot cut the torn last line off ${path}: ${(error as Error).message}`);
     }
   }
-  return { done, records: scan.records, tornBytes: scan.tornBytes };
+  const header = headers.at(-1)?.header;
+  return { done, records: scan.records, tornBytes: scan.tornBytes, ...(header ? { header } : {}) };
+}
+
+/** Options of `JsonlOutput.open`. */
+export interface JsonlOutputOptions {
+  /**
+   * Keep the file's records (their images are skipped: `done`) and append after them; the
+   * file's headers must agree with `header`.
+   */
+  resume: boolean;
+  /**
+   * Start the file afresh (from the first write on) even though it holds something. Without
+   * `resume` or `overwrite`, a file that is not empty is refused (`JsonlExistsError`): a
+   * finished job run again by mistake must not lose its results.
+   */
+  overwrite?: boolean;
+  /**
+   * This run's header, with its `cwd`: written as the first line of a new file, and before
+   * this run's records in a resumed one unless the file's last header is the same.
+   */
+  header: JsonlHeader;
+}
+
+/**
+ * A `.jsonl` output of predict: checked (and with `resume`, read) when opened, before any
+ * model is loaded, but changed only from the first `write`: a run that fails before it
+ * leaves an existing file as it was (a file this run created is removed again).
+ */
+export class JsonlOutput {
+  private starting: Promise<JsonlWriter> | undefined;
+  private closed = false;
+
+  private constructor(
+    /** The output path. */
+    readonly path: string,
+    private readonly file: Deno.FsFile,
+    /** What the file held (with `resume`; else nothing). */
+    readonly progress: JsonlProgress,
+    private readonly header: JsonlHeader,
+    private readonly resume: boolean,
+    private readonly created: boolean,
+  ) {}
+
+  /**
+   * Opens `path` (created when missing; a symbolic link is refused) and locks it until
+   * `close` (`JsonlBusyError` when another run holds it). With `resume`, reads its progress (see
+   * `readJsonlProgress`: a torn last line is cut off; `JsonlSettingsError`,
+   * `JsonlForeignError` and `JsonlCorruptError` leave the file as it is); with neither
+   * `resume` nor `overwrite`, a file that is not empty throws `JsonlExistsError`.
+   */
+  static async open(path: string, options: JsonlOutputOptions): Promise<JsonlOutput> {
+    // Written in place, a link would be written through into its target.
+    if (await Deno.lstat(path).then((info) => info.isSymlink, () => false)) {
+      throw new Error(`${path} is a symbolic link: posekit does not write through links`);
+    }
+    let created = false;
+    let file: Deno.FsFile;
+    try {
+      try {
+        file = await Deno.open(path, { read: true, write: true, createNew: true });
+        created = true;
+      } catch (error) {
+        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+        file = await Deno.open(path, { read: true, write: true });
+      }
+    } catch (error) {
+      throw new Error(`cannot write ${path}: ${describeOpenError(error)}`);
+    }
+    try {
+      await lockOutput(file, path);
+    } catch (error) {
+      file.close(); // another run's file, even one it has just created: left to it
+      throw error;
+    }
+    try {
+      if (options.resume && options.overwrite) {
+        throw new Error("resume and overwrite exclude each other");
+      }
+      if (!options.resume && !options.overwrite) {
+        const { size } = await file.stat();
+        if (size > 0) throw new JsonlExistsError(path, size);
+      }
+      const progress = options.resume
+        ? await progressOf(
+          file,
+          path,
+          { base: options.header.cwd, expect: options.header },
+          (bytes) => file.truncate(bytes),
+        )
+        : { done: new Set<string>(), records: 0, tornBytes: 0 };
+      return new JsonlOutput(path, file, progress, options.header, options.resume, created);
+    } catch (error) {
+      if (created) await Deno.remove(path).catch(() => {});
+      file.close();
+      throw error;
+    }
+  }
+
+  /** Keys of the records already in the file (see `JsonlProgress.done`). */
+  get done(): ReadonlySet<string> {
+    return this.progress.done;
+  }
+
+  /** Writes one record (the first write starts the file: see `JsonlOutputOptions`). */
+  async write(record: JsonlRecord): Promise<void> {
+    if (this.closed) throw new Error(`${this.path}: output is closed`);
+    this.starting ??= this.start();
+    await (await this.starting).write(record);
+  }
+
+  private async start(): Promise<JsonlWriter> {
+    try {
+      if (!this.resume) await this.file.truncate(0);
+      const end = await this.file.seek(0, Deno.SeekMode.End);
+      const writer = JsonlWriter.fromOpenFile(this.file, this.path);
+      const last = this.progress.header;
+      if (end === 0 || !last || !sameRun(last, this.header)) {
+        await writer.writeHeader(this.header);
+      }
+      return writer;
+    } catch (error) {
+      throw new Error(`cannot write ${this.path}: ${(error as Error).message}`);
+    }
+  }
+
+  /**
+   * Waits for pending writes, syncs and closes the file (which releases its lock). A file
+   * this run created and never wrote to is removed, before the lock is released.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const writer = await this.starting?.catch(() => undefined);
+    if (writer) return await writer.close();
+    try {
+      if (this.created && this.starting === undefined) {
+        await Deno.remove(this.path).catch(() => {});
+      }
+    } finally {
+      this.file.close();
+    }
+  }
+}
+
+/** Headers of the same settings, version and folder: a resumed run needs no header of its own. */
+function sameRun(a: JsonlHeader, b: JsonlHeader): boolean {
+  return headerDifferences(a, b).length === 0 && a.version === b.version && a.cwd === b.cwd;
 }

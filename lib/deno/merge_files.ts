@@ -31,12 +31,21 @@ export interface MergeResult {
   duplicates: number;
   /** Torn last lines that were ignored (the images they held are missing). */
   torn: TornLine[];
+  /**
+   * Inputs with records but no header (written before posekit recorded its settings): their
+   * settings could not be checked against the others' (listed only when some input has a
+   * header: when none has, there is nothing to check against).
+   */
+  unchecked: string[];
 }
 
 /**
  * Reads JSONL files (read-only; a torn last line is reported in `torn` and skipped, not cut
  * off) and merges their records into COCO results: see `RecordMerger` for duplicates and
- * conflicts, and the module comment for the order. A corrupt line before the last throws
+ * conflicts, and the module comment for the order. Every header must name the same settings
+ * (models and options), else `MergeConflictError` says what differs; records are keyed by
+ * their path resolved against their header's `cwd`, so one image named relatively in one
+ * file and absolutely in another is one image. A corrupt line before the last throws
  * `JsonlCorruptError`; conflicts throw `MergeConflictError`. Holds the merged records in
  * memory (the output is one array); the files are read line by line.
  *
@@ -58,8 +67,18 @@ export async function mergeJsonlFiles(
 ): Promise<MergeResult> {
   const merger = new RecordMerger();
   const torn: TornLine[] = [];
+  const unchecked: string[] = [];
   for (const path of paths) {
-    const scan = await scanJsonl(path, (record, line) => merger.add(record, { file: path, line }));
+    let recordsBeforeHeader = 0;
+    const scan = await scanJsonl(
+      path,
+      (record, line, header) => {
+        if (!header) recordsBeforeHeader++;
+        merger.add(record, { file: path, line }, header?.cwd);
+      },
+      (header, line) => merger.addHeader(header, { file: path, line }),
+    );
+    if (recordsBeforeHeader > 0) unchecked.push(path);
     if (scan.tornBytes > 0) {
       torn.push({ file: path, line: scan.tornLine ?? scan.records + 1, bytes: scan.tornBytes });
     }
@@ -70,5 +89,6 @@ export async function mergeJsonlFiles(
     records: records.length,
     duplicates: merger.duplicates,
     torn,
+    unchecked: merger.hasHeaders ? unchecked : [],
   };
 }

@@ -34,12 +34,15 @@ export interface CropGeometry {
 
 /**
  * The crop geometry of each box, or null for a box that cannot be cropped (no area,
- * non-finite or absurdly large values): such a box is skipped, not fatal for its image.
+ * non-finite or absurdly large values, a score that is not finite): such a box is skipped,
+ * not fatal for its image.
  */
 export function cropGeometry(box: Box, spec: CropSpec): CropGeometry | null {
   const values = [box.x1, box.y1, box.x2, box.y2];
   // Beyond 2^31 px a box is no real person box, and float maths would lose all precision.
   if (!values.every((v) => Number.isFinite(v) && Math.abs(v) < 2 ** 31)) return null;
+  // Its score becomes the person's: one that is not finite could be neither ranked nor written.
+  if (!Number.isFinite(box.score)) return null;
   if (!(box.x2 > box.x1 && box.y2 > box.y1)) return null;
   const region = boxToCropRegion(box, spec.aspectRatio, spec.padding);
   try {

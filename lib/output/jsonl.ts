@@ -11,11 +11,22 @@
  * (`"people": []`): the line is what records the image as done. Numbers are rounded as in
  * COCO results (`toCocoResults`: 3 decimals for coordinates, 6 for scores).
  *
+ * Header: a file written by posekit starts with one line that is not a record,
+ *   {"posekit": {"version": "0.1.0", "cwd": "/data", "detector": "rtmdet_nano_person",
+ *    "pose": "simplepose_nano_256x192", "flip": true, "det_thr": 0.3, …}}
+ * naming the models and the options that shape the results (`JsonlHeader`), so that `--resume`
+ * and `merge` can refuse to mix the results of two settings in one file or one merge, and the
+ * folder the run ran in (`cwd`), against which its relative `file` paths are resolved into
+ * record keys. A resumed run that ran elsewhere (another `cwd`, another version) appends its
+ * own header before its records: a header applies to the records after it. Files without a
+ * header (written before posekit had them) stay readable; their settings cannot be checked.
+ *
  * This file is the record format; `lib/deno/jsonl_file.ts` writes and scans the files.
  */
 
 import { toCocoResults } from "../coco/results.ts";
 import type { Pose } from "../types.ts";
+import { resolvePath } from "../util/paths.ts";
 
 /** One person of a JSONL record. */
 export interface JsonlPerson {
@@ -104,12 +115,26 @@ function peopleOf(imageId: number, poses: readonly Pose[]): JsonlPerson[] {
 }
 
 /**
- * The key that identifies what a record covers: its `file` for a still image,
- * `${file}#${frame}` for a video frame. Resume skips the keys already present; merge keeps
- * one record per key.
+ * A record's `file` as a key: a local path is made absolute against `base` (the folder the
+ * run that wrote it ran in) and normalised (`resolvePath`), so that `photos/a.jpg` written by a
+ * run in `/data` and `/data/photos/a.jpg` are one image; `-` (stdin) and URLs stay as they are.
+ * Without `base` the file is taken as written.
  */
-export function recordKey(record: Pick<JsonlRecord, "file" | "frame">): string {
-  return record.frame === undefined ? record.file : `${record.file}#${record.frame}`;
+export function normalisedFile(file: string, base?: string): string {
+  if (base === undefined || file === "-" || /^[a-z][a-z0-9+.-]*:\/\//i.test(file)) return file;
+  return resolvePath(base, file);
+}
+
+/**
+ * The key that identifies what a record covers: its file for a still image, its file and
+ * frame for a video frame, the file normalised against `base` (see `normalisedFile`; records
+ * read from a file use their header's `cwd`). Resume skips the keys already present; merge
+ * keeps one record per key. The key is a JSON array (`["a.jpg"]`, `["a.mp4",3]`), so no file
+ * name can pass for a frame: a still image named `a.mp4#3` is not frame 3 of `a.mp4`.
+ */
+export function recordKey(record: Pick<JsonlRecord, "file" | "frame">, base?: string): string {
+  const file = normalisedFile(record.file, base);
+  return JSON.stringify(record.frame === undefined ? [file] : [file, record.frame]);
 }
 
 /**
@@ -132,6 +157,102 @@ export function formatJsonlLine(record: JsonlRecord): string {
     people,
   };
   return `${JSON.stringify(line)}\n`;
+}
+
+/** A value a header setting may have (JSON without arrays: numbers, text, flags, objects). */
+export type HeaderValue = string | number | boolean | null | { [key: string]: HeaderValue };
+
+/**
+ * What a header line holds (the object under its `"posekit"` key): `version` and `cwd`
+ * describe the run; every other key is a setting that shapes the results (models,
+ * thresholds, flip test…), and two headers must agree on all of them for their records to
+ * be mixed. Keys this version does not know (a newer writer's) are compared all the same.
+ */
+export interface JsonlHeader {
+  /** posekit's version that wrote the records after it. */
+  version: string;
+  /** The folder the run ran in: relative `file` paths are relative to it. */
+  cwd?: string;
+  /** The settings that shape the results. */
+  [setting: string]: HeaderValue | undefined;
+}
+
+/**
+ * Header keys that describe a run and may differ between runs whose records are mixed: the
+ * version (results depend on the models and options recorded, not on the release that ran
+ * them) and the working folder (paths are resolved against it).
+ */
+const RUN_KEYS = new Set(["version", "cwd"]);
+
+/** A header as its JSON line, "\n" included: `{"posekit": {...}}`. */
+export function formatJsonlHeader(header: JsonlHeader): string {
+  return `${JSON.stringify({ posekit: header })}\n`;
+}
+
+/** One setting on which two headers disagree (`undefined`: the header lacks it). */
+export interface HeaderDifference {
+  key: string;
+  a: HeaderValue | undefined;
+  b: HeaderValue | undefined;
+}
+
+/**
+ * The settings on which two headers disagree, in key order (`version` and `cwd` do not count:
+ * see `RUN_KEYS`). Objects are compared by value, whatever the order of their keys.
+ */
+export function headerDifferences(a: JsonlHeader, b: JsonlHeader): HeaderDifference[] {
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])]
+    .filter((key) => !RUN_KEYS.has(key)).sort();
+  return keys
+    .filter((key) => canonical(a[key]) !== canonical(b[key]))
+    .map((key) => ({ key, a: a[key], b: b[key] }));
+}
+
+/**
+ * Differences as one phrase for a message: `pose: x (a) vs y (b); flip: true (a) vs false (b)`,
+ * with `labelA` and `labelB` naming where each value comes from.
+ */
+export function describeHeaderDifferences(
+  differences: readonly HeaderDifference[],
+  labelA: string,
+  labelB: string,
+): string {
+  const show = (value: HeaderValue | undefined) =>
+    value === undefined ? "not recorded" : JSON.stringify(value);
+  return differences
+    .map(({ key, a, b }) => `${key} ${show(a)} ${labelA} vs ${show(b)} ${labelB}`)
+    .join("; ");
+}
+
+function canonical(value: HeaderValue | undefined): string {
+  if (value === undefined) return "undefined";
+  if (value === null || typeof value !== "object") return JSON.stringify(value);
+  const keys = Object.keys(value).sort();
+  return `{${keys.map((key) => `${JSON.stringify(key)}:${canonical(value[key])}`).join(",")}}`;
+}
+
+/** One parsed line of a JSONL results file: the header, or a record. */
+export type JsonlLine = { header: JsonlHeader; record?: undefined } | {
+  record: JsonlRecord;
+  header?: undefined;
+};
+
+/**
+ * Checks that a parsed line is a header (`{"posekit": {...}}`) or a record (throws
+ * `JsonlRecordError` saying what is wrong) and returns it.
+ */
+export function parseJsonlLine(value: unknown): JsonlLine {
+  if (isObject(value) && "posekit" in value) {
+    const header = value.posekit;
+    if (!isObject(header) || typeof header.version !== "string") {
+      throw new JsonlRecordError(`a header's "posekit" must be an object with a "version"`);
+    }
+    if (header.cwd !== undefined && typeof header.cwd !== "string") {
+      throw new JsonlRecordError(`a header's "cwd" must be a string`);
+    }
+    return { header: header as JsonlHeader };
+  }
+  return { record: parseJsonlRecord(value) };
 }
 
 /** A line that is valid JSON but not a record; the message says what is wrong. */
@@ -175,6 +296,16 @@ function parsePerson(value: unknown, index: number): JsonlPerson {
   if (typeof score !== "number") throw new JsonlRecordError(`${where}.score must be a number`);
   if (!isNumberArray(keypoints) || keypoints.length % 3 !== 0) {
     throw new JsonlRecordError(`${where}.keypoints must be x, y, score triples`);
+  }
+  // JSON.parse reads 1e999 as Infinity, which JSON.stringify would write as null: a merged
+  // results file would hold nulls where numbers belong. posekit never writes such numbers.
+  const notFinite = [["bbox", bbox], ["score", [score]], ["keypoints", keypoints]] as const;
+  for (const [name, values] of notFinite) {
+    const index = values.findIndex((n) => !Number.isFinite(n));
+    if (index >= 0) {
+      const at = name === "score" ? "" : `[${index}]`;
+      throw new JsonlRecordError(`${where}.${name}${at} is not a finite number`);
+    }
   }
   if (trackId !== undefined && !Number.isSafeInteger(trackId)) {
     throw new JsonlRecordError(`${where}.track_id must be an integer`);

@@ -11,7 +11,15 @@
  */
 
 import type { CocoKeypointResult } from "../coco/results.ts";
-import { formatJsonlLine, type JsonlRecord, recordKey } from "./jsonl.ts";
+import {
+  describeHeaderDifferences,
+  formatJsonlLine,
+  headerDifferences,
+  type JsonlHeader,
+  type JsonlRecord,
+  normalisedFile,
+  recordKey,
+} from "./jsonl.ts";
 import { comparePaths } from "./shard.ts";
 
 /** A COCO keypoint result that also names its image (and frame and track for video). */
@@ -38,6 +46,8 @@ export type MergeOrder = "path" | "input";
 
 interface Entry {
   record: JsonlRecord;
+  /** The record's file, normalised (`normalisedFile`): what tells two images apart. */
+  file: string;
   /** The record's canonical line, to tell identical duplicates from conflicts. */
   line: string;
   source: RecordSource;
@@ -48,18 +58,51 @@ interface Entry {
  * Collects records one at a time, keeping one per `recordKey`. The same key again with an
  * identical record (same image id, same people) is a duplicate and dropped; with a different
  * one it is a `MergeConflictError` naming the image and both places. Two still images with
- * one image id are a conflict too (COCO evaluation could not tell them apart).
+ * one image id are a conflict too (COCO evaluation could not tell them apart). Headers
+ * (`addHeader`) must all name the same settings: records of two models, or of two sets of
+ * options, are never merged into one results file.
  */
 export class RecordMerger {
   private readonly byKey = new Map<string, Entry>();
   /** The first record of each image id (its file tells whether another file reuses it). */
   private readonly fileByImageId = new Map<number, Entry>();
   private duplicateCount = 0;
+  private firstHeader: { header: JsonlHeader; source: RecordSource } | undefined;
 
-  /** Adds one record read at `source`. */
-  add(record: JsonlRecord, source: RecordSource): void {
-    const key = recordKey(record);
-    const line = formatJsonlLine(record);
+  /**
+   * Adds a header read at `source`: its settings must be those of the first header added
+   * (else `MergeConflictError` saying what differs); `version` and `cwd` may differ.
+   */
+  addHeader(header: JsonlHeader, source: RecordSource): void {
+    if (!this.firstHeader) {
+      this.firstHeader = { header, source };
+      return;
+    }
+    const first = this.firstHeader.source;
+    const differences = headerDifferences(header, this.firstHeader.header);
+    if (differences.length > 0) {
+      const what = describeHeaderDifferences(differences, `in ${source.file}`, `in ${first.file}`);
+      throw new MergeConflictError(
+        `${at(source)} and ${at(first)} hold results made with different settings (${what}): ` +
+          `merging them would mix them in one results file`,
+      );
+    }
+  }
+
+  /** True once a header was added. */
+  get hasHeaders(): boolean {
+    return this.firstHeader !== undefined;
+  }
+
+  /**
+   * Adds one record read at `source`. `base` is the folder its relative `file` is relative to
+   * (its header's `cwd`): records are keyed by the normalised path (`recordKey`), so that one
+   * image named relatively in one shard and absolutely in another is one image.
+   */
+  add(record: JsonlRecord, source: RecordSource, base?: string): void {
+    const key = recordKey(record, base);
+    const file = normalisedFile(record.file, base);
+    const line = formatJsonlLine({ ...record, file });
     const known = this.byKey.get(key);
     if (known) {
       if (known.line !== line) {
@@ -73,11 +116,11 @@ export class RecordMerger {
       this.duplicateCount++;
       return;
     }
-    const entry: Entry = { record, line, source, position: this.byKey.size };
+    const entry: Entry = { record, file, line, source, position: this.byKey.size };
     // One COCO results file has one image per id: two images, a frame and an image, or the
     // frames of two videos (whose ids are frame numbers) must not share one.
     const sameId = this.fileByImageId.get(record.image_id);
-    if (sameId && sameId.record.file !== record.file) {
+    if (sameId && sameId.file !== file) {
       const hint = record.frame !== undefined || sameId.record.frame !== undefined
         ? "a COCO results file holds one video (its frame numbers are its image ids): " +
           "merge each video's records alone"

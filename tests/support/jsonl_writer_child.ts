@@ -32,7 +32,7 @@ async function main(args: string[]): Promise<void> {
   const encoder = new TextEncoder();
   for (let i = 0; i < count; i++) {
     const record = childRecord(i);
-    if (done.has(recordKey(record))) continue;
+    if (done.has(recordKey(record, Deno.cwd()))) continue;
     await writer.write(record);
     await Deno.stdout.write(encoder.encode(`${i}\n`));
     if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));

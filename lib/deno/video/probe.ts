@@ -217,11 +217,16 @@ function streamRotation(stream: ProbeStream): number {
   return ((quarter % 4) + 4) % 4 * 90;
 }
 
-/** The first line or two of a tool's stderr, without ffmpeg's "[demuxer @ 0x…]" prefixes. */
+/**
+ * The first line or two of a tool's stderr, without ffmpeg's "[demuxer @ 0x…]" prefixes and
+ * without a leading `source: ` (the message names the source already; only at the start of a
+ * line, so that another path ending in the same name stays whole).
+ */
 export function stderrReason(stderr: string, source: string): string {
-  const lines = stderr.split("\n").map((line) =>
-    line.replace(/^\[[^\]]*@ 0x[0-9a-f]+\]\s*/i, "").replace(`${source}: `, "").trim()
-  ).filter((line) => line !== "");
+  const lines = stderr.split("\n").map((line) => {
+    const text = line.replace(/^\[[^\]]*@ 0x[0-9a-f]+\]\s*/i, "");
+    return (text.startsWith(`${source}: `) ? text.slice(source.length + 2) : text).trim();
+  }).filter((line) => line !== "");
   return lines.slice(0, 2).join("; ");
 }
 

@@ -2,13 +2,17 @@
  * H.264 MP4 output: RGB frames piped into ffmpeg (libx264, yuv420p, same frame rate, one
  * output frame per written image).
  *
- * ffmpeg writes a hidden temp file beside the target (`.<name>.<pid>.<8 hex>.tmp`, muxer forced
- * with `-f mp4`); `close` renames it into place, so a crash or kill never leaves a torn video
- * under the target name. ffmpeg is given that file as `file:` + its absolute path, with the
- * file protocol only, so that no name is taken for an option, a protocol or a URL.
+ * ffmpeg writes a hidden temp file beside the target (`.<name>.posekit-<pid>-<16 hex>.tmp`,
+ * muxer forced with `-f mp4`); `close` renames it into place, so a crash or kill never leaves a
+ * torn video under the target name. This process holds the temp file's lock meanwhile (see
+ * `lib/deno/files.ts`), so no other run takes it for abandoned however long the video takes;
+ * on Windows, where a lock would stop ffmpeg's own writes, ffmpeg's open file keeps it from
+ * being deleted instead.
+ * ffmpeg is given that file as `file:` + its absolute path, with the file protocol only, so
+ * that no name is taken for an option, a protocol or a URL.
  */
 
-import { temporaryPathFor } from "../files.ts";
+import { createTemporaryFile } from "../files.ts";
 import type { RgbImage } from "../../types.ts";
 import { fileTarget, missingToolReason, stderrReason, VideoError } from "./probe.ts";
 
@@ -63,6 +67,8 @@ export class VideoWriter {
     readonly width: number,
     readonly height: number,
     private readonly tempPath: string,
+    /** The temp file's handle: its lock marks the file as in use until renamed or removed. */
+    private readonly tempLock: Deno.FsFile | undefined,
     private readonly child: Deno.ChildProcess,
     private readonly stdin: WritableStreamDefaultWriter<Uint8Array>,
     private readonly stderr: Promise<string>,
@@ -84,12 +90,18 @@ export class VideoWriter {
     }
     if (!validRate(fps)) throw new RangeError(`VideoWriter: invalid frame rate ${fps}`);
     // The writers' one pattern, so that a later run can remove what a killed one left.
-    const tempPath = temporaryPathFor(path);
-    // Fail now, not at the first frame (ffmpeg opens its output only once input arrives).
+    // Created now to fail now, not at the first frame (ffmpeg opens its output only once
+    // input arrives).
+    let tempPath: string;
+    let tempLock: Deno.FsFile | undefined;
     try {
-      (await Deno.open(tempPath, { write: true, createNew: true })).close();
+      ({ path: tempPath, file: tempLock } = await createTemporaryFile(path));
     } catch (error) {
       throw new VideoError(path, `cannot write here (${(error as Error).message})`);
+    }
+    if (Deno.build.os === "windows") {
+      tempLock.close();
+      tempLock = undefined;
     }
     const pad = width % 2 || height % 2 ? ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"] : [];
     let child: Deno.ChildProcess;
@@ -132,6 +144,7 @@ export class VideoWriter {
       }).spawn();
     } catch (error) {
       await Deno.remove(tempPath).catch(() => {});
+      tempLock?.close();
       if (error instanceof Deno.errors.NotFound) {
         throw new VideoError(path, missingToolReason("ffmpeg"));
       }
@@ -143,6 +156,7 @@ export class VideoWriter {
       width,
       height,
       tempPath,
+      tempLock,
       child,
       child.stdin.getWriter(),
       stderr,
@@ -191,12 +205,25 @@ export class VideoWriter {
     this.#finished = true;
     await this.stdin.close().catch(() => {});
     const { success, code } = await this.status;
-    if (!success) {
-      await Deno.remove(this.tempPath).catch(() => {});
-      const reason = stderrReason(await this.stderr, fileTarget(this.tempPath));
-      throw new VideoError(this.path, `ffmpeg failed: ${reason || `exit code ${code}`}`);
+    try {
+      if (!success) {
+        await Deno.remove(this.tempPath).catch(() => {});
+        const reason = stderrReason(await this.stderr, fileTarget(this.tempPath));
+        throw new VideoError(this.path, `ffmpeg failed: ${reason || `exit code ${code}`}`);
+      }
+      await Deno.rename(this.tempPath, this.path);
+    } finally {
+      this.releaseTemp();
     }
-    await Deno.rename(this.tempPath, this.path);
+  }
+
+  /** Lets go of the temp file's lock (once it is renamed or removed). */
+  private releaseTemp(): void {
+    try {
+      this.tempLock?.close();
+    } catch {
+      // Closed already.
+    }
   }
 
   /** Stops ffmpeg and deletes the temp file; `path` is left as it was. */
@@ -212,5 +239,6 @@ export class VideoWriter {
     await this.stdin.abort().catch(() => {});
     await this.status;
     await Deno.remove(this.tempPath).catch(() => {});
+    this.releaseTemp();
   }
 }
