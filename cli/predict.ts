@@ -20,6 +20,7 @@ import {
 import type { PipelineOptions, PosePipeline } from "../lib/deno/pipeline.ts";
 import type { PosePool } from "../lib/deno/workers/pool.ts";
 import {
+  commandName,
   COMMON_OPTIONS,
   decodeOptions,
   DRAW_OPTIONS,
@@ -212,7 +213,19 @@ export async function predict(args: string[]): Promise<number> {
     const stills = items.length - videos;
     let pool: PosePool | undefined;
     const collector = output ? undefined : new CocoCollector();
-    const sink: RecordSink = output ?? collector!;
+    let written = 0;
+    const sink: RecordSink = {
+      write: async (record) => {
+        await (output ?? collector!).write(record);
+        written++;
+      },
+    };
+    // Ctrl-C: say what is kept and how to carry on, rather than vanish silently.
+    const onInterrupt = () => {
+      printErr(`\n${interruptedMessage(args, out, jsonl, written)}\n`);
+      Deno.exit(130);
+    };
+    Deno.addSignalListener("SIGINT", onInterrupt);
     try {
       const plan = await planWorkers(workers, loadOptions, stills);
       if (plan.workers > 1 && stills > 0) {
@@ -248,10 +261,34 @@ export async function predict(args: string[]): Promise<number> {
       const failed = batch.failures.length + errors.length + batch.drawFailures.length;
       return failed > 0 ? 1 : 0;
     } finally {
+      Deno.removeSignalListener("SIGINT", onInterrupt);
       pool?.close();
       if (pipeline) await (await pipeline.catch(() => undefined))?.close();
     }
   }
+}
+
+/**
+ * What an interrupted run kept: with a `.jsonl` output, every image or frame done so far and
+ * the command that carries on; otherwise nothing, since `.json` and `.csv` are written whole
+ * at the end.
+ */
+export function interruptedMessage(
+  args: readonly string[],
+  out: string | undefined,
+  jsonl: boolean,
+  written: number,
+): string {
+  if (jsonl) {
+    const again = [
+      ...args.filter((a) => a !== "--overwrite"),
+      ...(args.includes("--resume") ? [] : ["--resume"]),
+    ];
+    return `posekit: interrupted: ${written} image${written === 1 ? "" : "s"}/frames are in ` +
+      `${out}; carry on with: ${commandName("predict")} ${again.map(shellWord).join(" ")}`;
+  }
+  return `posekit: interrupted: nothing was written (${out ?? "stdout"} is written at the end); ` +
+    `--out FILE.jsonl keeps each image as it finishes, and --resume carries on from it`;
 }
 
 /**
@@ -307,4 +344,9 @@ async function modelIdentity(spec: string | undefined, fallback: string): Promis
   const isPath = /[\\/]/.test(spec) ||
     (/\.(onnx|json)$/i.test(spec) && await Deno.stat(spec).then((s) => s.isFile, () => false));
   return isPath ? resolve(spec) : spec;
+}
+
+/** `word` as a shell reads it back: as it is when plain, else single-quoted. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }

@@ -5,7 +5,7 @@
 
 import { join } from "node:path";
 import { assert, assertEquals } from "./support/assert.ts";
-import { describeRun, runCli, withTempDir } from "./support/cli.ts";
+import { describeRun, REPO_DIR, runCli, withTempDir } from "./support/cli.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import { PRESETS, resolvePreset } from "../lib/models/presets.ts";
 import { formatResultsCsv } from "../lib/output/csv.ts";
@@ -212,6 +212,43 @@ Deno.test({
         stats.push(JSON.parse(evaluated.stdout).stats);
       }
       assertEquals(stats[1], stats[0]);
+    });
+  },
+});
+
+Deno.test({
+  name: "Ctrl-C says how many images are in the .jsonl and the command that carries on",
+  ignore,
+  async fn() {
+    await withTempDir(async (dir) => {
+      const images = requireShared("coco", "val2017");
+      const out = join(dir, "run.jsonl");
+      const args = ["predict", images, "--models", requireShared("models"), "--out", out];
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", join(REPO_DIR, "cli", "main.ts"), ...args],
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      const lines = async () =>
+        (await Deno.readTextFile(out).catch(() => "")).split("\n").filter((l) =>
+          l.includes('"file"')
+        );
+      const deadline = Date.now() + 120_000;
+      while ((await lines()).length < 3 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      child.kill("SIGINT");
+      const { code, stderr } = await child.output();
+      const text = new TextDecoder().decode(stderr);
+      assertEquals(code, 130, text);
+      const kept = (await lines()).length;
+      const said = text.match(
+        /interrupted: (\d+) images?\/frames are in (\S+); carry on with: (.*)$/m,
+      );
+      assert(said, text);
+      assertEquals(Number(said[1]), kept);
+      assertEquals(said[2], out);
+      assert(said[3].endsWith(`--out ${out} --resume`), said[3]);
     });
   },
 });
