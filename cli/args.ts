@@ -67,6 +67,7 @@ export const VIDEO_OPTIONS = {
   every: { type: "string" },
   "no-track": { type: "boolean" },
   "det-every": { type: "string" },
+  live: { type: "boolean" },
   smooth: { type: "boolean" },
   "smooth-min-cutoff": { type: "string" },
   "smooth-beta": { type: "string" },
@@ -117,6 +118,8 @@ const OPTION_HELP: Record<string, string> = {
   "no-track": `  --no-track            videos: no track ids`,
   "det-every": `  --det-every K         videos: run the detector on every K-th kept frame only and
                         crop the tracked people in between (default 1)`,
+  live: `  --live                cameras and streams: take the newest frame each time, drop the
+                        others (counted), so latency stays bounded whatever the model's speed`,
   smooth: `  --smooth              videos: One-Euro smoothing of each track's keypoints`,
   "smooth-min-cutoff": `  --smooth-min-cutoff F One-Euro minimum cutoff in Hz (default 1)`,
   "smooth-beta": `  --smooth-beta B       One-Euro speed coefficient, per px/s (default 0.007)`,
@@ -382,6 +385,7 @@ export function videoSettings(values: Record<string, string | boolean | string[]
       ? Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined))
       : false,
     detectEvery,
+    live: values.live === true,
   };
 }
 

@@ -46,6 +46,7 @@ export async function processInputs(
     images: 0,
     videos: 0,
     frames: 0,
+    droppedFrames: 0,
     people: 0,
     skipped: 0,
     skippedBoxes: 0,
@@ -86,7 +87,7 @@ export async function processInputs(
     }
     await flush();
     const info = videoInfos.get(item.path);
-    if (info) await processVideo(item, info, context);
+    if (info || options.video?.live) await processVideo(item, info, context);
   }
   await flush();
   bar.clear();
@@ -119,7 +120,9 @@ async function probeVideos(
   };
   const infos = new Map<string, VideoInfo>();
   for (const item of items) {
-    if (!isVideoInput(item.path)) continue;
+    // A live source is not probed: its one connection (a camera, a stream that serves one
+    // client) is for the frames.
+    if (!isVideoInput(item.path) || options.video?.live) continue;
     try {
       infos.set(item.path, await probeVideo(item.path, probeOptions));
     } catch (error) {

@@ -49,6 +49,8 @@ export interface VideoSettings {
   track?: boolean;
   smooth?: boolean | OneEuroOptions;
   detectEvery?: number;
+  /** Live sources: the newest frame each time, the others dropped and counted (`--live`). */
+  live?: boolean;
 }
 
 /** How `processInputs` runs. */
@@ -86,6 +88,8 @@ export interface BatchResult {
   /** Videos read (fully or until an error) and frames done. */
   videos: number;
   frames: number;
+  /** Frames of live sources decoded but not processed (`--live`). */
+  droppedFrames: number;
   people: number;
   /** Inputs skipped because `--resume` found them done. */
   skipped: number;

@@ -3,6 +3,8 @@
 import { join } from "node:path";
 import type { VideoInfo } from "../lib/deno/video/probe.ts";
 import { videoPoses } from "../lib/deno/video/poses.ts";
+import { droppedFrames } from "../lib/deno/video/live.ts";
+import { printErr } from "./progress.ts";
 import { VideoWriter } from "../lib/deno/video/write.ts";
 import { drawPoses } from "../lib/image/draw.ts";
 import { type JsonlRecord, jsonlRecordForFrame, recordKey } from "../lib/output/jsonl.ts";
@@ -24,7 +26,7 @@ async function writeRecord(sink: RecordSink, record: JsonlRecord): Promise<void>
 /** One video: frames in order, tracked, each a record; a drawn .mp4 with `--draw`. */
 export async function processVideo(
   item: BatchItem,
-  info: VideoInfo,
+  info: VideoInfo | undefined,
   context: BatchContext,
 ): Promise<void> {
   const { options, result } = context;
@@ -33,9 +35,11 @@ export async function processVideo(
   const pipeline = await context.pipeline();
   let writer: VideoWriter | undefined;
   let drawError: unknown;
+  const liveCounts = { decoded: 0, delivered: 0 };
   result.videos++;
   try {
-    if (options.drawDir) {
+    // A live source has no probe (and no fixed rate): `--live` with `--draw` is refused.
+    if (options.drawDir && info) {
       try {
         const every = Math.max(1, settings.every ?? 1);
         writer = await VideoWriter.open(
@@ -58,6 +62,8 @@ export async function processVideo(
       info,
       maxPixels: options.decode?.maxPixels,
       timeoutMs: options.read?.timeoutMs,
+      live: settings.live,
+      liveCounts,
     });
     for await (const { frame, poses } of frames) {
       const key = recordKey({ file, frame: frame.index }, options.keyBase);
@@ -99,4 +105,13 @@ export async function processVideo(
     if (writer && drawError !== undefined) await writer.abort().catch(() => {});
   }
   if (drawError !== undefined) context.report(result.drawFailures, item.path, drawError);
+  if (settings.live) {
+    const dropped = droppedFrames(liveCounts);
+    result.droppedFrames += dropped;
+    context.bar.clear();
+    printErr(
+      `posekit: ${item.path}: ${liveCounts.delivered} frames processed, ${dropped} dropped ` +
+        `(--live takes the newest frame each time)\n`,
+    );
+  }
 }

@@ -118,6 +118,12 @@ export async function predict(args: string[]): Promise<number> {
   const decode = decodeOptions(values);
   const draw = drawStyle(values);
   const video = videoSettings(values);
+  if (video.live && values.draw !== undefined) {
+    throw new UsageError("--live has no fixed frame rate to draw a video at: leave out --draw");
+  }
+  if (video.live && (video.every ?? 1) > 1) {
+    throw new UsageError("--live takes the newest frame each time: leave out --every");
+  }
   const workers = workersOption(values);
   const boxThreshold = numberOption(values["box-thr"] as string, "box-thr") ?? 0;
   const quiet = values.quiet === true;

@@ -43,11 +43,11 @@ export function isMediaFileName(name: string): boolean {
 
 /**
  * True when an input is read as a video (frames through ffmpeg): a video file name, an
- * rtsp/rtmp stream, an http(s) URL whose path has a video extension, or a Linux camera
- * device (`/dev/video0`).
+ * rtsp/rtmp/tcp/udp/srt stream, an http(s) URL whose path has a video extension, or a Linux
+ * camera device (`/dev/video0`).
  */
 export function isVideoInput(input: string): boolean {
-  if (/^(rtsps?|rtmps?):\/\//i.test(input)) return true;
+  if (/^(rtsps?|rtmps?|tcp|udp|srt):\/\//i.test(input)) return true;
   if (isUrlInput(input)) {
     try {
       return isVideoPath(new URL(input).pathname);

@@ -7,6 +7,7 @@ import { type FramePoseOptions, type FramePoses, framePoses } from "../../video_
 import type { PosePipeline } from "../../pipeline.ts";
 import type { VideoInfo } from "../../video/frame.ts";
 import { readVideoFrames } from "./read.ts";
+import { type LiveCounts, readLiveFrames } from "./live.ts";
 
 /** How `videoPoses` runs. */
 export interface VideoPoseOptions extends FramePoseOptions {
@@ -20,6 +21,15 @@ export interface VideoPoseOptions extends FramePoseOptions {
   maxPixels?: number;
   /** Milliseconds a URL may stay silent (see `readVideoFrames`). */
   timeoutMs?: number;
+  /**
+   * A live source (camera, stream): take the newest frame each time the pipeline is free and
+   * drop the ones in between, so latency stays bounded whatever the model's speed
+   * (`readLiveFrames`); `every` and `info` do not apply. `liveCounts`, when given, is kept up
+   * to date with the frames decoded and delivered (their difference was dropped).
+   */
+  live?: boolean;
+  /** Filled in with a live read's counts (see `live`). */
+  liveCounts?: LiveCounts;
 }
 
 /**
@@ -42,12 +52,18 @@ export function videoPoses(
   source: string,
   options: VideoPoseOptions = {},
 ): AsyncGenerator<FramePoses> {
-  const frames = readVideoFrames(source, {
-    every: options.every,
-    info: options.info,
-    signal: options.signal,
-    maxPixels: options.maxPixels,
-    timeoutMs: options.timeoutMs,
-  });
+  const frames = options.live
+    ? readLiveFrames(source, options.liveCounts, {
+      signal: options.signal,
+      maxPixels: options.maxPixels,
+      timeoutMs: options.timeoutMs,
+    })
+    : readVideoFrames(source, {
+      every: options.every,
+      info: options.info,
+      signal: options.signal,
+      maxPixels: options.maxPixels,
+      timeoutMs: options.timeoutMs,
+    });
   return framePoses(pipeline, frames, source, options);
 }

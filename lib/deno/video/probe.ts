@@ -57,7 +57,7 @@ export function isVideoPath(path: string): boolean {
 
 /** Whether `source` is a network stream ffmpeg can read: http(s)://, rtsp(s)://, rtmp(s)://. */
 export function isStreamUrl(source: string): boolean {
-  return /^(https?|rtsps?|rtmps?):\/\//i.test(source);
+  return /^(https?|rtsps?|rtmps?|tcp|udp|srt):\/\//i.test(source);
 }
 
 /** Whether `source` is a Linux camera device (`/dev/video0`), opened by ffmpeg's v4l2 input. */
