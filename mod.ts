@@ -187,8 +187,14 @@ export type { OneEuroOptions } from "./lib/track/one_euro.ts";
 // Workers.
 /** A pool of pipeline workers processing images in parallel, results in input order. */
 export { PosePool } from "./lib/workers/pool.ts";
-/** Options of the pool, its items and results, per-worker statistics. */
-export type { PoolItem, PoolOptions, PoolResult, WorkerStats } from "./lib/workers/pool.ts";
+/** Options of the pool and of its closing, its items and results, per-worker statistics. */
+export type {
+  PoolCloseOptions,
+  PoolItem,
+  PoolOptions,
+  PoolResult,
+  WorkerStats,
+} from "./lib/workers/pool.ts";
 
 // Outputs.
 /** Streaming JSON Lines results (one record per image or frame), resumable. */
