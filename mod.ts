@@ -111,8 +111,14 @@ export type { VideoWriterOptions } from "./lib/deno/video/write.ts";
 // Workers.
 /** A pool of pipeline workers processing images in parallel, results in input order. */
 export { PosePool } from "./lib/deno/workers/pool.ts";
-/** Options of the pool, its items and results, per-worker statistics. */
-export type { PoolItem, PoolOptions, PoolResult, WorkerStats } from "./lib/deno/workers/pool.ts";
+/** Options of the pool and of its closing, its items and results, per-worker statistics. */
+export type {
+  PoolCloseOptions,
+  PoolItem,
+  PoolOptions,
+  PoolResult,
+  WorkerStats,
+} from "./lib/deno/workers/pool.ts";
 export {
   JsonlOutput,
   JsonlSettingsError,

@@ -305,7 +305,8 @@ async function runPool(
       pose: modelName(options.pose, "simplepose_nano_256x192"),
     };
   } finally {
-    pool.close();
+    // The process exits next (see `PoolCloseOptions.terminate`).
+    await pool.close({ terminate: false });
   }
 }
 

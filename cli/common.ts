@@ -68,23 +68,26 @@ export interface WorkerPlan {
  * The worker count: `--workers` when given; else, on the CPU (WASM or native), one worker of
  * one thread per core — measured here as the fastest split of 2 cores, since two threads in
  * one onnxruntime-web process scale poorly — capped at 8 and at the number of images; on
- * WebGPU (one device shared by every model) 1. "auto" is resolved here, once, so that the
- * workers do not each probe the GPU.
+ * WebGPU (one device shared by every model) 1. "auto" is resolved here, once, with `--workers`
+ * too, so that the workers do not each probe the GPU: a probe loads the GPU drivers (Vulkan,
+ * EGL with Mesa's llvmpipe) into the worker, which unloads them when it ends.
  */
 export async function planWorkers(
   requested: number | undefined,
   options: PipelineOptions,
   stillImages: number,
 ): Promise<WorkerPlan> {
-  if (requested !== undefined) return { workers: requested, options };
-  const cores = navigator.hardwareConcurrency ?? 1;
-  const cpuWorkers = Math.max(1, Math.min(cores, 8, stillImages));
   const backend = options.backend ?? "auto";
+  if (requested !== undefined && (requested === 1 || backend !== "auto")) {
+    return { workers: requested, options };
+  }
+  const cores = navigator.hardwareConcurrency ?? 1;
+  const cpuWorkers = requested ?? Math.max(1, Math.min(cores, 8, stillImages));
   if (backend === "webgpu" || cpuWorkers === 1) return { workers: 1, options };
   if (backend !== "auto") return { workers: cpuWorkers, options };
   const probed = await probeWebGpu();
   const decision = chooseBackend("auto", probed.adapter);
-  if (decision.backend === "webgpu") return { workers: 1, options };
+  if (decision.backend === "webgpu") return { workers: requested ?? 1, options };
   return {
     workers: cpuWorkers,
     options: { ...options, backend: "wasm" },

@@ -250,7 +250,9 @@ export async function evaluate(args: string[]): Promise<number> {
         pose: pipeline?.pose.manifest.name ?? pool!.loaded.models.at(-1),
       };
     } finally {
-      pool?.close();
+      // The process exits soon: workers release their sessions and stay idle rather than
+      // tear down while it exits (see `PoolCloseOptions.terminate`).
+      await pool?.close({ terminate: false });
       await pipeline?.close();
     }
   }

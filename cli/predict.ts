@@ -268,7 +268,9 @@ export async function predict(args: string[]): Promise<number> {
       return failed > 0 ? 1 : 0;
     } finally {
       Deno.removeSignalListener("SIGINT", onInterrupt);
-      pool?.close();
+      // The process exits next: workers release their sessions and stay idle rather than
+      // tear down while it exits (see `PoolCloseOptions.terminate`).
+      await pool?.close({ terminate: false });
       if (pipeline) await (await pipeline.catch(() => undefined))?.close();
     }
   }

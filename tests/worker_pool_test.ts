@@ -54,7 +54,7 @@ async function withTwoWorkers<T>(body: (pool: PosePool) => Promise<T>): Promise<
   try {
     return await body(pool);
   } finally {
-    pool.close();
+    await pool.close();
   }
 }
 

@@ -102,6 +102,8 @@ interface WorkerSlot {
   /** Shared with the worker: the id + 1 of its running image whose people are wanted. */
   handOffFlag: Int32Array;
   stats: WorkerStats;
+  /** Resolved when the worker answers "close" (or dies): see `PosePool.close`. */
+  closed: PromiseWithResolvers<void>;
 }
 
 /** People of image `imageId` that `donor` handed off as its `part`-th, running elsewhere. */
@@ -117,6 +119,22 @@ interface HandedPart {
  * images' time on one (8% of 2 workers' time on the shared COCO images, WASM).
  */
 const REORDER_WINDOW_PER_WORKER = 8;
+
+/** How long `close` waits for the workers to release what they hold (then it goes on). */
+const CLOSE_TIMEOUT_MS = 10_000;
+
+/** How to close a pool. */
+export interface PoolCloseOptions {
+  /**
+   * Terminate the workers once they have released their sessions (default true). False
+   * leaves them idle, for a process about to exit: Deno's `Worker.terminate()` only starts a
+   * worker's teardown (its V8 isolate, and any GPU driver its runtime loaded) and never waits
+   * for it, so a process that exits right after terminating workers runs its exit handlers
+   * while those threads still unload libraries and free memory: heap corruption, exit 139.
+   * Idle workers end with the process, running nothing.
+   */
+  terminate?: boolean;
+}
 
 /** The state of one `process` call. */
 interface Run {
@@ -226,7 +244,7 @@ function startWorker(
  *     console.log(item.path, error ?? `${poses!.length} people`); // in input order
  *   }
  * } finally {
- *   pool.close();
+ *   await pool.close();
  * }
  * ```
  */
@@ -248,6 +266,7 @@ export class PosePool {
   /** Set when a worker died: the pool cannot go on. */
   #failure: Error | undefined;
   #closed = false;
+  #closing: Promise<void> | undefined;
 
   private constructor(
     slots: WorkerSlot[],
@@ -270,6 +289,7 @@ export class PosePool {
       slot.worker.onmessage = (event: MessageEvent<FromWorker>) => this.#receive(slot, event.data);
       slot.worker.onerror = (event: ErrorEvent) => {
         event.preventDefault();
+        slot.closed.resolve(); // a dead worker has nothing left to release
         this.#fail(new Error(`pose worker ${index} stopped: ${event.message}`));
       };
     });
@@ -320,6 +340,7 @@ export class PosePool {
         peakRss: memory.rss,
         peakHeapAndExternal: memory.heapAndExternal,
       },
+      closed: Promise.withResolvers<void>(),
     }));
     return new PosePool(slots, queueDepth, threads, first.needsBoxes, {
       notes: first.notes,
@@ -557,6 +578,7 @@ export class PosePool {
   }
 
   #receive(slot: WorkerSlot, message: FromWorker): void {
+    if (message.type === "closed") return slot.closed.resolve();
     if (message.type === "cancelled") return this.#onCancelled(slot, message.id);
     if (message.type === "handOff") return this.#onHandOff(slot, message);
     if (message.type === "partResult") return this.#onPartResult(slot, message);
@@ -601,11 +623,26 @@ export class PosePool {
     }));
   }
 
-  /** Terminates every worker (images still in flight are dropped). Safe to call twice. */
-  close(): void {
-    if (this.#closed) return;
+  /**
+   * Shuts the workers down in order: each drops the images still queued, finishes the one
+   * running, releases its onnxruntime sessions and native JPEG decoder on its own thread and
+   * answers (up to 10 s in all); then the workers are terminated, unless `terminate: false`
+   * (see `PoolCloseOptions`). Images in flight are dropped. Safe to call twice: the second
+   * call returns the first one's promise.
+   */
+  close(options: PoolCloseOptions = {}): Promise<void> {
+    this.#closing ??= this.#shutDown(options.terminate ?? true);
+    return this.#closing;
+  }
+
+  async #shutDown(terminate: boolean): Promise<void> {
     this.#closed = true;
-    for (const slot of this.#slots) slot.worker.terminate();
     this.#run?.wake();
+    for (const slot of this.#slots) slot.worker.postMessage({ type: "close" } satisfies ToWorker);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<void>((resolve) => timer = setTimeout(resolve, CLOSE_TIMEOUT_MS));
+    await Promise.race([Promise.all(this.#slots.map((slot) => slot.closed.promise)), timeout]);
+    clearTimeout(timer);
+    if (terminate) { for (const slot of this.#slots) slot.worker.terminate(); }
   }
 }

@@ -22,7 +22,7 @@ import { type PipelineOptions, PosePipeline } from "../pipeline.ts";
 import type { StageTimings } from "../../pipeline.ts";
 import type { RuntimeInfo } from "../../runtime/runtime.ts";
 import type { KeypointHandOff } from "../../pipeline.ts";
-import { decodeOptionsFor } from "../turbojpeg.ts";
+import { decodeOptionsFor, TurboJpegDecoder } from "../turbojpeg.ts";
 import type { Box, Pose, RgbImage } from "../../types.ts";
 
 /** Pipeline options a worker can receive: everything that survives structured cloning. */
@@ -65,7 +65,13 @@ export type ToWorker =
   /** Another worker's people to run (`PosePipeline.keypointsFor`); answer with "partResult". */
   | { type: "part"; key: number; image: RgbImage; boxes: Box[]; source: string }
   /** The poses of people this worker handed off as its `part`-th, or why they failed. */
-  | { type: "partDone"; part: number; poses?: Pose[]; error?: string };
+  | { type: "partDone"; part: number; poses?: Pose[]; error?: string }
+  /**
+   * Stop: drop the images still queued, let the running one finish, release the pipeline's
+   * sessions and the native JPEG decoder on this thread, then answer "closed" and stay idle
+   * (the pool terminates the worker, or the process exits, after the answer).
+   */
+  | { type: "close" };
 
 /** Messages a worker sends the pool. */
 export type FromWorker =
@@ -90,6 +96,8 @@ export type FromWorker =
   | { type: "download"; model: string; received: number; total: number | undefined }
   /** Job `id` hands `boxes` of `image` to another worker; "partDone" with `part` answers. */
   | { type: "handOff"; id: number; part: number; image: RgbImage; boxes: Box[] }
+  /** The answer to "close": nothing of this worker's runs or holds native memory any more. */
+  | { type: "closed" }
   /** The answer to "part" `key`: one pose per box, or why not. */
   | {
     type: "partResult";
@@ -186,7 +194,12 @@ function serve(scope: WorkerScope): void {
   let pipeline: PosePipeline | undefined;
   let decode: DecodeOptions | undefined;
   let handOffFlag: Int32Array | undefined;
+  /** The TurboJPEG decoder this worker opened (native backend), closed on "close". */
+  let jpegDecoder: TurboJpegDecoder | undefined;
   let draining = false;
+  /** The image or part running now (resolved when none), awaited by "close". */
+  let running: Promise<void> = Promise.resolve();
+  let closing = false;
   /** People handed off and not yet back, by part number. */
   const handedOff = new Map<number, PromiseWithResolvers<Pose[]>>();
   let nextPart = 0;
@@ -201,8 +214,8 @@ function serve(scope: WorkerScope): void {
         // next one must be seen before it starts (a WASM run never yields to the event loop).
         await new Promise((resolve) => setTimeout(resolve, 0));
         const next = queue.shift();
-        if (next?.kind === "job") await runJob(pipeline, next);
-        else if (next) await runPart(pipeline, next);
+        if (next?.kind === "job") await (running = runJob(pipeline, next));
+        else if (next) await (running = runPart(pipeline, next));
       }
     } finally {
       draining = false;
@@ -309,8 +322,26 @@ function serve(scope: WorkerScope): void {
     }
   }
 
+  /** See "close" in `ToWorker`. Never throws: the pool waits for the answer. */
+  async function close(): Promise<void> {
+    closing = true;
+    queue.length = 0;
+    // A running image waiting for people it handed off would wait for ever: the pool is gone.
+    for (const back of handedOff.values()) back.reject(new Error("the pose pool was closed"));
+    handedOff.clear();
+    await running.catch(() => {});
+    const pipe = pipeline;
+    pipeline = undefined;
+    await pipe?.close().catch(() => {});
+    jpegDecoder?.close();
+    jpegDecoder = undefined;
+    post({ type: "closed" });
+  }
+
   scope.onmessage = async (event: MessageEvent<ToWorker>) => {
     const message = event.data;
+    if (message.type === "close") return await close();
+    if (closing) return;
     if (message.type === "init") {
       decode = message.decode;
       handOffFlag = message.handOffFlag;
@@ -328,6 +359,7 @@ function serve(scope: WorkerScope): void {
       const notes = pipeline.notes;
       const decoding = decodeOptionsFor(pipeline.runtimeInfo.backend, decode);
       decode = decoding.decode;
+      if (decode.jpegDecoder instanceof TurboJpegDecoder) jpegDecoder = decode.jpegDecoder;
       if (decoding.note) notes.push(decoding.note);
       post({
         type: "ready",
