@@ -7,9 +7,9 @@
 import {
   cameraAt,
   clipGroundTruth,
-  cocoAnnotations,
   CLIPS,
   type ClipSpec,
+  cocoAnnotations,
   renderFrame,
   toFrame,
 } from "./support/track_clips.ts";
