@@ -124,7 +124,7 @@ for (const pair of pairs) {
       }
       let tracked, perFrame = Infinity;
       for (let r = 0; r < rounds; r++) {
-        const run = trackPoses(poses, new PoseTracker(), spec.fps);
+        const run = trackPoses(poses, new PoseTracker(), spec.fps, spec);
         tracked = run.tracked;
         perFrame = Math.min(perFrame, run.trackMs.reduce((a, b) => a + b, 0) / poses.length);
       }

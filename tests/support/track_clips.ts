@@ -21,7 +21,7 @@ import type { PosePipeline } from "../../lib/deno/pipeline.ts";
 import { readVideoFrames } from "../../lib/deno/video/read.ts";
 import { type TrackingMetrics, trackingMetrics } from "../../lib/track/metrics.ts";
 import { pairFrames, parseTrackGroundTruth, type TrackResults } from "../../lib/track/mot_json.ts";
-import type { TrackedPose } from "../../lib/track/tracker.ts";
+import type { FrameSize, TrackedPose } from "../../lib/track/tracker.ts";
 import type { Box, Pose, RgbImage } from "../../lib/types.ts";
 import { requireShared } from "./shared.ts";
 
@@ -59,7 +59,7 @@ export interface ClipSpec {
 }
 
 /** Least share of a person's box that must be visible for them to be ground truth. */
-export const MIN_VISIBLE = 0.5;
+export const MIN_VISIBLE = 0.3;
 /** Least number of visible keypoints (COCO v = 2, in the frame, uncovered) of a person. */
 export const MIN_KEYPOINTS = 5;
 /** Least height in output pixels of the visible part for a person to be ground truth. */
@@ -427,7 +427,7 @@ export function posesFromJson(json: unknown): Pose[][] {
 
 /** Anything with `PoseTracker`'s update. */
 export interface FrameTracker {
-  update(poses: readonly Pose[], time?: number): TrackedPose[];
+  update(poses: readonly Pose[], time?: number, frame?: FrameSize): TrackedPose[];
 }
 
 /** A tracker run over a clip's poses: tracked poses per frame and ms per update. */
@@ -435,11 +435,12 @@ export function trackPoses(
   poses: readonly Pose[][],
   tracker: FrameTracker,
   fps: number,
+  frame?: FrameSize,
 ): { tracked: TrackedPose[][]; trackMs: number[] } {
   const tracked: TrackedPose[][] = [], trackMs: number[] = [];
-  poses.forEach((frame, t) => {
+  poses.forEach((poses_, t) => {
     const start = performance.now();
-    tracked.push(tracker.update(frame, t / fps));
+    tracked.push(tracker.update(poses_, t / fps, frame));
     trackMs.push(performance.now() - start);
   });
   return { tracked, trackMs };
