@@ -47,6 +47,8 @@ export interface CameraMotionOptions {
    * own estimate (1: as much): a zoom changes smoothly, one frame's estimate is noisy.
    */
   scalePrior?: { scale: number; weight: number };
+  /** The motion expected (the last frame's): among equally good motions, the nearest wins. */
+  previous?: CameraMotion;
 }
 
 /** The identity motion. */
@@ -198,8 +200,36 @@ export function estimateCameraMotion(
   const none = { ...NO_MOTION, inliers: 0, pairs };
   if (n < minInliers || k < minInliers) return none;
 
+  // Hypotheses are ranked by inliers, then by how far they are from the expected motion (in
+  // median box heights at the boxes' centroid; half an inlier per height, at most one): a
+  // row of alike people admits a motion per spacing, the camera's keeps on from last frame.
+  const expected = options.previous ?? NO_MOTION;
+  const heights: number[] = [];
+  let gx = 0, gy = 0;
+  for (let i = 0; i < n; i++) {
+    heights.push(from[4 * i + 3] - from[4 * i + 1]);
+    gx += (from[4 * i] + from[4 * i + 2]) / 2 / n;
+    gy += (from[4 * i + 1] + from[4 * i + 3]) / 2 / n;
+  }
+  heights.sort((a, b) => a - b);
+  const unit = Math.max(1, heights[n >> 1]);
+  const value = (m: CameraMotion, score: { count: number; sum: number }) => {
+    const deviation = Math.hypot(
+      (m.scale - expected.scale) * gx + m.tx - expected.tx,
+      (m.scale - expected.scale) * gy + m.ty - expected.ty,
+    ) / unit;
+    return score.count + 0.25 * score.sum / Math.max(1, score.count) -
+      0.5 * Math.min(2, deviation);
+  };
   let best: CameraMotion = NO_MOTION;
   let bestScore = inliersOf(from, to, NO_MOTION, pairs);
+  let bestValue = value(NO_MOTION, bestScore);
+  const consider = (m: CameraMotion) => {
+    const score = inliersOf(from, to, m, pairs);
+    const v = value(m, score);
+    if (v > bestValue + 1e-9) [best, bestScore, bestValue] = [m, score, v];
+  };
+  if (options.previous) consider(options.previous);
   const order = new Int32Array(k);
   const distance = new Float64Array(k);
   for (let i = 0; i < n; i++) {
@@ -222,19 +252,11 @@ export function estimateCameraMotion(
       if (scale > maxStep || scale < 1 / maxStep || Math.abs(Math.log((h2 / w2) / (h / w))) > 0.4) {
         continue;
       }
-      const m = {
+      consider({
         scale,
         tx: (to[4 * j] + to[4 * j + 2]) / 2 - scale * cx,
         ty: (to[4 * j + 1] + to[4 * j + 3]) / 2 - scale * cy,
-      };
-      const score = inliersOf(from, to, m, pairs);
-      if (
-        score.count > bestScore.count ||
-        (score.count === bestScore.count && score.sum > bestScore.sum + 1e-9)
-      ) {
-        best = m;
-        bestScore = score;
-      }
+      });
     }
   }
   inliersOf(from, to, best, pairs);

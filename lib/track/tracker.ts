@@ -306,20 +306,6 @@ export class PoseTracker {
       this.#predictKeypoints(track, predicted, j)
     );
 
-    if ((globalThis as Record<string, unknown>).__TRACK_DEBUG) {
-      console.log(
-        this.#updates - 1,
-        "motion",
-        JSON.stringify(this.#lastMotion),
-        tracks.map((k, j) =>
-          `${k.id}:${k.missed}[${Array.from(predicted.slice(4 * j, 4 * j + 4), Math.round)}]`
-        ).join(" "),
-        "| dets",
-        poses.map((p) =>
-          `[${[p.box.x1, p.box.y1, p.box.x2, p.box.y2].map(Math.round)}]${p.box.score.toFixed(2)}`
-        ).join(" "),
-      );
-    }
     const trackOf = new Int32Array(n).fill(-1); // detection → track index
     const taken = new Uint8Array(m);
     const high = (i: number) => poses[i].box.score >= this.highScore;
@@ -520,6 +506,7 @@ export class PoseTracker {
         minInliers: 1,
         frame,
         scalePrior: { scale: this.#lastMotion.scale, weight: 1 },
+        previous: this.#lastMotion,
       },
       seen.map((track) => track.keypoints),
       poses.map((p) => p.keypoints),

@@ -67,6 +67,9 @@ export const MIN_HEIGHT = 40;
 /** COCO annotations smaller than this (source pixels²) are ignore regions (COCO's "small"). */
 export const MIN_AREA = 1500;
 
+/** A man with glasses behind the bald man on the left of image 350679, not annotated. */
+const UNANNOTATED_350679: [number, number, number, number][] = [[70, 66, 118, 170]];
+
 /** The clips the tracking tests and bench use. */
 export const CLIPS: readonly ClipSpec[] = [
   {
@@ -83,6 +86,7 @@ export const CLIPS: readonly ClipSpec[] = [
       cy: 200,
       width: 380,
     }],
+    unannotated: UNANNOTATED_350679,
   },
   {
     // Pan right and back: the people on the left leave the frame and come back.
@@ -97,6 +101,7 @@ export const CLIPS: readonly ClipSpec[] = [
       { frame: 23, cx: 430, cy: 214, width: 420 },
       { frame: 47, cx: 210, cy: 214, width: 420 },
     ],
+    unannotated: UNANNOTATED_350679,
   },
   {
     // Pan across the ball field and back: the umpire on the left leaves and comes back,
