@@ -144,15 +144,33 @@ export type { DrawOptions, Rgb } from "./lib/image/draw.ts";
 export type { FramePoses, VideoPose } from "./lib/video_poses.ts";
 
 // Tracking and smoothing.
-/** Person tracking across frames (optimal assignment on OKS or IoU). */
+/** Person tracking across frames (Kalman boxes, camera motion, ByteTrack-style matching on IoU + OKS). */
 export { PoseTracker } from "./lib/track/tracker.ts";
 /** Tracked poses and boxes, and the tracker's options. */
 export type {
+  FrameSize,
   PoseTrackerOptions,
   TrackBoxOptions,
   TrackedBox,
   TrackedPose,
 } from "./lib/track/tracker.ts";
+/** Tracking metrics (MOTA, IDF1, ID switches, HOTA) from per-frame ids and boxes. */
+export {
+  clearMetrics,
+  hotaMetrics,
+  identityMetrics,
+  trackingMetrics,
+} from "./lib/track/metrics.ts";
+/** Frames, ids and the metrics' results. */
+export type {
+  ClearMetrics,
+  EvalFrame,
+  HotaMetrics,
+  IdBoxes,
+  IdentityMetrics,
+  SimilarityFrame,
+  TrackingMetrics,
+} from "./lib/track/metrics.ts";
 /** One-Euro filtering (Casiez et al., CHI 2012) of a value and of keypoints. */
 export { KeypointOneEuroFilter, ONE_EURO_DEFAULTS, OneEuroFilter } from "./lib/track/one_euro.ts";
 /** One-Euro parameters. */

@@ -1,5 +1,6 @@
 /**
- * posekit command line: `predict`, `eval`, `merge`, `models` and `serve` (bench lives in bench/).
+ * posekit command line: `predict`, `eval`, `track-eval`, `merge`, `models` and `serve` (bench
+ * lives in bench/).
  * Errors are printed as one clear line; stack traces only with POSEKIT_DEBUG=1.
  */
 
@@ -10,11 +11,13 @@ import { merge, MERGE_HELP } from "./merge.ts";
 import { models, MODELS_HELP } from "./models.ts";
 import { predict, PREDICT_HELP } from "./predict.ts";
 import { serve, SERVE_HELP } from "./serve.ts";
+import { TRACK_EVAL_HELP, trackEval } from "./track_eval.ts";
 
-const COMMANDS = ["predict", "eval", "merge", "models", "serve"];
+const COMMANDS = ["predict", "eval", "track-eval", "merge", "models", "serve"];
 const HELP: Record<string, string> = {
   predict: PREDICT_HELP,
   eval: EVAL_HELP,
+  "track-eval": TRACK_EVAL_HELP,
   merge: MERGE_HELP,
   models: MODELS_HELP,
   serve: SERVE_HELP,
@@ -26,11 +29,12 @@ function usage(): string {
 Usage:
   ${commandName("predict")} [options] <image|directory|glob|-|URL>...
   ${commandName("eval")} --gt ANNOTATIONS.json (--results RESULTS.json | --images DIR) [options]
+  ${commandName("track-eval")} --gt VIDEO_GT.json --results RUN.jsonl
   ${commandName("merge")} SHARD.jsonl... --out results.json
   ${commandName("models")} [--models DIR] [--json]
   ${commandName("serve")} [--port N] [--host H] [--models DIR]... [--samples DIR]
 
-Run "${commandName("predict")} --help" (or eval, merge, models) for their options.`;
+Run "${commandName("predict")} --help" (or eval, track-eval, merge, models) for their options.`;
 }
 
 /** Runs a command line; returns the exit code. */
@@ -41,6 +45,8 @@ export async function main(args: string[]): Promise<number> {
       return await runCommand("predict", () => predict(rest));
     case "eval":
       return await runCommand("eval", () => evaluate(rest));
+    case "track-eval":
+      return await trackEval(rest);
     case "merge":
       return await merge(rest);
     case "models":

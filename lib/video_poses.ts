@@ -91,7 +91,7 @@ export async function* framePoses(
     }
     yield {
       frame,
-      poses: tracker ? tracker.update(poses, frame.time) : poses,
+      poses: tracker ? tracker.update(poses, frame.time, frame.image) : poses,
       detected: boxes === "detector",
     };
   }

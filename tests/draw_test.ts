@@ -10,6 +10,8 @@ import {
   drawPoses,
   fillCircle,
   keypointSide,
+  labelSize,
+  placeLabels,
   SIDE_COLORS,
 } from "../lib/image/draw.ts";
 import { decodeImage } from "../lib/deno/image_file.ts";
@@ -201,4 +203,38 @@ Deno.test("drawPoses: a label is drawn above the box", () => {
   // Scale 2 for a 100-px image: the strip spans y 32..50 above the box.
   assertEquals(pixel(plain, 12, 40), [0, 0, 0]);
   assertEquals(pixel(labelled, 12, 40), [...BOX_COLOR]);
+});
+
+Deno.test("placeLabels: labels never overprint each other; the best score is placed first and drawn last", () => {
+  // Three people whose boxes start at the same corner (a person behind another): their
+  // labels would all land on the same spot.
+  const box = { x1: 20, y1: 100, x2: 120, y2: 300, score: 1 };
+  const labels = [
+    { text: "#3 0.41", box, score: 0.41 },
+    { text: "#1 0.93", box: { ...box, x2: 200 }, score: 0.93 },
+    { text: "#2 0.60", box: { ...box, y1: 104 }, score: 0.6 },
+  ];
+  const placed = placeLabels(labels, 2, 640, 480);
+  const [w, h] = labelSize(7, 2);
+  // The best gets the usual spot, above its box.
+  assertEquals([placed.x[1], placed.y[1]], [20, 100 - h]);
+  for (let a = 0; a < 3; a++) {
+    for (let b = a + 1; b < 3; b++) {
+      const apart = Math.abs(placed.x[a] - placed.x[b]) >= w ||
+        Math.abs(placed.y[a] - placed.y[b]) >= h;
+      assert(apart, `labels ${a} and ${b} overlap`);
+    }
+  }
+  assertEquals(placed.order, [0, 2, 1], "lowest score drawn first, best last");
+  // drawPoses draws them all: each label's text colour shows at its own place.
+  const image = { width: 640, height: 480, data: new Uint8Array(640 * 480 * 3) };
+  const poses = labels.map((l) => ({
+    box: l.box,
+    keypoints: new Float32Array(51),
+    score: l.score,
+  }));
+  const drawn = drawPoses(image, poses, { label: (_, i) => labels[i].text });
+  for (let k = 0; k < 3; k++) {
+    assertEquals(pixel(drawn, placed.x[k] + 1, placed.y[k] + 1), [...BOX_COLOR], `label ${k}`);
+  }
 });

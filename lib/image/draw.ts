@@ -8,7 +8,7 @@
  */
 
 import { COCO_KEYPOINT_NAMES, COCO_SKELETON } from "../coco/keypoints.ts";
-import type { Pose, RgbImage } from "../types.ts";
+import type { Box, Pose, RgbImage } from "../types.ts";
 
 export { encodeJpeg, encodePng } from "./encode.ts";
 
@@ -96,7 +96,7 @@ export function drawPoses(
   const lineWidth = options.lineWidth ?? Math.max(2, Math.max(image.width, image.height) / 320);
   const radius = options.keypointRadius ?? lineWidth * 1.5;
   const boxColor = options.boxColor === undefined ? BOX_COLOR : options.boxColor;
-  for (const [index, pose] of poses.entries()) {
+  for (const pose of poses) {
     const count = Math.floor(pose.keypoints.length / 3);
     const names = options.keypointNames ?? (count === 17 ? COCO_KEYPOINT_NAMES : []);
     const skeleton = options.skeleton ?? (count === 17 ? COCO_SKELETON : []);
@@ -129,16 +129,83 @@ export function drawPoses(
       if (!visible(i)) continue;
       fillCircle(canvas, kp[i * 3], kp[i * 3 + 1], radius, SIDE_COLORS[keypointSide(names[i])]);
     }
+  }
+  // Labels last, over every skeleton, placed so that none covers another's text.
+  const labels: LabelRequest[] = [];
+  for (const [index, pose] of poses.entries()) {
     const text = options.label?.(pose, index);
-    if (text) {
-      // Glyphs 7 px tall at scale 1; about 1/60 of the longer side, at least 2 px a dot.
-      const scale = Math.max(2, Math.round(Math.max(image.width, image.height) / 400));
-      const height = 9 * scale;
-      const y = pose.box.y1 - height >= 0 ? pose.box.y1 - height : pose.box.y1;
-      drawLabel(canvas, text, pose.box.x1, y, scale, boxColor ?? BOX_COLOR);
+    if (text) labels.push({ text, box: pose.box, score: pose.score });
+  }
+  if (labels.length > 0) {
+    // Glyphs 7 px tall at scale 1; about 1/60 of the longer side, at least 2 px a dot.
+    const scale = Math.max(2, Math.round(Math.max(image.width, image.height) / 400));
+    const placed = placeLabels(labels, scale, image.width, image.height);
+    // Best score last: where labels must overlap, the most confident person's is on top.
+    for (const k of placed.order) {
+      drawLabel(canvas, labels[k].text, placed.x[k], placed.y[k], scale, boxColor ?? BOX_COLOR);
     }
   }
   return canvas;
+}
+
+/** A label to place: its text, the box it belongs to, and the person's score. */
+export interface LabelRequest {
+  text: string;
+  box: Box;
+  score: number;
+}
+
+/** Where `placeLabels` puts each label (top-left corners), and the order to draw them in. */
+export interface LabelPlacement {
+  x: Float64Array;
+  y: Float64Array;
+  /** Label indices, lowest score first: drawn in this order, the best ends on top. */
+  order: number[];
+}
+
+/** Width and height in pixels of a `drawLabel` strip of `length` characters. */
+export function labelSize(length: number, scale: number): [number, number] {
+  return [length * 6 * scale + scale, 9 * scale];
+}
+
+/**
+ * Positions for labels so that none overprints another: the most confident person's label
+ * is placed first, above its box's top-left corner (inside the box when there is no room
+ * above); each next one takes the first free spot among above, inside the top, and below
+ * its box, then further down its box's left edge, then further right — and, should none be
+ * free, its preferred spot (it is then drawn under the better ones). Pure; `drawPoses` uses it.
+ */
+export function placeLabels(
+  labels: readonly LabelRequest[],
+  scale: number,
+  width: number,
+  height: number,
+): LabelPlacement {
+  const n = labels.length;
+  const x = new Float64Array(n), y = new Float64Array(n);
+  const best = labels.map((_, i) => i).sort((a, b) => labels[b].score - labels[a].score);
+  const taken: [number, number, number, number][] = [];
+  const free = (x0: number, y0: number, w: number, h: number) =>
+    taken.every(([a, b, c, d]) => x0 >= c || x0 + w <= a || y0 >= d || y0 + h <= b);
+  for (const i of best) {
+    const { box, text } = labels[i];
+    const [w, h] = labelSize(text.length, scale);
+    const left = Math.max(0, Math.min(width - w, box.x1));
+    const candidates: [number, number][] = [
+      [left, box.y1 - h >= 0 ? box.y1 - h : box.y1],
+      [left, box.y1],
+      [left, box.y2],
+    ];
+    for (let step = 1; step <= 8; step++) candidates.push([left, box.y1 + step * h]);
+    for (let step = 1; step <= 4; step++) {
+      candidates.push([left + step * w, box.y1 - h >= 0 ? box.y1 - h : box.y1]);
+    }
+    const inside = ([cx, cy]: [number, number]) => cy >= 0 && cy + h <= height && cx + w <= width;
+    const spot = candidates.find((c) => inside(c) && free(c[0], c[1], w, h)) ?? candidates[0];
+    [x[i], y[i]] = spot;
+    taken.push([spot[0], spot[1], spot[0] + w, spot[1] + h]);
+  }
+  return { x, y, order: best.slice().reverse() };
 }
 
 /** 5 × 7 bitmap glyphs, one row a number, the leftmost column in bit 4. */

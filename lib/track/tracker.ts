@@ -1,17 +1,48 @@
 /**
- * Person tracking across video frames: each frame's poses are matched to the live tracks by
- * an optimal assignment on pose similarity (OKS or box IoU), so each person keeps a track id.
+ * Person tracking across video frames: each person keeps one id through camera pans and
+ * zooms, crowds, missed detections and short disappearances.
  *
- * A track that finds no match survives `maxMissed` frames (occlusion, a missed detection),
- * compared by its last seen pose; unmatched poses start new tracks with increasing ids from 1.
- * Optional One-Euro smoothing runs per keypoint per track; its state dies with the track.
+ * Each frame:
+ * 1. Every track's box is predicted by its Kalman filter (`kalman.ts`; velocity = the
+ *    person's own motion).
+ * 2. The camera's motion since the last frame (pan and zoom) is estimated from the people
+ *    (`camera_motion.ts`) and applied to every prediction and remembered pose, so a pan does
+ *    not look like everyone moving at once (BoT-SORT's camera-motion compensation).
+ * 3. Detections are matched to tracks in ByteTrack's order: confident detections to all
+ *    tracks with ids (optimal assignment on ½ predicted-box IoU + ½ OKS with the predicted
+ *    pose, which tells apart neighbours whose boxes overlap); then less confident ones to the
+ *    tracks still unmatched (box IoU ≥ 0.5: a weak detection only continues a track);
+ *    then people seen again to tracks lost a while ago (position predicted with the camera,
+ *    size, and the pose's shape); then the tentative tracks.
+ * 4. One person never holds two tracks: a detection nested in another matched person's box
+ *    whose keypoints agree with that person's (the head-only box of someone whose whole body
+ *    was found too) is dropped, and never starts a track.
+ * 5. Other confident detections start tentative tracks. A tentative track gets an id only
+ *    after `minHits` frames in a row (on the first frame at once), so a detection that
+ *    flickers for a frame or two uses no id; when it does, a lost track it matches gives
+ *    back its old id.
+ * A track with an id that finds no match is kept `maxMissed` frames, predicted and moved
+ * with the camera, to be found again.
+ *
+ * `update` returns the poses that belong to a track with an id (in input order); the others
+ * (tentative, duplicates, unmatched weak detections) are left out. Optional One-Euro
+ * smoothing runs per keypoint per track; its state dies with the track.
  */
 
 import { COCO_KEYPOINT_SIGMAS } from "../coco/keypoints.ts";
 import { hungarian } from "../math/hungarian.ts";
-import { boxIou } from "../geometry/nms.ts";
 import type { Box, Pose } from "../types.ts";
+import { type CameraMotion, estimateCameraMotion, NO_MOTION } from "./camera_motion.ts";
+import {
+  kalmanBox,
+  kalmanInit,
+  kalmanPredict,
+  kalmanStop,
+  kalmanUpdate,
+  kalmanWarp,
+} from "./kalman.ts";
 import { KeypointOneEuroFilter, type OneEuroOptions } from "./one_euro.ts";
+import { iouAt, keypointSimilarity, nestedShare } from "./pose_match.ts";
 
 /** A pose with the id of the track (person) it belongs to. */
 export interface TrackedPose extends Pose {
@@ -27,18 +58,28 @@ export interface TrackedBox {
   box: Box;
 }
 
+/** The frame's size, when known: lets a track that left the frame be found as it comes back. */
+export interface FrameSize {
+  width: number;
+  height: number;
+}
+
 /** Options of `PoseTracker`. */
 export interface PoseTrackerOptions {
-  /** How a pose is compared with a track's last pose; default "oks". */
-  similarity?: "oks" | "iou";
-  /** Least similarity (OKS or IoU, 0–1) for a pose to continue a track; default 0.3. */
+  /** Least similarity (½ IoU + ½ OKS, 0–1) for a detection to continue a track; default 0.3. */
   minSimilarity?: number;
-  /** Frames a track may go unmatched before it ends; default 5. */
+  /** Frames a track with an id is kept unmatched, to be found again; default 60. */
   maxMissed?: number;
+  /** Frames in a row a new person must be seen before getting an id; default 3. */
+  minHits?: number;
+  /** Detector box score from which a detection is confident (starts tracks); default 0.45. */
+  highScore?: number;
   /** Keypoints scoring at most this are ignored by OKS; default 0.3. */
   keypointThreshold?: number;
   /** Per-keypoint OKS sigmas; default COCO's 17. */
   sigmas?: ArrayLike<number>;
+  /** Estimate and follow the camera's pan and zoom (default true). */
+  cameraMotion?: boolean;
   /** One-Euro smoothing of keypoint x, y: `true` for the defaults, or its parameters. */
   smooth?: boolean | OneEuroOptions;
   /** Frame rate assumed for `update` calls without a time; default 30. */
@@ -57,12 +98,42 @@ export interface TrackBoxOptions {
 }
 
 interface Track {
+  /** Id shown to the user; 0 while tentative. */
   id: number;
-  /** The last matched pose, unsmoothed: matching compares raw detections. */
+  /** Kalman state of the box (see kalman.ts). */
+  state: Float64Array;
+  /** The last matched pose, as detected (boxesFromTracks returns its box). */
   pose: Pose;
+  /** The last matched keypoints and their (Kalman) box, moved with the camera since. */
+  keypoints: Float32Array;
+  keypointBox: Float64Array;
+  /** The last matched detection's box, moved with the camera since. */
+  seenBox: Float64Array;
   /** Frames since the last match. */
   missed: number;
+  /** Matches in a row (tentative tracks need `minHits`). */
+  hits: number;
   filter?: KeypointOneEuroFilter;
+}
+
+/** Frames a lost track keeps its velocity before it is assumed to stand still. */
+const COAST_FRAMES = 5;
+/** Area ratio beyond which a detection is a part of a track's person (or the whole again). */
+const PARTIAL = 0.5;
+/** Least share of the smaller box inside the larger for two detections to be one person. */
+const NESTED = 0.7;
+/** Least share of agreeing keypoints (OKS ≥ 0.5 each) for two detections to be one person. */
+const AGREE = 0.6;
+
+/** Box `j` of packed x1, y1, x2, y2 values. */
+function boxAt(boxes: Float64Array, j: number): Box {
+  return {
+    x1: boxes[4 * j],
+    y1: boxes[4 * j + 1],
+    x2: boxes[4 * j + 2],
+    y2: boxes[4 * j + 3],
+    score: 1,
+  };
 }
 
 function boxArea(box: Box): number {
@@ -103,13 +174,26 @@ export function poseOks(
   return count > 0 ? sum / count : 0;
 }
 
-/** IoU of two pose boxes. */
-function poseBoxIou(a: Pose, b: Pose): number {
-  return boxIou(
-    [a.box.x1, a.box.y1, a.box.x2, a.box.y2, b.box.x1, b.box.y1, b.box.x2, b.box.y2],
-    0,
-    1,
-  );
+/** Optimal one-to-one pairs of `rows × cols` scores (higher is better) at least `min`. */
+function assign(score: Float64Array, rows: number, cols: number, min: number): Int32Array {
+  const match = new Int32Array(rows).fill(-1);
+  if (rows === 0 || cols === 0) return match;
+  // Each row may also take its own "no match" column, worth `min`: a pair below it never wins.
+  const width = cols + rows;
+  const cost = new Float64Array(rows * width).fill(1e6);
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < cols; j++) {
+      const s = score[i * cols + j];
+      if (s >= min) cost[i * width + j] = -s;
+    }
+    cost[i * width + cols + i] = -min + 1e-9;
+  }
+  const assignment = hungarian(cost, rows, width);
+  for (let i = 0; i < rows; i++) {
+    const j = assignment[i];
+    if (j < cols && score[i * cols + j] >= min) match[i] = j;
+  }
+  return match;
 }
 
 /**
@@ -134,16 +218,20 @@ function poseBoxIou(a: Pose, b: Pose): number {
  * ```
  */
 export class PoseTracker {
-  /** How a pose is compared with a track's last pose. */
-  readonly similarity: "oks" | "iou";
-  /** Least similarity for a pose to continue a track. */
+  /** Least similarity for a detection to continue a track. */
   readonly minSimilarity: number;
-  /** Frames a track may go unmatched before it ends. */
+  /** Frames a track with an id is kept unmatched. */
   readonly maxMissed: number;
+  /** Frames in a row a new person must be seen before getting an id. */
+  readonly minHits: number;
+  /** Detector score from which a detection is confident. */
+  readonly highScore: number;
   /** Keypoints scoring at most this are ignored by OKS. */
   readonly keypointThreshold: number;
   /** Per-keypoint OKS sigmas. */
   readonly sigmas: ArrayLike<number>;
+  /** Whether camera motion is estimated and followed. */
+  readonly cameraMotion: boolean;
   /** One-Euro parameters, when smoothing is on. */
   readonly smoothing?: OneEuroOptions;
   /** Frame rate assumed for `update` calls without a time. */
@@ -151,14 +239,17 @@ export class PoseTracker {
   #tracks: Track[] = [];
   #nextId = 1;
   #updates = 0;
+  #lastMotion: CameraMotion = NO_MOTION;
 
   /** A tracker with no tracks yet; see `PoseTrackerOptions` for the defaults. */
   constructor(options: PoseTrackerOptions = {}) {
-    this.similarity = options.similarity ?? "oks";
     this.minSimilarity = options.minSimilarity ?? 0.3;
-    this.maxMissed = options.maxMissed ?? 5;
+    this.maxMissed = options.maxMissed ?? 60;
+    this.minHits = options.minHits ?? 3;
+    this.highScore = options.highScore ?? 0.35;
     this.keypointThreshold = options.keypointThreshold ?? 0.3;
     this.sigmas = options.sigmas ?? COCO_KEYPOINT_SIGMAS;
+    this.cameraMotion = options.cameraMotion ?? true;
     this.fps = options.fps ?? 30;
     const { smooth } = options;
     this.smoothing = smooth === true ? {} : smooth || undefined;
@@ -168,77 +259,438 @@ export class PoseTracker {
     if (!(Number.isInteger(this.maxMissed) && this.maxMissed >= 0)) {
       throw new RangeError(`maxMissed must be a whole number ≥ 0, got ${this.maxMissed}`);
     }
+    if (!(Number.isInteger(this.minHits) && this.minHits >= 1)) {
+      throw new RangeError(`minHits must be a whole number ≥ 1, got ${this.minHits}`);
+    }
     if (!(this.fps > 0)) throw new RangeError(`fps must be > 0, got ${this.fps}`);
   }
 
-  /** Tracks alive now (seen within the last `maxMissed` frames). */
+  /** Tracks with an id kept now (seen within the last `maxMissed` frames). */
   get liveTrackCount(): number {
-    return this.#tracks.length;
-  }
-
-  #similarityOf(a: Pose, b: Pose): number {
-    return this.similarity === "oks"
-      ? poseOks(a, b, this.sigmas, this.keypointThreshold)
-      : poseBoxIou(a, b);
+    return this.#tracks.filter((t) => t.id > 0).length;
   }
 
   /**
-   * Gives each pose of the next frame a track id (same order as `poses`); with smoothing,
-   * keypoints are the filtered ones.
+   * The track ids of the next frame's poses: returns the poses that belong to a person with
+   * an id, in the order of `poses`, each with its `trackId` (with smoothing, its keypoints
+   * are the filtered ones). Poses left out are tentative (a new person not yet seen
+   * `minHits` frames in a row), duplicates of another person's, or weak detections that
+   * continue no track.
    *
    * @param time the frame's time in seconds; default frame number / `fps`
+   * @param frame the frame's size, when known (people leaving and coming back)
    */
-  update(poses: readonly Pose[], time?: number): TrackedPose[] {
+  update(poses: readonly Pose[], time?: number, frame?: FrameSize): TrackedPose[] {
     const t = time ?? this.#updates / this.fps;
+    const first = this.#updates === 0;
     this.#updates++;
-    const rows = poses.length;
     const tracks = this.#tracks;
-    const m = tracks.length;
-    const cols = m + rows;
-    // Each pose may take a track or its own "new track" column (cost 1); pairs below the gate
-    // cost more than that, so the assignment never uses them.
-    const cost = new Float64Array(rows * cols);
-    const similarity = new Float64Array(rows * m);
-    for (let i = 0; i < rows; i++) {
-      for (let j = 0; j < m; j++) {
-        const s = this.#similarityOf(tracks[j].pose, poses[i]);
-        similarity[i * m + j] = s;
-        cost[i * cols + j] = s >= this.minSimilarity ? 1 - s : 2;
-      }
-      for (let j = m; j < cols; j++) cost[i * cols + j] = j - m === i ? 1 : 2;
-    }
-    const assignment = hungarian(cost, rows, cols);
+    const n = poses.length;
+    const detBoxes = new Float64Array(4 * n);
+    poses.forEach((p, i) => detBoxes.set([p.box.x1, p.box.y1, p.box.x2, p.box.y2], 4 * i));
 
-    const matched = new Uint8Array(m);
-    const out: TrackedPose[] = [];
-    for (let i = 0; i < rows; i++) {
-      const pose = poses[i];
-      const j = assignment[i];
-      let track: Track;
-      if (j < m && similarity[i * m + j] >= this.minSimilarity) {
-        track = tracks[j];
-        track.pose = pose;
-        track.missed = 0;
-        matched[j] = 1;
-      } else {
-        track = {
-          id: this.#nextId++,
-          pose,
-          missed: 0,
-          filter: this.smoothing ? new KeypointOneEuroFilter(this.smoothing) : undefined,
-        };
-        tracks.push(track);
+    // 1. Predict; a track lost for a while stops (it is assumed to stand where it was).
+    for (const track of tracks) {
+      if (track.missed >= COAST_FRAMES) kalmanStop(track.state);
+      // An unseen person's size does not change on its own (a box shrinking as its person
+      // left the frame must not go on shrinking).
+      if (track.missed > 0) track.state[6] = track.state[7] = 0;
+      kalmanPredict(track.state);
+    }
+    // 2. Camera motion, from the tracks seen last frame; everything moves with it.
+    if (this.cameraMotion && tracks.length > 0 && n > 0) this.#followCamera(poses, detBoxes, frame);
+    const m = tracks.length;
+    const predicted = new Float64Array(4 * m);
+    tracks.forEach((track, j) => kalmanBox(track.state, predicted, 4 * j));
+    const predictedKeypoints = tracks.map((track, j) =>
+      this.#predictKeypoints(track, predicted, j)
+    );
+
+    const trackOf = new Int32Array(n).fill(-1); // detection → track index
+    const taken = new Uint8Array(m);
+    const high = (i: number) => poses[i].box.score >= this.highScore;
+    const free = (filter: (i: number) => boolean) =>
+      Array.from({ length: n }, (_, i) => i).filter((i) => trackOf[i] < 0 && filter(i));
+    const tracksWhere = (filter: (track: Track) => boolean) =>
+      Array.from({ length: m }, (_, j) => j).filter((j) => !taken[j] && filter(tracks[j]));
+    const match = (
+      dets: number[],
+      candidates: number[],
+      similarity: (i: number, j: number) => number,
+      min: number,
+    ) => {
+      const score = new Float64Array(dets.length * candidates.length);
+      dets.forEach((i, r) =>
+        candidates.forEach((j, c) => score[r * candidates.length + c] = similarity(i, j))
+      );
+      assign(score, dets.length, candidates.length, min).forEach((c, r) => {
+        if (c < 0) return;
+        trackOf[dets[r]] = candidates[c];
+        taken[candidates[c]] = 1;
+      });
+    };
+    const similarity = (i: number, j: number) =>
+      this.#similarity(poses[i], detBoxes, i, predicted, predictedKeypoints[j], j);
+
+    // 3a. Confident detections ↔ tracks with ids (seen last frame, or lost).
+    match(free(high), tracksWhere((k) => k.id > 0), similarity, this.minSimilarity);
+    // 3b. Weak detections ↔ tracks with ids seen last frame: box overlap must be clear.
+    match(
+      free((i) => !high(i)),
+      tracksWhere((k) => k.id > 0 && k.missed === 0),
+      (i, j) => iouAt(detBoxes, i, predicted, j) >= 0.5 ? similarity(i, j) : 0,
+      this.minSimilarity,
+    );
+    // 3c. Confident detections ↔ lost tracks: someone seen again.
+    match(
+      free(high),
+      tracksWhere((k) => k.id > 0 && k.missed > 0),
+      (i, j) => this.#recovery(poses[i], detBoxes, i, predicted, predictedKeypoints[j], j, frame),
+      0.5,
+    );
+    // 3d. Confident detections ↔ tentative tracks.
+    match(free(high), tracksWhere((k) => k.id === 0), similarity, this.minSimilarity);
+
+    // 4. One person, one track: drop detections that are part of a matched person's.
+    const duplicate = new Uint8Array(n);
+    const matched = Array.from({ length: n }, (_, i) => i).filter((i) => trackOf[i] >= 0);
+    // A track seen last frame but missed now (its body not found) also claims its parts.
+    const missing = tracksWhere((k) => k.id > 0 && k.missed === 0);
+    for (const i of free(() => true)) {
+      if (
+        matched.some((k) => this.#samePerson(poses[i], detBoxes, i, poses[k], detBoxes, k)) ||
+        missing.some((j) =>
+          this.#samePerson(
+            poses[i],
+            detBoxes,
+            i,
+            {
+              box: {
+                x1: predicted[4 * j],
+                y1: predicted[4 * j + 1],
+                x2: predicted[4 * j + 2],
+                y2: predicted[4 * j + 3],
+                score: 1,
+              },
+              keypoints: predictedKeypoints[j],
+              score: 1,
+            },
+            predicted,
+            j,
+          )
+        )
+      ) {
+        duplicate[i] = 1;
       }
+    }
+    // Two matched detections of one person: the one on the younger track is dropped.
+    for (const a of matched) {
+      for (const b of matched) {
+        if (a === b || duplicate[a] || duplicate[b] || trackOf[a] < 0 || trackOf[b] < 0) continue;
+        const ta = tracks[trackOf[a]], tb = tracks[trackOf[b]];
+        if (!(ta.id > 0 && tb.id > 0 ? ta.id > tb.id : ta.id === 0 && tb.id > 0)) continue;
+        if (this.#samePerson(poses[a], detBoxes, a, poses[b], detBoxes, b)) {
+          taken[trackOf[a]] = 0;
+          trackOf[a] = -1;
+          duplicate[a] = 1;
+        }
+      }
+    }
+    // 5. New tentative tracks from confident detections (the larger of nested duplicates).
+    const fresh = free((i) => high(i) && !duplicate[i])
+      .sort((a, b) => boxArea(poses[b].box) - boxArea(poses[a].box));
+    const started: number[] = [];
+    for (const i of fresh) {
+      if (started.some((k) => this.#samePerson(poses[i], detBoxes, i, poses[k], detBoxes, k))) {
+        duplicate[i] = 1;
+        continue;
+      }
+      started.push(i);
+      const box = poses[i].box;
+      tracks.push({
+        id: 0,
+        state: kalmanInit(box.x1, box.y1, box.x2, box.y2),
+        pose: poses[i],
+        keypoints: poses[i].keypoints,
+        keypointBox: Float64Array.of(box.x1, box.y1, box.x2, box.y2),
+        seenBox: Float64Array.of(box.x1, box.y1, box.x2, box.y2),
+        missed: 0,
+        hits: 0,
+      });
+      trackOf[i] = tracks.length - 1;
+    }
+
+    // 6. Update the matched tracks; confirm tentative ones (taking back a lost id if theirs).
+    const updated = new Uint8Array(tracks.length);
+    for (let i = 0; i < n; i++) {
+      const j = trackOf[i];
+      if (j < 0) continue;
+      const track = tracks[j], box = poses[i].box;
+      if (j < m) {
+        const ratio = boxArea(box) / Math.max(1e-6, boxArea(boxAt(predicted, j)));
+        // A part of the person: the box keeps its predicted size and motion. The whole
+        // person after a part: the box starts again from it.
+        if (ratio >= 1 / PARTIAL) track.state = kalmanInit(box.x1, box.y1, box.x2, box.y2);
+        else if (ratio > PARTIAL) kalmanUpdate(track.state, box.x1, box.y1, box.x2, box.y2);
+      }
+      track.pose = poses[i];
+      track.keypoints = poses[i].keypoints;
+      track.keypointBox = new Float64Array(4);
+      kalmanBox(track.state, track.keypointBox);
+      track.seenBox = Float64Array.of(box.x1, box.y1, box.x2, box.y2);
+      track.missed = 0;
+      track.hits++;
+      updated[j] = 1;
+    }
+    const removed = new Set<Track>();
+    for (let i = 0; i < n; i++) {
+      const j = trackOf[i];
+      if (j < 0 || tracks[j].id > 0 || !(first || tracks[j].hits >= this.minHits)) continue;
+      const lost = first ? -1 : this.#lostTrackFor(poses[i], detBoxes, i, updated, frame);
+      if (lost >= 0) {
+        // The person was seen before: the old track (id, smoothing) continues from here.
+        const old = tracks[lost];
+        old.state = tracks[j].state;
+        old.pose = tracks[j].pose;
+        old.keypoints = tracks[j].keypoints;
+        old.keypointBox = tracks[j].keypointBox;
+        old.seenBox = tracks[j].seenBox;
+        old.missed = 0;
+        old.hits = tracks[j].hits;
+        updated[lost] = 1;
+        removed.add(tracks[j]);
+        trackOf[i] = lost;
+      } else {
+        tracks[j].id = this.#nextId++;
+      }
+    }
+
+    // 7. Output, and age the unmatched tracks.
+    const out: TrackedPose[] = [];
+    for (let i = 0; i < n; i++) {
+      const j = trackOf[i];
+      if (j < 0 || tracks[j].id === 0) continue;
+      const track = tracks[j], pose = poses[i];
+      if (this.smoothing && !track.filter) track.filter = new KeypointOneEuroFilter(this.smoothing);
       const keypoints = track.filter ? track.filter.filter(pose.keypoints, t) : pose.keypoints;
       out.push({ ...pose, keypoints, trackId: track.id });
     }
-    const survivors: Track[] = [];
-    for (let j = 0; j < tracks.length; j++) {
-      if (j < m && !matched[j]) tracks[j].missed++;
-      if (tracks[j].missed <= this.maxMissed) survivors.push(tracks[j]);
-    }
-    this.#tracks = survivors;
+    this.#tracks = tracks.filter((track, j) => {
+      if (removed.has(track)) return false;
+      if (updated[j]) return true;
+      track.missed++;
+      track.hits = 0;
+      // A tentative track must be seen in a row; one with an id waits to be found again.
+      return track.id > 0 && track.missed <= this.maxMissed;
+    });
     return out;
+  }
+
+  /**
+   * Moves every track with the camera's motion between the last frame and this one. Two
+   * people agreeing on a motion set it; one person alone only continues the camera's last
+   * motion (a pan goes on while the view holds a single person), since one person's motion
+   * cannot tell the camera from the person.
+   */
+  #followCamera(poses: readonly Pose[], detBoxes: Float64Array, frame?: FrameSize): void {
+    // The people as seen last frame (not as predicted: a box cut by the frame edge shrinks
+    // and its prediction with it, but its keypoints and whole edges move with the camera).
+    const seen = this.#tracks.filter((track) => track.missed === 0);
+    const from = new Float64Array(4 * seen.length);
+    seen.forEach((track, j) => from.set(track.seenBox, 4 * j));
+    const motion = estimateCameraMotion(
+      from,
+      detBoxes,
+      {
+        keypointThreshold: this.keypointThreshold,
+        minInliers: 1,
+        frame,
+        scalePrior: { scale: this.#lastMotion.scale, weight: 1 },
+        previous: this.#lastMotion,
+      },
+      seen.map((track) => track.keypoints),
+      poses.map((p) => p.keypoints),
+    );
+    const last = this.#lastMotion;
+    let accepted = motion.inliers >= 2;
+    if (motion.inliers === 1) {
+      const i = motion.pairs.findIndex((j) => j >= 0);
+      const h = from[4 * i + 3] - from[4 * i + 1];
+      const moving = Math.abs(last.scale - 1) > 0.002 || Math.hypot(last.tx, last.ty) > 1;
+      // The same motion as last frame, within a tenth of the person's height at its centre.
+      const cx = (from[4 * i] + from[4 * i + 2]) / 2, cy = (from[4 * i + 1] + from[4 * i + 3]) / 2;
+      const drift = Math.hypot(
+        (motion.scale - last.scale) * cx + motion.tx - last.tx,
+        (motion.scale - last.scale) * cy + motion.ty - last.ty,
+      );
+      accepted = moving && Math.abs(motion.scale / last.scale - 1) < 0.02 && drift < 0.1 * h;
+    }
+    if (!accepted) {
+      this.#lastMotion = NO_MOTION;
+      return;
+    }
+    this.#lastMotion = { scale: motion.scale, tx: motion.tx, ty: motion.ty };
+    const { scale, tx, ty } = motion;
+    for (const track of this.#tracks) {
+      kalmanWarp(track.state, scale, tx, ty);
+      const moved = new Float32Array(track.keypoints);
+      for (let k = 0; k < moved.length; k += 3) {
+        moved[k] = scale * moved[k] + tx;
+        moved[k + 1] = scale * moved[k + 1] + ty;
+      }
+      track.keypoints = moved;
+      for (const b of [track.keypointBox, track.seenBox]) {
+        b[0] = scale * b[0] + tx;
+        b[1] = scale * b[1] + ty;
+        b[2] = scale * b[2] + tx;
+        b[3] = scale * b[3] + ty;
+      }
+    }
+  }
+
+  /** The track's last keypoints carried from their box onto its predicted box `j` of `boxes`. */
+  #predictKeypoints(track: Track, boxes: Float64Array, j: number): Float32Array {
+    const b = track.keypointBox;
+    const sx = (boxes[4 * j + 2] - boxes[4 * j]) / Math.max(1e-6, b[2] - b[0]);
+    const sy = (boxes[4 * j + 3] - boxes[4 * j + 1]) / Math.max(1e-6, b[3] - b[1]);
+    const out = new Float32Array(track.keypoints);
+    for (let k = 0; k < out.length; k += 3) {
+      out[k] = boxes[4 * j] + (out[k] - b[0]) * sx;
+      out[k + 1] = boxes[4 * j + 1] + (out[k + 1] - b[1]) * sy;
+    }
+    return out;
+  }
+
+  /**
+   * ½ IoU of the predicted box + ½ OKS with the predicted pose (IoU alone when they share
+   * fewer than 2 confident keypoints); 0 when the sizes differ more than 2× in area: a box
+   * of a part of the person (the head alone) must not take over the person's track.
+   */
+  #similarity(
+    pose: Pose,
+    detBoxes: Float64Array,
+    i: number,
+    predicted: Float64Array,
+    keypoints: Float32Array,
+    j: number,
+  ): number {
+    const area = (predicted[4 * j + 2] - predicted[4 * j]) *
+      (predicted[4 * j + 3] - predicted[4 * j + 1]);
+    const ratio = boxArea(pose.box) / Math.max(1e-6, area);
+    if (!(ratio > PARTIAL && ratio < 1 / PARTIAL)) {
+      // A part of the person (the rest covered or not found), or the whole person again
+      // after a part: nested boxes whose shared keypoints agree. Ranked below whole matches,
+      // so that when both the body and a part of it are found, the body continues the track.
+      const nested = nestedShare(detBoxes, i, predicted, j);
+      if (nested < NESTED) return 0;
+      const kp = keypointSimilarity(
+        keypoints,
+        pose.keypoints,
+        Math.max(area, boxArea(pose.box)),
+        this.sigmas,
+        this.keypointThreshold,
+      );
+      return kp.common >= 3 && kp.agreeing >= AGREE ? 0.6 * (nested + kp.oks) / 2 : 0;
+    }
+    const iou = iouAt(detBoxes, i, predicted, j);
+    const kp = keypointSimilarity(
+      keypoints,
+      pose.keypoints,
+      area,
+      this.sigmas,
+      this.keypointThreshold,
+    );
+    return kp.common >= 2 ? (iou + kp.oks) / 2 : iou;
+  }
+
+  /**
+   * How well a detection fits a lost track (0–1): the track's predicted box (cut to the
+   * frame when its size is known: a person coming back in is seen in part) must be near
+   * (within half its height) and of a similar height, and the pose's shape (OKS after
+   * aligning the two poses' centroids) must agree.
+   */
+  #recovery(
+    pose: Pose,
+    detBoxes: Float64Array,
+    i: number,
+    predicted: Float64Array,
+    keypoints: Float32Array,
+    j: number,
+    frame?: FrameSize,
+  ): number {
+    const box = predicted.slice(4 * j, 4 * j + 4);
+    const kp = new Float32Array(keypoints);
+    if (frame) {
+      box[0] = Math.max(0, box[0]);
+      box[1] = Math.max(0, box[1]);
+      box[2] = Math.min(frame.width, box[2]);
+      box[3] = Math.min(frame.height, box[3]);
+      if (!(box[2] > box[0] && box[3] > box[1])) return 0;
+      for (let k = 0; k < kp.length; k += 3) {
+        if (kp[k] < 0 || kp[k + 1] < 0 || kp[k] >= frame.width || kp[k + 1] >= frame.height) {
+          kp[k + 2] = 0;
+        }
+      }
+    }
+    const h = box[3] - box[1], dh = pose.box.y2 - pose.box.y1;
+    if (!(dh > h / 1.5 && dh < h * 1.5)) return 0;
+    const dx = (pose.box.x1 + pose.box.x2 - box[0] - box[2]) / 2;
+    const dy = (pose.box.y1 + pose.box.y2 - box[1] - box[3]) / 2;
+    const distance = Math.hypot(dx, dy) / h;
+    if (distance > 0.5) return 0;
+    const shape = keypointSimilarity(
+      kp,
+      pose.keypoints,
+      boxArea(pose.box),
+      this.sigmas,
+      this.keypointThreshold,
+      true,
+    );
+    const near = Math.max(iouAt(detBoxes, i, box, 0), 1 - 2 * distance);
+    return shape.common >= 3 ? (near + shape.oks) / 2 : near / 2;
+  }
+
+  /** The lost track (index) a newly confirmed person is, or −1. */
+  #lostTrackFor(
+    pose: Pose,
+    detBoxes: Float64Array,
+    i: number,
+    updated: Uint8Array,
+    frame?: FrameSize,
+  ): number {
+    let best = -1, bestScore = 0.5;
+    const boxes = new Float64Array(4 * this.#tracks.length);
+    this.#tracks.forEach((track, j) => {
+      if (track.id === 0 || updated[j]) return;
+      kalmanBox(track.state, boxes, 4 * j);
+      const keypoints = this.#predictKeypoints(track, boxes, j);
+      const score = this.#recovery(pose, detBoxes, i, boxes, keypoints, j, frame);
+      if (score > bestScore) [best, bestScore] = [j, score];
+    });
+    return best;
+  }
+
+  /**
+   * Whether two detections are one person: one box nested in the other and most of the
+   * keypoints they share agreeing (OKS ≥ 0.5 each, at the larger box's scale).
+   */
+  #samePerson(
+    a: Pose,
+    aBoxes: Float64Array,
+    i: number,
+    b: Pose,
+    bBoxes: Float64Array,
+    j: number,
+  ): boolean {
+    if (nestedShare(aBoxes, i, bBoxes, j) < NESTED) return false;
+    const kp = keypointSimilarity(
+      a.keypoints,
+      b.keypoints,
+      Math.max(boxArea(a.box), boxArea(b.box)),
+      this.sigmas,
+      this.keypointThreshold,
+    );
+    return kp.common >= 2 && kp.agreeing >= AGREE;
   }
 
   /**
@@ -249,7 +701,7 @@ export class PoseTracker {
   boxesFromTracks(options: TrackBoxOptions = {}): TrackedBox[] {
     const threshold = options.keypointThreshold ?? 0.3;
     const scale = options.keypointBoxScale;
-    return this.#tracks.filter((track) => track.missed === 0).map((track) => {
+    return this.#tracks.filter((track) => track.missed === 0 && track.id > 0).map((track) => {
       const { box, keypoints } = track.pose;
       if (scale === undefined) return { trackId: track.id, box: { ...box } };
       let x1 = Infinity, y1 = Infinity, x2 = -Infinity, y2 = -Infinity, count = 0;

@@ -1,0 +1,167 @@
+/**
+ * Tracking metrics on small hand-made sequences whose values are worked out by hand from the
+ * definitions (comments show the arithmetic): perfect tracking, an id change of one person
+ * (1 switch, IDF1 = 2/3), two people swapping ids, a half-missed person, a false track, a
+ * localisation error that only some HOTA thresholds accept, and ignore regions.
+ */
+
+import {
+  type EvalFrame,
+  HOTA_ALPHAS,
+  maximumAssignment,
+  type SimilarityFrame,
+  trackingMetrics,
+} from "../lib/track/metrics.ts";
+import { clearMetrics, hotaMetrics, identityMetrics } from "../lib/track/metrics.ts";
+import { assertAlmostEquals, assertEquals, assertThrows } from "./support/assert.ts";
+
+/** A 100 × 200 box with its left edge at x. */
+const box = (x: number): number[] => [x, 0, x + 100, 200];
+
+/** A frame from [id, x] pairs of ground truth and of results. */
+function frame(gt: [number, number][], results: [number, number][], ignore?: number[]): EvalFrame {
+  return {
+    gt: { ids: gt.map(([id]) => id), boxes: gt.flatMap(([, x]) => box(x)) },
+    results: { ids: results.map(([id]) => id), boxes: results.flatMap(([, x]) => box(x)) },
+    ignore,
+  };
+}
+
+const close = (actual: number, expected: number, what: string) =>
+  assertAlmostEquals(actual, expected, 1e-12, what);
+
+Deno.test("perfect tracking: MOTA, IDF1, HOTA all 1, no switch", () => {
+  const frames = Array.from(
+    { length: 5 },
+    (_, t) => frame([[7, 10 * t], [9, 300]], [[1, 10 * t], [2, 300]]),
+  );
+  const m = trackingMetrics(frames);
+  close(m.clear.mota, 1, "MOTA");
+  close(m.clear.motp, 1, "MOTP");
+  assertEquals([m.clear.tp, m.clear.fn, m.clear.fp, m.clear.idsw, m.clear.frag], [10, 0, 0, 0, 0]);
+  close(m.identity.idf1, 1, "IDF1");
+  close(m.hota.hota, 1, "HOTA");
+  close(m.hota.detA, 1, "DetA");
+  close(m.hota.assA, 1, "AssA");
+  assertEquals([m.gtIds, m.trackerIds, m.clear.mostlyTracked, m.clear.mostlyLost], [2, 2, 2, 0]);
+});
+
+Deno.test("one person's id changes once: 1 switch, IDF1 = 2/3, MOTA = 5/6, HOTA = √(5/9)", () => {
+  // 6 frames; tracker id 1 on frames 0–3, id 2 on frames 4–5.
+  const frames = Array.from({ length: 6 }, (_, t) => frame([[1, 0]], [[t < 4 ? 1 : 2, 0]]));
+  const m = trackingMetrics(frames);
+  assertEquals(m.clear.idsw, 1);
+  assertEquals(m.clear.idswByGt.get(1), 1);
+  // MOTA = 1 − (FN + FP + IDSW) / GT = 1 − 1/6.
+  close(m.clear.mota, 5 / 6, "MOTA");
+  // The ground truth keeps tracker id 1 (4 frames): IDTP 4, IDFN 2, IDFP 2 → 8 / 12.
+  assertEquals([m.identity.idtp, m.identity.idfn, m.identity.idfp], [4, 2, 2]);
+  close(m.identity.idf1, 2 / 3, "IDF1");
+  close(m.identity.idp, 2 / 3, "IDP");
+  close(m.identity.idr, 2 / 3, "IDR");
+  // Every frame is a TP (DetA 1). The 4 TPs on id 1 have TPA 4, FNA 2, FPA 0 → 4/6; the two
+  // on id 2 have TPA 2, FNA 4 → 2/6. AssA = (4 · 4/6 + 2 · 2/6) / 6 = 5/9; HOTA = √(5/9).
+  close(m.hota.detA, 1, "DetA");
+  close(m.hota.assA, 5 / 9, "AssA");
+  close(m.hota.hota, Math.sqrt(5 / 9), "HOTA");
+  // Association precision is 1 (each tracker id stays on one person); recall is the 5/9 above
+  // with FNA only: (4 · 4/6 + 2 · 2/6) / 6.
+  close(m.hota.assPr, 1, "AssPr");
+  close(m.hota.assRe, 5 / 9, "AssRe");
+});
+
+Deno.test("two people swap ids halfway: 2 switches, IDF1 = 1/2, HOTA = √(1/3)", () => {
+  // A at x = 0, B at x = 300, 6 frames; tracker ids swap from frame 3.
+  const frames = Array.from(
+    { length: 6 },
+    (_, t) => frame([[1, 0], [2, 300]], t < 3 ? [[1, 0], [2, 300]] : [[2, 0], [1, 300]]),
+  );
+  const m = trackingMetrics(frames);
+  assertEquals(m.clear.idsw, 2);
+  assertEquals([...m.clear.idswByGt.entries()], [[1, 1], [2, 1]]);
+  close(m.clear.mota, 1 - 2 / 12, "MOTA");
+  // Each person shares 3 frames with each tracker id: IDTP 6 of 12.
+  close(m.identity.idf1, 1 / 2, "IDF1");
+  // Each TP: TPA 3, FNA 3, FPA 3 → 1/3. HOTA = √(1 · 1/3).
+  close(m.hota.assA, 1 / 3, "AssA");
+  close(m.hota.hota, Math.sqrt(1 / 3), "HOTA");
+});
+
+Deno.test("a person found in half the frames: DetA 1/2, AssA 1/2, HOTA 1/2, IDF1 = 2/3", () => {
+  // HOTA paper, §5: finding half of a trajectory's detections with one id scores 0.5 for
+  // detection and association alike.
+  const frames = Array.from({ length: 10 }, (_, t) => frame([[1, 0]], t < 5 ? [[4, 0]] : []));
+  const m = trackingMetrics(frames);
+  close(m.hota.detA, 0.5, "DetA");
+  close(m.hota.assA, 0.5, "AssA");
+  close(m.hota.hota, 0.5, "HOTA");
+  close(m.clear.mota, 0.5, "MOTA");
+  // IDTP 5 of 10 GT and 5 tracker detections: 2 · 5 / 15.
+  close(m.identity.idf1, 2 / 3, "IDF1");
+  assertEquals([m.clear.idsw, m.clear.mostlyTracked, m.clear.mostlyLost], [0, 0, 0]);
+});
+
+Deno.test("a false track: MOTA 0, IDF1 2/3, HOTA √(1/2)", () => {
+  const frames = Array.from({ length: 4 }, () => frame([[1, 0]], [[1, 0], [2, 500]]));
+  const m = trackingMetrics(frames);
+  assertEquals([m.clear.tp, m.clear.fp], [4, 4]);
+  close(m.clear.mota, 0, "MOTA");
+  close(m.identity.idf1, 2 / 3, "IDF1");
+  // DetA = 4 / (4 + 4); AssA 1.
+  close(m.hota.hota, Math.sqrt(0.5), "HOTA");
+});
+
+Deno.test("localisation: IoU 0.62 counts for α ≤ 0.60 only, HOTA = 12/19; MOTA still 1", () => {
+  const frames: EvalFrame[] = Array.from({ length: 4 }, () => ({
+    gt: { ids: [1], boxes: [0, 0, 100, 100] },
+    results: { ids: [1], boxes: [0, 0, 100, 62] },
+  }));
+  const m = trackingMetrics(frames);
+  close(m.clear.mota, 1, "MOTA");
+  close(m.clear.motp, 0.62, "MOTP");
+  close(m.identity.idf1, 1, "IDF1");
+  assertEquals(HOTA_ALPHAS.length, 19);
+  assertEquals(Array.from(m.hota.hotaByAlpha), Array.from(HOTA_ALPHAS, (a) => a <= 0.62 ? 1 : 0));
+  close(m.hota.hota, 12 / 19, "HOTA");
+  // LocA: 0.62 where matched; TrackEval counts 1 at thresholds with no match at all.
+  close(m.hota.locA, (12 * 0.62 + 7) / 19, "LocA");
+});
+
+Deno.test("CLEAR keeps a continuing match over a better new one: no switch", () => {
+  // Frame 1: tracker 2 overlaps the person better (IoU 1) than tracker 1 (IoU 0.6), but 1
+  // was matched last frame and still passes the 0.5 threshold, so it keeps the person.
+  const s = (values: number[][]): SimilarityFrame => ({
+    gtIds: Int32Array.of(1),
+    trackerIds: Int32Array.of(1, 2),
+    similarity: Float64Array.from(values.flat()),
+  });
+  const frames = [s([[1, 0]]), s([[0.6, 1]]), s([[0.4, 1]])];
+  const clear = clearMetrics(frames);
+  // Frame 2: tracker 1 falls below 0.5, so the person goes to tracker 2: one switch.
+  assertEquals([clear.tp, clear.fp, clear.idsw], [3, 3, 1]);
+  close(clear.motp, (1 + 0.6 + 1) / 3, "MOTP");
+  assertEquals(identityMetrics(frames).idtp, 2);
+  close(hotaMetrics([]).hota, 0, "no frames");
+});
+
+Deno.test("ignore regions drop unmatched results inside them, never matched ones", () => {
+  // A result inside the ignore box is dropped; one on the annotated person is kept even
+  // though it lies in the ignore box too.
+  const ignore = [400, 0, 700, 300];
+  const frames = Array.from({ length: 3 }, () => frame([[1, 450]], [[1, 450], [2, 560]], ignore));
+  const m = trackingMetrics(frames);
+  assertEquals([m.trackerIds, m.clear.fp], [1, 0]);
+  close(m.identity.idf1, 1, "IDF1");
+  // Without the region the second result is a false positive.
+  assertEquals(trackingMetrics(frames.map((f) => ({ ...f, ignore: undefined }))).clear.fp, 3);
+});
+
+Deno.test("bad frames are refused; maximumAssignment handles any shape", () => {
+  assertThrows(() => trackingMetrics([frame([[1, 0], [1, 50]], [])]), RangeError);
+  assertThrows(
+    () => trackingMetrics([{ gt: { ids: [1], boxes: [0, 0] }, results: { ids: [], boxes: [] } }]),
+    RangeError,
+  );
+  const tall = maximumAssignment(Float64Array.of(1, 5, 3), 3, 1);
+  assertEquals([Array.from(tall.rows), Array.from(tall.cols)], [[1], [0]]);
+});
