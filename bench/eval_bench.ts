@@ -12,6 +12,7 @@ import { parseArgs } from "node:util";
 import { evaluateKeypoints } from "../lib/eval/cocoeval.ts";
 import { parseGroundTruth, parseResults } from "../lib/eval/coco_json.ts";
 import { formatTable } from "../lib/eval/summary.ts";
+import { buildEvalReport } from "../lib/eval/report.ts";
 
 const RESULTS_PER_IMAGE = 8;
 
@@ -169,5 +170,16 @@ for (let run = 0; run <= runs; run++) {
   }
 }
 console.log(`JSON.parse + parseGroundTruth + parseResults: ${describe(parseTimes)}`);
+{
+  const gt = parseGroundTruth(JSON.parse(gtText), "synthetic ground truth");
+  const { results } = parseResults(JSON.parse(resultsText), "synthetic results", gt);
+  const evaluation = evaluateKeypoints(gt, results);
+  for (let run = 0; run < 3; run++) {
+    const [, ms] = time(() => buildEvalReport(gt, results, { evaluation, bootstrap: false }));
+    console.log(`report ${ms.toFixed(0)} ms`);
+  }
+  const [, bms] = time(() => buildEvalReport(gt, results, { evaluation }));
+  console.log(`report with bootstrap ${bms.toFixed(0)} ms`);
+}
 console.log(`evaluateKeypoints: ${describe(evalTimes)}`);
 console.log(formatTable(stats!));

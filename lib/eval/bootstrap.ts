@@ -67,80 +67,104 @@ export function centralInterval(values: readonly number[], level = 0.95): [numbe
 export class WeightedStats {
   #numCats: number;
   #numImages: number;
-  /** Per (category, area, threshold): non-ignored results in accumulate order. */
-  #lists: Int32Array[] = [];
-  /** Per list: 1 for a true positive. */
-  #positive: Uint8Array[] = [];
+  #numAreas: number;
+  /**
+   * Per (category, area): the results in accumulate order that count at some threshold (not
+   * ignored at all ten), as image indices, with bit t of `#positive` set for a true positive
+   * at threshold t and of `#ignored` for one ignored there.
+   */
+  #image: Int32Array[] = [];
+  /** See `#image`. */
+  #positive: Uint16Array[] = [];
+  /** See `#image`. */
+  #ignored: Uint16Array[] = [];
   /** Per (category, area): countable annotations of each image. */
   #countable: Int32Array[] = [];
-  #imageOf: Int32Array;
-  #tp: Float64Array;
-  #pr: Float64Array;
+  /** Scratch: per threshold, the true positives and precision at each true positive. */
+  #tp: Float64Array[];
+  #pr: Float64Array[];
 
   /**
    * @param matchings one ten-threshold matching per `AREA_RANGES` entry, in that order
    */
   constructor(cells: EvalCells, set: ResultSet, order: ResultOrder, matchings: Matching[]) {
     if (matchings.length !== AREA_RANGES.length) throw new Error("one matching per area range");
+    const numThr = IOU_THRESHOLDS.length;
     this.#numCats = cells.categoryIds.length;
     this.#numImages = cells.imageIds.length;
+    this.#numAreas = matchings.length;
     const n = set.cell.length;
-    this.#imageOf = Int32Array.from(set.cell, (c) => c % this.#numImages);
-    const numThr = IOU_THRESHOLDS.length;
+    let longest = 0;
     for (let k = 0; k < this.#numCats; k++) {
       const sequence = order.global.subarray(order.globalStart[k], order.globalStart[k + 1]);
-      for (let a = 0; a < matchings.length; a++) {
-        const { matched, ignored, countable } = matchings[a];
+      longest = Math.max(longest, sequence.length);
+      for (const { matched, ignored, countable } of matchings) {
         this.#countable.push(countable.slice(k * this.#numImages, (k + 1) * this.#numImages));
-        for (let t = 0; t < numThr; t++) {
-          const list: number[] = [], positive: number[] = [];
-          for (const r of sequence) {
-            if (ignored[t * n + r]) continue;
-            list.push(r);
-            positive.push(matched[t * n + r]);
+        const image: number[] = [], positive: number[] = [], skip: number[] = [];
+        for (const r of sequence) {
+          let tpBits = 0, skipBits = 0;
+          for (let t = 0; t < numThr; t++) {
+            if (ignored[t * n + r]) skipBits |= 1 << t;
+            else if (matched[t * n + r]) tpBits |= 1 << t;
           }
-          this.#lists.push(Int32Array.from(list));
-          this.#positive.push(Uint8Array.from(positive));
+          if (skipBits === (1 << numThr) - 1) continue;
+          image.push(set.cell[r] % this.#numImages);
+          positive.push(tpBits);
+          skip.push(skipBits);
         }
+        this.#image.push(Int32Array.from(image));
+        this.#positive.push(Uint16Array.from(positive));
+        this.#ignored.push(Uint16Array.from(skip));
       }
     }
-    const longest = Math.max(0, ...this.#lists.map((l) => l.length));
-    this.#tp = new Float64Array(longest);
-    this.#pr = new Float64Array(longest);
+    this.#tp = Array.from({ length: numThr }, () => new Float64Array(longest));
+    this.#pr = Array.from({ length: numThr }, () => new Float64Array(longest));
   }
 
   /** The ten stats with image m counted `weights[m]` times. */
-  stats(weights: ArrayLike<number>): KeypointStats {
+  stats(weights: Int32Array): KeypointStats {
     const numThr = IOU_THRESHOLDS.length, numRec = RECALL_THRESHOLDS.length;
-    const numAreas = AREA_RANGES.length, numCats = this.#numCats;
+    const numAreas = this.#numAreas, numCats = this.#numCats;
     const precision = new Float64Array(numThr * numRec * numCats * numAreas).fill(-1);
     const recall = new Float64Array(numThr * numCats * numAreas).fill(-1);
-    const imageOf = this.#imageOf, tpAt = this.#tp, prAt = this.#pr;
+    const tp = new Float64Array(numThr), fp = new Float64Array(numThr);
+    const events = new Int32Array(numThr);
     for (let k = 0; k < numCats; k++) {
       for (let a = 0; a < numAreas; a++) {
+        const image = this.#image[k * numAreas + a];
         const countable = this.#countable[k * numAreas + a];
         let npig = 0;
         for (let m = 0; m < this.#numImages; m++) npig += weights[m] * countable[m];
         if (npig === 0) continue;
-        for (let t = 0; t < numThr; t++) {
-          const index = (k * numAreas + a) * numThr + t;
-          const list = this.#lists[index], positive = this.#positive[index];
-          let tp = 0, fp = 0, events = 0;
-          for (let i = 0; i < list.length; i++) {
-            const w = weights[imageOf[list[i]]];
-            if (w === 0) continue;
-            if (positive[i]) {
-              tp += w;
-              tpAt[events] = tp;
-              prAt[events++] = tp / (fp + tp + EPS);
-            } else fp += w;
+        const positive = this.#positive[k * numAreas + a];
+        const skip = this.#ignored[k * numAreas + a];
+        tp.fill(0);
+        fp.fill(0);
+        events.fill(0);
+        // One pass for all thresholds: each result's weight is read once.
+        for (let i = 0; i < image.length; i++) {
+          const w = weights[image[i]];
+          if (w === 0) continue;
+          const bits = positive[i], ignored = skip[i];
+          for (let t = 0; t < numThr; t++) {
+            const bit = 1 << t;
+            if (ignored & bit) continue;
+            if (bits & bit) {
+              const sum = (tp[t] += w);
+              const e = events[t]++;
+              this.#tp[t][e] = sum;
+              this.#pr[t][e] = sum / (fp[t] + sum + EPS);
+            } else fp[t] += w;
           }
-          recall[(t * numCats + k) * numAreas + a] = tp / npig;
-          for (let e = events - 1; e > 0; e--) if (prAt[e] > prAt[e - 1]) prAt[e - 1] = prAt[e];
+        }
+        for (let t = 0; t < numThr; t++) {
+          const tpAt = this.#tp[t], prAt = this.#pr[t], count = events[t];
+          recall[(t * numCats + k) * numAreas + a] = tp[t] / npig;
+          for (let e = count - 1; e > 0; e--) if (prAt[e] > prAt[e - 1]) prAt[e - 1] = prAt[e];
           let e = 0;
           for (let r = 0; r < numRec; r++) {
-            while (e < events && tpAt[e] / npig < RECALL_THRESHOLDS[r]) e++;
-            precision[((t * numRec + r) * numCats + k) * numAreas + a] = e < events ? prAt[e] : 0;
+            while (e < count && tpAt[e] / npig < RECALL_THRESHOLDS[r]) e++;
+            precision[((t * numRec + r) * numCats + k) * numAreas + a] = e < count ? prAt[e] : 0;
           }
         }
       }

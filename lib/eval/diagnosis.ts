@@ -125,35 +125,32 @@ export function diagnoseKeypoints(
   for (let r = 0; r < n; r++) {
     const a = match[r];
     if (a < 0) continue;
-    const g = anns[a];
+    const g = anns[a].keypoints;
     const c = set.cell[r];
     const g0 = cells.gtStart[c], g1 = cells.gtStart[c + 1];
     for (let i = 0; i < numKpts; i++) {
-      if (!(g.keypoints[3 * i + 2] > 0)) continue;
+      if (!(g[3 * i + 2] > 0)) continue;
       const px = kp[r * stride + 3 * i], py = kp[r * stride + 3 * i + 1];
       const variance = cells.variances[i];
       const j = mirror[i];
-      const similarity = (ann: number, k: number) => {
-        const q = anns[ann].keypoints;
-        return keypointSimilarity(px - q[3 * k], py - q[3 * k + 1], anns[ann].area, variance);
-      };
-      let best = similarity(a, i);
-      let kind = 0; // 0: own, 1: mirror, 2: someone else's
-      if (j !== i && g.keypoints[3 * j + 2] > 0) {
-        const v = similarity(a, j);
-        if (v > best) [best, kind] = [v, 1];
+      const area = anns[a].area;
+      let best = keypointSimilarity(px - g[3 * i], py - g[3 * i + 1], area, variance);
+      let kind = GOOD; // GOOD: own keypoint, INVERSION: own mirror, SWAP: someone else's
+      if (j !== i && g[3 * j + 2] > 0) {
+        const v = keypointSimilarity(px - g[3 * j], py - g[3 * j + 1], area, variance);
+        if (v > best) [best, kind] = [v, INVERSION];
       }
       for (let p = g0; p < g1; p++) {
         const h = cells.gtMembers[p];
         if (h === a || cells.crowd[h]) continue;
-        const q = anns[h].keypoints;
+        const q = anns[h].keypoints, other = anns[h].area;
         if (q[3 * i + 2] > 0) {
-          const v = similarity(h, i);
-          if (v > best) [best, kind] = [v, 2];
+          const v = keypointSimilarity(px - q[3 * i], py - q[3 * i + 1], other, variance);
+          if (v > best) [best, kind] = [v, SWAP];
         }
         if (j !== i && q[3 * j + 2] > 0) {
-          const v = similarity(h, j);
-          if (v > best) [best, kind] = [v, 2];
+          const v = keypointSimilarity(px - q[3 * j], py - q[3 * j + 1], other, variance);
+          if (v > best) [best, kind] = [v, SWAP];
         }
       }
       const k = out.count++;
@@ -163,32 +160,31 @@ export function diagnoseKeypoints(
       out.similarity[k] = best;
       out.errorClass[k] = best < WRONG_SIMILARITY
         ? MISS
-        : kind === 0
-        ? (best >= GOOD_SIMILARITY ? GOOD : JITTER)
-        : kind === 1
-        ? INVERSION
-        : SWAP;
+        : kind === GOOD && best < GOOD_SIMILARITY
+        ? JITTER
+        : kind;
     }
   }
   return out;
 }
 
 /**
- * Keypoints with every classified keypoint whose class is in `classes` (a bit per class:
- * `1 << MISS`, …) fixed: moved onto the ks = 0.875 circle around its own ground-truth keypoint,
+ * `keypoints` (a result set's, N × 3K) with every classified keypoint whose class is in `classes`
+ * (a bit per class: `1 << MISS`, …) fixed: moved onto the ks = 0.875 circle around its own ground-truth keypoint,
  * along the line from that keypoint to where it was; a keypoint already inside the circle (or
  * on the ground truth) stays. Returns the new keypoints and which results changed.
  */
 export function fixKeypoints(
   cells: EvalCells,
-  set: ResultSet,
+  keypoints: Float64Array,
   diagnosis: KeypointDiagnosis,
   layout: EvalKeypointLayout,
   classes: number,
 ): { keypoints: Float64Array; changed: Uint8Array } {
-  const keypoints = set.keypoints.slice();
-  const changed = new Uint8Array(set.cell.length);
   const stride = 3 * cells.variances.length;
+  const changed = new Uint8Array(keypoints.length / stride);
+  keypoints = keypoints.slice();
+  const logSimilarity = Math.log(FIXED_SIMILARITY);
   for (let k = 0; k < diagnosis.count; k++) {
     if (!(classes & (1 << diagnosis.errorClass[k]))) continue;
     const r = diagnosis.result[k], i = diagnosis.keypoint[k];
@@ -197,7 +193,10 @@ export function fixKeypoints(
     const p = r * stride + 3 * i;
     const dx = keypoints[p] - qx, dy = keypoints[p + 1] - qy;
     const distance = Math.sqrt(dx * dx + dy * dy);
-    const radius = similarityRadius(layout.sigmas[i], ann.area, FIXED_SIMILARITY);
+    // similarityRadius, with the logarithm taken once.
+    const radius = ann.area > 0
+      ? 2 * layout.sigmas[i] * Math.sqrt(-2 * ann.area * logSimilarity)
+      : 0;
     if (!(distance > radius)) continue;
     keypoints[p] = qx + dx * (radius / distance);
     keypoints[p + 1] = qy + dy * (radius / distance);

@@ -326,18 +326,19 @@ export function buildEvalReport(
   const original = evaluateVariant(cells, { set, order, oks }, standard);
   const diagnosis = diagnoseKeypoints(cells, set, order, oks, layout);
 
-  // Each fix alone, then cumulatively.
-  const fixed = (classes: number) => {
-    const { keypoints, changed } = fixKeypoints(cells, set, diagnosis, layout, classes);
-    const moved: ResultSet = { ...set, keypoints };
-    return { set: moved, oks: oksRows(cells, moved, oks, changed) };
+  // The fixes cumulatively, each step moving only its class's keypoints (so only the results
+  // it moves need new OKS); then each fix alone (miss alone is the first cumulative step).
+  const fixed = (from: { set: ResultSet; oks: OksRows }, classes: number) => {
+    const { keypoints, changed } = fixKeypoints(
+      cells,
+      from.set.keypoints,
+      diagnosis,
+      layout,
+      classes,
+    );
+    const moved: ResultSet = { ...from.set, keypoints };
+    return { set: moved, oks: oksRows(cells, moved, from.oks, changed) };
   };
-  const alone = Object.fromEntries(
-    FIX_ORDER.map((name) => {
-      const v = fixed(CLASS_BITS[name]);
-      return [name, evaluateVariant(cells, { ...v, order }, standard).ap];
-    }),
-  ) as Record<(typeof FIX_ORDER)[number], number>;
   const cumulative = {} as Record<CumulativeStep, number>;
   const stepPrecision: EvalReport["stepPrecision"] = [
     { step: "original", precision: meanOverCategories(original.precision, numCats) },
@@ -346,12 +347,16 @@ export function buildEvalReport(
     cumulative[step] = result.ap;
     stepPrecision.push({ step, precision: meanOverCategories(result.precision, numCats) });
   };
-  let bits = 0;
   let allFixed = { set, oks };
   for (const name of FIX_ORDER) {
-    bits |= CLASS_BITS[name];
-    allFixed = fixed(bits);
+    allFixed = fixed(allFixed, CLASS_BITS[name]);
     record(name, evaluateVariant(cells, { ...allFixed, order }, standard));
+  }
+  const alone = { miss: cumulative.miss } as Record<(typeof FIX_ORDER)[number], number>;
+  for (const name of FIX_ORDER.slice(1)) {
+    alone[name] =
+      evaluateVariant(cells, { ...fixed({ set, oks }, CLASS_BITS[name]), order }, standard)
+        .ap;
   }
 
   // Background: results that reach no person at OKS 0.1 go.

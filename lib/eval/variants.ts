@@ -368,43 +368,58 @@ export function matchResults(
   const ignored = new Uint8Array(numThr * n);
   const match = settings.keepMatches ? new Int32Array(numThr * n).fill(-1) : undefined;
   const countable = new Int32Array(numCells);
-  let maxGt = 0;
+  let maxGt = 0, maxDt = 0;
   for (let c = 0; c < numCells; c++) {
     maxGt = Math.max(maxGt, cells.gtStart[c + 1] - cells.gtStart[c]);
+    maxDt = Math.max(maxDt, order.cellStart[c + 1] - order.cellStart[c]);
   }
-  const slots = new Int32Array(maxGt); // the cell's annotations, countable first: their slot
-  const slotIgnored = new Uint8Array(maxGt);
+  // Per cell, in pycocotools' annotation order (countable first): annotation and crowd flag,
+  // and the cell's OKS in that order, a row per result (best first) with the row's maximum.
+  const slotAnn = new Int32Array(maxGt);
+  const slotCrowd = new Uint8Array(maxGt);
   const taken = new Uint8Array(maxGt);
+  const cellOks = new Float64Array(maxGt * maxDt);
+  const rowMax = new Float64Array(maxDt);
+  const thr = Float64Array.from(thresholds, (t) => Math.min(t, 1 - 1e-10));
   const { gtStart, gtMembers, crowd, truthyId } = cells;
   const { offset, values } = oks;
+  const gone = removed ?? new Uint8Array(cells.annotations.length);
   for (let c = 0; c < numCells; c++) {
     const g0 = gtStart[c], size = gtStart[c + 1] - g0;
-    let count = 0;
-    for (let j = 0; j < size; j++) {
-      const a = gtMembers[g0 + j];
-      if (!removed?.[a] && !gtIgnore[a]) slots[count++] = j;
+    const d0 = order.cellStart[c], numDt = order.cellStart[c + 1] - d0;
+    let numGt = 0;
+    for (let pass = 0; pass < 2; pass++) {
+      for (let j = 0; j < size; j++) {
+        const a = gtMembers[g0 + j];
+        if (gone[a] || (gtIgnore[a] ? 1 : 0) !== pass) continue;
+        for (let d = 0; d < numDt; d++) {
+          cellOks[d * maxGt + numGt] = values[offset[order.byCell[d0 + d]] + j];
+        }
+        slotAnn[numGt] = a;
+        slotCrowd[numGt++] = crowd[a];
+      }
+      if (pass === 0) countable[c] = numGt;
     }
-    countable[c] = count;
-    let numGt = count;
-    for (let j = 0; j < size; j++) {
-      const a = gtMembers[g0 + j];
-      if (!removed?.[a] && gtIgnore[a]) slots[numGt++] = j;
+    const numCountable = countable[c];
+    for (let d = 0; d < numDt; d++) {
+      let best = -Infinity;
+      for (let s = 0; s < numGt; s++) best = Math.max(best, cellOks[d * maxGt + s]);
+      rowMax[d] = best;
     }
-    for (let s = 0; s < numGt; s++) slotIgnored[s] = s < count ? 0 : 1;
-    const d0 = order.cellStart[c], d1 = order.cellStart[c + 1];
     for (let t = 0; t < numThr; t++) {
       const row = t * n;
       taken.fill(0, 0, numGt);
-      for (let p = d0; p < d1; p++) {
-        const r = order.byCell[p];
+      for (let d = 0; d < numDt; d++) {
+        const r = order.byCell[d0 + d];
         let m = -1;
-        if (numGt > 0) {
-          let best = Math.min(thresholds[t], 1 - 1e-10);
-          const base = offset[r];
+        let best = thr[t];
+        if (rowMax[d] >= best) { // else nothing reaches the threshold
+          const base = d * maxGt;
           for (let s = 0; s < numGt; s++) {
-            if (taken[s] && !crowd[gtMembers[g0 + slots[s]]]) continue;
-            if (m > -1 && !slotIgnored[m] && slotIgnored[s]) break;
-            const value = values[base + slots[s]];
+            if (taken[s] && !slotCrowd[s]) continue;
+            // Matched to a countable annotation: ignored ones (all after it) cannot replace it.
+            if (m > -1 && m < numCountable && s >= numCountable) break;
+            const value = cellOks[base + s];
             if (value < best) continue;
             best = value;
             m = s;
@@ -412,14 +427,14 @@ export function matchResults(
         }
         let truthy = 0;
         if (m > -1) {
-          const a = gtMembers[g0 + slots[m]];
+          const a = slotAnn[m];
           taken[m] = 1;
           truthy = truthyId[a];
           matched[row + r] = truthy;
-          ignored[row + r] = slotIgnored[m];
+          ignored[row + r] = m < numCountable ? 0 : 1;
           if (match) match[row + r] = a;
         }
-        if (!truthy && resultOutside?.[r]) ignored[row + r] = 1;
+        if (!truthy && resultOutside !== undefined && resultOutside[r]) ignored[row + r] = 1;
       }
     }
   }
