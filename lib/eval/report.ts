@@ -159,6 +159,8 @@ export interface EvalReport {
   stepPrecision: { step: "original" | CumulativeStep; precision: Float64Array }[];
   /** AP of each slice, null for an empty slice. */
   slices: Record<SliceKind, Record<string, number | null>>;
+  /** People (countable annotations) in each slice. */
+  sliceSizes: Record<SliceKind, Record<string, number>>;
   /** Bootstrap intervals, unless switched off. */
   intervals?: BootstrapIntervals;
   /** With `compare`: AP − AP(other) and its paired interval. */
@@ -408,15 +410,18 @@ export function buildEvalReport(
   // Slices: people outside the slice ignored; unmatched results stay false positives.
   const measures = sliceMeasures(cells);
   const slices = {} as EvalReport["slices"];
+  const sliceSizes = {} as EvalReport["sliceSizes"];
   for (const kind of Object.keys(SLICES) as SliceKind[]) {
     slices[kind] = {};
+    sliceSizes[kind] = {};
     for (const { label, min, max } of SLICES[kind]) {
       const gtIgnore = Uint8Array.from(
         cells.ignored,
         (ig, i) => (ig || measures[kind][i] < min || measures[kind][i] > max ? 1 : 0),
       );
-      const ap = evaluateVariant(cells, { set, order, oks }, { gtIgnore }).ap;
-      slices[kind][label] = ap === -1 ? null : ap;
+      const sliced = evaluateVariant(cells, { set, order, oks }, { gtIgnore });
+      slices[kind][label] = sliced.ap === -1 ? null : sliced.ap;
+      sliceSizes[kind][label] = sliced.matching.countable.reduce((sum, c) => sum + c, 0);
     }
   }
 
@@ -466,6 +471,7 @@ export function buildEvalReport(
     apFixed: { original: original.ap, ...alone, cumulative },
     stepPrecision,
     slices,
+    sliceSizes,
     perImage,
     scoreCurve: scoreCurve(set, order, original.matching, IOU_THRESHOLDS.indexOf(0.5)),
     scatter: {

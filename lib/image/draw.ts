@@ -262,6 +262,30 @@ export function fillCircle(
 }
 
 /**
+ * Draws, in place, an anti-aliased circle outline of `radius` pixels around (cx, cy), the
+ * stroke `width` pixels wide (centred on the circle).
+ */
+export function strokeCircle(
+  image: RgbImage,
+  cx: number,
+  cy: number,
+  radius: number,
+  width: number,
+  color: Rgb,
+): void {
+  const outer = radius + width / 2;
+  paintShape(
+    image,
+    cx - outer,
+    cy - outer,
+    cx + outer,
+    cy + outer,
+    color,
+    (x, y) => width / 2 + 0.5 - Math.abs(Math.hypot(x - cx, y - cy) - radius),
+  );
+}
+
+/**
  * Blends `color` into the pixels of the (clipped) box [left, right] × [top, bottom], each with
  * coverage `coverage(x, y)` clamped to [0, 1].
  */
