@@ -41,8 +41,11 @@ export function worstImages(report: EvalReport, count = 20): ImageDiagnosis[] {
 /** Caption lines of one image of the gallery. */
 export function galleryCaption(row: ImageDiagnosis, fileName: string): string {
   const classes = ERROR_CLASSES.map((c, i) => `${c} ${row.classes[i]}`).join(" · ");
+  const plural = (count: number, one: string, many: string) =>
+    `${count} ${count === 1 ? one : many}`;
   return `image ${row.imageId} · ${fileName}\n` +
-    `${row.people} people, ${row.results} results, ${row.matched} matched, ` +
+    `${plural(row.people, "person", "people")}, ${plural(row.results, "result", "results")}, ` +
+    `${row.matched} matched, ` +
     `${row.people - row.matched} missed, mean OKS ${
       row.meanOks === -1 ? "–" : row.meanOks.toFixed(3)
     }\n${classes}`;
@@ -120,12 +123,13 @@ export function drawDiagnosis(
     const { qx, qy, sigma, area } = where(k);
     for (const ks of [GOOD_SIMILARITY, WRONG_SIMILARITY]) {
       const radius = similarityRadius(sigma, area, ks) * s;
-      strokeCircle(out, qx, qy, radius, 2.2, BLACK);
-      strokeCircle(out, qx, qy, radius, 0.9, WHITE);
+      strokeCircle(out, qx, qy, radius, 2.4, BLACK, 0.3);
+      strokeCircle(out, qx, qy, radius, 1, WHITE, 0.75);
     }
   }
   for (const k of mine) {
     const { qx, qy, px, py } = where(k);
+    drawLine(out, qx, qy, px, py, 2.6, BLACK);
     drawLine(out, qx, qy, px, py, 1.2, WHITE);
   }
   for (const k of mine) {

@@ -419,7 +419,7 @@ function gallery(page: ReportPage): string {
   ).join(" ");
   const items = page.gallery.map((item) =>
     `<figure><img src="${escapeXml(item.src)}" width="${item.width}" height="${item.height}" ` +
-    `alt="image ${item.imageId}" loading="lazy"><figcaption>${
+    `alt="image ${item.imageId}"><figcaption>${
       escapeXml(item.caption).replaceAll("\n", "<br>")
     }</figcaption></figure>`
   ).join("");
@@ -444,7 +444,8 @@ table.stats{border-collapse:collapse;background:#fff;font-size:14px}
 table.stats th,table.stats td{border:1px solid #dde1e6;padding:4px 10px;text-align:left}
 table.stats td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .chip{display:inline-block;color:#fff;border-radius:9px;padding:0 8px;font-size:12px}
-.gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(300px,1fr));gap:12px}
+.gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(300px,1fr));gap:12px;
+  align-items:start}
 figure{margin:0;background:#fff;border:1px solid #dde1e6;border-radius:6px;padding:6px}
 figure img{width:100%;height:auto;display:block}
 figcaption{font-size:12px;color:#333;margin-top:4px}

@@ -263,7 +263,8 @@ export function fillCircle(
 
 /**
  * Draws, in place, an anti-aliased circle outline of `radius` pixels around (cx, cy), the
- * stroke `width` pixels wide (centred on the circle).
+ * stroke `width` pixels wide (centred on the circle), blended at `opacity` (0–1) so that many
+ * rings can overlap without hiding the picture.
  */
 export function strokeCircle(
   image: RgbImage,
@@ -272,6 +273,7 @@ export function strokeCircle(
   radius: number,
   width: number,
   color: Rgb,
+  opacity = 1,
 ): void {
   const outer = radius + width / 2;
   paintShape(
@@ -281,7 +283,8 @@ export function strokeCircle(
     cx + outer,
     cy + outer,
     color,
-    (x, y) => width / 2 + 0.5 - Math.abs(Math.hypot(x - cx, y - cy) - radius),
+    (x, y) =>
+      Math.min(1, width / 2 + 0.5 - Math.abs(Math.hypot(x - cx, y - cy) - radius)) * opacity,
   );
 }
 
