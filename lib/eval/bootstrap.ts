@@ -141,11 +141,18 @@ export class WeightedStats {
         tp.fill(0);
         fp.fill(0);
         events.fill(0);
-        // One pass for all thresholds: each result's weight is read once.
+        // One pass for all thresholds: each result's weight is read once. A false positive
+        // at every threshold (the usual background result) adds to one shared count.
+        // Weights are integers, so these sums are exact in any order.
+        let fpAll = 0;
         for (let i = 0; i < image.length; i++) {
           const w = weights[image[i]];
           if (w === 0) continue;
           const bits = positive[i], ignored = skip[i];
+          if ((bits | ignored) === 0) {
+            fpAll += w;
+            continue;
+          }
           for (let t = 0; t < numThr; t++) {
             const bit = 1 << t;
             if (ignored & bit) continue;
@@ -153,7 +160,7 @@ export class WeightedStats {
               const sum = (tp[t] += w);
               const e = events[t]++;
               this.#tp[t][e] = sum;
-              this.#pr[t][e] = sum / (fp[t] + sum + EPS);
+              this.#pr[t][e] = sum / (fp[t] + fpAll + sum + EPS);
             } else fp[t] += w;
           }
         }
