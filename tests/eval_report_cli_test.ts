@@ -5,8 +5,9 @@
  * written, and (once, on 3 images with the shared models) the gallery, with the page opened in
  * headless Chromium to check that it needs nothing from the network.
  *
- * With POSEKIT_REPORT_SCREENSHOT=FILE the Chromium test saves a full-page picture there (that
- * is how docs/eval_report.png is made; see the README's "eval --report").
+ * With POSEKIT_REPORT_SCREENSHOT=FILE the Chromium test saves a full-page picture of its page
+ * there. (docs/eval_report.png was taken the same way, with `withChromium`, of the report on
+ * all 56 dev images: pp_tinypose_256x192 on RTMDet-nano boxes.)
  */
 
 import { join } from "node:path";
