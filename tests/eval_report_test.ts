@@ -35,7 +35,7 @@ import {
 } from "../lib/eval/report.ts";
 import { ERROR_CLASSES } from "../lib/eval/diagnosis.ts";
 import { COCO_KEYPOINT_SIGMAS } from "../lib/coco/keypoints.ts";
-import { mirrorsFromNames } from "../lib/eval/layout.ts";
+import { evalKeypointLayout, mirrorsFromNames } from "../lib/eval/layout.ts";
 import { COCO_KEYPOINT_NAMES } from "../lib/coco/keypoints.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
 
@@ -315,4 +315,48 @@ Deno.test("bootstrap: the interval holds the AP, has a spread, and repeats with 
   const worseAp = evaluateKeypoints(gt, worse).stats.AP;
   assertAlmostEquals(better.compare!.difference, ap - worseAp, 1e-12);
   assert(better.compare!.ci95![0] > 0, `${better.compare!.ci95}`);
+});
+
+Deno.test("any keypoint set: mirrors from left_/right_ names, its own sigmas and names", () => {
+  const names = ["head", "left_hand", "right_hand", "left_foot", "right_foot", "tail"];
+  const layout = evalKeypointLayout(names, [0.05, 0.06, 0.06, 0.08, 0.08, 0.1]);
+  assertEquals([...layout.mirror], [0, 2, 1, 4, 3, 5]);
+  const person = (id: number, x: number): GroundTruthAnnotation => ({
+    id,
+    imageId: 1,
+    categoryId: 1,
+    keypoints: Float64Array.from([
+      [x, 10, 2],
+      [x + 30, 50, 2],
+      [x - 30, 50, 2],
+      [x + 15, 120, 2],
+      [x - 15, 120, 2],
+      [x, 80, 2],
+    ].flat()),
+    numKeypoints: 6,
+    area: 8000,
+    bbox: [x - 40, 0, 80, 130],
+    iscrowd: false,
+  });
+  const a = person(1, 100), b = person(2, 300);
+  const gt = { imageIds: [1], categoryIds: [1], annotations: [a, b] };
+  // A's hands exchanged (two inversions); B's tail on A's tail (a swap); B's head 200 px off.
+  const ra = Array.from(a.keypoints, (v, i) => (i % 3 === 2 ? 1 : v));
+  [ra[3], ra[6]] = [ra[6], ra[3]];
+  const rb = Array.from(b.keypoints, (v, i) => (i % 3 === 2 ? 1 : v + 0.5));
+  [rb[15], rb[16]] = [a.keypoints[15], a.keypoints[16]];
+  rb[1] += 200;
+  const results: KeypointResult[] = [
+    { imageId: 1, categoryId: 1, keypoints: ra, score: 0.9 },
+    { imageId: 1, categoryId: 1, keypoints: rb, score: 0.8 },
+  ];
+  const report = buildEvalReport(gt, results, { layout, bootstrap: false });
+  assertEquals(report.errors, { good: 8, jitter: 0, inversion: 2, swap: 1, miss: 1 });
+  assertEquals(Object.keys(report.errorsPerKeypoint), names);
+  assertEquals(report.errorsPerKeypoint.left_hand.inversion, 1);
+  assertEquals(report.errorsPerKeypoint.tail.swap, 1);
+  assertEquals(report.errorsPerKeypoint.head.miss, 1);
+  // With everything fixed, both people are found at every threshold.
+  assertEquals(report.apFixed.cumulative.jitter, 1);
+  assert(report.apFixed.original < 1);
 });
