@@ -155,6 +155,10 @@ function compareBlock(page: ReportPage): string {
 function costCharts(report: EvalReport): string {
   const { apFixed } = report;
   const original = apFixed.original;
+  if (original === -1) {
+    return `<p class="note">No person counts (every annotation is a crowd or has no keypoints), ` +
+      `so there is no AP to explain.</p>`;
+  }
   const alone = barChart(
     [{
       label: "AP gain",
@@ -175,7 +179,8 @@ function costCharts(report: EvalReport): string {
     },
   );
   const labels = ["original", ...CUMULATIVE_STEPS.map((s) => `+ ${STEP_NAMES[s]}`)];
-  const aps = [original, ...CUMULATIVE_STEPS.map((s) => apFixed.cumulative[s])];
+  // A step that leaves no person (missed people removes them all) has no AP: shown as 0.
+  const aps = [original, ...CUMULATIVE_STEPS.map((s) => Math.max(0, apFixed.cumulative[s]))];
   const cumulative = barChart(
     [
       {
