@@ -226,6 +226,18 @@ export { parseGroundTruth, parseResults } from "./lib/eval/coco_json.ts";
 export type { CocoGroundTruth, CocoImage, ParsedResults } from "./lib/eval/coco_json.ts";
 /** pycocotools' 10-line summary, a compact table, and the per-keypoint breakdown. */
 export { formatKeypointTable, formatSummary, formatTable } from "./lib/eval/summary.ts";
+/** `eval --report`: keypoint error classes, AP with errors fixed, slices, bootstrap intervals. */
+export { buildEvalReport, perImageCsv, reportSummary } from "./lib/eval/report.ts";
+/** The report's data and options. */
+export type { EvalReport, EvalReportOptions, ImageDiagnosis } from "./lib/eval/report.ts";
+/** The report as one offline HTML page (inline SVG charts). */
+export { renderReportHtml } from "./lib/eval/report_html.ts";
+/** The report page's inputs. */
+export type { GalleryItem, ReportPage } from "./lib/eval/report_html.ts";
+/** Keypoint names, sigmas and left/right mirrors for evaluation (COCO's by default). */
+export { evalKeypointLayout, mirrorsFromNames } from "./lib/eval/layout.ts";
+/** A keypoint layout for evaluation. */
+export type { EvalKeypointLayout } from "./lib/eval/layout.ts";
 
 // Constants.
 /** COCO keypoint names, flip pairs, skeleton and OKS sigmas; the flip permutation. */

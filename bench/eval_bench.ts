@@ -1,17 +1,27 @@
 /**
- * `deno run -A bench/eval_bench.ts [--images N] [--runs N] [--write DIR]`: times the COCO keypoint evaluator
- * on a synthetic set of the size of COCO val2017 (5,000 images, 8 results per image: 40,000),
+ * `deno run -A bench/eval_bench.ts [--images N] [--runs N] [--write DIR] [--report]`: times
+ * the COCO keypoint evaluator on a synthetic set of the size of COCO val2017 (5,000 images, 8 results per image: 40,000),
  * generated deterministically from a seeded PRNG. Prints the time of JSON parsing + checking
  * and of `evaluateKeypoints` (median, min and max over the runs, after one warm-up run).
  *
  * pycocotools takes a few seconds on such a set; the target here is well under 5 s. With
  * --write, the set is also saved as DIR/gt.json and DIR/results.json (to run pycocotools on).
+ * With --report, each run also builds `eval --report`'s numbers, page, summary and CSV
+ * (without the bootstrap, which is timed once on its own), and the ratio of eval --report to
+ * plain eval (parsing + evaluation) is printed: it must stay under 5×.
  */
 
 import { parseArgs } from "node:util";
 import { evaluateKeypoints } from "../lib/eval/cocoeval.ts";
 import { parseGroundTruth, parseResults } from "../lib/eval/coco_json.ts";
 import { formatTable } from "../lib/eval/summary.ts";
+import {
+  buildEvalReport,
+  perImageCsv,
+  REPORT_BOOTSTRAP,
+  reportSummary,
+} from "../lib/eval/report.ts";
+import { renderReportHtml } from "../lib/eval/report_html.ts";
 
 const RESULTS_PER_IMAGE = 8;
 
@@ -135,6 +145,7 @@ const { values } = parseArgs({
     images: { type: "string", default: "5000" },
     runs: { type: "string", default: "5" },
     write: { type: "string" },
+    report: { type: "boolean" },
   },
 });
 const numImages = Number(values.images);
@@ -153,8 +164,12 @@ console.log(
     `${(resultsText.length / 1e6).toFixed(1)} MB of JSON)`,
 );
 
+// Side by side, run after run (so that both see the same machine load): plain eval, and
+// eval --report without the bootstrap (the report's numbers, its page, summary and CSV; no
+// disk). Run 0 of each warms up.
 const parseTimes: number[] = [];
 const evalTimes: number[] = [];
+const reportTimes: number[] = [];
 let stats;
 for (let run = 0; run <= runs; run++) {
   const [parsed, parseMs] = time(() => {
@@ -163,11 +178,42 @@ for (let run = 0; run <= runs; run++) {
   });
   const [evaluation, evalMs] = time(() => evaluateKeypoints(parsed.gt, parsed.results));
   stats = evaluation.stats;
-  if (run > 0) { // run 0 warms up
+  const [, reportMs] = values.report
+    ? time(() => {
+      const report = buildEvalReport(parsed.gt, parsed.results, { evaluation, bootstrap: false });
+      const fileNames = new Map(parsed.gt.images.map((im) => [im.id, im.fileName ?? ""]));
+      return [
+        renderReportHtml({ report, groundTruth: "gt.json", results: "results.json" }),
+        JSON.stringify(reportSummary(report)),
+        perImageCsv(report, fileNames),
+      ];
+    })
+    : [undefined, 0];
+  if (run > 0) {
     parseTimes.push(parseMs);
     evalTimes.push(evalMs);
+    reportTimes.push(reportMs);
   }
 }
+const median = (ms: number[]) => [...ms].sort((a, b) => a - b)[Math.floor(ms.length / 2)];
 console.log(`JSON.parse + parseGroundTruth + parseResults: ${describe(parseTimes)}`);
 console.log(`evaluateKeypoints: ${describe(evalTimes)}`);
+if (values.report) {
+  console.log(`report (no bootstrap: numbers, page, summary, CSV): ${describe(reportTimes)}`);
+  const plain = parseTimes.map((p, i) => p + evalTimes[i]);
+  const withReport = plain.map((p, i) => p + reportTimes[i]);
+  console.log(
+    `eval --report / eval, median per run: ${(median(withReport) / median(plain)).toFixed(2)}× ` +
+      `(${median(withReport).toFixed(0)} ms vs ${median(plain).toFixed(0)} ms; the report ` +
+      `alone is ${(median(reportTimes) / median(evalTimes)).toFixed(2)}× evaluateKeypoints)`,
+  );
+  const gt = parseGroundTruth(JSON.parse(gtText), "synthetic ground truth");
+  const { results } = parseResults(JSON.parse(resultsText), "synthetic results", gt);
+  const evaluation = evaluateKeypoints(gt, results);
+  const [, bootstrapMs] = time(() => buildEvalReport(gt, results, { evaluation }));
+  console.log(
+    `report with the bootstrap (${REPORT_BOOTSTRAP.resamples} resamples): ` +
+      `${bootstrapMs.toFixed(0)} ms`,
+  );
+}
 console.log(formatTable(stats!));

@@ -3,7 +3,8 @@
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { type BoxesByImage, groundTruthBoxes, parseDetectionBoxes } from "../lib/coco/boxes.ts";
 import { writeResults } from "../lib/deno/files.ts";
-import { parseGroundTruth, parseResults } from "../lib/eval/coco_json.ts";
+import { type CocoGroundTruth, parseGroundTruth, parseResults } from "../lib/eval/coco_json.ts";
+import { writeEvalReport } from "../lib/deno/eval_report.ts";
 import { mergeJsonlFiles } from "../lib/deno/merge_files.ts";
 import type { MergedResult } from "../lib/output/merge.ts";
 import { evaluateKeypoints } from "../lib/eval/cocoeval.ts";
@@ -31,6 +32,7 @@ import {
   createPoolWithNotes,
   planWorkers,
   prepareOutputFile,
+  prepareOutputFolder,
   printSummary,
   readJsonFile,
 } from "./common.ts";
@@ -40,6 +42,7 @@ import { printErr } from "./progress.ts";
 export const EVAL_HELP = `Usage:
   deno task eval --gt ANNOTATIONS.json --results RESULTS.json [--only-gt-images]
   deno task eval --gt ANNOTATIONS.json --images DIR [--boxes gt|FILE] [options]
+  add --report DIR [--compare OTHER.json] to either for a page explaining the AP
 
 Computes COCO keypoint AP (OKS), with the same numbers as pycocotools' COCOeval.
 With --images, first runs the pipeline on every image of the annotation file.
@@ -54,6 +57,11 @@ With --images, first runs the pipeline on every image of the annotation file.
                         score 1 (the papers' "GT box" setting), or a COCO detection file
   --out FILE            with --images: also write the results here (folders are created)
   --json                print only one JSON object with the stats on stdout
+  --report DIR          also write DIR/report.html (keypoint errors and what each costs,
+                        PR curves, slices, a 95% bootstrap interval; one offline page, with
+                        the worst images when --images), DIR/summary.json, DIR/per_image.csv
+  --compare FILE        with --report: other results on the same images; the report gives
+                        AP - AP(FILE) with its paired 95% interval
   --quiet               no progress bar
 ${optionHelp(["help", "version"])}
 
@@ -89,6 +97,8 @@ export async function evaluate(args: string[]): Promise<number> {
     json: { type: "boolean" },
     quiet: { type: "boolean" },
     "only-gt-images": { type: "boolean" },
+    report: { type: "string" },
+    compare: { type: "string" },
     ...COMMON_OPTIONS,
   });
   if (values.help) {
@@ -121,13 +131,23 @@ export async function evaluate(args: string[]): Promise<number> {
   if (out !== undefined) {
     if (!imagesDir) throw new UsageError("--out goes with --images (it writes the results made)");
   }
+  const reportDir = values.report as string | undefined;
+  const comparePath = values.compare as string | undefined;
+  if (comparePath !== undefined && reportDir === undefined) {
+    throw new UsageError("--compare goes with --report (the comparison is on the report)");
+  }
   const options = imagesDir ? await pipelineOptions(values) : undefined;
   const decode = decodeOptions(values);
   const boxThreshold = numberOption(values["box-thr"] as string, "box-thr") ?? 0;
   if (out !== undefined) await prepareOutputFile(out, "--out");
+  if (reportDir !== undefined) await prepareOutputFolder(reportDir, "--report");
 
   const gtJson = await readJsonFile(gtPath);
   const gt = parseGroundTruth(gtJson, gtPath);
+  // Read before any model runs, so that a bad file fails at once.
+  const compare = comparePath === undefined
+    ? undefined
+    : await readOtherResults(comparePath, gt, values["only-gt-images"] === true);
   let resultsJson: unknown;
   let exitCode = 0;
   let runInfo: Record<string, unknown> = {};
@@ -272,7 +292,38 @@ export async function evaluate(args: string[]): Promise<number> {
       console.log(formatKeypointTable(evaluation.perKeypoint));
     }
   }
+  if (reportDir !== undefined) {
+    const written = await writeEvalReport({
+      dir: reportDir,
+      gt,
+      results,
+      evaluation,
+      compare,
+      imagesDir,
+      labels: {
+        groundTruth: gtPath,
+        results: resultsPath ??
+          `the pipeline on ${imagesDir} (${runInfo.pose}, boxes: ${runInfo.boxes})`,
+        compare: comparePath,
+      },
+      version: VERSION,
+    });
+    for (const w of written.warnings) printErr(`posekit: warning: ${w}\n`);
+    printErr(`posekit: report written to ${written.files.join(", ")}\n`);
+  }
   return exitCode;
+}
+
+/** `--compare`'s results, read as `--results` is (with --only-gt-images applied alike). */
+async function readOtherResults(path: string, gt: CocoGroundTruth, onlyGtImages: boolean) {
+  let json = /\.jsonl$/i.test(path) ? await readJsonlResults(path) : await readJsonFile(path);
+  if (onlyGtImages && Array.isArray(json)) {
+    const known = new Set(gt.imageIds);
+    json = json.filter((r) => typeof r?.image_id !== "number" || known.has(r.image_id));
+  }
+  const { results, warnings } = parseResults(json, path, gt);
+  for (const w of warnings) printErr(`posekit: warning: ${w}\n`);
+  return results;
 }
 
 /**

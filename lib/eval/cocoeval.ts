@@ -141,7 +141,7 @@ export const IOU_THRESHOLDS: Float64Array = linspace(0.5, 0.95, 10);
 export const RECALL_THRESHOLDS: Float64Array = linspace(0, 1, 101);
 
 /** numpy's `np.spacing(1)`, added to areas and denominators as pycocotools does. */
-const EPS = 2.220446049250313e-16;
+export const EPS = 2.220446049250313e-16;
 
 /** Options of `evaluateKeypoints`. */
 export interface EvaluateOptions {
@@ -249,13 +249,13 @@ export function pairwiseSum(values: ArrayLike<number>, start = 0, count = values
 }
 
 /** pycocotools' `np.mean(s[s > -1])`, or -1 when nothing is defined. */
-function meanOfDefined(values: Float64Array): number {
+export function meanOfDefined(values: Float64Array): number {
   const defined = values.filter((v) => v > -1);
   return defined.length === 0 ? -1 : pairwiseSum(defined) / defined.length;
 }
 
 /** `(2σ)²` per keypoint, as pycocotools' `vars`. */
-function oksVariances(sigmas: ArrayLike<number>): Float64Array {
+export function oksVariances(sigmas: ArrayLike<number>): Float64Array {
   return Float64Array.from(sigmas, (s) => (s * 2) * (s * 2));
 }
 
@@ -291,7 +291,11 @@ export function objectKeypointSimilarity(
   return oksWithVariances(result, 0, gt, oksVariances(sigmas), scratch);
 }
 
-function oksWithVariances(
+/**
+ * `objectKeypointSimilarity` with the variances precomputed (`oksVariances`) and the result's
+ * keypoints read from `offset` in `result`, for callers that score many pairs (the report).
+ */
+export function oksWithVariances(
   result: ArrayLike<number>,
   offset: number,
   gt: Pick<GroundTruthAnnotation, "keypoints" | "area" | "bbox">,
@@ -360,9 +364,9 @@ function groupBy(count: number, groups: number, groupOf: (i: number) => number) 
 /**
  * pycocotools' accumulate for one category and area range over the results at `order` (already
  * in the global score order). `matched` and `ignored` are [T][stride] flags. Writes T × R
- * precision values and T recall values.
+ * precision values and T recall values; `pr` and `rc` are scratch of length ≥ `order.length`.
  */
-function precisionRecall(
+export function precisionRecall(
   order: Int32Array,
   matched: Uint8Array,
   ignored: Uint8Array,

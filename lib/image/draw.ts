@@ -329,6 +329,33 @@ export function fillCircle(
 }
 
 /**
+ * Draws, in place, an anti-aliased circle outline of `radius` pixels around (cx, cy), the
+ * stroke `width` pixels wide (centred on the circle), blended at `opacity` (0–1) so that many
+ * rings can overlap without hiding the picture.
+ */
+export function strokeCircle(
+  image: RgbImage,
+  cx: number,
+  cy: number,
+  radius: number,
+  width: number,
+  color: Rgb,
+  opacity = 1,
+): void {
+  const outer = radius + width / 2;
+  paintShape(
+    image,
+    cx - outer,
+    cy - outer,
+    cx + outer,
+    cy + outer,
+    color,
+    (x, y) =>
+      Math.min(1, width / 2 + 0.5 - Math.abs(Math.hypot(x - cx, y - cy) - radius)) * opacity,
+  );
+}
+
+/**
  * Blends `color` into the pixels of the (clipped) box [left, right] × [top, bottom], each with
  * coverage `coverage(x, y)` clamped to [0, 1].
  */

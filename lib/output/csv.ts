@@ -7,8 +7,8 @@
 import { COCO_KEYPOINT_NAMES } from "../coco/keypoints.ts";
 import type { MergedResult } from "./merge.ts";
 
-/** One field, quoted when RFC 4180 asks for it. */
-function field(value: string | number | undefined): string {
+/** One CSV field, quoted when RFC 4180 asks for it. */
+export function csvField(value: string | number | undefined): string {
   if (value === undefined) return "";
   const text = String(value);
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
@@ -51,7 +51,7 @@ export function formatResultsCsv(results: readonly MergedResult[]): string {
   ];
   const rows = results.map((r) =>
     [r.image_id, r.file_name, r.frame, r.track_id, r.score, ...r.bbox, ...r.keypoints]
-      .map(field).join(",")
+      .map(csvField).join(",")
   );
   return [header.join(","), ...rows].map((line) => line + "\n").join("");
 }
