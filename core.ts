@@ -180,7 +180,13 @@ export type { OneEuroOptions } from "./lib/track/one_euro.ts";
 /** Streaming JSON Lines results (one record per image or frame), resumable. */
 export { jsonlRecordForImage, recordKey } from "./lib/output/jsonl.ts";
 /** JSON Lines records, and the header line that names a run's models and options. */
-export type { JsonlHeader, JsonlPerson, JsonlRecord } from "./lib/output/jsonl.ts";
+export type {
+  HeaderDifference,
+  HeaderValue,
+  JsonlHeader,
+  JsonlPerson,
+  JsonlRecord,
+} from "./lib/output/jsonl.ts";
 /** What `mergeJsonlFiles` gives. */
 export type { MergedResult, MergeOrder } from "./lib/output/merge.ts";
 /** Splitting a batch into shards ("2/8"): parsing and selecting this shard's inputs. */
@@ -228,8 +234,26 @@ export type { CocoGroundTruth, CocoImage, ParsedResults } from "./lib/eval/coco_
 export { formatKeypointTable, formatSummary, formatTable } from "./lib/eval/summary.ts";
 /** `eval --report`: keypoint error classes, AP with errors fixed, slices, bootstrap intervals. */
 export { buildEvalReport, perImageCsv, reportSummary } from "./lib/eval/report.ts";
-/** The report's data and options. */
-export type { EvalReport, EvalReportOptions, ImageDiagnosis } from "./lib/eval/report.ts";
+/** The report's data and options, and the order of its fixes. */
+export type {
+  CumulativeStep,
+  EvalReport,
+  EvalReportOptions,
+  ImageDiagnosis,
+  ScoreCurve,
+  SliceBin,
+  SliceKind,
+} from "./lib/eval/report.ts";
+/** The order of the report's fixes and cumulative steps, and its slices. */
+export { CUMULATIVE_STEPS, FIX_ORDER, SLICES } from "./lib/eval/report.ts";
+/** Keypoint error classes, in the order counts list them. */
+export { ERROR_CLASSES } from "./lib/eval/diagnosis.ts";
+/** One keypoint class and the diagnosis of each keypoint. */
+export type { ErrorClass, KeypointDiagnosis } from "./lib/eval/diagnosis.ts";
+/** Bootstrap intervals of the ten stats. */
+export type { BootstrapIntervals } from "./lib/eval/bootstrap.ts";
+/** The grouping of results and ground truth the report's variants are computed on. */
+export type { EvalCells, ResultSet, Selection } from "./lib/eval/variants.ts";
 /** The report as one offline HTML page (inline SVG charts). */
 export { renderReportHtml } from "./lib/eval/report_html.ts";
 /** The report page's inputs. */

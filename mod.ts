@@ -95,6 +95,8 @@ export type { ReadInputOptions } from "./lib/deno/read_input.ts";
 /** Poses for each frame of a video, with tracking and smoothing. */
 export { videoPoses } from "./lib/deno/video/poses.ts";
 export type { VideoPoseOptions } from "./lib/deno/video/poses.ts";
+/** What a live read has decoded and delivered (`videoPoses` with `live`). */
+export type { LiveCounts } from "./lib/deno/video/live.ts";
 /** Decodes a video's frames with ffmpeg. */
 export { readVideoFrames } from "./lib/deno/video/read.ts";
 /** A decoded frame and options of `readVideoFrames`. */

@@ -156,6 +156,7 @@ export class JsonlWriter {
     return this.writeLine(formatJsonlHeader(header), false);
   }
 
+  /** Queues one whole line (a record or a header) behind the lines before it. */
   private writeLine(line: string, isRecord: boolean): Promise<void> {
     if (this.closed) return Promise.reject(new Error(`${this.path}: writer is closed`));
     const bytes = new TextEncoder().encode(line);
@@ -437,6 +438,7 @@ export interface ReadJsonlProgressOptions {
 
 /** A file whose records were made with other settings than the run that wants to add to it. */
 export class JsonlSettingsError extends Error {
+  /** The file, the line of its header, and how the settings differ. */
   constructor(
     readonly path: string,
     readonly line: number,
@@ -641,6 +643,7 @@ export class JsonlOutput {
     await (await this.starting).write(record);
   }
 
+  /** Opens the writer at the first record (emptying the file unless resuming). */
   private async start(): Promise<JsonlWriter> {
     try {
       if (!this.resume) await this.file.truncate(0);

@@ -47,6 +47,7 @@ import {
 import { csvField } from "../output/csv.ts";
 
 /** The fixes in the order they are applied cumulatively. */
+/** The error classes the report fixes, in the order of its cumulative steps. */
 export const FIX_ORDER = ["miss", "swap", "inversion", "jitter"] as const;
 /** The cumulative steps: the four fixes, then background, score and missed people. */
 export const CUMULATIVE_STEPS = [...FIX_ORDER, "background", "score", "missed_people"] as const;

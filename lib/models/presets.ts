@@ -50,9 +50,12 @@ export type ModelStatus = "present" | "download" | "missing";
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { resolvePreset } from "./presets.ts";
+ * import { type ModelStatus, resolvePreset } from "./presets.ts";
  *
- * const status = new Map([["deimv2_femto_coco", "present"], ["pp_tinypose_256x192", "present"]]);
+ * const status = new Map<string, ModelStatus>([
+ *   ["deimv2_femto_coco", "present"],
+ *   ["pp_tinypose_256x192", "present"],
+ * ]);
  * assert.deepEqual(resolvePreset("accurate", (name) => status.get(name) ?? "missing"), {
  *   detector: "deimv2_femto_coco",
  *   pose: "pp_tinypose_256x192",

@@ -191,8 +191,11 @@ export function formatJsonlHeader(header: JsonlHeader): string {
 
 /** One setting on which two headers disagree (`undefined`: the header lacks it). */
 export interface HeaderDifference {
+  /** The setting. */
   key: string;
+  /** Its value in the first header. */
   a: HeaderValue | undefined;
+  /** Its value in the second header. */
   b: HeaderValue | undefined;
 }
 

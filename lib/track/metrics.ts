@@ -95,11 +95,13 @@ export interface HotaMetrics {
   detA: number;
   /** Association accuracy: mean over TP of TPA / (TPA + FNA + FPA). */
   assA: number;
-  /** Detection recall TP / (TP + FN) and precision TP / (TP + FP). */
+  /** Detection recall TP / (TP + FN). */
   detRe: number;
+  /** Detection precision TP / (TP + FP). */
   detPr: number;
-  /** Association recall and precision. */
+  /** Association recall. */
   assRe: number;
+  /** Association precision. */
   assPr: number;
   /** Mean similarity of the matched pairs. */
   locA: number;
@@ -111,15 +113,19 @@ export interface HotaMetrics {
 
 /** Everything at once, plus counts of ids. */
 export interface TrackingMetrics {
+  /** CLEAR MOT: MOTA, MOTP, ID switches. */
   clear: ClearMetrics;
+  /** IDF1, IDP, IDR. */
   identity: IdentityMetrics;
+  /** HOTA and its parts. */
   hota: HotaMetrics;
   /** Distinct ground-truth ids. */
   gtIds: number;
   /** Distinct tracker ids (after dropping results on ignore regions). */
   trackerIds: number;
-  /** Ground-truth and tracker detections. */
+  /** Ground-truth detections. */
   gtDetections: number;
+  /** Tracker detections. */
   trackerDetections: number;
 }
 

@@ -60,7 +60,9 @@ export interface TrackedBox {
 
 /** The frame's size, when known: lets a track that left the frame be found as it comes back. */
 export interface FrameSize {
+  /** Width in pixels. */
   width: number;
+  /** Height in pixels. */
   height: number;
 }
 
