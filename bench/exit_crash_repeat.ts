@@ -70,7 +70,7 @@ for (let i = 0; i < runs; i++) {
   try {
     const text = await Deno.readTextFile(out);
     lines = values.format === "jsonl"
-      ? text.split("\n").filter((l) => l.trim()).length
+      ? text.split("\n").filter((l) => l.includes('"file"')).length
       : new Set((JSON.parse(text) as { image_id: number }[]).map((r) => r.image_id)).size;
   } catch {
     // no output: counted below
