@@ -38,6 +38,7 @@ import {
   videoSettings,
   workersOption,
 } from "./args.ts";
+import { threadsPerWorker } from "../lib/deno/cpu_allocation.ts";
 import { type BatchItem, CocoCollector, processInputs, type RecordSink } from "./batch.ts";
 import {
   createPipelineWithProgress,
@@ -229,7 +230,9 @@ export async function predict(args: string[]): Promise<number> {
     try {
       const plan = await planWorkers(workers, loadOptions, stills);
       if (plan.workers > 1 && stills > 0) {
-        pool = await createPoolWithNotes(plan, loadOptions.threads, decode, quiet);
+        // Threads share out the cores the scheduler granted, not the node's (see planWorkers).
+        const threads = loadOptions.threads ?? threadsPerWorker(plan.workers);
+        pool = await createPoolWithNotes(plan, threads, decode, quiet);
       }
       const batch = await processInputs(
         items,
