@@ -164,7 +164,7 @@ export { jsonlRecordForImage, recordKey } from "./lib/output/jsonl.ts";
 /** JSON Lines records, and the header line that names a run's models and options. */
 export type { JsonlHeader, JsonlPerson, JsonlRecord } from "./lib/output/jsonl.ts";
 /** What `mergeJsonlFiles` gives. */
-export type { MergedResult, MergeOrder } from "./lib/output/merge.ts";
+export type { DuplicateCount, MergedResult, MergeOrder } from "./lib/output/merge.ts";
 /** Splitting a batch into shards ("2/8"): parsing and selecting this shard's inputs. */
 export { parseShard, selectShard, ShardError } from "./lib/output/shard.ts";
 /** One shard of a batch. */
