@@ -121,6 +121,7 @@ Deno.test({
           "task 0's first image",
           async () => (await recordLines(part0)).length >= 1,
           180_000,
+          25, // the kill must land before its other two images are done
         );
         await cluster.check("scancel", ["--signal=KILL", `${jobA}_0`]);
         await cluster.waitUntil("task 0 to be cancelled", async () => {

@@ -87,6 +87,17 @@ function memoryMiB(): number {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** True when `child` ends within `ms` (the timer is cleared either way). */
+async function endsWithin(child: Deno.ChildProcess, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), ms));
+  try {
+    return await Promise.race([child.status.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A running one-node cluster (see the module comment). */
 export class SlurmCluster {
   private readonly daemons: { name: string; child: Deno.ChildProcess }[] = [];
@@ -220,15 +231,17 @@ export class SlurmCluster {
     }, 30_000);
   }
 
-  /** Polls `check` every 200 ms until it is true; past `timeoutMs`, throws with the logs. */
-  async waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  /** Polls `check` every `pollMs` until it is true; past `timeoutMs`, throws with the logs. */
+  async waitUntil(
+    what: string,
+    check: () => Promise<boolean>,
+    timeoutMs: number,
+    pollMs = 200,
+  ): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       for (const { name, child } of this.daemons) {
-        const exited = await Promise.race([
-          child.status.then(() => true),
-          sleep(0).then(() => false),
-        ]);
+        const exited = await endsWithin(child, 0);
         if (exited) {
           throw new Error(`${name} exited while waiting for ${what}\n${await this.logs()}`);
         }
@@ -239,7 +252,7 @@ export class SlurmCluster {
           `timed out after ${timeoutMs / 1000} s waiting for ${what}\n${await this.logs()}`,
         );
       }
-      await sleep(200);
+      await sleep(pollMs);
     }
   }
 
@@ -326,10 +339,7 @@ export class SlurmCluster {
       } catch {
         // Already gone.
       }
-      const ended = await Promise.race([
-        child.status.then(() => true),
-        sleep(5000).then(() => false),
-      ]);
+      const ended = await endsWithin(child, 5000);
       if (!ended) {
         try {
           child.kill("SIGKILL");
