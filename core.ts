@@ -188,7 +188,7 @@ export type {
   JsonlRecord,
 } from "./lib/output/jsonl.ts";
 /** What `mergeJsonlFiles` gives. */
-export type { MergedResult, MergeOrder } from "./lib/output/merge.ts";
+export type { DuplicateCount, MergedResult, MergeOrder } from "./lib/output/merge.ts";
 /** Splitting a batch into shards ("2/8"): parsing and selecting this shard's inputs. */
 export { parseShard, selectShard, ShardError } from "./lib/output/shard.ts";
 /** One shard of a batch. */

@@ -133,7 +133,10 @@ export type {
   JsonlWriterOptions,
   ReadJsonlProgressOptions,
 } from "./lib/deno/jsonl_file.ts";
-/** Merges JSON Lines files (shards, resumed runs) into one COCO results file. */
-export { mergeJsonlFiles } from "./lib/deno/merge_files.ts";
-export type { MergeResult, TornLine } from "./lib/deno/merge_files.ts";
+/**
+ * Merges JSON Lines files (shards, resumed runs) into one COCO results file: in memory, or
+ * streamed in bounded memory (sorted on disk when big).
+ */
+export { mergeJsonlFiles, mergeJsonlStream, writeMergedResults } from "./lib/deno/merge_files.ts";
+export type { MergeOptions, MergeResult, MergeSummary, TornLine } from "./lib/deno/merge_files.ts";
 export { writeResultsAtomic } from "./lib/deno/files.ts";

@@ -105,10 +105,11 @@ const OPTION_HELP: Record<string, string> = {
                         (default 100000000, 100 megapixels)`,
   "no-flip": `  --no-flip             no flip test (faster, slightly less accurate)`,
   dark: `  --dark                DARK sub-pixel refinement for heatmap models`,
-  threads: `  --threads N           CPU threads per worker (default: CPU cores / workers)`,
+  threads: `  --threads N           CPU threads per worker (default: cores / workers, counting the
+                        cores SLURM or a container's CPU limit grants, not the node's)`,
   workers: `  --workers N           N worker processes, each with its own models and threads; images
                         are handed out as workers free up (default on the CPU: one per
-                        core, at most 8 and at most one per image; on WebGPU: 1)`,
+                        granted core, at most 8 and at most one per image; on WebGPU: 1)`,
   "kpt-thr": `  --kpt-thr X           draw keypoints scoring at least X (default 0.3)`,
   radius: `  --radius PX           keypoint radius (default 1.5 × the thickness)`,
   thickness: `  --thickness PX        limb width (default max(2, longer image side / 320))`,

@@ -5,6 +5,7 @@ import { chooseBackend, probeWebGpu } from "../lib/runtime/backend.ts";
 import type { RuntimeInfo } from "../lib/runtime/runtime.ts";
 import type { DecodeOptions } from "../lib/image/decode.ts";
 import { PosePool } from "../lib/deno/workers/pool.ts";
+import { allocatedCores } from "../lib/deno/cpu_allocation.ts";
 import type { BatchResult } from "./batch.ts";
 import { formatDuration, printErr } from "./progress.ts";
 
@@ -67,10 +68,13 @@ export interface WorkerPlan {
 /**
  * The worker count: `--workers` when given; else, on the CPU (WASM or native), one worker of
  * one thread per core — measured here as the fastest split of 2 cores, since two threads in
- * one onnxruntime-web process scale poorly — capped at 8 and at the number of images; on
- * WebGPU (one device shared by every model) 1. "auto" is resolved here, once, with `--workers`
- * too, so that the workers do not each probe the GPU: a probe loads the GPU drivers (Vulkan,
- * EGL with Mesa's llvmpipe) into the worker, which unloads them when it ends.
+ * one onnxruntime-web process scale poorly — capped at 8 and at the number of images. The
+ * cores are those the scheduler granted (`allocatedCores`: a SLURM task's CPUs, a container's
+ * CPU quota), not the node's: tasks sharing a node would otherwise each start a worker per
+ * core of the whole node. On WebGPU (one device shared by every model) 1. "auto" is resolved
+ * here, once, with `--workers` too, so that the workers do not each probe the GPU: a probe
+ * loads the GPU drivers (Vulkan, EGL with Mesa's llvmpipe) into the worker, which unloads
+ * them when it ends.
  */
 export async function planWorkers(
   requested: number | undefined,
@@ -81,7 +85,7 @@ export async function planWorkers(
   if (requested !== undefined && (requested === 1 || backend !== "auto")) {
     return { workers: requested, options };
   }
-  const cores = navigator.hardwareConcurrency ?? 1;
+  const cores = allocatedCores().cores;
   const cpuWorkers = requested ?? Math.max(1, Math.min(cores, 8, stillImages));
   if (backend === "webgpu" || cpuWorkers === 1) return { workers: 1, options };
   if (backend !== "auto") return { workers: cpuWorkers, options };

@@ -6,6 +6,7 @@ import { writeResults } from "../lib/deno/files.ts";
 import { type CocoGroundTruth, parseGroundTruth, parseResults } from "../lib/eval/coco_json.ts";
 import { writeEvalReport } from "../lib/deno/eval_report.ts";
 import { mergeJsonlFiles } from "../lib/deno/merge_files.ts";
+import { threadsPerWorker } from "../lib/deno/cpu_allocation.ts";
 import type { MergedResult } from "../lib/output/merge.ts";
 import { evaluateKeypoints } from "../lib/eval/cocoeval.ts";
 import { formatKeypointTable, formatSummary, formatTable } from "../lib/eval/summary.ts";
@@ -237,7 +238,9 @@ export async function evaluate(args: string[]): Promise<number> {
     try {
       const plan = await planWorkers(workers, loadOptions, items.length);
       if (plan.workers > 1) {
-        pool = await createPoolWithNotes(plan, loadOptions.threads, decode, quiet);
+        // Threads share out the cores the scheduler granted, not the node's (see planWorkers).
+        const threads = loadOptions.threads ?? threadsPerWorker(plan.workers);
+        pool = await createPoolWithNotes(plan, threads, decode, quiet);
       } else pipeline = await createPipelineWithProgress(loadOptions, quiet);
       const collector = new CocoCollector();
       const batch = await processInputs(items, () => Promise.resolve(pipeline!), {

@@ -6,8 +6,7 @@
  */
 
 import { resolve } from "node:path";
-import { writeResults } from "../lib/deno/files.ts";
-import { mergeJsonlFiles } from "../lib/deno/merge_files.ts";
+import { writeMergedResults } from "../lib/deno/merge_files.ts";
 import type { MergeOrder } from "../lib/output/merge.ts";
 import { parseCommandLine, UsageError } from "./args.ts";
 import { prepareOutputFile } from "./output_paths.ts";
@@ -22,8 +21,9 @@ results array, each image once:
   [{"image_id", "category_id": 1, "keypoints", "score", "bbox", "file_name"}]
 Video frames keep "frame" and "track_id".
 
-An image found in two inputs with the same people is kept once; with different people it
-is an error naming the image and both files. Inputs made with different models or options
+An image found in two inputs with the same people is kept once, with a warning that counts
+them by pair of files (the parts of one split never share an image); with different people
+it is an error naming the image and both files. Inputs made with different models or options
 (their header lines differ) are an error that says what differs. A torn last line (a run killed while writing
 it) is reported and ignored: run predict again with --resume to redo that image.
 
@@ -32,6 +32,8 @@ Options:
   --order path|input    path: sorted by file path, then frame (default; the order of one
                         predict run over the same sorted inputs, e.g. a folder)
                         input: files in the order given, records in file order
+  --tmp DIR             where to sort what does not fit in memory (default: TMPDIR); it
+                        takes about as much room as the inputs, and only when they are big
   --quiet               no summary line
   -h, --help            this help`;
 
@@ -44,6 +46,7 @@ async function runMerge(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(args, {
     out: { type: "string" },
     order: { type: "string" },
+    tmp: { type: "string" },
     quiet: { type: "boolean" },
     help: { type: "boolean", short: "h" },
   });
@@ -67,7 +70,10 @@ async function runMerge(args: string[]): Promise<number> {
     await prepareOutputFile(out, "--out");
   }
 
-  const merged = await mergeJsonlFiles(positionals, order as MergeOrder);
+  const merged = await writeMergedResults(positionals, out, {
+    order: order as MergeOrder,
+    tempDir: values.tmp as string | undefined,
+  });
   for (const torn of merged.torn) {
     printErr(
       `posekit: warning: ${torn.file}: line ${torn.line} is incomplete (${torn.bytes} ` +
@@ -80,11 +86,22 @@ async function runMerge(args: string[]): Promise<number> {
         `posekit): its models and options could not be checked against the other inputs'\n`,
     );
   }
-  await writeResults(out, merged.results);
+  // The parts of one split never share an image: a repeat is a part given twice, or parts of
+  // two splits, worth knowing even though the results agree.
+  for (const { files: [kept, again], count } of merged.duplicateFiles) {
+    const what = `${count} image${count === 1 ? "" : "s"}/frames`;
+    printErr(
+      kept === again
+        ? `posekit: warning: ${what} appear more than once in ${kept} with the same ` +
+          `results; kept once\n`
+        : `posekit: warning: ${what} of ${kept} are in ${again} too, with the same results; ` +
+          `kept once (were parts of two splits, or one part twice, given?)\n`,
+    );
+  }
   if (values.quiet !== true) {
     printErr(
-      `posekit: ${merged.records} images/frames, ${merged.results.length} ` +
-        `${merged.results.length === 1 ? "person" : "people"} from ` +
+      `posekit: ${merged.records} images/frames, ${merged.people} ` +
+        `${merged.people === 1 ? "person" : "people"} from ` +
         `${positionals.length} file${positionals.length === 1 ? "" : "s"}` +
         (merged.duplicates > 0 ? `, ${merged.duplicates} duplicates dropped` : "") +
         (out === undefined ? "" : ` → ${out}`) + "\n",

@@ -38,6 +38,7 @@ import {
   videoSettings,
   workersOption,
 } from "./args.ts";
+import { threadsPerWorker } from "../lib/deno/cpu_allocation.ts";
 import { type BatchItem, CocoCollector, processInputs, type RecordSink } from "./batch.ts";
 import {
   createPipelineWithProgress,
@@ -204,6 +205,21 @@ export async function predict(args: string[]): Promise<number> {
           "its image ids; write several videos, or videos and images, with --out FILE.jsonl",
       );
     }
+    if (items.length === 0 && shard && files.length > 0) {
+      // More shards than inputs: this one's share is empty. That is a finished task, not a
+      // failure (a job array would mark it failed and retry it forever): it writes an empty
+      // part, so that every index has its file and merge finds nothing missing.
+      if (output) await output.begin();
+      else if (format === "csv") await writeFileAtomic(out!, formatResultsCsv([]));
+      else await writeResults(out, []);
+      if (!quiet) {
+        printErr(
+          `posekit: shard ${shard.index}/${shard.count} holds none of the ${files.length} ` +
+            `input${files.length === 1 ? "" : "s"}; ${out ?? "stdout"} holds no results\n`,
+        );
+      }
+      return errors.length > 0 ? 1 : 0;
+    }
     if (items.length === 0) {
       // Nothing to run: no models are loaded, and an existing --out is kept as it was (a
       // mistyped input must not replace earlier results with an empty list).
@@ -235,7 +251,9 @@ export async function predict(args: string[]): Promise<number> {
     try {
       const plan = await planWorkers(workers, loadOptions, stills);
       if (plan.workers > 1 && stills > 0) {
-        pool = await createPoolWithNotes(plan, loadOptions.threads, decode, quiet);
+        // Threads share out the cores the scheduler granted, not the node's (see planWorkers).
+        const threads = loadOptions.threads ?? threadsPerWorker(plan.workers);
+        pool = await createPoolWithNotes(plan, threads, decode, quiet);
       }
       const batch = await processInputs(
         items,

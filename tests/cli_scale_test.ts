@@ -177,3 +177,32 @@ Deno.test({
     });
   },
 });
+
+Deno.test("a shard that holds no input succeeds and writes an empty part that merge accepts", async () => {
+  await withTempDir(async (dir) => {
+    // Two inputs over four shards: shards 2 and 3 get none. The files are never read (no model
+    // is loaded for an empty shard), so they need not be images.
+    const photos = join(dir, "photos");
+    await Deno.mkdir(photos);
+    for (const name of ["a.jpg", "b.jpg"]) await Deno.writeTextFile(join(photos, name), "x");
+    const part = join(dir, "part-3.jsonl");
+    const run = await runCli(["predict", photos, "--shard", "3/4", "--out", part], { cwd: dir });
+    assertEquals(run.code, 0, describeRun(run));
+    assert(run.stderr.includes("shard 3/4 holds none of the 2 inputs"), run.stderr);
+    const lines = (await Deno.readTextFile(part)).split("\n");
+    assertEquals(lines.length, 2, "one header line, then nothing");
+    assertEquals(Object.keys(JSON.parse(lines[0])), ["posekit"]);
+    // Run again (a requeued task): --resume keeps it as it is.
+    const again = await runCli(
+      ["predict", photos, "--shard", "3/4", "--out", part, "--resume", "--quiet"],
+      { cwd: dir },
+    );
+    assertEquals(again.code, 0, describeRun(again));
+    assertEquals((await Deno.readTextFile(part)).split("\n").length, 2);
+    const json = join(dir, "part-2.json");
+    const asJson = await runCli(["predict", photos, "--shard", "2/4", "--out", json, "--quiet"]);
+    assertEquals(asJson.code, 0, describeRun(asJson));
+    assertEquals(await Deno.readTextFile(json), "[]\n");
+    assertEquals(await merged(dir, part), []);
+  });
+});

@@ -5,7 +5,7 @@
  */
 
 import { join } from "node:path";
-import { toCocoResults } from "../lib/coco/results.ts";
+import { formatResultsJson, toCocoResults } from "../lib/coco/results.ts";
 import {
   formatJsonlHeader,
   formatJsonlLine,
@@ -379,5 +379,138 @@ Deno.test("a still image named like a frame (a.mp4#3) is not that frame of the v
       "a.mp4#3",
       undefined,
     ]]);
+  });
+});
+
+Deno.test("duplicates across parts are counted by pair of files, and the CLI warns", async () => {
+  await withTempDir(async (dir) => {
+    await writeJsonl(join(dir, "a.jsonl"), [recordOf(IMAGES[0]), recordOf(IMAGES[1])]);
+    await writeJsonl(join(dir, "b.jsonl"), [recordOf(IMAGES[1]), recordOf(IMAGES[0])]);
+    await writeJsonl(join(dir, "c.jsonl"), [recordOf(IMAGES[2]), recordOf(IMAGES[2])]);
+    const paths = ["a.jsonl", "b.jsonl", "c.jsonl"].map((f) => join(dir, f));
+    const merged = await mergeJsonlFiles(paths);
+    assertEquals(merged.duplicates, 3);
+    assertEquals(merged.duplicateFiles, [
+      { files: [paths[0], paths[1]], count: 2 },
+      { files: [paths[2], paths[2]], count: 1 },
+    ]);
+    assertEquals(merged.results, oneRunResults(IMAGES.slice(0, 3)));
+    const run = await runMerge(["a.jsonl", "b.jsonl", "c.jsonl", "--out", "r.json"], dir);
+    assertEquals(run.code, 0, run.stderr);
+    assert(
+      run.stderr.includes("warning: 2 images/frames of a.jsonl are in b.jsonl too"),
+      run.stderr,
+    );
+    assert(run.stderr.includes("warning: 1 image/frames appear more than once in c.jsonl"));
+    assert(run.stderr.includes("3 duplicates dropped"), run.stderr);
+  });
+});
+
+/** A deterministic pseudo-random generator (mulberry32), so that a failure can be rerun. */
+function random(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * The rules by hand, all in memory: records keyed by file and frame, the first of each kept,
+ * sorted by file then frame then reading order (or kept in reading order).
+ */
+function mergedByHand(files: JsonlRecord[][], order: "path" | "input") {
+  const seen = new Map<string, { record: JsonlRecord; seq: number }>();
+  let seq = 0;
+  for (const records of files) {
+    for (const record of records) {
+      const key = JSON.stringify([record.file, record.frame ?? -1]);
+      if (!seen.has(key)) seen.set(key, { record, seq });
+      seq++;
+    }
+  }
+  const kept = [...seen.values()];
+  if (order === "path") {
+    kept.sort((a, b) =>
+      (a.record.file < b.record.file ? -1 : a.record.file > b.record.file ? 1 : 0) ||
+      (a.record.frame ?? -1) - (b.record.frame ?? -1) || a.seq - b.seq
+    );
+  } else kept.sort((a, b) => a.seq - b.seq);
+  return kept.flatMap(({ record }) =>
+    record.people.map((person) => ({
+      image_id: record.image_id,
+      category_id: 1,
+      keypoints: person.keypoints,
+      score: person.score,
+      bbox: person.bbox,
+      file_name: record.file,
+      ...(record.frame === undefined ? {} : { frame: record.frame }),
+      ...(person.track_id === undefined ? {} : { track_id: person.track_id }),
+    }))
+  );
+}
+
+Deno.test("sorted on disk (a 1-byte buffer: one run per record, merged in levels of 64) as in memory", async () => {
+  await withTempDir(async (dir) => {
+    const next = random(21);
+    // 300 images and 40 frames of two videos over 7 parts: some parts in order, some not,
+    // some images in two parts (identical), names that need escaping.
+    const names = Array.from({ length: 300 }, (_, i) => `img ${i % 17}\t${i}"\\é.jpg`);
+    const parts: JsonlRecord[][] = Array.from({ length: 7 }, () => []);
+    names.forEach((name, i) => {
+      const record = jsonlRecordForImage(`photos/${name}`, 1_100_000_000 + i, [pose(i, 0.5)]);
+      parts[i % 7].push(record);
+      if (next() < 0.1) parts[(i + 3) % 7].push(record);
+    });
+    for (let frame = 0; frame < 20; frame++) {
+      parts[frame % 2].push(jsonlRecordForFrame("clip.mp4", frame, frame, frame / 25, [], []));
+    }
+    for (const [i, part] of parts.entries()) {
+      if (i % 2 === 0) part.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+      else part.sort(() => next() - 0.5);
+    }
+    const paths = parts.map((_, i) => join(dir, `part${i}.jsonl`));
+    for (const [i, part] of parts.entries()) await writeJsonl(paths[i], part);
+    // Frames share ids with nothing else here: clip.mp4's ids are 0-19.
+    for (const order of ["path", "input"] as const) {
+      const tmp = join(dir, `tmp-${order}`);
+      await Deno.mkdir(tmp);
+      const onDisk = await mergeJsonlFiles(paths, order, { bufferBytes: 1, tempDir: tmp });
+      const inMemory = await mergeJsonlFiles(paths, order);
+      assertEquals(onDisk.results, mergedByHand(parts, order), order);
+      assertEquals(inMemory.results, onDisk.results, order);
+      assertEquals(onDisk.duplicates, inMemory.duplicates);
+      assertEquals(onDisk.records, 300 + 20);
+      assertEquals([...Deno.readDirSync(tmp)], [], "the temporary files are removed");
+    }
+  });
+});
+
+Deno.test("merge command: stdout is the same bytes as --out; a late conflict writes nothing", async () => {
+  await withTempDir(async (dir) => {
+    await writeJsonl(join(dir, "s0.jsonl"), selectShard(IMAGES, 0, 2, (i) => i.file).map(recordOf));
+    await writeJsonl(join(dir, "s1.jsonl"), selectShard(IMAGES, 1, 2, (i) => i.file).map(recordOf));
+    const toFile = await runMerge(["s0.jsonl", "s1.jsonl", "--out", "r.json", "--quiet"], dir);
+    assertEquals(toFile.code, 0, toFile.stderr);
+    const toStdout = await runMerge(["s0.jsonl", "s1.jsonl", "--quiet"], dir);
+    assertEquals(toStdout.code, 0, toStdout.stderr);
+    assertEquals(toStdout.stdout, await Deno.readTextFile(join(dir, "r.json")));
+    assertEquals(toStdout.stdout, formatResultsJson(oneRunResults(IMAGES)));
+    // The conflict is the last image in path order: found after results were written.
+    const last = IMAGES.find((i) => i.file === "photos/empty.png")!;
+    await writeJsonl(join(dir, "late.jsonl"), [
+      jsonlRecordForImage(last.file, last.imageId, [pose(7, 0.5)]),
+    ]);
+    const before = await Deno.readTextFile(join(dir, "r.json"));
+    for (const out of [["--out", "r.json"], []]) {
+      const run = await runMerge(["s0.jsonl", "s1.jsonl", "late.jsonl", ...out], dir);
+      assertEquals(run.code, 1, run.stderr);
+      assert(run.stderr.includes("image photos/empty.png has different people"), run.stderr);
+      assertEquals(run.stdout, "", "nothing on stdout");
+    }
+    assertEquals(await Deno.readTextFile(join(dir, "r.json")), before, "--out as it was");
+    const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assertEquals(names, ["late.jsonl", "r.json", "s0.jsonl", "s1.jsonl"], "no temporary file");
   });
 });

@@ -643,6 +643,18 @@ export class JsonlOutput {
     await (await this.starting).write(record);
   }
 
+  /**
+   * Starts the file without a record: a new file gets just its header line, a resumed one is
+   * left as it is (with this run's header when the last one differs). A shard with no input
+   * writes this, a valid empty part that `merge` accepts, rather than no file, which a job
+   * array could not tell from a task that never ran.
+   */
+  async begin(): Promise<void> {
+    if (this.closed) throw new Error(`${this.path}: output is closed`);
+    this.starting ??= this.start();
+    await this.starting;
+  }
+
   /** Opens the writer at the first record (emptying the file unless resuming). */
   private async start(): Promise<JsonlWriter> {
     try {

@@ -24,6 +24,7 @@ import {
   type SessionOptions,
 } from "../runtime/runtime.ts";
 import type { InferenceSession } from "../runtime/session.ts";
+import { allocatedCores } from "./cpu_allocation.ts";
 
 /** Reads one of the WASM binaries that ship in the onnxruntime-web npm package. */
 async function readWasmBinary(
@@ -68,7 +69,10 @@ function quietWaylandWarning(): void {
 
 /** onnxruntime in Deno: the Node build for WASM, the web bundle for WebGPU, native on demand. */
 export const DENO_PLATFORM: RuntimePlatform = {
-  cores: navigator.hardwareConcurrency ?? 1,
+  /** The cores the scheduler granted this process (SLURM, a container's quota), not the node's. */
+  get cores(): number {
+    return allocatedCores().cores;
+  },
   name: "this Deno",
   /** Sets up the WASM build once per process (its own state): the binary and threads. */
   async wasm(threads) {

@@ -1,13 +1,15 @@
 /**
  * Joining JSONL results (the shards of one job, or a resumed run) into one COCO keypoint
- * results array, each image once.
+ * results array, each image once: the rules, applied to a stream of records sorted by image
+ * (`lib/deno/merge_files.ts` sorts them, on disk when they do not fit in memory).
  *
- * Order: by `file` (UTF-16 code units, as `selectShard` sorts), then by frame for videos;
- * people keep their order within the record. Shards are cut from the path-sorted input list,
- * so this is the order of a one-shot `predict --out x.json` over the same sorted inputs (a
- * folder or a glob) whatever the order of the shard files on the command line. `order:
- * "input"` keeps instead the order of the records as read (files in the order given, lines in
- * file order): a single file from a run over explicitly listed images then keeps their order.
+ * Order: by `file` (resolved against the `cwd` of the run that wrote it; UTF-16 code units, as
+ * `selectShard` sorts), then by frame for videos; people keep their order within the record.
+ * Shards are cut from the path-sorted input list, so this is the order of a one-shot `predict
+ * --out x.json` over the same sorted inputs (a folder or a glob) whatever the order of the
+ * shard files on the command line. `order: "input"` keeps instead the order of the records as
+ * read (files in the order given, lines in file order): a single file from a run over
+ * explicitly listed images then keeps their order.
  */
 
 import type { CocoKeypointResult } from "../coco/results.ts";
@@ -17,8 +19,6 @@ import {
   headerDifferences,
   type JsonlHeader,
   type JsonlRecord,
-  normalisedFile,
-  recordKey,
 } from "./jsonl.ts";
 import { comparePaths } from "./shard.ts";
 
@@ -44,36 +44,171 @@ export class MergeConflictError extends Error {}
 /** How merged results are ordered (see the module comment). */
 export type MergeOrder = "path" | "input";
 
-interface Entry {
-  record: JsonlRecord;
-  /** The record's file, normalised (`normalisedFile`): what tells two images apart. */
-  file: string;
-  /** The record's canonical line, to tell identical duplicates from conflicts. */
-  line: string;
+/**
+ * A record as the merge sorts it: by `key` (its file normalised against its header's `cwd`,
+ * `normalisedFile`), then `frame`, then `seq` (the order it was read in: files in the order
+ * given, lines in file order). Sorting by the normalised path puts every copy of one image
+ * side by side, however each shard named it, so duplicates and conflicts are found one key
+ * at a time, without a table of every image seen.
+ */
+export interface MergeEntry {
+  /** The record's file, normalised: what tells two images apart. */
+  key: string;
+  /** The frame, −1 for a still image (before frame 0 of a video of the same name). */
+  frame: number;
+  /** Position in reading order, unique over the merge. */
+  seq: number;
   source: RecordSource;
-  position: number;
+  /** The record as its line (`formatJsonlLine`, without the "\n"), the file as written. */
+  line: string;
+}
+
+/** The merge's order of entries: key (UTF-16 code units), frame, then reading order. */
+export function compareEntries(a: MergeEntry, b: MergeEntry): number {
+  return comparePaths(a.key, b.key) || a.frame - b.frame || a.seq - b.seq;
+}
+
+/** The record an entry holds. */
+export function entryRecord(entry: MergeEntry): JsonlRecord {
+  return JSON.parse(entry.line) as JsonlRecord;
+}
+
+/** How many records one file repeats from another (or from itself). */
+export interface DuplicateCount {
+  /** The file the kept record came from, then the file of the repeat (the same for both). */
+  files: [string, string];
+  /** Records of the first file found again in the second. */
+  count: number;
 }
 
 /**
- * Collects records one at a time, keeping one per `recordKey`. The same key again with an
- * identical record (same image id, same people) is a duplicate and dropped; with a different
- * one it is a `MergeConflictError` naming the image and both places. Two still images with
- * one image id are a conflict too (COCO evaluation could not tell them apart). Headers
- * (`addHeader`) must all name the same settings: records of two models, or of two sets of
- * options, are never merged into one results file.
+ * Counts identical records seen again, by the pair of files: shards are cut disjoint, so an
+ * image in two parts means parts of two splits, or a part given twice, and is worth a
+ * warning that names the files, even when the records agree.
  */
-export class RecordMerger {
-  private readonly byKey = new Map<string, Entry>();
-  /** The first record of each image id (its file tells whether another file reuses it). */
-  private readonly fileByImageId = new Map<number, Entry>();
-  private duplicateCount = 0;
+export class DuplicateTally {
+  private readonly counts = new Map<string, DuplicateCount>();
+  private total = 0;
+
+  /** Counts one repeat of the record kept from `kept`, read again at `again`. */
+  add(kept: RecordSource, again: RecordSource): void {
+    const id = JSON.stringify([kept.file, again.file]);
+    const known = this.counts.get(id);
+    if (known) known.count++;
+    else this.counts.set(id, { files: [kept.file, again.file], count: 1 });
+    this.total++;
+  }
+
+  /** Repeats in all. */
+  get count(): number {
+    return this.total;
+  }
+
+  /** Repeats by pair of files, in the order first seen. */
+  list(): DuplicateCount[] {
+    return [...this.counts.values()].map((c) => ({ files: [...c.files], count: c.count }));
+  }
+}
+
+/**
+ * The merge's rule for records of one image, applied to entries in `compareEntries` order: the
+ * first of each key is kept; another with the same image id and people is a duplicate,
+ * dropped and counted in the tally; one that differs is a `MergeConflictError` naming the
+ * image and both places. Holds only the current key's first entry.
+ */
+export class SortedRecordRules {
+  private kept: { entry: MergeEntry; canonical?: string } | undefined;
+
+  constructor(private readonly tally: DuplicateTally) {}
+
+  /** True when `entry` is the first of its image (keep it); false for a duplicate. */
+  accept(entry: MergeEntry): boolean {
+    const kept = this.kept;
+    if (!kept || kept.entry.key !== entry.key || kept.entry.frame !== entry.frame) {
+      this.kept = { entry };
+      return true;
+    }
+    if (kept.entry.line !== entry.line) {
+      // The same record named another way (relative, absolute) is still the same record.
+      kept.canonical ??= canonicalLine(kept.entry);
+      if (kept.canonical !== canonicalLine(entry)) {
+        const first = entryRecord(kept.entry);
+        const record = entryRecord(entry);
+        const what = first.image_id !== record.image_id
+          ? `image ids ${first.image_id} and ${record.image_id}`
+          : "different people";
+        throw new MergeConflictError(
+          `${describe(record)} has ${what} in ${at(kept.entry.source)} and ${at(entry.source)}`,
+        );
+      }
+    }
+    this.tally.add(kept.entry.source, entry.source);
+    return false;
+  }
+}
+
+function canonicalLine(entry: MergeEntry): string {
+  return formatJsonlLine({ ...entryRecord(entry), file: entry.key });
+}
+
+/** A record's image id, as the id check sorts it: by `imageId`, then `seq`. */
+export interface ImageIdEntry {
+  imageId: number;
+  seq: number;
+  source: RecordSource;
+  /** The normalised file (`MergeEntry.key`). */
+  key: string;
+  /** The file as written, for messages. */
+  file: string;
+  /** Set for a video frame. */
+  frame?: number;
+}
+
+/** The id check's order: image id, then reading order. */
+export function compareImageIdEntries(a: ImageIdEntry, b: ImageIdEntry): number {
+  return a.imageId - b.imageId || a.seq - b.seq;
+}
+
+/**
+ * One COCO results file has one image per id: two images, a frame and an image, or the
+ * frames of two videos (whose ids are frame numbers) must not share one. Applied to entries in
+ * `compareImageIdEntries` order; throws `MergeConflictError` naming both. Holds only the
+ * current id's first entry.
+ */
+export class ImageIdRules {
+  private first: ImageIdEntry | undefined;
+
+  /** Checks `entry` against the first entry of its id. */
+  accept(entry: ImageIdEntry): void {
+    const first = this.first;
+    if (!first || first.imageId !== entry.imageId) {
+      this.first = entry;
+      return;
+    }
+    if (first.key === entry.key) return;
+    const hint = entry.frame !== undefined || first.frame !== undefined
+      ? "a COCO results file holds one video (its frame numbers are its image ids): " +
+        "merge each video's records alone"
+      : "were the shards' image ids assigned over the whole input list?";
+    throw new MergeConflictError(
+      `image id ${entry.imageId} is given to two images: ${first.file} ` +
+        `(${at(first.source)}) and ${entry.file} (${at(entry.source)}); ${hint}`,
+    );
+  }
+}
+
+/**
+ * Headers must all name the same settings: records of two models, or of two sets of options,
+ * are never merged into one results file.
+ */
+export class HeaderRules {
   private firstHeader: { header: JsonlHeader; source: RecordSource } | undefined;
 
   /**
    * Adds a header read at `source`: its settings must be those of the first header added
    * (else `MergeConflictError` saying what differs); `version` and `cwd` may differ.
    */
-  addHeader(header: JsonlHeader, source: RecordSource): void {
+  add(header: JsonlHeader, source: RecordSource): void {
     if (!this.firstHeader) {
       this.firstHeader = { header, source };
       return;
@@ -92,69 +227,6 @@ export class RecordMerger {
   /** True once a header was added. */
   get hasHeaders(): boolean {
     return this.firstHeader !== undefined;
-  }
-
-  /**
-   * Adds one record read at `source`. `base` is the folder its relative `file` is relative to
-   * (its header's `cwd`): records are keyed by the normalised path (`recordKey`), so that one
-   * image named relatively in one shard and absolutely in another is one image.
-   */
-  add(record: JsonlRecord, source: RecordSource, base?: string): void {
-    const key = recordKey(record, base);
-    const file = normalisedFile(record.file, base);
-    const line = formatJsonlLine({ ...record, file });
-    const known = this.byKey.get(key);
-    if (known) {
-      if (known.line !== line) {
-        const what = known.record.image_id !== record.image_id
-          ? `image ids ${known.record.image_id} and ${record.image_id}`
-          : "different people";
-        throw new MergeConflictError(
-          `${describe(record)} has ${what} in ${at(known.source)} and ${at(source)}`,
-        );
-      }
-      this.duplicateCount++;
-      return;
-    }
-    const entry: Entry = { record, file, line, source, position: this.byKey.size };
-    // One COCO results file has one image per id: two images, a frame and an image, or the
-    // frames of two videos (whose ids are frame numbers) must not share one.
-    const sameId = this.fileByImageId.get(record.image_id);
-    if (sameId && sameId.file !== file) {
-      const hint = record.frame !== undefined || sameId.record.frame !== undefined
-        ? "a COCO results file holds one video (its frame numbers are its image ids): " +
-          "merge each video's records alone"
-        : "were the shards' image ids assigned over the whole input list?";
-      throw new MergeConflictError(
-        `image id ${record.image_id} is given to two images: ${sameId.record.file} ` +
-          `(${at(sameId.source)}) and ${record.file} (${at(source)}); ${hint}`,
-      );
-    }
-    if (!sameId) this.fileByImageId.set(record.image_id, entry);
-    this.byKey.set(key, entry);
-  }
-
-  /** Records seen again (identical) and dropped. */
-  get duplicates(): number {
-    return this.duplicateCount;
-  }
-
-  /** Distinct records (images and frames) so far. */
-  get size(): number {
-    return this.byKey.size;
-  }
-
-  /** The distinct records in `order`. */
-  records(order: MergeOrder = "path"): JsonlRecord[] {
-    const entries = [...this.byKey.values()];
-    if (order === "path") {
-      entries.sort((a, b) =>
-        comparePaths(a.record.file, b.record.file) ||
-        (a.record.frame ?? -1) - (b.record.frame ?? -1) ||
-        a.position - b.position
-      );
-    }
-    return entries.map(({ record }) => record);
   }
 }
 
