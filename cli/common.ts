@@ -1,7 +1,8 @@
 /** Small pieces shared by the commands: loading models with progress, summaries, JSON files. */
 
 import { type PipelineOptions, PosePipeline } from "../lib/deno/pipeline.ts";
-import { chooseBackend, probeWebGpu } from "../lib/runtime/backend.ts";
+import { chooseBackend } from "../lib/runtime/backend.ts";
+import { probeDenoWebGpu } from "../lib/deno/runtime.ts";
 import type { RuntimeInfo } from "../lib/runtime/runtime.ts";
 import type { DecodeOptions } from "../lib/image/decode.ts";
 import { PosePool } from "../lib/deno/workers/pool.ts";
@@ -89,7 +90,7 @@ export async function planWorkers(
   const cpuWorkers = requested ?? Math.max(1, Math.min(cores, 8, stillImages));
   if (backend === "webgpu" || cpuWorkers === 1) return { workers: 1, options };
   if (backend !== "auto") return { workers: cpuWorkers, options };
-  const probed = await probeWebGpu();
+  const probed = await probeDenoWebGpu();
   const decision = chooseBackend("auto", probed.adapter);
   if (decision.backend === "webgpu") return { workers: requested ?? 1, options };
   return {

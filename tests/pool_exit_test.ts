@@ -10,7 +10,8 @@
  */
 
 import { join } from "node:path";
-import { chooseBackend, probeWebGpu } from "../lib/runtime/backend.ts";
+import { chooseBackend } from "../lib/runtime/backend.ts";
+import { probeDenoWebGpu as probeWebGpu } from "../lib/deno/runtime.ts";
 import { planWorkers } from "../cli/common.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 import { describeRun, REPO_DIR, runDeno } from "./support/cli.ts";

@@ -6,7 +6,7 @@
 
 import { assert, assertEquals } from "./support/assert.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
-import { probeWebGpu } from "../lib/runtime/backend.ts";
+import { probeDenoWebGpu as probeWebGpu } from "../lib/deno/runtime.ts";
 import { readImageFile } from "../lib/deno/image_file.ts";
 import { PosePipeline } from "../lib/deno/pipeline.ts";
 

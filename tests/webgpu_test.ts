@@ -36,7 +36,7 @@ import type { DetectorAdapter, KeypointAdapter } from "../lib/families/family.ts
 import { createHeatmapAdapter, flipBackHeatmaps } from "../lib/families/heatmap.ts";
 import { rtmdetFamily } from "../lib/families/rtmdet.ts";
 import { yoloxFamily } from "../lib/families/yolox.ts";
-import { probeWebGpu } from "../lib/runtime/backend.ts";
+import { probeDenoWebGpu as probeWebGpu } from "../lib/deno/runtime.ts";
 import { readImageFile } from "../lib/deno/image_file.ts";
 import { findManifest } from "../lib/models/catalog.ts";
 import { imageToTensor, warpCropToTensor } from "../lib/image/preprocess.ts";

@@ -24,6 +24,7 @@ import {
   type SessionOptions,
 } from "../runtime/runtime.ts";
 import type { InferenceSession } from "../runtime/session.ts";
+import { probeWebGpu } from "../runtime/backend.ts";
 import { allocatedCores } from "./cpu_allocation.ts";
 
 /** Reads one of the WASM binaries that ship in the onnxruntime-web npm package. */
@@ -65,6 +66,17 @@ function quietWaylandWarning(): void {
   } catch {
     // Not worth failing over a warning.
   }
+}
+
+/**
+ * `probeWebGpu` in Deno: Mesa's Wayland warning silenced first (see `quietWaylandWarning`), so
+ * that asking for an adapter prints nothing on a headless machine.
+ */
+export function probeDenoWebGpu(
+  options: Parameters<typeof probeWebGpu>[0] = {},
+): ReturnType<typeof probeWebGpu> {
+  if (!options.gpu) quietWaylandWarning();
+  return probeWebGpu({ platformName: "this Deno", ...options });
 }
 
 /** onnxruntime in Deno: the Node build for WASM, the web bundle for WebGPU, native on demand. */
