@@ -183,7 +183,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "page: the fake camera gives frames with people; the main person keeps one track id",
+  name: "page: the fake camera gives frames with people; the main person keeps one id in ≥ 90%",
   ignore,
   async fn() {
     await withTempDir(async (dir) => {
@@ -270,5 +270,53 @@ Deno.test({
         assertEquals(await page.evaluate(() => document.body.dataset.status), "ready");
       }, { webgpu: true });
     });
+  },
+});
+
+Deno.test({
+  name: "deno task serve, with its own permissions: the catalog's model files and nothing else",
+  ignore: ignoreWithoutShared("models", "rtmdet_nano_person.onnx"),
+  async fn() {
+    const models = requireShared("models");
+    const child = new Deno.Command("deno", {
+      args: ["task", "serve", "--port", "0", "--models", models],
+      cwd: new URL("..", import.meta.url).pathname,
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    try {
+      const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let text = "";
+      while (!/posekit page: (\S+)/.test(text)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`serve ended before it listened: ${text}`);
+        text += value;
+      }
+      reader.releaseLock();
+      const base = text.match(/posekit page: (\S+)/)![1];
+      const catalog = await (await fetch(new URL("/api/models.json", base))).json();
+      const urls: string[] = catalog.models.map((m: { url: string }) => m.url);
+      assert(urls.some((u) => u.endsWith("/rtmdet_nano_person.onnx")), urls.join(" "));
+      const model = await fetch(new URL(urls[0], base));
+      assertEquals(model.status, 200);
+      await model.body?.cancel();
+      // The model folder holds more than catalog files: none of it is served.
+      const folder = new URL(urls[0], base).pathname.replace(/[^/]+$/, "");
+      for (
+        const other of [
+          "rtmdet_nano_person.sdk/deploy.json",
+          "legacy/simplepose_nano_256x192.spatial-bn.onnx",
+          "",
+        ]
+      ) {
+        const response = await fetch(new URL(folder + other, base));
+        assertEquals(response.status, 404, `${folder}${other}`);
+        await response.body?.cancel();
+      }
+    } finally {
+      child.kill("SIGINT");
+      await child.status;
+      await child.stdout.cancel().catch(() => {});
+    }
   },
 });

@@ -4,7 +4,7 @@
  * The posekit page: images, a video file or the camera through posekit's own pipeline,
  * drawing and tracker, on onnxruntime-web in the browser. Served by `deno task serve`.
  *
- * Automation contract (see web/README.md): `#images` takes files, `#camera` toggles the
+ * Automation contract (see the README, "In the browser"): `#images` takes files, `#camera` toggles the
  * camera, `document.body.dataset.status` is loading | ready | running | done | error, and
  * `window.posekit` holds `results`, `frames`, `lastFrame` and `runtime`.
  */
@@ -284,15 +284,28 @@ function mirrorImage(image: RgbImage): RgbImage {
   return { width, height, data };
 }
 
-let stopStream: (() => void) | undefined;
+/** The stream running now: how to stop it, and its end (a new stream waits for it). */
+let stream: { stop(): void; ended: Promise<void> } | undefined;
+
+/** Stops the running stream, if any, and waits until it has ended. */
+async function stopRunningStream(): Promise<void> {
+  const running = stream;
+  running?.stop();
+  await running?.ended;
+}
 
 /** Runs a video element's frames through the pipeline and tracker, drawing each. */
 async function runStream(video: HTMLVideoElement, source: string, mirror: boolean) {
+  await stopRunningStream();
+  let running = true;
+  const { promise: ended, resolve: end } = Promise.withResolvers<void>();
+  const mine = { stop: () => running = false, ended };
+  stream = mine;
   setStatus("running");
   api.frames = 0;
-  jsonLines = [];
-  let running = true;
-  stopStream = () => running = false;
+  // This stream's records: an earlier stream's last frames never land among them.
+  const lines: JsonlRecord[] = [];
+  jsonLines = lines;
   const view = $("#view") as HTMLCanvasElement;
   view.hidden = false;
   try {
@@ -307,10 +320,11 @@ async function runStream(video: HTMLVideoElement, source: string, mirror: boolea
       fps = fps === 0 ? 1000 / (now - last) : 0.9 * fps + 100 / (now - last);
       last = now;
       $("#speed").textContent = `${api.frames} frames, ${fps.toFixed(1)} frames/s`;
-      jsonLines.push(
+      // As the CLI writes a video's frames: the frame number is the image id.
+      lines.push(
         jsonlRecordForFrame(
           source,
-          0,
+          frame.index,
           frame.index,
           frame.time,
           poses,
@@ -323,7 +337,8 @@ async function runStream(video: HTMLVideoElement, source: string, mirror: boolea
     showError(`${source}: ${(error as Error).message}`);
     setStatus("error");
   } finally {
-    stopStream = undefined;
+    if (stream === mine) stream = undefined;
+    end();
   }
 }
 
@@ -360,27 +375,28 @@ function show(
 async function toggleCamera(): Promise<void> {
   const button = $("#camera") as HTMLButtonElement;
   const video = $("#camera-video") as HTMLVideoElement;
-  if (stopStream) {
-    stopStream();
-    (video.srcObject as MediaStream | null)?.getTracks().forEach((t) => t.stop());
-    video.srcObject = null;
-    button.textContent = "Camera";
+  if (video.srcObject) {
+    await stopRunningStream();
     return;
   }
   try {
     video.srcObject = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
     await video.play();
+    button.textContent = "Stop camera";
+    await runStream(video, "camera", true);
   } catch (error) {
     showError(`camera: ${(error as Error).message}`);
     setStatus("error");
-    return;
+  } finally {
+    // Whatever ended the stream (the button, an error, a failed model), the camera goes off.
+    (video.srcObject as MediaStream | null)?.getTracks().forEach((t) => t.stop());
+    video.srcObject = null;
+    button.textContent = "Camera";
   }
-  button.textContent = "Stop camera";
-  await runStream(video, "camera", true);
 }
 
 async function playVideoFile(file: File): Promise<void> {
-  stopStream?.();
+  await stopRunningStream();
   const video = $("#file-video") as HTMLVideoElement;
   video.src = URL.createObjectURL(file);
   video.muted = true;

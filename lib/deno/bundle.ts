@@ -2,8 +2,9 @@
  * Bundles a browser entry point (TypeScript and its local imports) into one ES module with
  * esbuild, so the pages can use the library's code without a build step of their own.
  *
- * onnxruntime-web stays external by default: the page maps it with an import map to the
- * library's own dist files, which also carry the WebAssembly and worker files it loads.
+ * onnxruntime-web stays external by default: the page loads the library's own dist files at
+ * run time (they also carry the WebAssembly and worker files it loads); only its types are
+ * imported by the bundled code.
  */
 
 import * as esbuild from "npm:esbuild@0.28.2";
@@ -15,7 +16,7 @@ export interface BundleWebOptions {
   entry: string;
   /** Output file; the source map goes beside it as `<outFile>.map`. */
   outFile: string;
-  /** Bare specifiers left as imports for the page's import map; `["onnxruntime-web"]` by default. */
+  /** Packages left as imports, not bundled; `["onnxruntime-web"]` by default. */
   external?: string[];
 }
 
@@ -104,7 +105,7 @@ async function newerTsUnder(dir: string, since: number): Promise<boolean> {
 /**
  * Lets esbuild follow the core's `npm:name@version/sub` imports (Deno's form, so that posekit
  * imports from any folder): to `name/sub` in node_modules, or left as an import of `name/sub`
- * when `name` is external (the page's import map serves it).
+ * when `name` is external.
  */
 export function npmSpecifiers(external: string[] = []): esbuild.Plugin {
   return {

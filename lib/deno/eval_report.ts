@@ -14,7 +14,7 @@ import { drawDiagnosis, galleryCaption, worstImages } from "../eval/report_galle
 import { encodeJpeg } from "../image/encode.ts";
 import { encodeBase64 } from "../bytes/base64.ts";
 import { readImageFile } from "./image_file.ts";
-import { writeFileAtomic } from "./files.ts";
+import { writeFilesAtomic } from "./files.ts";
 
 /** What `writeEvalReport` needs. */
 export interface EvalReportFiles {
@@ -97,12 +97,12 @@ export async function writeEvalReport(options: EvalReportFiles): Promise<Written
   });
   const summary = JSON.stringify(reportSummary(report), null, 1) + "\n";
   const csv = perImageCsv(report, fileNames);
-  // Everything is computed: now write, each file whole or not at all.
+  // Everything is computed: now write the three as one set (see `writeFilesAtomic`).
   const files: [string, string][] = [
     [join(dir, "summary.json"), summary],
     [join(dir, "per_image.csv"), csv],
     [join(dir, "report.html"), html],
   ];
-  for (const [path, text] of files) await writeFileAtomic(path, text);
+  await writeFilesAtomic(files);
   return { report, files: files.map(([path]) => path), warnings };
 }

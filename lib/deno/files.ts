@@ -147,6 +147,36 @@ export async function writeFileAtomic(path: string, contents: string | Uint8Arra
 }
 
 /**
+ * Writes several files as one: every file's contents go to its temporary file first, and
+ * only when all are written are they renamed into place, so a failure leaves the earlier set
+ * whole (a report folder never mixes two runs' files).
+ */
+export async function writeFilesAtomic(
+  files: readonly (readonly [string, string | Uint8Array])[],
+): Promise<void> {
+  const written: { temporary: string; path: string }[] = [];
+  try {
+    for (const [path, contents] of files) {
+      await removeStaleTemporaryFiles(path);
+      const { path: temporary, file } = await createTemporaryFile(path);
+      written.push({ temporary, path });
+      try {
+        const bytes = typeof contents === "string" ? new TextEncoder().encode(contents) : contents;
+        for (let offset = 0; offset < bytes.length;) {
+          offset += await file.write(bytes.subarray(offset));
+        }
+      } finally {
+        file.close();
+      }
+    }
+    for (const { temporary, path } of written) await Deno.rename(temporary, path);
+  } catch (error) {
+    for (const { temporary } of written) await Deno.remove(temporary).catch(() => {});
+    throw error;
+  }
+}
+
+/**
  * Writes COCO results to `path` (a JSON array, see `formatResultsJson`), atomically. One file
  * holds everything: each result names its image (`file_name`), so no sidecar can disagree.
  */

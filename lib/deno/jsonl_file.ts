@@ -240,6 +240,9 @@ export class JsonlCorruptError extends Error {
 /** Read size; lines may be longer (they are joined across reads). */
 const CHUNK_BYTES = 1 << 20;
 
+/** The longest line a scan accepts (a crowded image's record is far below it). */
+const MAX_LINE_BYTES = 64 * 1048576;
+
 /**
  * Reads a JSONL results file line by line without holding it in memory, calling `onRecord`
  * for each complete record in file order, with the header that applies to it (the last one
@@ -362,6 +365,15 @@ async function scanOpenFile(
     if (start < n) {
       pending.push(chunk.slice(start, n));
       pendingLength += n - start;
+      // A record is a few kilobytes; a "line" of many megabytes is not one (and would be held
+      // whole, then fail to decode as one string).
+      if (pendingLength > MAX_LINE_BYTES) {
+        throw new JsonlCorruptError(
+          path,
+          lineNumber + 1,
+          `a line longer than ${MAX_LINE_BYTES / 1048576} MiB, not a posekit record`,
+        );
+      }
     }
     position += n;
   }

@@ -11,7 +11,13 @@ import { isImageFileName } from "./inputs.ts";
 import { findManifest } from "../models/catalog.ts";
 import { bundleIsStale, bundleWeb } from "./bundle.ts";
 import { catalogAvailability } from "./models/availability.ts";
-import { serveWeb, type WebMount, type WebServer } from "./web_server.ts";
+import {
+  fileResponse,
+  serveWeb,
+  type WebMount,
+  type WebRoute,
+  type WebServer,
+} from "./web_server.ts";
 
 /** Options of `startPageServer`. */
 export interface PageServerOptions {
@@ -35,9 +41,14 @@ const BUNDLE = join(WEB_DIR, "dist", "app.js");
 
 /** Bundles the page when its bundle is missing or older than a source file. */
 export async function buildPage(log: (line: string) => void = () => {}): Promise<string> {
-  const coreChanged = async () =>
-    (await Deno.stat(join(ROOT, "core.ts"))).mtime! > ((await Deno.stat(BUNDLE)).mtime ?? 0);
-  if (await bundleIsStale([WEB_DIR, join(ROOT, "lib")], BUNDLE) || await coreChanged()) {
+  // The bundle inlines core.ts and lib/ (any .ts there) and the decoders' glue from the npm
+  // packages that deno.json and deno.lock pin.
+  const newer = async (file: string) =>
+    (await Deno.stat(join(ROOT, file)).then((s) => s.mtime, () => null) ?? 0) >
+      ((await Deno.stat(BUNDLE).then((s) => s.mtime, () => null)) ?? Infinity);
+  const changed = await bundleIsStale([WEB_DIR, join(ROOT, "lib")], BUNDLE) ||
+    await newer("core.ts") || await newer("deno.json") || await newer("deno.lock");
+  if (changed) {
     log(`bundling ${join("web", "app.ts")} → ${join("web", "dist", "app.js")}`);
     await bundleWeb({ entry: join(WEB_DIR, "app.ts"), outFile: BUNDLE });
   }
@@ -47,6 +58,11 @@ export async function buildPage(log: (line: string) => void = () => {}): Promise
 /** Starts the page's server; `close()` stops it. */
 export async function startPageServer(options: PageServerOptions = {}): Promise<WebServer> {
   const log = options.log ?? (() => {});
+  if (!await Deno.stat(join(WEB_DIR, "index.html")).then(() => true, () => false)) {
+    throw new Error(
+      `the page's files are not in ${WEB_DIR}: run deno task serve from a posekit checkout`,
+    );
+  }
   await buildPage(log);
   const rows = await catalogAvailability({ modelDirs: options.modelDirs });
   const present = rows.filter((row) => row.status === "present" && row.foundIn);
@@ -56,7 +72,7 @@ export async function startPageServer(options: PageServerOptions = {}): Promise<
     return {
       name: row.name,
       task: row.task,
-      url: `/models/${dirs.indexOf(row.foundIn!)}/${manifest.file}`,
+      url: `/models/${dirs.indexOf(row.foundIn!)}/${encodeURIComponent(manifest.file)}`,
       manifest,
     };
   });
@@ -84,19 +100,35 @@ export async function startPageServer(options: PageServerOptions = {}): Promise<
       prefix: "/vendor/imagescript/",
       dir: node("imagescript/wasm/any/png.wasm").replace(/[^/]+$/, ""),
     },
-    ...dirs.map((dir, i) => ({ prefix: `/models/${i}/`, dir })),
-    ...(options.samplesDir ? [{ prefix: "/samples/", dir: options.samplesDir }] : []),
   ];
   const catalog = JSON.stringify({ models, samples });
+  // The model and sample folders are not mounted: each catalog model file and each listed
+  // image is one exact route, so nothing else in those folders is ever served.
+  const file = (path: string): WebRoute => (request) =>
+    fileResponse(path, request.method === "HEAD");
+  const routes: Record<string, WebRoute> = {
+    "/api/models.json": () =>
+      new Response(catalog, { headers: { "content-type": "application/json" } }),
+  };
+  for (const row of present) {
+    const manifest = findManifest(row.name)!;
+    routes[`/models/${dirs.indexOf(row.foundIn!)}/${encodeURIComponent(manifest.file)}`] = file(
+      join(row.foundIn!, manifest.file),
+    );
+  }
+  for (const sample of samples) routes[sample.url] = file(join(options.samplesDir!, sample.name));
   const server = await serveWeb({
     hostname: options.hostname ?? "127.0.0.1",
     port: options.port ?? 0,
     mounts,
-    routes: {
-      "/api/models.json": () =>
-        new Response(catalog, { headers: { "content-type": "application/json" } }),
-    },
+    routes,
   });
+  if (models.length === 0) {
+    log(
+      "no model files found: pass --models DIR, or run deno task predict once (it downloads " +
+        "the default models)",
+    );
+  }
   log(
     `serving ${models.length} models (${models.map((m) => m.name).join(", ") || "none"})` +
       (samples.length ? ` and ${samples.length} sample images` : "") + ` at ${server.url}`,

@@ -208,7 +208,7 @@ async function resolveFile(
 }
 
 /** Streams a regular file (folders and devices are 404); the stream closes the file. */
-async function fileResponse(path: string, headOnly: boolean): Promise<Response> {
+export async function fileResponse(path: string, headOnly: boolean): Promise<Response> {
   let file: Deno.FsFile;
   try {
     file = await Deno.open(path, { read: true });

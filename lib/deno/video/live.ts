@@ -146,14 +146,17 @@ export async function* readLiveFrames(
   const onAbort = () => child.kill("SIGKILL");
   signal?.addEventListener("abort", onAbort);
   const pollMs = options.pollMs ?? 5;
-  let seen: number | null = null;
+  // A new frame is a new file (each write is a rename): inode, time and size tell it apart,
+  // also where the file system hands a freed inode number out again.
+  const identity = (info: Deno.FileInfo) => `${info.ino}:${info.mtime?.getTime()}:${info.size}`;
+  let seen: string | undefined;
   let start: number | undefined;
   let index = -1;
   try {
     while (true) {
       const info = await Deno.stat(latest).catch(() => undefined);
-      if (info && info.ino !== seen) {
-        seen = info.ino;
+      if (info && identity(info) !== seen) {
+        seen = identity(info);
         const image = parsePpm(await Deno.readFile(latest).catch(() => new Uint8Array()));
         if (image) {
           const reason = pixelLimitReason(image.width, image.height, options.maxPixels);
@@ -173,7 +176,7 @@ export async function* readLiveFrames(
       }
       if (exited) {
         // A frame written just before the end is still handed on by the next look.
-        if (info && info.ino !== seen) continue;
+        if (info && identity(info) !== seen) continue;
         break;
       }
       await new Promise((resolve) => setTimeout(resolve, pollMs));

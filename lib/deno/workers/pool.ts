@@ -20,7 +20,7 @@
  * directly: same options, same output, since each worker runs exactly that.)
  *
  * `deno compile` does not include worker modules by itself: a compiled binary needs
- * `--include lib/workers/pose_worker.ts`.
+ * `--include lib/deno/workers/pose_worker.ts`.
  */
 
 import type { RuntimeInfo } from "../../runtime/runtime.ts";
