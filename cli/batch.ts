@@ -89,6 +89,13 @@ export async function processInputs(
     if (info) await processVideo(item, info, context);
   }
   await flush();
+  if (context.explainer) {
+    try {
+      await (await context.explainer).finish();
+    } catch (error) {
+      report(result.drawFailures, options.explain!.dir, error);
+    }
+  }
   bar.clear();
   result.wallMs = performance.now() - start;
   return result;

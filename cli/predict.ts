@@ -38,6 +38,7 @@ import {
   readJsonFile,
 } from "./common.ts";
 import { outputFormat } from "./output_paths.ts";
+import { EXPLAIN_HELP, EXPLAIN_OPTIONS, explainSettings } from "./explain.ts";
 import { printErr } from "./progress.ts";
 
 /** `predict --help`. */
@@ -63,6 +64,7 @@ Output:
   --shards N            the part count for a Kubernetes Indexed Job
   --draw DIR            also write each image (DIR/<name>.jpg) and video (DIR/<name>.mp4)
                         with boxes and skeletons drawn (DIR and its parents are created)
+${EXPLAIN_HELP}
   --quiet               no progress bar and no summary line
 ${optionHelp(["help", "version"])}
 
@@ -89,6 +91,7 @@ export async function predict(args: string[]): Promise<number> {
     shard: { type: "string" },
     shards: { type: "string" },
     draw: { type: "string" },
+    ...EXPLAIN_OPTIONS,
     quiet: { type: "boolean" },
   });
   if (values.help) {
@@ -126,6 +129,7 @@ export async function predict(args: string[]): Promise<number> {
   // Before any work: a run that cannot write its output would be lost at the end.
   if (out !== undefined) await prepareOutputFile(out, "--out");
   if (drawDir !== undefined) await prepareOutputFolder(drawDir, "--draw");
+  const explain = await explainSettings(values);
 
   const boxes = values.boxes
     ? parseDetectionBoxes(
@@ -159,7 +163,11 @@ export async function predict(args: string[]): Promise<number> {
   const done = values.resume ? (await readJsonlProgress(out!)).done : undefined;
 
   // With --boxes the detector is never used, so it is not loaded.
-  const loadOptions = boxes ? { ...options, detector: false as const } : options;
+  const loadOptions = {
+    ...options,
+    ...(boxes ? { detector: false as const } : {}),
+    ...(explain ? { explain: true } : {}), // extra graph outputs only when explaining
+  };
   let pipeline: Promise<PosePipeline> | undefined;
   const stills = items.length - videos;
   let pool: PosePool | undefined;
@@ -168,7 +176,7 @@ export async function predict(args: string[]): Promise<number> {
   const collector = jsonl ? undefined : new CocoCollector();
   try {
     const plan = await planWorkers(workers, loadOptions, stills);
-    if (plan.workers > 1 && stills > 0) {
+    if (plan.workers > 1 && stills > 0 && !explain) {
       pool = await createPoolWithNotes(plan, loadOptions.threads, decode, quiet);
     }
     if (jsonl) {
@@ -195,6 +203,7 @@ export async function predict(args: string[]): Promise<number> {
         done,
         pool,
         decode,
+        explain,
         progress: quiet ? false : undefined,
       },
     );
