@@ -145,7 +145,8 @@ function matchSoftmax(
   const querySide = unscale(index, queries);
   const keySource = transpose.inputs[0];
   if (!keySource || !sharesSource(index, querySide.value, keySource)) return undefined;
-  const before = querySide.scaled || keySide.scaled;
+  const before = keySide.scaled || scaledOnTheWay(index, queries) ||
+    scaledOnTheWay(index, keySource);
   return {
     softmax,
     output: softmax.outputs[0],
@@ -199,6 +200,28 @@ function unscale(index: GraphIndex, value: string): { value: string; scaled: boo
     scaled = true;
   }
   return { value, scaled };
+}
+
+/** Steps that only move or relabel values (between a scale and the product). */
+const RESHAPES = new Set(["Reshape", "Transpose", "Squeeze", "Unsqueeze", "Identity", "Cast"]);
+
+/**
+ * True when `value` comes, through reshapes only, from a `Mul`/`Div` by a constant: a scale
+ * applied to the queries (or keys) before the heads were split off.
+ */
+function scaledOnTheWay(index: GraphIndex, value: string): boolean {
+  for (let step = 0; step < MAX_STEPS; step++) {
+    const node = index.producer.get(value);
+    if (!node || !isDefaultDomain(node)) return false;
+    const data = index.dataInputs(node);
+    if (data.length !== 1) return false;
+    if (node.opType === "Mul" || (node.opType === "Div" && data[0] === node.inputs[0])) {
+      return true;
+    }
+    if (!RESHAPES.has(node.opType)) return false;
+    value = data[0];
+  }
+  return false;
 }
 
 /** Every value `value` comes from through projections (itself included). */

@@ -725,6 +725,12 @@ export interface PrtrKeypointModelOptions {
   layout?: PrtrQueryLayout;
   /** Flip pairs read by position, default COCO's when J = 17. */
   flipPairs?: readonly (readonly [number, number])[];
+  /**
+   * Intermediate decoder layers L to report as the auxiliary output `aux_coords` [B,L,Q,2]
+   * (default 0: none). Layer l (0-based) puts each query at c + (0.5 − c)·(L − l)/(L + 1)
+   * for its final coordinates c: from near the crop's centre towards c, layer by layer.
+   */
+  auxLayers?: number;
 }
 
 /**
@@ -749,6 +755,16 @@ export function buildPrtrKeypointModel(options: PrtrKeypointModelOptions = {}): 
   const { coords, logits } = prtrQueryOutputs(g, input, located, layout);
   g.output(g.reshape(logits, [0, Q, J + 1]), "pred_logits", ["batch", Q, J + 1]);
   g.output(g.reshape(coords, [0, Q, 2]), "pred_coords", ["batch", Q, 2]);
+  const layers = options.auxLayers ?? 0;
+  if (layers > 0) {
+    const final = g.reshape(coords, [0, 1, Q, 2]);
+    const towards = g.constant(
+      Array.from({ length: layers }, (_, l) => (layers - l) / (layers + 1)),
+      [1, layers, 1, 1],
+    );
+    const aux = g.add(final, g.mul(g.sub(g.scalar(0.5), final), towards)); // [B,L,Q,2]
+    g.output(aux, "aux_coords", ["batch", layers, Q, 2]);
+  }
   return {
     bytes: g.toBytes(),
     manifest: {
