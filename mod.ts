@@ -119,3 +119,6 @@ export type { JsonlProgress, JsonlWriterOptions } from "./lib/deno/jsonl_file.ts
 export { mergeJsonlFiles } from "./lib/deno/merge_files.ts";
 export type { MergeResult, TornLine } from "./lib/deno/merge_files.ts";
 export { writeResultsAtomic } from "./lib/deno/files.ts";
+/** `--explain`: explanation records and pictures written into a folder over a run. */
+export { ExplainWriter } from "./lib/deno/explain_files.ts";
+export type { ExplainWriterOptions } from "./lib/deno/explain_files.ts";

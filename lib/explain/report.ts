@@ -37,11 +37,17 @@ export interface DependencyRecord {
 
 /** One keypoint of an explanation record. */
 export interface ExplainKeypointRecord {
+  /** The keypoint's name (the model's keypoint order). */
   name: string;
+  /** Position x, image pixels. */
   x: number;
+  /** Position y, image pixels. */
   y: number;
+  /** The keypoint's score. */
   score: number;
+  /** Its dependency area (models with self-attention), else null. */
   dependency: DependencyRecord | null;
+  /** The 0-based query the Hungarian readout gave it (PRTR), else null. */
   query: number | null;
 }
 
@@ -49,7 +55,9 @@ export interface ExplainKeypointRecord {
 export interface ExplainPersonRecord {
   /** [x, y, width, height], image pixels. */
   bbox: [number, number, number, number];
+  /** The person's score, as in the results. */
   score: number;
+  /** One per keypoint, in the model's order. */
   keypoints: ExplainKeypointRecord[];
 }
 
@@ -57,6 +65,7 @@ export interface ExplainPersonRecord {
 export interface ExplainRecord {
   /** The image's path as the inputs named it. */
   image: string;
+  /** The people of the results, in the same order. */
   people: ExplainPersonRecord[];
 }
 

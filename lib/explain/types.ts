@@ -13,8 +13,9 @@ import type { ModelManifest } from "../models/manifest.ts";
 export interface ConfidenceMaps {
   /** K, one map per keypoint. */
   numKeypoints: number;
-  /** Map size in map pixels. */
+  /** Map width in map pixels. */
   width: number;
+  /** Map height in map pixels. */
   height: number;
   /** K × height × width values, map after map, row-major; larger is more confident. */
   data: Float32Array;
@@ -28,8 +29,9 @@ export interface ConfidenceMaps {
  * the crop as a grid of `stride`-pixel cells.
  */
 export interface KeypointAttention {
-  /** Token grid size: gridWidth × gridHeight = N, the attention's length. */
+  /** Token grid width: gridWidth × gridHeight = N, the attention's length. */
   gridWidth: number;
+  /** Token grid height. */
   gridHeight: number;
   /** Crop pixels per token along each axis (the model's feature stride). */
   stride: number;
@@ -62,8 +64,11 @@ export interface QueryReadout {
 
 /** What one crop's outputs say about where the model looked. */
 export interface CropExplanation {
+  /** Confidence maps (heatmap and SimCC families). */
   maps?: ConfidenceMaps;
+  /** Self-attention rows (models whose attention was exposed at load). */
   attention?: KeypointAttention;
+  /** PRTR's query readout. */
   queries?: QueryReadout;
   /** Why something is missing (one line each), for the user. */
   notes?: string[];

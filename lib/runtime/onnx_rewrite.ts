@@ -805,8 +805,9 @@ export interface GraphSummary {
   nodes: GraphNode[];
   /** Names of the initializers (weights). */
   initializers: Set<string>;
-  /** Names of the graph inputs and outputs. */
+  /** Names of the graph inputs. */
   inputs: string[];
+  /** Names of the graph outputs. */
   outputs: string[];
   /** Element types (TensorProto.DataType) of values whose type the file declares. */
   elementTypes: Map<string, number>;
@@ -960,6 +961,7 @@ function valueInfoElementType(bytes: Uint8Array, from: number, to: number): numb
 
 /** A value to add to a graph's outputs: its name and element type (1 = float). */
 export interface ExtraOutput {
+  /** The value's name in the graph. */
   name: string;
   /** TensorProto.DataType; default 1 (float). */
   elementType?: number;
