@@ -482,7 +482,7 @@ export function queryPicture(
 
   // The table: name, query, bars.
   const bar = 8, rowHeight = Math.max(LINE + 6, Math.floor((view.height - LINE) / J));
-  const nameWidth = 15 * 6 * TEXT_SCALE, queryWidth = 5 * 6 * TEXT_SCALE;
+  const nameWidth = 15 * 6 * TEXT_SCALE, queryWidth = 6 * 6 * TEXT_SCALE;
   const tableWidth = nameWidth + queryWidth + classes * (bar + 2) + GAP;
   const width = view.width + tableWidth + 3 * GAP;
   const height = Math.max(view.height, LINE + J * rowHeight + GAP) + LINE + 3 * GAP;
@@ -499,7 +499,8 @@ export function queryPicture(
   const x0 = view.width + 2 * GAP;
   drawLabel(picture, "KEYPOINT", x0, top, TEXT_SCALE, BACKGROUND);
   drawLabel(picture, "QUERY", x0 + nameWidth, top, TEXT_SCALE, BACKGROUND);
-  drawLabel(picture, "ITS CLASSES (LAST BG)", x0 + nameWidth + queryWidth, top, 1, BACKGROUND);
+  drawLabel(picture, "ITS CLASSES", x0 + nameWidth + queryWidth, top, 1, BACKGROUND);
+  drawLabel(picture, "(BG LAST)", x0 + nameWidth + queryWidth, top + 9, 1, BACKGROUND);
   for (let j = 0; j < J; j++) {
     const y = top + LINE + j * rowHeight;
     const side = SIDE_COLORS[keypointSide(names[j])];
@@ -536,7 +537,7 @@ export function queryPicture(
   const fits = Math.floor((width - 2 * GAP) / (6 * TEXT_SCALE));
   drawLabel(picture, header.slice(0, fits), GAP, GAP, TEXT_SCALE, BACKGROUND);
   const legend =
-    "BARS: CLASS DISTRIBUTION OF THE QUERY; WHITE = THE KEYPOINT'S CLASS, RED = BACKGROUND";
+    "BARS: CLASS DISTRIBUTION OF THE QUERY (SOFTMAX), WHITE = THE KEYPOINT TYPE, RED = BACKGROUND";
   drawLabel(
     picture,
     legend.slice(0, Math.floor((width - 2 * GAP) / 6)),
@@ -572,68 +573,68 @@ export function shortClassName(name: string): string {
   return side ? `${side}${rest.slice(0, 3)}` : rest.slice(0, 4);
 }
 
+/** Black → red → yellow → white, t in [0, 1]: brighter is more, on a dark picture. */
+export function hot(t: number): Rgb {
+  const x = Math.min(1, Math.max(0, t));
+  const ramp = (v: number) => Math.round(255 * Math.min(1, Math.max(0, v)));
+  return [ramp(3 * x), ramp(3 * x - 1), ramp(3 * x - 2)];
+}
+
 /**
  * The query × keypoint-class table of a run (the paper's Fig. 7): a row per query, a column
- * per class (the keypoint types, then background), each cell the share of that query's
- * selections given to the class (Turbo colours, black for none), the query's count of
- * keypoint selections at the end of its row.
+ * per keypoint type, each cell the share of that query's selections (the keypoints the
+ * readout took from it) given to the type; then a background column, the share of the people
+ * for which the query was left unassigned (`people` of them), and the query's count of
+ * selections. Colours from black (0) through red and yellow to white (1).
  */
 export function queryTablePicture(table: QueryTableRecord, people: number): RgbImage {
   const classes = table.classes.length;
   const cellWidth = 30, cellHeight = 10;
   const labelWidth = 4 * 6 + GAP;
   const headerHeight = LINE + 2 * GAP + 9 + GAP;
-  const width = labelWidth + classes * cellWidth + 7 * 6 + 2 * GAP;
-  const height = headerHeight + table.queries * cellHeight + 9 + 3 * GAP;
+  const width = labelWidth + classes * cellWidth + GAP + 5 * 6 + 2 * GAP;
+  const height = headerHeight + table.queries * cellHeight + 3 * 9 + 4 * GAP;
   const data = new Uint8Array(width * height * 3);
   for (let i = 0; i < data.length; i += 3) data.set(BACKGROUND, i);
   const picture = { width, height, data };
-  drawLabel(picture, `QUERY X CLASS, ${people} PEOPLE`, GAP, GAP, TEXT_SCALE, BACKGROUND);
+  drawLabel(picture, `QUERY X KEYPOINT TYPE, ${people} PEOPLE`, GAP, GAP, TEXT_SCALE, BACKGROUND);
   const top = headerHeight, left = labelWidth;
+  const bg = classes - 1;
+  const columnX = (c: number) => left + c * cellWidth + (c === bg ? GAP : 0);
   table.classes.forEach((name, c) => {
-    drawLabel(
-      picture,
-      shortClassName(name),
-      left + c * cellWidth + 1,
-      LINE + 2 * GAP,
-      1,
-      BACKGROUND,
-    );
+    drawLabel(picture, shortClassName(name), columnX(c) + 1, LINE + 2 * GAP, 1, BACKGROUND);
   });
-  drawLabel(picture, "KPTS", left + classes * cellWidth + GAP, LINE + 2 * GAP, 1, BACKGROUND);
+  drawLabel(picture, "SEL", columnX(bg) + cellWidth + GAP, LINE + 2 * GAP, 1, BACKGROUND);
   table.counts.forEach((row, q) => {
     const y = top + q * cellHeight;
-    const total = row.reduce((a, b) => a + b, 0);
-    const keypoints = total - row[classes - 1];
+    const selections = row.reduce((a, b) => a + b, 0) - row[bg];
     drawLabel(picture, String(q), 0, y, 1, BACKGROUND);
     row.forEach((count, c) => {
-      const share = total > 0 ? count / total : 0;
-      const color: Rgb = share > 0 ? turbo(share) : [0, 0, 0];
-      fillRectangle(
-        picture,
-        left + c * cellWidth,
-        y,
-        left + (c + 1) * cellWidth - 1,
-        y + cellHeight - 1,
-        color,
-      );
+      const share = c === bg
+        ? (people > 0 ? count / people : 0)
+        : selections > 0
+        ? count / selections
+        : 0;
+      const x = columnX(c);
+      fillRectangle(picture, x, y, x + cellWidth - 1, y + cellHeight - 1, hot(share));
     });
-    drawLabel(picture, String(keypoints), left + classes * cellWidth + GAP, y, 1, BACKGROUND);
+    drawLabel(picture, String(selections), columnX(bg) + cellWidth + GAP, y, 1, BACKGROUND);
   });
-  // Colour scale: share 0 → 1.
+  // Colour scale, share 0 → 1, and what the columns mean.
   const scaleTop = top + table.queries * cellHeight + GAP;
   const scaleWidth = Math.min(classes * cellWidth, 200);
   for (let x = 0; x < scaleWidth; x++) {
-    fillRectangle(
-      picture,
-      left + x,
-      scaleTop,
-      left + x + 1,
-      scaleTop + 9,
-      turbo(x / (scaleWidth - 1)),
-    );
+    const color = hot(x / (scaleWidth - 1));
+    fillRectangle(picture, left + x, scaleTop, left + x + 1, scaleTop + 9, color);
   }
   drawLabel(picture, "0", left - 8, scaleTop, 1, BACKGROUND);
-  drawLabel(picture, "1 = ALL ITS SELECTIONS", left + scaleWidth + 2, scaleTop, 1, BACKGROUND);
+  drawLabel(picture, "1", left + scaleWidth + 2, scaleTop, 1, BACKGROUND);
+  const notes = [
+    "TYPE COLUMNS: SHARE OF THE SELECTIONS (SEL) OF THE QUERY GIVEN TO EACH TYPE",
+    "BG: SHARE OF THE PEOPLE FOR WHICH THE QUERY WAS LEFT UNASSIGNED",
+  ];
+  notes.forEach((text, i) => {
+    drawLabel(picture, text, GAP, scaleTop + (i + 1) * 9 + GAP, 1, BACKGROUND);
+  });
   return picture;
 }
