@@ -43,7 +43,7 @@ export interface PictureOptions {
   skeleton?: readonly (readonly [number, number])[];
   /** δ of the dependency areas (default 0.5). */
   delta?: number;
-  /** Tile width in pixels (default 192; the height follows the crop's aspect ratio). */
+  /** Tile width in pixels (default 208; the height follows the crop's aspect ratio). */
   tileWidth?: number;
   /** Tiles per row (default 6). */
   columns?: number;
@@ -88,7 +88,7 @@ export interface TileView {
 }
 
 /** The view of `person`'s crop region in a tile `tileWidth` pixels wide. */
-export function tileView(person: ExplainedPerson, tileWidth = 192): TileView {
+export function tileView(person: ExplainedPerson, tileWidth = 208): TileView {
   const { width, height } = person.cropSize;
   const scale = width / tileWidth;
   const tileToCrop = Float64Array.of(scale, 0, 0, 0, scale, 0);
@@ -281,23 +281,39 @@ function drawSkeleton(
   points.forEach(([x, y], j) => markKeypoint(tile, x, y, SIDE_COLORS[keypointSide(names[j])]));
 }
 
-/** Tiles in a grid under a header line; the picture. */
-function grid(tiles: RgbImage[], columns: number, header: string): RgbImage {
-  const tw = tiles[0].width, th = tiles[0].height;
+/** A tile with its caption (above it, never over the picture) and a note at its right. */
+interface CaptionedTile {
+  tile: RgbImage;
+  caption: string;
+  /** Small text at the caption's right end (a score). */
+  note?: string;
+}
+
+/** Tiles in a grid under a header line, each under its caption; the picture. */
+function grid(tiles: CaptionedTile[], columns: number, header: string): RgbImage {
+  const tw = tiles[0].tile.width, th = tiles[0].tile.height;
   const cols = Math.min(columns, tiles.length);
   const rows = Math.ceil(tiles.length / cols);
+  const cell = LINE + th + GAP;
   const width = cols * tw + (cols + 1) * GAP;
-  const height = LINE + 2 * GAP + rows * th + rows * GAP;
+  const height = LINE + 2 * GAP + rows * cell;
   const data = new Uint8Array(width * height * 3);
   for (let i = 0; i < data.length; i += 3) data.set(BACKGROUND, i);
   const picture = { width, height, data };
-  tiles.forEach((tile, i) => {
-    const x0 = GAP + (i % cols) * (tw + GAP),
-      y0 = LINE + 2 * GAP + Math.floor(i / cols) * (th + GAP);
+  tiles.forEach(({ tile, caption, note }, i) => {
+    const x0 = GAP + (i % cols) * (tw + GAP), y0 = LINE + 2 * GAP + Math.floor(i / cols) * cell;
+    const noteWidth = note ? note.length * 6 * TEXT_SCALE + TEXT_SCALE : 0;
+    const fits = Math.floor((tw - noteWidth - 2 * TEXT_SCALE) / (6 * TEXT_SCALE));
+    // "RIGHT_SHOULDER" becomes "R_SHOULDER" where the whole name and the note do not fit.
+    const text = caption.length > fits
+      ? caption.replace(/^(LEFT|RIGHT)_/, (m) => `${m[0]}_`)
+      : caption;
+    drawLabel(picture, text.slice(0, fits), x0, y0, TEXT_SCALE, BACKGROUND);
+    if (note) drawLabel(picture, note, x0 + tw - noteWidth, y0, TEXT_SCALE, BACKGROUND);
     for (let v = 0; v < tile.height; v++) {
       data.set(
         tile.data.subarray(v * tile.width * 3, (v + 1) * tile.width * 3),
-        ((y0 + v) * width + x0) * 3,
+        ((y0 + LINE + v) * width + x0) * 3,
       );
     }
   });
@@ -333,20 +349,18 @@ export function confidenceMapPicture(
   const base = baseTile(image, view);
   const points = keypointsOnTile(person, view);
   const combined = new Float32Array(view.width * view.height);
-  const tiles: RgbImage[] = [];
+  const tiles: CaptionedTile[] = [];
   for (let j = 0; j < maps.numKeypoints; j++) {
     const values = mapOnTile(maps, j, view);
     for (let i = 0; i < values.length; i++) combined[i] = Math.max(combined[i], values[i]);
     const tile = overlay(base, values);
     if (points[j]) markKeypoint(tile, points[j][0], points[j][1]);
-    title(tile, displayName(options.keypointNames, j));
-    if (points[j]) title(tile, points[j][2].toFixed(2), tile.height - LINE);
-    tiles.push(tile);
+    const caption = displayName(options.keypointNames, j);
+    tiles.push({ tile, caption, note: points[j]?.[2].toFixed(2) });
   }
   const all = overlay(base, combined);
   drawSkeleton(all, points, options.keypointNames, skeletonOf(options, points.length));
-  title(all, "ALL KEYPOINTS");
-  tiles.push(all);
+  tiles.push({ tile: all, caption: "ALL KEYPOINTS" });
   return grid(tiles, options.columns ?? 6, personHeader(index, person, "CONFIDENCE MAPS"));
 }
 
@@ -369,7 +383,7 @@ export function attentionPicture(
   const base = baseTile(image, view);
   const points = keypointsOnTile(person, view);
   const combined = new Float32Array(view.width * view.height);
-  const tiles: RgbImage[] = [];
+  const tiles: CaptionedTile[] = [];
   const { gridWidth: gw, gridHeight: gh, stride } = attention;
   // The token of each tile pixel (−1 outside the grid), for the area outlines.
   const tokenAt = new Int32Array(view.width * view.height);
@@ -393,13 +407,11 @@ export function attentionPicture(
     );
     markCross(tile, px, py, [0, 255, 255]);
     if (points[j]) markKeypoint(tile, points[j][0], points[j][1]);
-    title(tile, displayName(options.keypointNames, j));
-    tiles.push(tile);
+    tiles.push({ tile, caption: displayName(options.keypointNames, j) });
   }
   const all = overlay(base, normalized(combined));
   drawSkeleton(all, points, options.keypointNames, skeletonOf(options, points.length));
-  title(all, "ALL KEYPOINTS");
-  tiles.push(all);
+  tiles.push({ tile: all, caption: "ALL KEYPOINTS" });
   const header = personHeader(
     index,
     person,
