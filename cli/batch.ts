@@ -61,6 +61,9 @@ export async function processInputs(
     0,
   );
   const anyVideo = items.some((item) => isVideoInput(item.path));
+  if (anyVideo && options.explain) {
+    printErr(`posekit: --explain covers still images: videos are not explained\n`);
+  }
   const bar = new ProgressBar(total, anyVideo ? "frames" : "images", options.progress);
   const report = (list: { path: string; reason: string }[], path: string, error: unknown) => {
     const reason = error instanceof Error ? error.message : String(error);

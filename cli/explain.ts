@@ -3,6 +3,7 @@
 import type { ParseArgsConfig } from "node:util";
 import { numberOption } from "./args.ts";
 import { prepareOutputFolder } from "./output_paths.ts";
+import { printErr } from "./progress.ts";
 
 /** The `--explain` options, as `parseArgs` options. */
 export const EXPLAIN_OPTIONS = {
@@ -33,5 +34,8 @@ export async function explainSettings(
   );
   if (dir === undefined) return undefined;
   await prepareOutputFolder(dir, "--explain");
+  if (values.workers !== undefined) {
+    printErr(`posekit: --explain runs the images in this process: --workers is not used\n`);
+  }
   return { dir, delta };
 }

@@ -354,7 +354,17 @@ Deno.test("heatmap and SimCC overlays: each map's maximum is on the decoded keyp
   const image = transPosePicture();
   // A box that is not the whole picture: an offset, scaled crop.
   const box: Box = { x1: 70, y1: 60, x2: 320, y2: 470, score: 1 };
-  for (const [model, mapPixel] of [[buildTransPoseModel(), 4], [buildSimccModel(), 1]] as const) {
+  const transpose = buildTransPoseModel();
+  const udp = {
+    ...transpose,
+    manifest: {
+      ...transpose.manifest,
+      input: { ...transpose.manifest.input, cropTransform: "udp" as const },
+    },
+  };
+  // Map pixels in crop pixels: 4 (heatmaps), 191/47 and 255/63 with UDP (the larger), 1 (SimCC).
+  const models = [[transpose, 4], [udp, 255 / 63], [buildSimccModel(), 1]] as const;
+  for (const [model, mapPixel] of models) {
     const pipeline = await pipelineFor(runtime, model);
     try {
       for (const flip of [true, false]) {
