@@ -9,7 +9,8 @@
  *    with several) through this checkout's pipeline and, with `--base DIR` (a checkout of the
  *    commit before explanations, e.g. `git archive <commit> lib | tar -x -C DIR`), through that
  *    one's, on one runtime, alternating in rounds; it prints the median milliseconds per image
- *    of each and their ratio, plus `explain()` for scale. Without `--base` it compares `run()`
+ *    of each and their ratio, plus `explain()` for scale and the base again as a control (the
+ *    noise floor). Without `--base` it compares `run()`
  *    on a model loaded plainly and one loaded with `explain` (the same graph for PP-TinyPose).
  */
 
@@ -98,6 +99,8 @@ if (values.base) {
     pose: await baseLoad.loadModelFrom({ ...tiny, manifest: tinyManifest }, runtime),
   });
   runners.push({ label: "base run()", run: (i, b) => basePipeline.run(i, b) });
+  // A control: the same pipeline again, so that its ratio shows the noise floor.
+  runners.push({ label: "base run() again", run: (i, b) => basePipeline.run(i, b) });
 }
 runners.push({ label: "this run()", run: (i, b) => plain.run(i, b) });
 if (!values.base) {
