@@ -140,6 +140,57 @@ export type { JpegDecoder } from "./lib/image/decode.ts";
 export { BOX_COLOR, drawPoses, encodeJpeg, encodePng } from "./lib/image/draw.ts";
 /** How `drawPoses` draws. */
 export type { DrawOptions, Rgb } from "./lib/image/draw.ts";
+// Explanations (`PosePipeline.explain`, `predict --explain`).
+/** An image's poses with what the keypoint model looked at in each crop. */
+export type { ExplainedImage, ExplainedPerson } from "./lib/pipeline.ts";
+/** A person's crop: its box, region and the crop → image transform. */
+export type { CropGeometry } from "./lib/geometry/crops.ts";
+/** A crop region and the 2×3 affine transforms of the crop geometry. */
+export type { Affine, CropRegion } from "./lib/geometry/affine.ts";
+/** What one crop's outputs say: confidence maps, attention rows, PRTR's query readout. */
+export type {
+  ConfidenceMaps,
+  CropExplanation,
+  ExplainGraph,
+  KeypointAttention,
+  QueryReadout,
+} from "./lib/explain/types.ts";
+/** The family hooks that prepare a model for explanations. */
+export type { FamilyExplainHooks } from "./lib/families/family.ts";
+/** Explanations as records (`<stem>.explain.json`) and PRTR's query table (`queries.json`). */
+export {
+  DEFAULT_DEPENDENCY_DELTA,
+  dependencyInImage,
+  explainRecord,
+  QueryTable,
+} from "./lib/explain/report.ts";
+export type {
+  DependencyRecord,
+  ExplainKeypointRecord,
+  ExplainPersonRecord,
+  ExplainRecord,
+  QueryTableRecord,
+} from "./lib/explain/report.ts";
+/** Explanations as pictures. */
+export {
+  attentionPicture,
+  confidenceMapPicture,
+  mapInImage,
+  queryPicture,
+  queryTablePicture,
+} from "./lib/explain/pictures.ts";
+export type { PictureOptions } from "./lib/explain/pictures.ts";
+/** A model's last self-attention Softmax, and exposing it as an output. */
+export { prepareSelfAttention } from "./lib/explain/attention.ts";
+export { findSelfAttention } from "./lib/explain/attention_graph.ts";
+export type { SelfAttentionMatch } from "./lib/explain/attention_graph.ts";
+export { readGraph, withGraphOutputs } from "./lib/runtime/onnx_rewrite.ts";
+export type {
+  ExtraOutput,
+  GraphNode,
+  GraphSummary,
+  NodeAttribute,
+} from "./lib/runtime/onnx_rewrite.ts";
 /** One frame's poses and how `videoPoses` runs. */
 export type { FramePoses, VideoPose } from "./lib/video_poses.ts";
 

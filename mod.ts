@@ -140,3 +140,6 @@ export type {
 export { mergeJsonlFiles, mergeJsonlStream, writeMergedResults } from "./lib/deno/merge_files.ts";
 export type { MergeOptions, MergeResult, MergeSummary, TornLine } from "./lib/deno/merge_files.ts";
 export { writeResultsAtomic } from "./lib/deno/files.ts";
+/** `--explain`: explanation records and pictures written into a folder over a run. */
+export { ExplainWriter } from "./lib/deno/explain_files.ts";
+export type { ExplainWriterOptions } from "./lib/deno/explain_files.ts";

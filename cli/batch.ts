@@ -62,6 +62,9 @@ export async function processInputs(
     0,
   );
   const anyVideo = items.some((item) => isVideoInput(item.path));
+  if (anyVideo && options.explain) {
+    printErr(`posekit: --explain covers still images: videos are not explained\n`);
+  }
   const bar = new ProgressBar(total, anyVideo ? "frames" : "images", options.progress);
   const report = (list: { path: string; reason: string }[], path: string, error: unknown) => {
     const reason = error instanceof Error ? error.message : String(error);
@@ -90,6 +93,13 @@ export async function processInputs(
     if (info || options.video?.live) await processVideo(item, info, context);
   }
   await flush();
+  if (context.explainer) {
+    try {
+      await (await context.explainer).finish();
+    } catch (error) {
+      report(result.drawFailures, options.explain!.dir, error);
+    }
+  }
   bar.clear();
   result.wallMs = performance.now() - start;
   return result;

@@ -2,6 +2,7 @@
 
 import type { BoxesByImage } from "../lib/coco/boxes.ts";
 import type { ReadInputOptions } from "../lib/deno/read_input.ts";
+import type { ExplainWriter } from "../lib/deno/explain_files.ts";
 import type { PosePipeline } from "../lib/deno/pipeline.ts";
 import type { PosePool } from "../lib/deno/workers/pool.ts";
 import type { DecodeOptions } from "../lib/image/decode.ts";
@@ -79,6 +80,11 @@ export interface BatchOptions {
   decode?: DecodeOptions;
   /** Reading options (size limit and timeout of stdin and URLs). */
   read?: ReadInputOptions;
+  /**
+   * `--explain`: what the keypoint model looked at, per still image, into this folder (δ of
+   * the dependency areas). Runs in this process: the pipeline must be loaded with `explain`.
+   */
+  explain?: { dir: string; delta?: number };
 }
 
 /** What a batch did. */
@@ -113,4 +119,6 @@ export interface BatchContext {
   drawnNames: Set<string>;
   pipeline: () => Promise<PosePipeline>;
   warnedBoxes?: boolean;
+  /** The `--explain` writer, opened with the first explained image. */
+  explainer?: Promise<ExplainWriter>;
 }

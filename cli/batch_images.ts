@@ -1,6 +1,9 @@
 /** Still images of a batch, in order, in this process or a worker pool. */
 
 import { decodeImage } from "../lib/deno/image_file.ts";
+import { ExplainWriter } from "../lib/deno/explain_files.ts";
+import type { PosePipeline } from "../lib/deno/pipeline.ts";
+import type { ExplainedImage } from "../lib/pipeline.ts";
 import { isUrlInput, STDIN_INPUT } from "../lib/deno/inputs.ts";
 import { readInput } from "../lib/deno/read_input.ts";
 import { decodeOptionsFor } from "../lib/deno/turbojpeg.ts";
@@ -98,16 +101,16 @@ export async function processImages(items: BatchItem[], context: BatchContext): 
   const { decode } = decodeOptionsFor(pipeline.runtimeInfo.backend, options.decode);
   for (const item of items) {
     let done: { image: RgbImage; poses: Pose[]; skipped: number } | undefined;
+    let explained: ExplainedImage | undefined;
     try {
       const bytes = await readInput(item.path, options.read);
       const t0 = performance.now();
       const image = await decodeImage(bytes, item.path, decode);
       result.decodeMs += performance.now() - t0;
       const skippedBefore = pipeline.warnings.skippedBoxes;
-      const poses = await pipeline.run(
-        image,
-        boxesFor(context, item, pipeline.needsBoxes) ?? "detector",
-      );
+      const boxes = boxesFor(context, item, pipeline.needsBoxes) ?? "detector";
+      if (options.explain) explained = await pipeline.explain(image, boxes);
+      const poses = explained?.poses ?? await pipeline.run(image, boxes);
       done = { image, poses, skipped: pipeline.warnings.skippedBoxes - skippedBefore };
     } catch (error) {
       context.report(result.failures, item.path, error);
@@ -115,6 +118,31 @@ export async function processImages(items: BatchItem[], context: BatchContext): 
     // Outside the try: an output that cannot be written ends the run, rather than
     // computing every remaining image for nothing.
     if (done) await finish(item, done.poses, done.image, done.skipped);
+    if (done && explained) await explain(context, pipeline, item.path, done.image, explained);
     context.bar.tick();
+  }
+}
+
+/**
+ * Writes an image's explanation (`--explain`), printing each new note once; a failure is
+ * counted with the drawings' (the results are kept).
+ */
+async function explain(
+  context: BatchContext,
+  pipeline: PosePipeline,
+  path: string,
+  image: RgbImage,
+  explained: ExplainedImage,
+): Promise<void> {
+  const { dir, delta } = context.options.explain!;
+  try {
+    context.explainer ??= ExplainWriter.open(dir, pipeline.pose.manifest, { delta });
+    const writer = await context.explainer;
+    const known = writer.notes.length;
+    await writer.write(path, image, explained);
+    if (writer.notes.length > known) context.bar.clear();
+    for (const note of writer.notes.slice(known)) printErr(`posekit: --explain: ${note}\n`);
+  } catch (error) {
+    context.report(context.result.drawFailures, path, error);
   }
 }

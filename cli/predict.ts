@@ -50,6 +50,7 @@ import {
   readJsonFile,
 } from "./common.ts";
 import { outputFormat } from "./output_paths.ts";
+import { EXPLAIN_HELP, EXPLAIN_OPTIONS, explainSettings } from "./explain.ts";
 import { printErr } from "./progress.ts";
 
 /** `predict --help`. */
@@ -77,6 +78,7 @@ Output:
   --shards N            the part count for a Kubernetes Indexed Job
   --draw DIR            also write each image (DIR/<name>.jpg) and video (DIR/<name>.mp4)
                         with boxes and skeletons drawn (DIR and its parents are created)
+${EXPLAIN_HELP}
   --quiet               no progress bar and no summary line
 ${optionHelp(["help", "version"])}
 
@@ -104,6 +106,7 @@ export async function predict(args: string[]): Promise<number> {
     shard: { type: "string" },
     shards: { type: "string" },
     draw: { type: "string" },
+    ...EXPLAIN_OPTIONS,
     quiet: { type: "boolean" },
   });
   if (values.help) {
@@ -150,6 +153,7 @@ export async function predict(args: string[]): Promise<number> {
   // Before any work: a run that cannot write its output would be lost at the end.
   if (out !== undefined) await prepareOutputFile(out, "--out");
   if (drawDir !== undefined) await prepareOutputFolder(drawDir, "--draw");
+  const explain = await explainSettings(values);
   // A .jsonl output is checked (and with --resume read) now, before any model is loaded.
   let output: JsonlOutput | undefined;
   if (jsonl) {
@@ -230,7 +234,11 @@ export async function predict(args: string[]): Promise<number> {
     const done = values.resume ? output!.done : undefined;
 
     // With --boxes the detector is never used, so it is not loaded.
-    const loadOptions = boxes ? { ...options, detector: false as const } : options;
+    const loadOptions = {
+      ...options,
+      ...(boxes ? { detector: false as const } : {}),
+      ...(explain ? { explain: true } : {}), // extra graph outputs only when explaining
+    };
     let pipeline: Promise<PosePipeline> | undefined;
     const stills = items.length - videos;
     let pool: PosePool | undefined;
@@ -250,7 +258,7 @@ export async function predict(args: string[]): Promise<number> {
     Deno.addSignalListener("SIGINT", onInterrupt);
     try {
       const plan = await planWorkers(workers, loadOptions, stills);
-      if (plan.workers > 1 && stills > 0) {
+      if (plan.workers > 1 && stills > 0 && !explain) {
         // Threads share out the cores the scheduler granted, not the node's (see planWorkers).
         const threads = loadOptions.threads ?? threadsPerWorker(plan.workers);
         pool = await createPoolWithNotes(plan, threads, decode, quiet);
@@ -268,6 +276,7 @@ export async function predict(args: string[]): Promise<number> {
           keyBase: Deno.cwd(),
           pool,
           decode,
+          explain,
           progress: quiet ? false : undefined,
         },
       );

@@ -26,6 +26,7 @@ import { imageToTensor } from "./image/preprocess.ts";
 import type { Runtime, RuntimeInfo } from "./runtime/runtime.ts";
 import { float32Input, type ModelInputs } from "./runtime/session.ts";
 import type { Box, ModelOutputs, Pose, RgbImage } from "./types.ts";
+import type { CropExplanation } from "./explain/types.ts";
 
 /** How a pipeline runs its models. Every field has a sensible default. */
 export interface PipelineSettings {
@@ -108,6 +109,28 @@ export interface KeypointHandOff {
 
 /** Where the person boxes come from for one image. */
 export type BoxSource = "detector" | Box[];
+
+/** One person of an explained image: the pose, its crop, and what the model looked at there. */
+export interface ExplainedPerson {
+  /** The pose, as `run` returns it (image pixels). */
+  pose: Pose;
+  /** The crop it was found in (crop pixels → image pixels). */
+  geometry: CropGeometry;
+  /** The crop's size in pixels (the keypoint model's input). */
+  cropSize: { width: number; height: number };
+  /** The keypoint model's explanation of the crop, in crop pixels (its family's). */
+  crop: CropExplanation;
+}
+
+/** An image's poses with their explanations (`PosePipeline.explain`). */
+export interface ExplainedImage {
+  /** The poses, the same as `run` gives. */
+  poses: Pose[];
+  /** One entry per pose, in the same order. */
+  people: ExplainedPerson[];
+  /** Why explanations are missing (one line each): an end-to-end model, a family without. */
+  notes: string[];
+}
 
 /** The default person detector. */
 export const DEFAULT_DETECTOR = "rtmdet_nano_person";
@@ -256,22 +279,56 @@ export class PosePipeline {
     handOff?: KeypointHandOff,
   ): Promise<Pose[]> {
     const adapter = this.pose.adapter;
-    let poses: Pose[];
-    if (adapter.task === "end2end") poses = await this.runEndToEnd(image, adapter);
-    else {
-      let people: Box[];
-      if (boxes === "detector") people = await this.detect(image);
-      else {
-        // A score that is not finite cannot be ranked (Infinity would take the first place,
-        // NaN breaks the sort) nor written (COCO results keep finite numbers only): such a box
-        // is skipped and counted like one that cannot be cropped, before ranking, so that it
-        // takes no place from a real one.
-        const scored = boxes.filter((box) => Number.isFinite(box.score));
-        this.warnings.skippedBoxes += boxes.length - scored.length;
-        people = bestBoxes(scored, this.settings.maxPeople);
-      }
-      poses = await this.estimate(image, people, handOff);
+    const poses = adapter.task === "end2end"
+      ? await this.runEndToEnd(image, adapter)
+      : await this.estimate(image, await this.boxesFrom(image, boxes), handOff);
+    return this.keptByScore(poses);
+  }
+
+  /**
+   * Poses for an image, as `run` gives them, with what the keypoint model looked at in each
+   * person's crop (its family adapter's `explain`: confidence maps, attention rows, PRTR's
+   * query readout). A keypoint model loaded with `explain: true` may have extra outputs (the
+   * attention) for this. End-to-end models and families without explanations give the poses
+   * and a note. `lib/explain/report.ts` turns the result into JSON and pictures.
+   */
+  async explain(image: RgbImage, boxes: BoxSource = "detector"): Promise<ExplainedImage> {
+    const adapter = this.pose.adapter;
+    const name = this.pose.manifest.name;
+    if (adapter.task === "end2end") {
+      return {
+        poses: await this.run(image, boxes),
+        people: [],
+        notes: [`${name} is an end-to-end model: it has no person crops to explain`],
+      };
     }
+    const explained = new Map<Pose, ExplainedPerson>();
+    const poses = this.keptByScore(
+      await this.estimate(image, await this.boxesFrom(image, boxes), undefined, explained),
+    );
+    return {
+      poses,
+      people: poses.map((pose) => explained.get(pose)!).filter((person) => person),
+      notes: adapter.explain
+        ? []
+        : [`${name}: family ${this.pose.manifest.family} has no explanations`],
+    };
+  }
+
+  /** The person boxes of `boxes`: the detector's, or the given ones (best `maxPeople`). */
+  private async boxesFrom(image: RgbImage, boxes: BoxSource): Promise<Box[]> {
+    if (boxes === "detector") return await this.detect(image);
+    // A score that is not finite cannot be ranked (Infinity would take the first place, NaN
+    // breaks the sort) nor written (COCO results keep finite numbers only): such a box is
+    // skipped and counted like one that cannot be cropped, before ranking, so that it takes
+    // no place from a real one.
+    const scored = boxes.filter((box) => Number.isFinite(box.score));
+    this.warnings.skippedBoxes += boxes.length - scored.length;
+    return bestBoxes(scored, this.settings.maxPeople);
+  }
+
+  /** The poses scoring at least `minScore`. */
+  private keptByScore(poses: Pose[]): Pose[] {
     const minScore = this.settings.minScore;
     return minScore > 0 ? poses.filter((pose) => pose.score >= minScore) : poses;
   }
@@ -312,12 +369,14 @@ export class PosePipeline {
   /**
    * Top-down keypoint stage for given boxes, then OKS-NMS. Between runs it offers the people
    * not yet started to `handOff` (the later half of them, whole runs only) and takes their
-   * poses back in place, so that the result does not depend on who ran which person.
+   * poses back in place, so that the result does not depend on who ran which person. With
+   * `explained`, each pose's explanation is put there (see `keypointsOf`).
    */
   private async estimate(
     image: RgbImage,
     boxes: Box[],
     handOff?: KeypointHandOff,
+    explained?: Map<Pose, ExplainedPerson>,
   ): Promise<Pose[]> {
     const adapter = this.pose.adapter as KeypointAdapter;
     const geometries: CropGeometry[] = [];
@@ -341,7 +400,11 @@ export class PosePipeline {
         end = from;
       }
       poses.push(
-        ...await this.keypointsOf(image, geometries.slice(start, Math.min(end, start + unit))),
+        ...await this.keypointsOf(
+          image,
+          geometries.slice(start, Math.min(end, start + unit)),
+          explained,
+        ),
       );
     }
     // Later hand-offs cover earlier people: put the parts back in box order. Should the
@@ -379,8 +442,16 @@ export class PosePipeline {
     return (this.pose as LoadedModel<KeypointAdapter>).dynamicBatch ? this.settings.cropChunk : 1;
   }
 
-  /** Crops, keypoint runs and decoding for `geometries`, `runSize` at a time; no NMS. */
-  private async keypointsOf(image: RgbImage, geometries: CropGeometry[]): Promise<Pose[]> {
+  /**
+   * Crops, keypoint runs and decoding for `geometries`, `runSize` at a time; no NMS. With
+   * `explained` (only then), the adapter's `explain` reads each crop's outputs too and the
+   * result is put there under the pose.
+   */
+  private async keypointsOf(
+    image: RgbImage,
+    geometries: CropGeometry[],
+    explained?: Map<Pose, ExplainedPerson>,
+  ): Promise<Pose[]> {
     const adapter = this.pose.adapter as KeypointAdapter;
     const flip = this.settings.flip;
     const poses: Pose[] = [];
@@ -393,15 +464,20 @@ export class PosePipeline {
       const t2 = performance.now();
       chunk.forEach((g, i) => {
         const at = flip ? 2 * i : i;
-        const keypoints = cropKeypointsToImage(
-          g,
-          adapter.decode(items[at], flip ? items[at + 1] : undefined),
-        );
-        poses.push({
+        const flipped = flip ? items[at + 1] : undefined;
+        const decoded = adapter.decode(items[at], flipped);
+        const crop = explained && adapter.explain?.(items[at], flipped, decoded.slice());
+        const keypoints = cropKeypointsToImage(g, decoded);
+        const pose = {
           box: g.box,
           keypoints,
           score: rescorePose(g.box.score, keypoints, this.settings.keypointScoreThreshold),
-        });
+        };
+        poses.push(pose);
+        if (explained) {
+          const cropSize = { width: adapter.input.width, height: adapter.input.height };
+          explained.set(pose, { pose, geometry: g, cropSize, crop: crop || {} });
+        }
       });
       this.timings.crop += t1 - t0;
       this.timings.keypoints += t2 - t1;
@@ -421,7 +497,7 @@ export class PosePipeline {
         const outputs = await session.run({
           [name]: float32Input(tensor, [count, 3, height, width]),
         });
-        return Array.from({ length: count }, (_, i) => sliceBatch(outputs, i));
+        return Array.from({ length: count }, (_, i) => sliceBatch(outputs, i, count));
       }
       const items: ModelOutputs[] = [];
       for (let i = 0; i < count; i++) {

@@ -9,6 +9,7 @@ import type { ManifestInput, ModelManifest, ModelTask } from "../models/manifest
 import type { ModelInputs, TensorInfo } from "../runtime/session.ts";
 import type { Box, ModelOutputs, Normalization, OutputTensor, Pose } from "../types.ts";
 import type { ImageFrame, ImageResizeSpec } from "../geometry/frame.ts";
+import type { CropExplanation, ExplainGraph } from "../explain/types.ts";
 
 /** Whole-image input of a detector or end-to-end model. */
 export interface ImageInputSpec {
@@ -94,6 +95,17 @@ export interface KeypointAdapter {
    * adapter fuses both the way its family's flip test does.
    */
   decode(outputs: ModelOutputs, flipped?: ModelOutputs): Float32Array;
+  /**
+   * What the model looked at in this crop (`--explain`): its confidence maps, attention or
+   * query readout, in crop input pixels. `keypoints` is what `decode` returned for the same
+   * outputs (crop pixels). Optional: a family without it explains nothing, and the pipeline
+   * calls it only when asked for explanations, so that plain runs pay nothing for it.
+   */
+  explain?(
+    outputs: ModelOutputs,
+    flipped: ModelOutputs | undefined,
+    keypoints: Float32Array,
+  ): CropExplanation;
 }
 
 /** A model that goes from a whole image straight to people with keypoints. */
@@ -117,6 +129,12 @@ export type ModelAdapter = DetectorAdapter | KeypointAdapter | EndToEndAdapter;
 export interface AdapterOptions {
   /** Heatmap models: DARK sub-pixel refinement instead of the quarter-pixel offset. */
   dark?: boolean;
+  /**
+   * Load the model for explanations (`--explain`): its family may add graph outputs (the last
+   * self-attention Softmax, say) through `FamilyDescriptor.explain.prepareGraph`. Off by
+   * default, so that plain runs have exactly the model's own outputs.
+   */
+  explain?: boolean;
 }
 
 /** What recognition sees of a bare ONNX graph. */
@@ -165,6 +183,19 @@ export interface FamilyDescriptor<Name extends string = string> {
   recognize?(graph: GraphInfo): RecognizedManifest | undefined;
   /** Builds the adapter; throws an Error naming the model file and the manifest field. */
   createAdapter(manifest: ModelManifest, options: AdapterOptions): ModelAdapter;
+  /** Explanation hooks (`--explain`); a family without them is explained by its adapter only. */
+  explain?: FamilyExplainHooks;
+}
+
+/** How a family prepares its models for explanations. */
+export interface FamilyExplainHooks {
+  /**
+   * The model to load when explanations are asked for: the bytes with extra graph outputs
+   * (an intermediate value such as the attention), the manifest mapping them to roles that
+   * the adapter's `explain` reads, and one-line notes (what was found, or why an explanation
+   * will be missing: never an error). Called once at load, only with `explain`.
+   */
+  prepareGraph?(bytes: Uint8Array, manifest: ModelManifest): ExplainGraph;
 }
 
 /** The output tensor for `role` (manifest `outputs[role]`, or the role itself as a name). */

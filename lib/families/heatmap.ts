@@ -14,7 +14,12 @@
  * Manifest options: `padding` (box enlargement, default 1.25), `dark` (boolean: DARK
  * sub-pixel refinement instead of the quarter offset), `blurKernel` (DARK's Gaussian kernel
  * size, odd, default 11, which matches heatmaps trained with sigma 2), `udpRefine` (UDP
- * models: DARK-UDP refinement, default true as in mmpose).
+ * models: DARK-UDP refinement, default true as in mmpose), `attentionStride` (crop pixels per
+ * token of a Transformer model's self-attention, for `--explain`; default: the stride that
+ * tiles the crop into the attention's length).
+ *
+ * Explanations (`--explain`): the fused heatmaps as confidence maps, and for models with
+ * self-attention (TransPose, ViTPose) each keypoint's attention row (lib/explain/attention.ts).
  */
 
 import { heatmapPeaks } from "../math/numeric.ts";
@@ -24,8 +29,15 @@ import { decodeUdpHeatmaps } from "../codecs/udp.ts";
 export { gaussianBlurHeatmap, gaussianKernel };
 import { flipPermutation } from "../coco/keypoints.ts";
 import type { ModelManifest } from "../models/manifest.ts";
-import type { OutputTensor } from "../types.ts";
-import { type FamilyDescriptor, type KeypointAdapter, requireOutput } from "./family.ts";
+import type { ModelOutputs, OutputTensor } from "../types.ts";
+import {
+  type FamilyDescriptor,
+  type KeypointAdapter,
+  optionalOutput,
+  requireOutput,
+} from "./family.ts";
+import type { CropExplanation } from "../explain/types.ts";
+import { ATTENTION_ROLE, keypointAttention, prepareSelfAttention } from "../explain/attention.ts";
 import { booleanOption, cropSpec, keypointLayout, numberOption } from "./manifest_fields.ts";
 import { cocoKeypointFields, imagenetCropInput, staticDim } from "./recognition_defaults.ts";
 
@@ -186,6 +198,8 @@ export const heatmapFamily: FamilyDescriptor<"heatmap"> = {
   // `--dark` turns DARK on; without it the manifest decides.
   createAdapter: (manifest, options) =>
     createHeatmapAdapter(manifest, { dark: options.dark || undefined }),
+  // Transformer heatmap models (TransPose, ViTPose): the last self-attention as an output.
+  explain: { prepareGraph: prepareSelfAttention },
 };
 
 /** Options of `createHeatmapAdapter` that override the manifest. */
@@ -209,6 +223,40 @@ export function createHeatmapAdapter(
   // mmpose's UDP codec always refines with DARK-UDP; option `udpRefine: false` turns it off.
   const udpRefine = booleanOption(manifest, "udpRefine", true);
 
+  /** The heatmaps decoding reads: this crop's, averaged with the flipped-back mirror's. */
+  const fusedHeatmaps = (outputs: ModelOutputs, flipped?: ModelOutputs) => {
+    const tensor = requireOutput(outputs, manifest, "heatmaps");
+    const [k, h, w] = heatmapDims(tensor, manifest.file);
+    if (k !== numKeypoints) {
+      throw new Error(
+        `${where}: ${k} heatmaps, but the manifest lists ${numKeypoints} keypoints`,
+      );
+    }
+    let heatmaps = tensor.data.subarray(0, k * h * w);
+    if (flipped) {
+      const other = requireOutput(flipped, manifest, "heatmaps");
+      const [fk, fh, fw] = heatmapDims(other, manifest.file);
+      if (fk !== k || fh !== h || fw !== w) {
+        throw new Error(
+          `${where}: flipped heatmaps [${other.dims}] differ from [${tensor.dims}]`,
+        );
+      }
+      // No one-pixel shift for UDP (Huang et al. 2020): with the standard scale s = input /
+      // heatmap, a mirrored pixel lands (s − 1)/s heatmap pixel left of its mirror, which
+      // HRNet's one-pixel shift over-corrects to +1/s; with UDP's (heatmap − 1)/(input − 1)
+      // it lands exactly on W − 1 − x, so the plain mirror is already aligned.
+      const back = flipBackHeatmaps(other.data, k, h, w, flipPairs, input.flipShift);
+      const fused = new Float32Array(k * h * w);
+      for (let i = 0; i < fused.length; i++) fused[i] = (heatmaps[i] + back[i]) * 0.5;
+      heatmaps = fused;
+    }
+    return { heatmaps, k, h, w };
+  };
+  const attentionStride = numberOption(manifest, "attentionStride", undefined, [
+    (n) => Number.isInteger(n) && n > 0,
+    "a positive integer",
+  ]);
+
   return {
     task: "keypoints",
     manifest,
@@ -216,31 +264,7 @@ export function createHeatmapAdapter(
     numKeypoints,
     flipPairs,
     decode(outputs, flipped) {
-      const tensor = requireOutput(outputs, manifest, "heatmaps");
-      const [k, h, w] = heatmapDims(tensor, manifest.file);
-      if (k !== numKeypoints) {
-        throw new Error(
-          `${where}: ${k} heatmaps, but the manifest lists ${numKeypoints} keypoints`,
-        );
-      }
-      let heatmaps = tensor.data.subarray(0, k * h * w);
-      if (flipped) {
-        const other = requireOutput(flipped, manifest, "heatmaps");
-        const [fk, fh, fw] = heatmapDims(other, manifest.file);
-        if (fk !== k || fh !== h || fw !== w) {
-          throw new Error(
-            `${where}: flipped heatmaps [${other.dims}] differ from [${tensor.dims}]`,
-          );
-        }
-        // No one-pixel shift for UDP (Huang et al. 2020): with the standard scale s = input /
-        // heatmap, a mirrored pixel lands (s − 1)/s heatmap pixel left of its mirror, which
-        // HRNet's one-pixel shift over-corrects to +1/s; with UDP's (heatmap − 1)/(input − 1)
-        // it lands exactly on W − 1 − x, so the plain mirror is already aligned.
-        const back = flipBackHeatmaps(other.data, k, h, w, flipPairs, input.flipShift);
-        const fused = new Float32Array(k * h * w);
-        for (let i = 0; i < fused.length; i++) fused[i] = (heatmaps[i] + back[i]) * 0.5;
-        heatmaps = fused;
-      }
+      const { heatmaps, k, h, w } = fusedHeatmaps(outputs, flipped);
       if (udp) {
         return decodeUdpHeatmaps(heatmaps, k, h, w, input.width, input.height, {
           refine: udpRefine ? "dark-udp" : "none",
@@ -255,6 +279,28 @@ export function createHeatmapAdapter(
         keypoints[3 * j + 1] *= sy;
       }
       return keypoints;
+    },
+    explain(outputs, flipped, keypoints) {
+      const { heatmaps, k, h, w } = fusedHeatmaps(outputs, flipped);
+      // The crop pixel of each heatmap pixel, as decoding scales it.
+      const sx = udp ? (input.width - 1) / (w - 1) : input.width / w;
+      const sy = udp ? (input.height - 1) / (h - 1) : input.height / h;
+      const explanation: CropExplanation = {
+        maps: {
+          numKeypoints: k,
+          width: w,
+          height: h,
+          data: heatmaps.slice(),
+          mapToCrop: Float64Array.of(sx, 0, 0, 0, sy, 0),
+        },
+      };
+      const attention = optionalOutput(outputs, manifest, ATTENTION_ROLE);
+      if (attention) {
+        const rows = keypointAttention(attention, input, keypoints, attentionStride);
+        if (typeof rows === "string") explanation.notes = [`${where}: ${rows}`];
+        else explanation.attention = rows;
+      }
+      return explanation;
     },
   };
 }

@@ -26,6 +26,11 @@
  * - `flipPixelAlign` (boolean, default false): exact pixel mirror in the flip test.
  * - `padding` (number, default 1.25): box enlargement before cropping. The crop keeps the
  *   input's aspect ratio (4:3 h:w in the paper, 384×288 or 512×384).
+ *
+ * Explanations (`--explain`): the query matched to each keypoint and each query's class
+ * distribution; with the optional output `aux_coords` [B,L,Q,2] (the intermediate decoder
+ * layers' normalized coordinates, models/README.md says how to export it), each matched
+ * query's path through the layers.
  */
 
 import { flipPermutation } from "../coco/keypoints.ts";
@@ -33,7 +38,13 @@ import { hungarian } from "../math/hungarian.ts";
 import type { ModelManifest } from "../models/manifest.ts";
 import { softmax } from "../math/numeric.ts";
 import type { ModelOutputs, OutputTensor } from "../types.ts";
-import { type FamilyDescriptor, type KeypointAdapter, requireOutput } from "./family.ts";
+import {
+  type FamilyDescriptor,
+  type KeypointAdapter,
+  optionalOutput,
+  requireOutput,
+} from "./family.ts";
+import type { CropExplanation, QueryReadout } from "../explain/types.ts";
 import { cocoKeypointFields, imagenetCropInput, staticDim } from "./recognition_defaults.ts";
 import { booleanOption, choiceOption, cropSpec, keypointLayout } from "./manifest_fields.ts";
 
@@ -63,6 +74,14 @@ export function prtrReadoutOptions(manifest: ModelManifest): PrtrReadoutOptions 
   };
 }
 
+/** PRTR's matching readout with what explains it. */
+export interface PrtrMatch {
+  /** J × 3: x, y (normalized, as the model gave them) and score. */
+  keypoints: Float32Array;
+  /** The query matched to each keypoint type (J, 0-based). */
+  queryOfType: Int32Array;
+}
+
 /**
  * PRTR's matching readout for one set of queries.
  *
@@ -79,6 +98,17 @@ export function prtrReadout(
   numKeypoints: number,
   options: PrtrReadoutOptions = {},
 ): Float32Array {
+  return prtrMatch(logits, coords, numQueries, numKeypoints, options).keypoints;
+}
+
+/** `prtrReadout`, with the query each keypoint type was matched to. */
+export function prtrMatch(
+  logits: ArrayLike<number>,
+  coords: ArrayLike<number>,
+  numQueries: number,
+  numKeypoints: number,
+  options: PrtrReadoutOptions = {},
+): PrtrMatch {
   const J = numKeypoints, Q = numQueries, width = J + 1;
   if (Q < J) {
     throw new Error(`PRTR: ${Q} queries cannot be matched to ${J} keypoint types (need Q ≥ J)`);
@@ -110,6 +140,28 @@ export function prtrReadout(
     out[j * 3] = coords[q * 2];
     out[j * 3 + 1] = coords[q * 2 + 1];
     out[j * 3 + 2] = probability[j * Q + q];
+  }
+  return { keypoints: out, queryOfType };
+}
+
+/**
+ * Each query's class distribution for explanations: the softmax over all J + 1 logits, in
+ * keypoint order with background last (whichever column the model puts it in). Q × (J + 1).
+ */
+export function prtrClassProbabilities(
+  logits: ArrayLike<number>,
+  numQueries: number,
+  numKeypoints: number,
+  backgroundColumn: "first" | "last" = "last",
+): Float32Array {
+  const width = numKeypoints + 1;
+  const out = new Float32Array(numQueries * width);
+  for (let q = 0; q < numQueries; q++) {
+    const p = softmax(logits, q * width, (q + 1) * width);
+    for (let c = 0; c < width; c++) {
+      // With background first, type j is column j + 1 and background column 0.
+      out[q * width + c] = backgroundColumn === "first" ? p[(c + 1) % width] : p[c];
+    }
   }
   return out;
 }
@@ -184,6 +236,7 @@ export const prtrFamily: FamilyDescriptor<"prtr"> = {
   task: "keypoints",
   summary: "two-stage PRTR keypoint Transformer (pred_logits [B,Q,J+1], pred_coords [B,Q,2])",
   outputRoles: ["logits", "coords"],
+  optionalRoles: ["aux_coords"],
   recognize(graph) {
     const logits = graph.output("pred_logits"), coords = graph.output("pred_coords");
     if (!logits || !coords) return;
@@ -204,11 +257,15 @@ export function createPrtrAdapter(manifest: ModelManifest): KeypointAdapter {
   const { numKeypoints, flipPairs } = keypointLayout(manifest);
   const readoutOptions = prtrReadoutOptions(manifest);
   const pixelAlign = booleanOption(manifest, "flipPixelAlign", false);
-  const readout = (outputs: ModelOutputs) => {
+  const match = (outputs: ModelOutputs) => {
     const logits = prtrOutput(outputs, manifest, "logits", "pred_logits");
     const coords = prtrOutput(outputs, manifest, "coords", "pred_coords");
     const q = prtrQueryCount(logits, coords, numKeypoints);
-    return prtrReadout(logits.data, coords.data, q, numKeypoints, readoutOptions);
+    return {
+      logits,
+      numQueries: q,
+      ...prtrMatch(logits.data, coords.data, q, numKeypoints, readoutOptions),
+    };
   };
   return {
     task: "keypoints",
@@ -217,9 +274,9 @@ export function createPrtrAdapter(manifest: ModelManifest): KeypointAdapter {
     numKeypoints,
     flipPairs,
     decode(outputs: ModelOutputs, flipped?: ModelOutputs): Float32Array {
-      let keypoints = readout(outputs);
+      let keypoints = match(outputs).keypoints;
       if (flipped) {
-        keypoints = fusePrtrFlip(keypoints, readout(flipped), flipPairs, {
+        keypoints = fusePrtrFlip(keypoints, match(flipped).keypoints, flipPairs, {
           pixelAlign,
           inputWidth: input.width,
         });
@@ -231,5 +288,68 @@ export function createPrtrAdapter(manifest: ModelManifest): KeypointAdapter {
       }
       return keypoints;
     },
+    explain(outputs: ModelOutputs): CropExplanation {
+      // The unflipped crop's matching: the queries of the mirrored crop answer for the
+      // mirrored person, and their indices mean the same only where the model is symmetric.
+      const { logits, numQueries, queryOfType, keypoints } = match(outputs);
+      const readout: QueryReadout = {
+        numQueries,
+        queryOfKeypoint: queryOfType,
+        classProbabilities: prtrClassProbabilities(
+          logits.data,
+          numQueries,
+          numKeypoints,
+          readoutOptions.backgroundColumn,
+        ),
+      };
+      const aux = optionalOutput(outputs, manifest, AUX_COORDS_ROLE);
+      const notes: string[] = [];
+      if (aux) {
+        const paths = queryPaths(aux, queryOfType, keypoints, numQueries, input);
+        if (typeof paths === "string") notes.push(`model ${manifest.file}: ${paths}`);
+        else readout.paths = paths;
+      }
+      return { queries: readout, ...(notes.length ? { notes } : {}) };
+    },
   };
+}
+
+/** Output role of the intermediate decoder layers' coordinates (`--explain` draws paths). */
+export const AUX_COORDS_ROLE = "aux_coords";
+
+/**
+ * Each matched query's coordinates through the decoder layers, from the auxiliary output
+ * [B, L, Q, 2] (normalized, the L intermediate layers in order) and the final readout:
+ * J × (L + 1) × 2 crop pixels. Returns a one-line reason instead when the shape is not that.
+ */
+export function queryPaths(
+  aux: OutputTensor,
+  queryOfType: Int32Array,
+  final: Float32Array,
+  numQueries: number,
+  input: { width: number; height: number },
+): { points: number; data: Float32Array } | string {
+  const dims = aux.dims;
+  const layers = dims.length >= 3 ? dims[dims.length - 3] : 0;
+  if (
+    dims.length < 3 || dims[dims.length - 1] !== 2 || dims[dims.length - 2] !== numQueries ||
+    aux.data.length < layers * numQueries * 2
+  ) {
+    return `"${AUX_COORDS_ROLE}" should be [B,L,${numQueries},2] (the intermediate decoder ` +
+      `layers' coordinates), got [${dims.join(",")}]`;
+  }
+  const J = queryOfType.length, points = layers + 1;
+  const data = new Float32Array(J * points * 2);
+  for (let j = 0; j < J; j++) {
+    const q = queryOfType[j];
+    for (let l = 0; l < layers; l++) {
+      const at = (l * numQueries + q) * 2, to = (j * points + l) * 2;
+      data[to] = aux.data[at] * input.width;
+      data[to + 1] = aux.data[at + 1] * input.height;
+    }
+    const last = (j * points + layers) * 2;
+    data[last] = final[j * 3] * input.width;
+    data[last + 1] = final[j * 3 + 1] * input.height;
+  }
+  return { points, data };
 }

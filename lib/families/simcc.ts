@@ -17,12 +17,22 @@
  * are reversed (bin i → W·r−1−i), left/right keypoint channels swapped, then both x and y
  * vectors are averaged with the unflipped ones before decoding. No shift is applied, so the
  * reversed vectors are offset by (r−1)/r pixel from pixel-centre mirroring, as in mmpose.
+ *
+ * Explanations (`--explain`): per keypoint, the outer product of its (fused) x and y vectors
+ * as a confidence map (`simccConfidenceMaps`), and self-attention rows as for heatmap models.
  */
 
 import { argmax } from "../math/numeric.ts";
 import { flipPermutation } from "../coco/keypoints.ts";
 import type { ModelOutputs, OutputTensor } from "../types.ts";
-import { type FamilyDescriptor, type KeypointAdapter, requireOutput } from "./family.ts";
+import {
+  type FamilyDescriptor,
+  type KeypointAdapter,
+  optionalOutput,
+  requireOutput,
+} from "./family.ts";
+import type { ConfidenceMaps, CropExplanation } from "../explain/types.ts";
+import { ATTENTION_ROLE, keypointAttention, prepareSelfAttention } from "../explain/attention.ts";
 import { cocoKeypointFields, imagenetCropInput, staticDim } from "./recognition_defaults.ts";
 import { cropSpec, keypointLayout, numberOption } from "./manifest_fields.ts";
 
@@ -104,6 +114,39 @@ export function decodeSimcc(vectors: SimccVectors, splitRatio: number): Float32A
   return out;
 }
 
+/**
+ * Each keypoint's confidence map: the outer product of its x and y vectors (negative values
+ * as 0), one map pixel per crop pixel, each holding the largest product of its r × r bins,
+ * so that the map's maximum is the pixel of the decoded location (argmax / r, floored).
+ */
+export function simccConfidenceMaps(
+  vectors: SimccVectors,
+  splitRatio: number,
+  width: number,
+  height: number,
+): ConfidenceMaps {
+  const k = vectors.numKeypoints;
+  const wx = vectors.x.length / k, wy = vectors.y.length / k;
+  // Per crop pixel, the largest (non-negative) value of its bins along each axis.
+  const pool = (v: Float32Array, bins: number, size: number, j: number) => {
+    const out = new Float32Array(size);
+    for (let i = 0; i < bins; i++) {
+      const u = Math.min(size - 1, Math.floor(i / splitRatio));
+      out[u] = Math.max(out[u], v[j * bins + i]);
+    }
+    return out;
+  };
+  const data = new Float32Array(k * width * height);
+  for (let j = 0; j < k; j++) {
+    const px = pool(vectors.x, wx, width, j), py = pool(vectors.y, wy, height, j);
+    const plane = j * width * height;
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) data[plane + y * width + x] = px[x] * py[y];
+    }
+  }
+  return { numKeypoints: k, width, height, data, mapToCrop: Float64Array.of(1, 0, 0, 0, 1, 0) };
+}
+
 /** SimCC (RTMPose): `simcc_x` + `simcc_y` classification vectors. */
 export const simccFamily: FamilyDescriptor<"simcc"> = {
   name: "simcc",
@@ -136,6 +179,21 @@ export const simccFamily: FamilyDescriptor<"simcc"> = {
       (n) => n > 0,
       "a positive number",
     ]);
+    /** This crop's vectors, fused with the mirrored crop's for the flip test. */
+    const fusedVectors = (outputs: ModelOutputs, flipped?: ModelOutputs) => {
+      const vectors = simccVectors(
+        requireOutput(outputs, manifest, "simcc_x"),
+        requireOutput(outputs, manifest, "simcc_y"),
+      );
+      if (!flipped) return vectors;
+      const mirrored = simccVectors(
+        requireOutput(flipped, manifest, "simcc_x"),
+        requireOutput(flipped, manifest, "simcc_y"),
+      );
+      return fuseFlippedSimcc(vectors, mirrored, flipPairs);
+    };
+    const ratioOf = (vectors: SimccVectors) =>
+      splitRatio ?? vectors.x.length / vectors.numKeypoints / input.width;
     return {
       task: "keypoints",
       manifest,
@@ -143,20 +201,22 @@ export const simccFamily: FamilyDescriptor<"simcc"> = {
       numKeypoints,
       flipPairs,
       decode(outputs: ModelOutputs, flipped?: ModelOutputs): Float32Array {
-        let vectors = simccVectors(
-          requireOutput(outputs, manifest, "simcc_x"),
-          requireOutput(outputs, manifest, "simcc_y"),
-        );
-        if (flipped) {
-          const mirrored = simccVectors(
-            requireOutput(flipped, manifest, "simcc_x"),
-            requireOutput(flipped, manifest, "simcc_y"),
-          );
-          vectors = fuseFlippedSimcc(vectors, mirrored, flipPairs);
+        const vectors = fusedVectors(outputs, flipped);
+        return decodeSimcc(vectors, ratioOf(vectors));
+      },
+      explain(outputs, flipped, keypoints): CropExplanation {
+        const vectors = fusedVectors(outputs, flipped);
+        const maps = simccConfidenceMaps(vectors, ratioOf(vectors), input.width, input.height);
+        const explanation: CropExplanation = { maps };
+        const attention = optionalOutput(outputs, manifest, ATTENTION_ROLE);
+        if (attention) {
+          const rows = keypointAttention(attention, input, keypoints);
+          if (typeof rows === "string") explanation.notes = [`model ${manifest.file}: ${rows}`];
+          else explanation.attention = rows;
         }
-        const r = splitRatio ?? vectors.x.length / vectors.numKeypoints / input.width;
-        return decodeSimcc(vectors, r);
+        return explanation;
       },
     };
   },
+  explain: { prepareGraph: prepareSelfAttention },
 };

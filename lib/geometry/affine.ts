@@ -13,9 +13,13 @@ import type { Box } from "../types.ts";
 
 /** A crop region in image pixels: centre and size (width/height match the network's aspect). */
 export interface CropRegion {
+  /** Centre x, image pixels. */
   cx: number;
+  /** Centre y, image pixels. */
   cy: number;
+  /** Width, image pixels. */
   width: number;
+  /** Height, image pixels. */
   height: number;
 }
 

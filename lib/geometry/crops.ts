@@ -26,7 +26,9 @@ export function cropTransform(region: CropRegion, spec: CropSpec): Affine {
 
 /** One box's crop geometry. */
 export interface CropGeometry {
+  /** The person box. */
   box: Box;
+  /** The region of the image the crop shows (the box widened and enlarged). */
   region: CropRegion;
   /** Crop input pixels → image pixels. */
   cropToImage: Affine;

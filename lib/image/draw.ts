@@ -47,7 +47,7 @@ export interface DrawOptions {
   boxColor?: Rgb | null;
   /**
    * A label per pose (e.g. its track id and score), written above its box's top-left
-   * corner in a built-in bitmap font of digits, letters and `#.:-%`; undefined for none.
+   * corner in a built-in bitmap font (digits, capitals, `#.:-%_(),/=+<>`); undefined for none.
    */
   label?: (pose: Pose, index: number) => string | undefined;
 }
@@ -228,6 +228,42 @@ const GLYPHS: Readonly<Record<string, readonly number[]>> = {
   "i": [4, 0, 12, 4, 4, 4, 14],
   "d": [1, 1, 13, 19, 17, 17, 15],
   " ": [0, 0, 0, 0, 0, 0, 0],
+  // Capitals (lower-case text is drawn in them), for keypoint names and titles.
+  "A": [14, 17, 17, 31, 17, 17, 17],
+  "B": [30, 17, 17, 30, 17, 17, 30],
+  "C": [14, 17, 16, 16, 16, 17, 14],
+  "D": [28, 18, 17, 17, 17, 18, 28],
+  "E": [31, 16, 16, 30, 16, 16, 31],
+  "F": [31, 16, 16, 30, 16, 16, 16],
+  "G": [14, 17, 16, 23, 17, 17, 15],
+  "H": [17, 17, 17, 31, 17, 17, 17],
+  "I": [14, 4, 4, 4, 4, 4, 14],
+  "J": [7, 2, 2, 2, 2, 18, 12],
+  "K": [17, 18, 20, 24, 20, 18, 17],
+  "L": [16, 16, 16, 16, 16, 16, 31],
+  "M": [17, 27, 21, 21, 17, 17, 17],
+  "N": [17, 17, 25, 21, 19, 17, 17],
+  "O": [14, 17, 17, 17, 17, 17, 14],
+  "P": [30, 17, 17, 30, 16, 16, 16],
+  "Q": [14, 17, 17, 17, 21, 18, 13],
+  "R": [30, 17, 17, 30, 20, 18, 17],
+  "S": [15, 16, 16, 14, 1, 1, 30],
+  "T": [31, 4, 4, 4, 4, 4, 4],
+  "U": [17, 17, 17, 17, 17, 17, 14],
+  "V": [17, 17, 17, 17, 17, 10, 4],
+  "W": [17, 17, 17, 21, 21, 21, 10],
+  "X": [17, 17, 10, 4, 10, 17, 17],
+  "Y": [17, 17, 17, 10, 4, 4, 4],
+  "Z": [31, 1, 2, 4, 8, 16, 31],
+  "_": [0, 0, 0, 0, 0, 0, 31],
+  "(": [2, 4, 8, 8, 8, 4, 2],
+  ")": [8, 4, 2, 2, 2, 4, 8],
+  ",": [0, 0, 0, 0, 12, 4, 8],
+  "/": [0, 1, 2, 4, 8, 16, 0],
+  "=": [0, 0, 31, 0, 31, 0, 0],
+  "+": [0, 4, 4, 31, 4, 4, 0],
+  "<": [2, 4, 8, 16, 8, 4, 2],
+  ">": [8, 4, 2, 1, 2, 4, 8],
 };
 
 /**
@@ -248,7 +284,8 @@ export function drawLabel(
   const advance = 6 * scale;
   fillRect(image, left, top, left + text.length * advance + scale, top + 9 * scale, background);
   for (const [i, char] of [...text].entries()) {
-    const rows = GLYPHS[char] ?? GLYPHS[char.toLowerCase()] ?? GLYPHS[" "];
+    const rows = GLYPHS[char] ?? GLYPHS[char.toLowerCase()] ?? GLYPHS[char.toUpperCase()] ??
+      GLYPHS[" "];
     for (let row = 0; row < 7; row++) {
       for (let col = 0; col < 5; col++) {
         if (!(rows[row] & (16 >> col))) continue;

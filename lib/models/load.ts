@@ -8,7 +8,7 @@
 import { baseName as basename } from "../util/paths.ts";
 import type { AdapterOptions, ModelAdapter } from "../families/family.ts";
 import { recognizeModel } from "../families/recognize.ts";
-import { createAdapter } from "../families/registry.ts";
+import { createAdapter, findFamily } from "../families/registry.ts";
 import type { ModelManifest } from "./manifest.ts";
 import { withoutBatchNormSpatial } from "../runtime/onnx_rewrite.ts";
 import { type Runtime, withSymbolicBatch } from "../runtime/runtime.ts";
@@ -74,10 +74,27 @@ export async function loadModelFrom(
         `${repair.repaired} BatchNormalization nodes (a legacy export; results are unchanged)`,
     );
   }
-  const session = await runtime.load(bytes, source.path);
+  let session = await runtime.load(bytes, source.path);
   try {
-    const manifest = source.manifest ??
+    let manifest = source.manifest ??
       recognizeModel(basename(source.path), session.inputs, session.outputs);
+    const prepare = options.explain
+      ? findFamily(manifest.family)?.explain?.prepareGraph
+      : undefined;
+    if (prepare) {
+      // Only when explanations are asked for: the family may add graph outputs (the
+      // attention), which a plain run must not pay for. Recognition saw the model's own
+      // outputs; the session is reopened on the prepared bytes.
+      const prepared = prepare(bytes, manifest);
+      notes.push(...prepared.notes);
+      manifest = prepared.manifest;
+      if (prepared.bytes !== bytes) {
+        bytes = prepared.bytes;
+        const reopened = await runtime.load(bytes, source.path);
+        await session.release();
+        session = reopened;
+      }
+    }
     const adapter = createAdapter(manifest, options);
     checkInputsAgainstGraph(adapter, session, source.path);
     await smokeTest(session, adapter);
@@ -171,15 +188,20 @@ async function smokeTest(session: InferenceSession, adapter: ModelAdapter): Prom
   await session.run(blankInputs(adapter));
 }
 
-/** Views of batch item `index` of every output (dims with batch 1; no copy). */
-export function sliceBatch(outputs: ModelOutputs, index: number): ModelOutputs {
+/**
+ * Views of batch item `index` of every output (dims with batch 1; no copy). With `count`, the
+ * batch size of the run: an output whose first axis is a multiple of it holds that many rows
+ * per item (attention exported as [B·heads, N, N]), and item `index` gets its own rows.
+ */
+export function sliceBatch(outputs: ModelOutputs, index: number, count?: number): ModelOutputs {
   const item: ModelOutputs = {};
   for (const [name, tensor] of Object.entries(outputs)) {
     const batch = tensor.dims[0] ?? 1;
-    const size = tensor.data.length / Math.max(batch, 1);
+    const rows = count && batch !== count && batch % count === 0 ? batch / count : 1;
+    const size = (tensor.data.length / Math.max(batch, 1)) * rows;
     item[name] = {
       data: tensor.data.subarray(index * size, (index + 1) * size),
-      dims: [1, ...tensor.dims.slice(1)],
+      dims: [rows, ...tensor.dims.slice(1)],
     };
   }
   return item;
@@ -212,7 +234,7 @@ async function withBatchedCrops(
       const alone = await session.run({
         [name]: float32Input(pair.subarray(i * size, (i + 1) * size), dims),
       });
-      const part = sliceBatch(together, i);
+      const part = sliceBatch(together, i, 2);
       for (const [output, tensor] of Object.entries(alone)) {
         const other = part[output]?.data;
         if (!other || other.length !== tensor.data.length) throw new Error("shapes differ");

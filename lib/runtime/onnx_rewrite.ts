@@ -768,3 +768,229 @@ export function doublingModel(): Uint8Array {
     ...field(7, graph),
   ]);
 }
+
+/** One attribute of a graph node, as `readGraph` keeps it: ints, floats and strings only. */
+export interface NodeAttribute {
+  /** `i` (int64, exact for |i| < 2^53). */
+  int?: number;
+  /** `ints`. */
+  ints?: number[];
+  /** `f`. */
+  float?: number;
+  /** `s`, as text. */
+  text?: string;
+}
+
+/** One node of the main graph, as `readGraph` keeps it. */
+export interface GraphNode {
+  /** Its position among the graph's nodes (ONNX lists them in topological order). */
+  index: number;
+  /** Its name (may be empty). */
+  name: string;
+  /** The operator, e.g. "Softmax". */
+  opType: string;
+  /** The operator's domain ("" is the default ONNX domain). */
+  domain: string;
+  /** Input value names ("" for an omitted optional input). */
+  inputs: string[];
+  /** Output value names. */
+  outputs: string[];
+  /** Attributes by name (graph-valued and tensor-valued ones are left out). */
+  attributes: Map<string, NodeAttribute>;
+}
+
+/** What `readGraph` keeps of a model: its nodes and names, never its weights. */
+export interface GraphSummary {
+  /** The main graph's nodes, in file order. */
+  nodes: GraphNode[];
+  /** Names of the initializers (weights). */
+  initializers: Set<string>;
+  /** Names of the graph inputs. */
+  inputs: string[];
+  /** Names of the graph outputs. */
+  outputs: string[];
+  /** Element types (TensorProto.DataType) of values whose type the file declares. */
+  elementTypes: Map<string, number>;
+  /** The default-domain opset version (0 when none is declared). */
+  opset: number;
+}
+
+/**
+ * The nodes and value names of a model's main graph, for pattern matching (the explanation
+ * hooks look for self-attention this way). Weights are walked over in place and never copied,
+ * so this costs little even for a large model; subgraphs (If, Loop) are not entered.
+ * @throws Error on bytes that are not a well-formed ONNX model
+ */
+export function readGraph(model: Uint8Array): GraphSummary {
+  // ModelProto: opset_import = 8 (OperatorSetIdProto: domain = 1, version = 2), graph = 7.
+  // GraphProto: node = 1, initializer = 5 (TensorProto.name = 8), input = 11, output = 12,
+  // value_info = 13. NodeProto: input = 1, output = 2, name = 3, op_type = 4, attribute = 5,
+  // domain = 7.
+  const summary: GraphSummary = {
+    nodes: [],
+    initializers: new Set(),
+    inputs: [],
+    outputs: [],
+    elementTypes: new Map(),
+    opset: 0,
+  };
+  let graph: FieldRange | undefined;
+  const top = new FieldCursor(model, 0, model.length);
+  while (top.next()) {
+    if (top.number === 7 && top.wireType === 2 && !graph) {
+      graph = { from: top.payloadStart, to: top.end };
+    } else if (top.number === 8 && top.wireType === 2) {
+      const domain = firstField(model, top.payloadStart, top.end, 1);
+      if (
+        domain && domain.to > domain.from && !equalsText(model, domain.from, domain.to, "ai.onnx")
+      ) {
+        continue;
+      }
+      const fields = new FieldCursor(model, top.payloadStart, top.end);
+      while (fields.next()) if (fields.number === 2) summary.opset = fields.value;
+    }
+  }
+  if (!graph) throw new Error("not an ONNX model: no graph");
+  const fields = new FieldCursor(model, graph.from, graph.to);
+  while (fields.next()) {
+    if (fields.wireType !== 2) continue;
+    const { payloadStart: from, end: to } = fields;
+    if (fields.number === 1) summary.nodes.push(readNode(model, from, to, summary.nodes.length));
+    else if (fields.number === 5) {
+      const name = lastField(model, from, to, 8);
+      if (name) summary.initializers.add(TEXT_DECODER.decode(model.subarray(name.from, name.to)));
+    } else if (fields.number === 11 || fields.number === 12 || fields.number === 13) {
+      const name = valueInfoName(model, from, to);
+      if (fields.number === 11) summary.inputs.push(name);
+      if (fields.number === 12) summary.outputs.push(name);
+      const type = valueInfoElementType(model, from, to);
+      if (type !== undefined) summary.elementTypes.set(name, type);
+    }
+  }
+  return summary;
+}
+
+/** A NodeProto at `bytes[from, to)`. */
+function readNode(bytes: Uint8Array, from: number, to: number, index: number): GraphNode {
+  const node: GraphNode = {
+    index,
+    name: "",
+    opType: "",
+    domain: "",
+    inputs: [],
+    outputs: [],
+    attributes: new Map(),
+  };
+  const fields = new FieldCursor(bytes, from, to);
+  while (fields.next()) {
+    if (fields.wireType !== 2) continue;
+    if (fields.number === 1) node.inputs.push(fields.text());
+    else if (fields.number === 2) node.outputs.push(fields.text());
+    else if (fields.number === 3) node.name = fields.text();
+    else if (fields.number === 4) node.opType = fields.text();
+    else if (fields.number === 7) node.domain = fields.text();
+    else if (fields.number === 5) {
+      const [name, attribute] = readAttribute(bytes, fields.payloadStart, fields.end);
+      node.attributes.set(name, attribute);
+    }
+  }
+  return node;
+}
+
+/** An AttributeProto's name and its int, ints, float or string value. */
+function readAttribute(bytes: Uint8Array, from: number, to: number): [string, NodeAttribute] {
+  // AttributeProto: name = 1, f = 2 (fixed32), i = 3, s = 4, ints = 8 (packed or not).
+  let name = "";
+  const attribute: NodeAttribute = {};
+  const fields = new FieldCursor(bytes, from, to);
+  while (fields.next()) {
+    const { number, wireType } = fields;
+    if (number === 1 && wireType === 2) name = fields.text();
+    else if (number === 2 && wireType === 5) {
+      attribute.float = new DataView(bytes.buffer, bytes.byteOffset + fields.payloadStart, 4)
+        .getFloat32(0, true);
+    } else if (number === 3 && wireType === 0) {
+      attribute.int = signedVarint(bytes, fields.start, fields.end);
+    } else if (number === 4 && wireType === 2) attribute.text = fields.text();
+    else if (number === 8) {
+      attribute.ints ??= [];
+      if (wireType === 0) attribute.ints.push(signedVarint(bytes, fields.start, fields.end));
+      else if (wireType === 2) {
+        for (let at = fields.payloadStart; at < fields.end;) {
+          const start = at;
+          [, at] = readVarint(bytes, at, fields.end);
+          attribute.ints.push(varintAsInt64(bytes, start, at));
+        }
+      }
+    }
+  }
+  return [name, attribute];
+}
+
+/** The int64 varint value of the field at `bytes[start, end)` (after its tag). */
+function signedVarint(bytes: Uint8Array, start: number, end: number): number {
+  const [, valueStart] = readVarint(bytes, start, end); // skip the tag
+  return varintAsInt64(bytes, valueStart, end);
+}
+
+/**
+ * The varint at `bytes[from, to)` read as a two's complement int64: negative values (perm
+ * and axis -1, say) are 10-byte varints that plain number arithmetic would round.
+ */
+function varintAsInt64(bytes: Uint8Array, from: number, to: number): number {
+  let value = 0n, shift = 0n;
+  for (let at = from; at < to; at++, shift += 7n) value |= BigInt(bytes[at] & 0x7f) << shift;
+  return Number(BigInt.asIntN(64, value));
+}
+
+/** A ValueInfoProto's name (field 1). */
+function valueInfoName(bytes: Uint8Array, from: number, to: number): string {
+  const name = firstField(bytes, from, to, 1);
+  return name ? TEXT_DECODER.decode(bytes.subarray(name.from, name.to)) : "";
+}
+
+/** A ValueInfoProto's tensor element type (type = 2 → tensor_type = 1 → elem_type = 1). */
+function valueInfoElementType(bytes: Uint8Array, from: number, to: number): number | undefined {
+  const type = firstField(bytes, from, to, 2);
+  const tensor = type && firstField(bytes, type.from, type.to, 1);
+  if (!tensor) return undefined;
+  const fields = new FieldCursor(bytes, tensor.from, tensor.to);
+  while (fields.next()) if (fields.number === 1 && fields.wireType === 0) return fields.value;
+  return undefined;
+}
+
+/** A value to add to a graph's outputs: its name and element type (1 = float). */
+export interface ExtraOutput {
+  /** The value's name in the graph. */
+  name: string;
+  /** TensorProto.DataType; default 1 (float). */
+  elementType?: number;
+}
+
+/**
+ * The model with `outputs` added to its main graph's outputs (after the existing ones, with
+ * no declared shape), so that a run also returns those intermediate values; names that are
+ * already outputs are skipped. Everything else is copied byte for byte; the model comes back
+ * unchanged when there is nothing to add.
+ * @throws Error on bytes that are not a well-formed ONNX model
+ */
+export function withGraphOutputs(model: Uint8Array, outputs: readonly ExtraOutput[]): Uint8Array {
+  const existing = new Set(readGraph(model).outputs);
+  const added = outputs.filter((o) => !existing.has(o.name));
+  if (added.length === 0) return model;
+  // ValueInfoProto{name = 1, type = 2: TypeProto{tensor_type = 1: {elem_type = 1}}}.
+  const fields = added.flatMap((o) =>
+    protoField(
+      12,
+      protoField(1, o.name).concat(protoField(2, protoField(1, protoField(1, o.elementType ?? 1)))),
+    )
+  );
+  return spliceFields(
+    model,
+    0,
+    model.length,
+    7,
+    true,
+    (from, to) => concatBytes([model.subarray(from, to), Uint8Array.from(fields)]),
+  );
+}

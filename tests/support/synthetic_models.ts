@@ -725,6 +725,12 @@ export interface PrtrKeypointModelOptions {
   layout?: PrtrQueryLayout;
   /** Flip pairs read by position, default COCO's when J = 17. */
   flipPairs?: readonly (readonly [number, number])[];
+  /**
+   * Intermediate decoder layers L to report as the auxiliary output `aux_coords` [B,L,Q,2]
+   * (default 0: none). Layer l (0-based) puts each query at c + (0.5 − c)·(L − l)/(L + 1)
+   * for its final coordinates c: from near the crop's centre towards c, layer by layer.
+   */
+  auxLayers?: number;
 }
 
 /**
@@ -749,6 +755,16 @@ export function buildPrtrKeypointModel(options: PrtrKeypointModelOptions = {}): 
   const { coords, logits } = prtrQueryOutputs(g, input, located, layout);
   g.output(g.reshape(logits, [0, Q, J + 1]), "pred_logits", ["batch", Q, J + 1]);
   g.output(g.reshape(coords, [0, Q, 2]), "pred_coords", ["batch", Q, 2]);
+  const layers = options.auxLayers ?? 0;
+  if (layers > 0) {
+    const final = g.reshape(coords, [0, 1, Q, 2]);
+    const towards = g.constant(
+      Array.from({ length: layers }, (_, l) => (layers - l) / (layers + 1)),
+      [1, layers, 1, 1],
+    );
+    const aux = g.add(final, g.mul(g.sub(g.scalar(0.5), final), towards)); // [B,L,Q,2]
+    g.output(aux, "aux_coords", ["batch", layers, Q, 2]);
+  }
   return {
     bytes: g.toBytes(),
     manifest: {
@@ -870,4 +886,194 @@ export function buildPrtrSequentialModel(options: PrtrSequentialModelOptions = {
       options: { personClass },
     },
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// TransPose: a Transformer heatmap model whose attention is known in closed form.
+
+export interface TransPoseModelOptions {
+  /** Input name, default "input". */
+  inputName?: string;
+  /** Crop size, default 192×256 (TransPose's). */
+  width?: number;
+  height?: number;
+  normalization?: Normalization;
+  /** Crop pixels per token (the stem's stride), default 8 (TransPose-R). */
+  stride?: number;
+  /** Where each token looks, in tokens from itself: default [2, −3]. */
+  offset?: readonly [number, number];
+  /** Spread of head 0's attention in tokens, default 1.5. */
+  sigma?: number;
+  /** Where the 1/√d scale sits: on the queries ("before") or the product ("after", default). */
+  scale?: "before" | "after";
+  /** Heatmap Gaussian sigma in heatmap pixels, default 1.5. */
+  heatmapSigma?: number;
+}
+
+/**
+ * A TransPose-shaped keypoint model (Yang et al., ICCV 2021) whose self-attention is known in
+ * closed form. Input [B,3,H,W] crop; output `heatmaps` [B,17,H/4,W/4].
+ *
+ * - Stem: an s × s convolution of stride s (channels 0–2 the patch's mean colour, 3–7 zero),
+ *   flattened into N = (W/s)·(H/s) tokens, plus a constant positional embedding in channels
+ *   4–7: (x, y, 1, −(x² + y²)/2) with (x, y) the token's column and row.
+ * - One self-attention layer of two heads of width 3 (queries, keys, values by MatMul with
+ *   constant weights, multi-head reshape/transpose, keys transposed by perm [0,2,3,1], the
+ *   1/√3 scale before or after the product, Softmax over the last axis), then the output
+ *   projection (zero weights) added back to the tokens.
+ *   Head 0: query token t at p_t attends to key token u with logit −|p_u − (p_t + offset)|² /
+ *   (2σ²) (the |p_t + offset|² part is the same along the row, so the Softmax drops it): a
+ *   Gaussian centred `offset` tokens from the query. Head 1's queries are zero: uniform 1/N.
+ *   The averaged row of token t is therefore (G_u / Σ G + 1/N) / 2 with
+ *   G_u = exp(−|p_u − p_t − offset|² / (2σ²)).
+ * - Heatmap head: a 1 × 1 convolution and a stride-2 transposed convolution of the tokens
+ *   (zero weights: they add 0), plus, per keypoint type, a Gaussian of `heatmapSigma`
+ *   heatmap pixels at the marker's location / 4 (synthetic colour protocol, left/right rule),
+ *   all zeros when the marker is missing.
+ */
+export function buildTransPoseModel(options: TransPoseModelOptions = {}): SyntheticModel {
+  const inputName = options.inputName ?? "input";
+  const width = options.width ?? 192, height = options.height ?? 256;
+  const norm = options.normalization ?? DETR_NORMALIZATION;
+  const s = options.stride ?? 8;
+  const [dx, dy] = options.offset ?? [2, -3];
+  const sigma = options.sigma ?? 1.5;
+  const J = 17, heads = 2, dh = 3, channels = 8;
+  const gw = width / s, gh = height / s, n = gw * gh;
+  const hw = width / 4, hh = height / 4;
+  if (!Number.isInteger(gw) || !Number.isInteger(gh) || !Number.isInteger(hw * hh)) {
+    throw new Error(`crop ${width}×${height} is not a whole number of ${s}-pixel tokens`);
+  }
+  const scale = 1 / Math.sqrt(dh);
+  const g = new OnnxGraph({ name: "synthetic_transpose" });
+  const input = g.input(inputName, ["batch", 3, height, width]);
+
+  // Stem and tokens.
+  const stemWeights = new Float32Array(channels * 3 * s * s);
+  for (let c = 0; c < 3; c++) {
+    for (let i = 0; i < s * s; i++) stemWeights[(c * 3 + c) * s * s + i] = 1 / (s * s);
+  }
+  const stem = g.conv(input, { values: stemWeights, dims: [channels, 3, s, s] }, {
+    strides: [s, s],
+    bias: new Float32Array(channels),
+  });
+  const tokens = g.transpose(g.reshape(stem, [0, channels, n]), [0, 2, 1]); // [B,N,C]
+  const embedding = new Float32Array(n * channels);
+  for (let t = 0; t < n; t++) {
+    const x = t % gw, y = Math.floor(t / gw);
+    embedding.set([x, y, 1, -(x * x + y * y) / 2], t * channels + 4);
+  }
+  const x = g.add(tokens, g.constant(embedding, [1, n, channels]));
+
+  // Projections: head 0 in columns 0–2, head 1 in 3–5.
+  const a = 1 / (sigma * sigma * scale);
+  const wq = new Float32Array(channels * heads * dh);
+  const wk = new Float32Array(channels * heads * dh);
+  const wv = new Float32Array(channels * heads * dh);
+  const set = (w: Float32Array, row: number, col: number, v: number) => {
+    w[row * heads * dh + col] = v;
+  };
+  // Head 0's query (x + dx, y + dy, 1)·a and key (x, y, −(x² + y²)/2); head 1's query is 0.
+  const entries: [Float32Array, number, number, number][] = [
+    [wq, 4, 0, a],
+    [wq, 6, 0, a * dx],
+    [wq, 5, 1, a],
+    [wq, 6, 1, a * dy],
+    [wq, 6, 2, a],
+  ];
+  for (const head of [0, 1]) {
+    entries.push([wk, 4, head * dh, 1], [wk, 5, head * dh + 1, 1], [wk, 7, head * dh + 2, 1]);
+    for (let c = 0; c < dh; c++) entries.push([wv, c, head * dh + c, 1]);
+  }
+  for (const [w, row, col, v] of entries) set(w, row, col, v);
+  const project = (w: Float32Array) => g.matmul(x, g.constant(w, [channels, heads * dh]));
+  const split = (v: string) => g.reshape(v, [0, n, heads, dh]);
+  let queries = g.transpose(split(project(wq)), [0, 2, 1, 3]); // [B,h,N,d]
+  const keys = g.transpose(split(project(wk)), [0, 2, 3, 1]); // [B,h,d,N]
+  const values = g.transpose(split(project(wv)), [0, 2, 1, 3]);
+  if (options.scale === "before") queries = g.mul(queries, g.scalar(scale));
+  let logits = g.matmul(queries, keys); // [B,h,N,N]
+  if (options.scale !== "before") logits = g.mul(logits, g.scalar(scale));
+  const attention = g.softmax(logits, -1);
+  const mixed = g.reshape(g.transpose(g.matmul(attention, values), [0, 2, 1, 3]), [
+    0,
+    n,
+    heads * dh,
+  ]);
+  const out = g.add(
+    x,
+    g.matmul(mixed, g.constant(new Float32Array(heads * dh * channels), [heads * dh, channels])),
+  );
+
+  // Heatmap head: the tokens (zero weights) plus the markers' Gaussians.
+  const grid = g.reshape(g.transpose(out, [0, 2, 1]), [0, channels, gh, gw]);
+  const coarse = g.conv(grid, {
+    values: new Float32Array(J * channels),
+    dims: [J, channels, 1, 1],
+  });
+  const upsampled = g.op("ConvTranspose", [
+    coarse,
+    g.constant(new Float32Array(J * J * 4), [J, J, 2, 2]),
+  ], {
+    kernel_shape: [2, 2],
+    strides: [2, 2],
+  }); // [B,J,2gh,2gw]
+  const planes = pixelPlanes(g, input, norm);
+  const located = resolveSides(g, markerCentroids(g, input, planes, J), J, COCO_FLIP_PAIRS);
+  const at = (v: string) => g.mul(g.reshape(v, [0, J, 1, 1]), g.scalar(0.25));
+  const columns = g.constant(Array.from({ length: hw }, (_, i) => i), [1, 1, 1, hw]);
+  const rows = g.constant(Array.from({ length: hh }, (_, i) => i), [1, 1, hh, 1]);
+  const ddx = g.sub(columns, at(located.x)), ddy = g.sub(rows, at(located.y));
+  const hs = options.heatmapSigma ?? 1.5;
+  const gauss = g.exp(
+    g.mul(g.add(g.mul(ddx, ddx), g.mul(ddy, ddy)), g.scalar(-1 / (2 * hs * hs))),
+  );
+  const heatmaps = g.add(g.mul(gauss, g.reshape(located.present, [0, J, 1, 1])), upsampled);
+  g.output(heatmaps, "heatmaps", ["batch", J, hh, hw]);
+  return {
+    bytes: g.toBytes(),
+    manifest: {
+      name: "synthetic-transpose",
+      description: "Synthetic TransPose keypoint model (tests/support/synthetic_models.ts)",
+      task: "keypoints",
+      family: "heatmap",
+      file: "synthetic-transpose.onnx",
+      input: {
+        name: inputName,
+        width,
+        height,
+        colorOrder: norm.colorOrder,
+        mean: [...norm.mean],
+        std: [...norm.std],
+        dynamicBatch: true,
+      },
+      outputs: { heatmaps: "heatmaps" },
+      keypoints: [...COCO_KEYPOINT_NAMES],
+      flipPairs: COCO_FLIP_PAIRS.map(([a, b]) => [a, b] as [number, number]),
+    },
+  };
+}
+
+/**
+ * The averaged attention row `buildTransPoseModel` computes for query token (tx, ty), in
+ * float64 from its closed form: (G_u / Σ G + 1/N) / 2.
+ */
+export function transPoseAttentionRow(
+  tx: number,
+  ty: number,
+  gridWidth: number,
+  gridHeight: number,
+  offset: readonly [number, number] = [2, -3],
+  sigma = 1.5,
+): Float64Array {
+  const n = gridWidth * gridHeight;
+  const gauss = new Float64Array(n);
+  let sum = 0;
+  for (let u = 0; u < n; u++) {
+    const ex = (u % gridWidth) - (tx + offset[0]),
+      ey = Math.floor(u / gridWidth) - (ty + offset[1]);
+    gauss[u] = Math.exp(-(ex * ex + ey * ey) / (2 * sigma * sigma));
+    sum += gauss[u];
+  }
+  return gauss.map((v) => (v / sum + 1 / n) / 2);
 }
