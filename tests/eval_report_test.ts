@@ -264,6 +264,22 @@ function weightedAndByHand(gt: CocoGroundTruth, results: KeypointResult[], weigh
   return { weighted: weighted.stats(weights), byHand };
 }
 
+Deno.test({
+  name: "report equals the Python reference on the shared dev set with a real model's results",
+  ignore: ignoreWithoutShared(...DEV_ANNOTATIONS),
+  fn() {
+    // RTMDet-nano + SimplePose-nano on the 56 dev images, as `eval --images` wrote them (AP
+    // 0.5700, the README's row): posekit's output is the input, the numbers are the script's.
+    const path = requireShared(...DEV_ANNOTATIONS);
+    const gt = parseGroundTruth(JSON.parse(Deno.readTextFileSync(path)), path);
+    const read = (name: string) => JSON.parse(Deno.readTextFileSync(new URL(name, fixtureDir)));
+    const parsed = parseResults(read("dev_model_results.json"), "model results", gt).results;
+    const expected = read("report_dev_model.json").expected as Expected;
+    assertMatchesReference(gt, parsed, expected, "dev, a model");
+    assertAlmostEquals(expected.apFixed.original!, 0.57, 0.0005, "the README's AP");
+  },
+});
+
 Deno.test("bootstrap: a resample's stats equal COCOeval on the resampled files", () => {
   for (const name of ["scene", "generated_seed1", "generated_seed2"]) {
     const c = cases.cases.find((c) => c.name === name)!;
