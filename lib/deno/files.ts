@@ -134,9 +134,7 @@ export async function writeFileAtomic(path: string, contents: string | Uint8Arra
   const { path: temporary, file } = await createTemporaryFile(path);
   try {
     const bytes = typeof contents === "string" ? new TextEncoder().encode(contents) : contents;
-    for (let offset = 0; offset < bytes.length;) {
-      offset += await file.write(bytes.subarray(offset));
-    }
+    await writeAll(file, bytes);
     await Deno.rename(temporary, path);
   } catch (error) {
     await Deno.remove(temporary).catch(() => {});
@@ -162,9 +160,7 @@ export async function writeFilesAtomic(
       written.push({ temporary, path });
       try {
         const bytes = typeof contents === "string" ? new TextEncoder().encode(contents) : contents;
-        for (let offset = 0; offset < bytes.length;) {
-          offset += await file.write(bytes.subarray(offset));
-        }
+        await writeAll(file, bytes);
       } finally {
         file.close();
       }
@@ -199,7 +195,11 @@ export async function writeResults(
   await writeResultsAtomic(out, results);
 }
 
-async function writeAll(writer: { write(p: Uint8Array): Promise<number> }, bytes: Uint8Array) {
+/** Writes all of `bytes` (a `write` call may take fewer). */
+export async function writeAll(
+  writer: { write(p: Uint8Array): Promise<number> },
+  bytes: Uint8Array,
+): Promise<void> {
   for (let offset = 0; offset < bytes.length;) {
     offset += await writer.write(bytes.subarray(offset));
   }

@@ -13,6 +13,7 @@
  */
 
 import { hungarian } from "../math/hungarian.ts";
+import { iouAt } from "./pose_match.ts";
 
 /** Objects of one frame: an id each and a box each (x1, y1, x2, y2, 4 values per object). */
 export interface IdBoxes {
@@ -135,17 +136,6 @@ const EPS = 2.220446049250313e-16;
 /** The 19 HOTA localisation thresholds 0.05 … 0.95 (exact twentieths, not cumulated steps). */
 export const HOTA_ALPHAS: Float64Array = Float64Array.from({ length: 19 }, (_, i) => (i + 1) / 20);
 
-/** IoU of box i of `a` and box j of `b` (packed x1, y1, x2, y2); 0 for empty boxes. */
-function iou(a: ArrayLike<number>, i: number, b: ArrayLike<number>, j: number): number {
-  const iw = Math.min(a[4 * i + 2], b[4 * j + 2]) - Math.max(a[4 * i], b[4 * j]);
-  const ih = Math.min(a[4 * i + 3], b[4 * j + 3]) - Math.max(a[4 * i + 1], b[4 * j + 1]);
-  if (!(iw > 0 && ih > 0)) return 0;
-  const inter = iw * ih;
-  const areaA = (a[4 * i + 2] - a[4 * i]) * (a[4 * i + 3] - a[4 * i + 1]);
-  const areaB = (b[4 * j + 2] - b[4 * j]) * (b[4 * j + 3] - b[4 * j + 1]);
-  return inter / (areaA + areaB - inter);
-}
-
 /** Share of box i of `a` inside box j of `b` (intersection over a's own area). */
 function insideShare(a: ArrayLike<number>, i: number, b: ArrayLike<number>, j: number): number {
   const iw = Math.min(a[4 * i + 2], b[4 * j + 2]) - Math.max(a[4 * i], b[4 * j]);
@@ -217,7 +207,7 @@ export function boxSimilarityFrames(
     const g = gt.ids.length, n = results.ids.length;
     const full = new Float64Array(g * n);
     for (let i = 0; i < g; i++) {
-      for (let j = 0; j < n; j++) full[i * n + j] = iou(gt.boxes, i, results.boxes, j);
+      for (let j = 0; j < n; j++) full[i * n + j] = iouAt(gt.boxes, i, results.boxes, j);
     }
     let keep = Array.from({ length: n }, (_, j) => j);
     const ignore = frame.ignore ?? [];

@@ -12,6 +12,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type { ModelManifest } from "../../models/manifest.ts";
 import { findZipMember, readZipEntries, zipEntryChunks } from "../../bytes/zip.ts";
+import { writeAll } from "../files.ts";
 
 /** Called as bytes arrive; `total` is undefined when the server does not say. */
 export type DownloadProgress = (received: number, total: number | undefined) => void;
@@ -172,11 +173,6 @@ async function saveBody(
     file.close();
   }
   return { sha256: hash.digest("hex"), bytes: received };
-}
-
-async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) written += await file.write(bytes.subarray(written));
 }
 
 /** "the limit of N bytes (N MiB)". */
