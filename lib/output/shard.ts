@@ -57,7 +57,7 @@ export function parseShard(text: string): Shard {
   return { index, count };
 }
 
-/** Environment variables as `Deno.env.toObject()` gives them. */
+/** Environment variables, name to value (in Deno: `env.toObject()`). */
 export type Environment = Record<string, string | undefined>;
 
 function integerVariable(env: Environment, name: string): number | undefined {
@@ -155,7 +155,7 @@ export interface ShardRequest {
   shard?: string;
   /** `--shards N` (the count for a Kubernetes Indexed Job). */
   shards?: number;
-  /** The process environment (`Deno.env.toObject()`). */
+  /** The process environment, name to value. */
   env: Environment;
 }
 
