@@ -5,7 +5,8 @@
  */
 
 import { withTempDir } from "./support/cli.ts";
-import { delimiter, join, resolve } from "node:path";
+import { basename, delimiter, join, resolve } from "node:path";
+import { createTemporaryFile, temporaryPathFor } from "../lib/deno/files.ts";
 import { assert, assertEquals, assertRejects } from "./support/assert.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import { buildZip } from "./support/zip_writer.ts";
@@ -256,6 +257,41 @@ Deno.test("a missing model is downloaded into the cache once, with progress", as
       const second = await resolveModel(manifestPath, options);
       assertEquals([second.path, second.downloaded], [first.path, false]);
       assertEquals(server.requests.length, 1, "the second resolve uses the cache");
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("a killed download's temporary files are swept by the next; a running one's are not", async () => {
+  const model = fakeModel(50_000, 4);
+  const server = serveFiles({ "/files/tiny.onnx": model });
+  try {
+    await withTempDir(async (root) => {
+      const manifestPath = await writeManifest(join(root, "m", "tiny.json"), {
+        file: "tiny.onnx",
+        sha256: await sha256Hex(model),
+        url: server.url("/files/tiny.onnx"),
+      });
+      const cacheDir = join(root, "cache");
+      await Deno.mkdir(cacheDir, { recursive: true });
+      // A killed download's file: posekit's name for tiny.onnx, unlocked, two minutes old.
+      const killed = temporaryPathFor(join(cacheDir, "tiny.onnx"));
+      await Deno.writeFile(killed, new Uint8Array(1000));
+      const old = new Date(Date.now() - 120_000);
+      await Deno.utime(killed, old, old);
+      // A running download's file: as old, but its writer holds its lock.
+      const running = await createTemporaryFile(join(cacheDir, "tiny.onnx"));
+      await Deno.utime(running.path, old, old);
+      try {
+        const resolved = await resolveModel(manifestPath, { env: { POSEKIT_CACHE: cacheDir } });
+        assertEquals(resolved.downloaded, true);
+        const left = await listDir(cacheDir);
+        assert(!left.includes(basename(killed)), `the killed download's file is gone: ${left}`);
+        assert(left.includes(basename(running.path)), "the running download's file stays");
+      } finally {
+        running.file.close();
+      }
     });
   } finally {
     await server.close();

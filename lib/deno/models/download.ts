@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type { ModelManifest } from "../../models/manifest.ts";
 import { findZipMember, readZipEntries, zipEntryChunks } from "../../bytes/zip.ts";
-import { writeAll } from "../files.ts";
+import { createTemporaryFile, removeStaleTemporaryFiles, writeAll } from "../files.ts";
 
 /** Called as bytes arrive; `total` is undefined when the server does not say. */
 export type DownloadProgress = (received: number, total: number | undefined) => void;
@@ -254,10 +254,20 @@ export async function downloadModel(
     );
   }
   const target = join(cacheDir, manifest.file);
-  // Unique per process and call: concurrent downloads never write the same temporary file.
-  const tempBase = join(cacheDir, `.${manifest.file}.${crypto.randomUUID().slice(0, 8)}`);
-  const downloadPath = `${tempBase}.download.tmp`;
-  const extractPath = `${tempBase}.extract.tmp`;
+  // posekit's temporary files beside the target, locked while this download lives: a killed
+  // download's (up to the size cap) are swept by the next one, a running one's never.
+  await removeStaleTemporaryFiles(target);
+  const download = await createTemporaryFile(target);
+  const extract = await createTemporaryFile(target);
+  const downloadPath = download.path;
+  const extractPath = extract.path;
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    download.file.close();
+    extract.file.close();
+  };
   try {
     let downloaded: { sha256: string };
     try {
@@ -286,9 +296,12 @@ export async function downloadModel(
       checkDownloadHash(manifest, downloaded.sha256, url);
     }
     // Same folder, so the rename is atomic: readers see no file or the whole, checked file.
+    // The locks go first (Windows renames no open file).
+    release();
     await Deno.rename(readyPath, target);
     return target;
   } finally {
+    release();
     for (const path of [downloadPath, extractPath]) {
       await Deno.remove(path).catch(() => {});
     }
