@@ -27,6 +27,7 @@ import {
   createImage,
   drawSyntheticPerson,
 } from "../tests/support/synthetic_models.ts";
+import { FIGURE } from "../tests/support/poses.ts";
 
 const out = Deno.args[0] ?? new URL("../docs/", import.meta.url).pathname;
 const SHARED = new URL("../../shared/", import.meta.url).pathname;
@@ -53,27 +54,6 @@ async function picture(
     await pipeline.close();
   }
 }
-
-/** A person facing the camera: marker positions as fractions of its body rectangle. */
-const FIGURE: readonly [number, number][] = [
-  [0.5, 0.08],
-  [0.58, 0.05],
-  [0.42, 0.05],
-  [0.67, 0.09],
-  [0.33, 0.09],
-  [0.75, 0.25],
-  [0.25, 0.25],
-  [0.86, 0.4],
-  [0.14, 0.4],
-  [0.88, 0.55],
-  [0.12, 0.55],
-  [0.65, 0.6],
-  [0.35, 0.6],
-  [0.68, 0.78],
-  [0.32, 0.78],
-  [0.7, 0.94],
-  [0.3, 0.94],
-];
 
 /** A synthetic picture of one person in `body`, and its box. */
 function scene(width: number, height: number, body: [number, number, number, number]) {

@@ -44,6 +44,7 @@ import {
   type SyntheticModel,
   transPoseAttentionRow,
 } from "./support/synthetic_models.ts";
+import { FIGURE } from "./support/poses.ts";
 
 // One WASM thread: onnxruntime-web's threads sometimes never return from runs of synthetic
 // graphs on a busy machine (tests/prtr_test.ts); the first session fixes it for the process.
@@ -437,27 +438,6 @@ Deno.test("query table: counts per query and class, background for the queries l
     counts: [[0, 1, 1], [0, 0, 2], [2, 0, 0], [0, 1, 1]],
   });
 });
-
-/** A person of the PRTR scenes: markers at fractions of its body, facing the camera. */
-const FIGURE: readonly [number, number][] = [
-  [0.5, 0.08],
-  [0.58, 0.05],
-  [0.42, 0.05],
-  [0.67, 0.09],
-  [0.33, 0.09],
-  [0.75, 0.25],
-  [0.25, 0.25],
-  [0.86, 0.4],
-  [0.14, 0.4],
-  [0.88, 0.55],
-  [0.12, 0.55],
-  [0.65, 0.6],
-  [0.35, 0.6],
-  [0.68, 0.78],
-  [0.32, 0.78],
-  [0.7, 0.94],
-  [0.3, 0.94],
-];
 
 Deno.test("PRTR through predict --explain: queries.json is the hand-computed table", async () => {
   await withTempDir(async (dir) => {

@@ -287,19 +287,9 @@ export function lineChart(
   frame: ChartFrame,
   marks: readonly Mark[] = [],
 ): string {
-  const width = frame.width ?? 560, height = frame.height ?? 360;
-  const xs = series.flatMap((s) => Array.from(s.x)), ys = series.flatMap((s) => Array.from(s.y));
-  const rows = frame.legend === "below" ? legendRowsBelow(series.map((s) => s.label), width) : 0;
-  const { svg: grid, plot } = axes(
-    frame,
-    width,
-    height,
-    range(xs, frame.x, false),
-    range(ys, frame.y, false),
-    rows,
-    null,
-  );
-  let svg = open(frame, width, height) + grid;
+  const start = xyChartStart(series, frame);
+  const { plot, width } = start;
+  let svg = start.svg;
   svg += `<g fill="none" stroke-linejoin="round" stroke-linecap="round">`;
   for (const s of series) {
     let points: string[] = [];
@@ -494,8 +484,11 @@ function axesWithLeft(
   };
 }
 
-/** A scatter chart: small translucent dots, one colour per series. */
-export function scatterChart(series: readonly PointSeries[], frame: ChartFrame): string {
+/** The opening, axes and grid of a chart of x–y series, and the plot area to draw them in. */
+function xyChartStart(
+  series: readonly { label: string; x: ArrayLike<number>; y: ArrayLike<number> }[],
+  frame: ChartFrame,
+) {
   const width = frame.width ?? 560, height = frame.height ?? 360;
   const xs = series.flatMap((s) => Array.from(s.x)), ys = series.flatMap((s) => Array.from(s.y));
   const rows = frame.legend === "below" ? legendRowsBelow(series.map((s) => s.label), width) : 0;
@@ -508,7 +501,14 @@ export function scatterChart(series: readonly PointSeries[], frame: ChartFrame):
     rows,
     null,
   );
-  let svg = open(frame, width, height) + grid;
+  return { svg: open(frame, width, height) + grid, plot, width, height };
+}
+
+/** A scatter chart: small translucent dots, one colour per series. */
+export function scatterChart(series: readonly PointSeries[], frame: ChartFrame): string {
+  const start = xyChartStart(series, frame);
+  const { plot, width } = start;
+  let svg = start.svg;
   for (const s of series) {
     svg += `<g fill="${s.color}" fill-opacity="0.45">`;
     for (let i = 0; i < s.x.length; i++) {
