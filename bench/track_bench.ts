@@ -1,6 +1,6 @@
 /**
  * `deno run -A bench/track_bench.ts [--backend native|wasm] [--threads N] [--cache DIR]
- * [--clips a,b] [--pairs det+pose,…] [--rounds 20] [--json]`: the tracker on the ground-truth
+ * [--clips a,b] [--pairs det+pose,…] [--det-thr X] [--rounds 20] [--json]`: the tracker on the ground-truth
  * clips of tests/support/track_clips.ts (camera zoom and pan over annotated COCO photos,
  * people leaving and coming back, a covered person) with real models: per clip and model
  * pair, the people, the track ids used, IDF1, HOTA, MOTA, ID switches (all and the most of
@@ -43,6 +43,7 @@ const { values } = parseArgs({
     clips: { type: "string" },
     pairs: { type: "string" },
     rounds: { type: "string", default: "20" },
+    "det-thr": { type: "string" },
     json: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
@@ -50,7 +51,7 @@ const { values } = parseArgs({
 if (values.help) {
   console.log(
     "Usage: deno run -A bench/track_bench.ts [--backend native|wasm] [--threads N] " +
-      "[--cache DIR] [--clips a,b] [--pairs det+pose,…] [--rounds 20] [--json]",
+      "[--cache DIR] [--clips a,b] [--pairs det+pose,…] [--det-thr X] [--rounds 20] [--json]",
   );
   Deno.exit(0);
 }
@@ -101,7 +102,8 @@ for (const pair of pairs) {
       const video = join(cache, `${spec.name}.mp4`), gtPath = join(cache, `${spec.name}.gt.json`);
       if (!(await exists(video)) || !(await exists(gtPath))) await makeClip(spec, cache);
       const gt = JSON.parse(await Deno.readTextFile(gtPath)) as VideoGroundTruth;
-      const posesPath = join(cache, `${spec.name}.${pair}.${values.backend}.poses.json`);
+      const thr = values["det-thr"] ? `.thr${values["det-thr"]}` : "";
+      const posesPath = join(cache, `${spec.name}.${pair}.${values.backend}${thr}.poses.json`);
       let poses: Pose[][], pipelineMs: number[];
       if (await exists(posesPath)) {
         const saved = JSON.parse(await Deno.readTextFile(posesPath));
@@ -114,6 +116,7 @@ for (const pair of pairs) {
           pose,
           backend: values.backend as "native" | "wasm",
           threads: values.threads ? Number(values.threads) : undefined,
+          scoreThreshold: values["det-thr"] ? Number(values["det-thr"]) : undefined,
         });
         await clipPoses(pipeline, video); // warm-up: first runs compile kernels
         ({ poses, pipelineMs } = await clipPoses(pipeline, video));

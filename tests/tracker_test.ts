@@ -6,7 +6,10 @@
  * than the people's own size keeps everyone's id, someone who leaves the frame and comes
  * back gets their id back, a head-only box never takes the person's id nor one of its own,
  * a weak detection continues a track but starts none, and smoothing is the One-Euro filter
- * per track.
+ * per track. Poses the tracker sets aside: a detection without a pose (a car), a second
+ * detection of one person (a half box next to the whole), and a box holding several people
+ * (its pose covers a small part of it); and a person cut by the frame's edge as the camera
+ * pans away (box and keypoints cut as a detector gives them) is found again on the way back.
  */
 
 import { KeypointOneEuroFilter } from "../lib/track/one_euro.ts";
@@ -235,7 +238,8 @@ Deno.test("update without a time uses frame number / fps", () => {
 });
 
 Deno.test("boxesFromTracks: the last boxes of the tracks seen last frame, or keypoint boxes", () => {
-  const tracker = new PoseTracker();
+  // minKeypoints 0: the last frame's pose, with no confident keypoint, still continues track 1.
+  const tracker = new PoseTracker({ minKeypoints: 0 });
   tracker.update([person(100, 300), person(600, 300)]);
   tracker.update([person(104, 300)]); // track 2 missed this frame
   assertEquals(tracker.boxesFromTracks(), [
@@ -251,9 +255,98 @@ Deno.test("boxesFromTracks: the last boxes of the tracks seen last frame, or key
   assertEquals(tracker.boxesFromTracks({ keypointBoxScale: 1.25 })[0].box.x1, 54);
 });
 
+/** The figure seen by a detector in a `frame` wide view: box and keypoints cut at the edges. */
+function cut(pose: Pose, width: number): Pose | undefined {
+  const box = { ...pose.box, x1: Math.max(0, pose.box.x1), x2: Math.min(width, pose.box.x2) };
+  if (box.x2 - box.x1 < 20) return undefined;
+  const keypoints = pose.keypoints.slice();
+  for (let j = 0; j < 17; j++) {
+    if (keypoints[3 * j] < 0 || keypoints[3 * j] >= width) keypoints[3 * j + 2] = 0.01;
+  }
+  return { ...pose, box, keypoints };
+}
+
+Deno.test("someone cut by the frame's edge as the camera pans away is found again on the way back", () => {
+  // As the test above, but the detector sees what a real one does: the box of the person
+  // leaving ends at the frame's edge, narrowing frame by frame, and the keypoints beyond it
+  // are unsure; the person coming back is cut the same way.
+  const frame = { width: 640, height: 480 };
+  const scene = [90, 320, 560];
+  const tracker = new PoseTracker();
+  let x = 0;
+  const seen: number[][] = [];
+  for (let f = 0; f < 28; f++) {
+    x += f < 14 ? 20 : -20;
+    const poses = scene.map((s) => cut(person(s - x, 240), frame.width))
+      .filter((p): p is Pose => p !== undefined);
+    seen.push(ids(tracker.update(poses, undefined, frame)));
+  }
+  assertEquals(seen[0], [1, 2, 3]);
+  assert(seen[12].length === 2, "the left one is out of the frame");
+  assertEquals(seen[27], [1, 2, 3], "and back with its id");
+});
+
+Deno.test("a detection without a pose to track (a car taken for a person) gets no id", () => {
+  // A confident box whose keypoints are unsure but for three strays (nose, a wrist, an
+  // ankle, spanning half the box): the detector's mistake, not a person.
+  const car = (f: number): Pose => {
+    const pose = person(500 + f, 300);
+    for (let j = 0; j < 17; j++) pose.keypoints[3 * j + 2] = [0, 9, 16].includes(j) ? 0.5 : 0.1;
+    return { ...pose, score: 0.2 };
+  };
+  const tracker = new PoseTracker();
+  for (let f = 0; f < 6; f++) {
+    assertEquals(ids(tracker.update([person(100 + f, 300), car(f)])), [1], `frame ${f}`);
+  }
+  // With the gate off it is tracked like anyone (the check above is the gate's doing).
+  const open = new PoseTracker({ minKeypoints: 0 });
+  assertEquals(ids(open.update([person(100, 300), car(0)])), [1, 2]);
+});
+
+Deno.test("a half box found beside the whole person gives way to it; the id stays", () => {
+  // DETR-style detectors find a person as a whole box and as a half box at once. Here only
+  // the upper half is found at first (the track starts on it), then both: the whole box,
+  // whose pose is the better one, must continue the track, not be dropped as a part of it.
+  const upper = (cx: number): Pose => {
+    const pose = person(cx, 300);
+    for (let j = 11; j < 17; j++) pose.keypoints[3 * j + 2] = 0.1;
+    return { ...pose, box: { ...pose.box, y2: 300 + 20, score: 0.9 }, score: 0.6 };
+  };
+  const run = (tracker: PoseTracker) => {
+    const out: TrackedPose[][] = [];
+    for (let f = 0; f < 10; f++) {
+      const cx = 200 + 2 * f;
+      out.push(tracker.update(f < 3 ? [upper(cx)] : [upper(cx), person(cx, 300)]));
+    }
+    return out;
+  };
+  const out = run(new PoseTracker());
+  for (let f = 3; f < 10; f++) {
+    assertEquals(ids(out[f]), [1], `frame ${f}`);
+    assertEquals(out[f][0].box.y2, 410, `frame ${f}: the whole box`);
+  }
+  // Without the duplicate rule, the track stays on the half box (the check above is its doing).
+  const half = run(new PoseTracker({ duplicateOks: 1 }));
+  assertEquals(half[9].map((p) => p.box.y2), [320]);
+});
+
+Deno.test("a box holding more than the person its pose found starts no track", () => {
+  // A box 5 people wide around one figure (its keypoints span 14% of it), next to a person.
+  const wide = (f: number): Pose => {
+    const pose = person(700 + f, 300);
+    return { ...pose, box: { ...pose.box, x1: pose.box.x1 - 200, x2: pose.box.x2 + 200 } };
+  };
+  const tracker = new PoseTracker();
+  for (let f = 0; f < 6; f++) {
+    assertEquals(ids(tracker.update([person(100 + f, 300), wide(f)])), [1], `frame ${f}`);
+  }
+});
+
 Deno.test("bad tracker options are refused", () => {
   assertThrows(() => new PoseTracker({ minSimilarity: 0 }), RangeError);
   assertThrows(() => new PoseTracker({ maxMissed: -1 }), RangeError);
   assertThrows(() => new PoseTracker({ fps: 0 }), RangeError);
   assertThrows(() => new PoseTracker({ minHits: 0 }), RangeError);
+  assertThrows(() => new PoseTracker({ minKeypoints: -1 }), RangeError);
+  assertThrows(() => new PoseTracker({ duplicateOks: 0 }), RangeError);
 });

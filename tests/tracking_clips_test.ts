@@ -4,14 +4,12 @@
  * person covered for 16 frames), through `videoPoses` as `predict` runs it. The targets of
  * issue 18: IDF1 ≥ 0.9, at most one ID switch per person, at most 1.2 track ids per person.
  *
- * Where a clip misses a target it is the detections' doing, not the association's, and the
- * test holds the measured level instead (see `EXPECTED`): with every detection given its
- * true id (the best a tracker can do), IDF1 is 0.91–1.0 on these clips, and the shortfall is
- * a person the detector finds only below the confident score (zoom_out_151938), a car DEIMv2
- * takes for a person in every frame (pan_196141: one id more), and the groom of image
- * 350679, whom DEIMv2 finds as two boxes (his visible half, and a box spanning him and the
- * bride) each overlapping his annotation by about IoU 0.5, so that the metric's match flips
- * between them (pan_350679).
+ * Every clip meets the switch and id targets. Where a clip misses IDF1 ≥ 0.9 it is the
+ * detections' doing, and the test holds the measured level instead (see `EXPECTED`): a person
+ * the detector finds only at scores 0.30–0.33 (zoom_out_151938, RTMDet: IDF1 with perfect ids
+ * from the detections 0.889), and the groom of image 350679, annotated with his arm across the
+ * bride, whose detected box overlaps the annotation by IoU 0.43–0.56, so that the metric's
+ * match (IoU ≥ 0.5) comes and goes while his track keeps its id.
  *
  * Before this tracker (OKS with the last pose only), the same clips gave 20 ids for 7 people
  * and 22 switches (zoom_in_350679, RTMDet), 93 ids and 66 switches (pan_350679, DEIMv2).
@@ -46,25 +44,32 @@ interface Expected {
 
 const TARGET: Expected = { idf1: 0.9, switches: 1, idsPerPerson: 1.2 };
 
-/** Per model pair and clip: the targets, or (commented) the level measured where they are missed. */
+/**
+ * Per model pair and clip: the targets, or where the detections keep a clip from them, the
+ * level measured (see docs/tracking.md) less a margin for native onnxruntime's small
+ * differences between machines. Every clip meets the switch and id targets.
+ */
 const EXPECTED: Record<string, Record<string, Expected>> = {
   "rtmdet_nano_person+simplepose_nano_256x192": {
-    zoom_in_350679: TARGET, // measured: 6 ids / 7 people, IDF1 0.925, 0 switches
-    pan_350679: { ...TARGET, idf1: 0.87 }, // 6 / 6, IDF1 0.891, 0 switches
-    pan_196141: TARGET, // 4 / 4, 0.989, 0
+    // 6 ids / 7 people (the two at the left edge are one box), IDF1 0.914, 0 switches. Below
+    // the target with little margin for another machine's floats: held at 0.89.
+    zoom_in_350679: { ...TARGET, idf1: 0.89 },
+    // The groom's detected box overlaps his annotation by IoU 0.43–0.56: 6 / 6, 0.893, 0.
+    pan_350679: { ...TARGET, idf1: 0.87 },
+    pan_196141: TARGET, // 4 / 4, 0.977, 0
     occluded_196141: TARGET, // 4 / 4, 0.988, 0
-    // The small person at the back is found at scores 0.30–0.33 only: 23 of 35 frames
-    // missed by the tracker (IDF1 with perfect ids from the detections: 0.913).
-    zoom_out_151938: { ...TARGET, idf1: 0.85 }, // 2 / 2, 0.872, 0
+    // The small person at the back is found at scores 0.30–0.33 only (IDF1 with perfect ids
+    // from the detections: 0.889): 2 / 2, 0.855, 0.
+    zoom_out_151938: { ...TARGET, idf1: 0.83 },
   },
   "deimv2_femto_coco+pp_tinypose_256x192": {
-    // Two more ids on people the annotation lacks or partial boxes at the crowd's edge.
-    zoom_in_350679: { idf1: 0.87, switches: 1, idsPerPerson: 1.3 }, // 9 / 7, 0.889, 0
-    // The groom's two boxes (see above): 5 switches of his, 7 in all.
-    pan_350679: { idf1: 0.7, switches: 6, idsPerPerson: 1.34 }, // 8 / 6, 0.738
-    pan_196141: { ...TARGET, idsPerPerson: 1.25 }, // 5 / 4 (the car), 0.906, 0
+    // The groom as above, and the two at the left edge: 7 / 7, 0.879, 0.
+    zoom_in_350679: { ...TARGET, idf1: 0.85 },
+    // The groom: 6 / 6, 0.790, 0.
+    pan_350679: { ...TARGET, idf1: 0.76 },
+    pan_196141: TARGET, // 4 / 4, 0.989, 0 (the car DEIMv2 takes for a person: no pose, no id)
     occluded_196141: TARGET, // 4 / 4, 0.992, 0
-    zoom_out_151938: { ...TARGET, idf1: 0.83 }, // 2 / 2, 0.864, 0
+    zoom_out_151938: TARGET, // 2 / 2, 0.929, 0
   },
 };
 

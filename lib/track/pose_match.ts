@@ -81,3 +81,33 @@ export function keypointSimilarity(
   }
   return { oks: sum / common, agreeing: agreeing / common, common };
 }
+
+/** How many keypoints (x, y, score triples) score above `threshold`. */
+export function confidentKeypointCount(keypoints: ArrayLike<number>, threshold: number): number {
+  let count = 0;
+  for (let k = 2; k < keypoints.length; k += 3) if (keypoints[k] > threshold) count++;
+  return count;
+}
+
+/**
+ * Share of box `i` of `boxes` that the bounding box of the confident keypoints covers: near 1
+ * for a box around one person, small for a box holding several people of whom the pose found
+ * one (as DETR-style detectors give in crowds), 0 with fewer than two such keypoints.
+ */
+export function keypointCover(
+  keypoints: ArrayLike<number>,
+  threshold: number,
+  boxes: ArrayLike<number>,
+  i: number,
+): number {
+  let x1 = Infinity, y1 = Infinity, x2 = -Infinity, y2 = -Infinity;
+  for (let k = 0; k < keypoints.length; k += 3) {
+    if (!(keypoints[k + 2] > threshold)) continue;
+    x1 = Math.min(x1, keypoints[k]);
+    y1 = Math.min(y1, keypoints[k + 1]);
+    x2 = Math.max(x2, keypoints[k]);
+    y2 = Math.max(y2, keypoints[k + 1]);
+  }
+  const area = (boxes[4 * i + 2] - boxes[4 * i]) * (boxes[4 * i + 3] - boxes[4 * i + 1]);
+  return x2 > x1 && y2 > y1 && area > 0 ? Math.min(1, (x2 - x1) * (y2 - y1) / area) : 0;
+}

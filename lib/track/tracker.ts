@@ -3,6 +3,11 @@
  * zooms, crowds, missed detections and short disappearances.
  *
  * Each frame:
+ * 0. The detections that are no pose to track are set aside: fewer than `minKeypoints`
+ *    confident keypoints (a car, a bag, a sliver of someone at the frame's edge), or a
+ *    second detection of a person already found (their poses agree, OKS ≥ `duplicateOks`;
+ *    the one with the better pose score stays, as in the OKS-NMS of top-down pose tools:
+ *    DETR-style detectors find one person as a whole box and a half box at once).
  * 1. Every track's box is predicted by its Kalman filter (`kalman.ts`; velocity = the
  *    person's own motion).
  * 2. The camera's motion since the last frame (pan and zoom) is estimated from the people
@@ -17,8 +22,9 @@
  * 4. One person never holds two tracks: a detection nested in another matched person's box
  *    whose keypoints agree with that person's (the head-only box of someone whose whole body
  *    was found too) is dropped, and never starts a track.
- * 5. Other confident detections start tentative tracks. A tentative track gets an id only
- *    after `minHits` frames in a row (on the first frame at once), so a detection that
+ * 5. Other confident detections start tentative tracks, unless their confident keypoints
+ *    span less than `MIN_KEYPOINT_COVER` of their box (a box holding several people). A
+ *    tentative track gets an id only after `minHits` frames in a row (on the first frame at once), so a detection that
  *    flickers for a frame or two uses no id; when it does, a lost track it matches gives
  *    back its old id.
  * A track with an id that finds no match is kept `maxMissed` frames, predicted and moved
@@ -42,7 +48,13 @@ import {
   kalmanWarp,
 } from "./kalman.ts";
 import { KeypointOneEuroFilter, type OneEuroOptions } from "./one_euro.ts";
-import { iouAt, keypointSimilarity, nestedShare } from "./pose_match.ts";
+import {
+  confidentKeypointCount,
+  iouAt,
+  keypointCover,
+  keypointSimilarity,
+  nestedShare,
+} from "./pose_match.ts";
 
 /** A pose with the id of the track (person) it belongs to. */
 export interface TrackedPose extends Pose {
@@ -78,6 +90,13 @@ export interface PoseTrackerOptions {
   highScore?: number;
   /** Keypoints scoring at most this are ignored by OKS; default 0.3. */
   keypointThreshold?: number;
+  /** Least confident keypoints for a detection to be tracked at all; default 4 (0: any). */
+  minKeypoints?: number;
+  /**
+   * OKS from which two detections of one frame are one person, the lesser pose dropped;
+   * default 0.7 (1 or more: never).
+   */
+  duplicateOks?: number;
   /** Per-keypoint OKS sigmas; default COCO's 17. */
   sigmas?: ArrayLike<number>;
   /** Estimate and follow the camera's pan and zoom (default true). */
@@ -126,6 +145,11 @@ const PARTIAL = 0.5;
 const NESTED = 0.7;
 /** Least share of agreeing keypoints (OKS ≥ 0.5 each) for two detections to be one person. */
 const AGREE = 0.6;
+/**
+ * Least share of its box that a detection's confident keypoints must span to start a track:
+ * below it the box holds more than the person its pose found.
+ */
+const MIN_KEYPOINT_COVER = 0.15;
 
 /** Box `j` of packed x1, y1, x2, y2 values. */
 function boxAt(boxes: Float64Array, j: number): Box {
@@ -230,6 +254,10 @@ export class PoseTracker {
   readonly highScore: number;
   /** Keypoints scoring at most this are ignored by OKS. */
   readonly keypointThreshold: number;
+  /** Least confident keypoints for a detection to be tracked. */
+  readonly minKeypoints: number;
+  /** OKS from which two detections of one frame are one person. */
+  readonly duplicateOks: number;
   /** Per-keypoint OKS sigmas. */
   readonly sigmas: ArrayLike<number>;
   /** Whether camera motion is estimated and followed. */
@@ -250,6 +278,8 @@ export class PoseTracker {
     this.minHits = options.minHits ?? 3;
     this.highScore = options.highScore ?? 0.35;
     this.keypointThreshold = options.keypointThreshold ?? 0.3;
+    this.minKeypoints = options.minKeypoints ?? 4;
+    this.duplicateOks = options.duplicateOks ?? 0.7;
     this.sigmas = options.sigmas ?? COCO_KEYPOINT_SIGMAS;
     this.cameraMotion = options.cameraMotion ?? true;
     this.fps = options.fps ?? 30;
@@ -264,6 +294,12 @@ export class PoseTracker {
     if (!(Number.isInteger(this.minHits) && this.minHits >= 1)) {
       throw new RangeError(`minHits must be a whole number ≥ 1, got ${this.minHits}`);
     }
+    if (!(Number.isInteger(this.minKeypoints) && this.minKeypoints >= 0)) {
+      throw new RangeError(`minKeypoints must be a whole number ≥ 0, got ${this.minKeypoints}`);
+    }
+    if (!(this.duplicateOks > 0)) {
+      throw new RangeError(`duplicateOks must be > 0, got ${this.duplicateOks}`);
+    }
     if (!(this.fps > 0)) throw new RangeError(`fps must be > 0, got ${this.fps}`);
   }
 
@@ -274,19 +310,20 @@ export class PoseTracker {
 
   /**
    * The track ids of the next frame's poses: returns the poses that belong to a person with
-   * an id, in the order of `poses`, each with its `trackId` (with smoothing, its keypoints
+   * an id, in the order of `input`, each with its `trackId` (with smoothing, its keypoints
    * are the filtered ones). Poses left out are tentative (a new person not yet seen
-   * `minHits` frames in a row), duplicates of another person's, or weak detections that
-   * continue no track.
+   * `minHits` frames in a row), duplicates of another person's, weak detections that
+   * continue no track, or poses of fewer than `minKeypoints` confident keypoints.
    *
    * @param time the frame's time in seconds; default frame number / `fps`
    * @param frame the frame's size, when known (people leaving and coming back)
    */
-  update(poses: readonly Pose[], time?: number, frame?: FrameSize): TrackedPose[] {
+  update(input: readonly Pose[], time?: number, frame?: FrameSize): TrackedPose[] {
     const t = time ?? this.#updates / this.fps;
     const first = this.#updates === 0;
     this.#updates++;
     const tracks = this.#tracks;
+    const poses = this.#trackable(input);
     const n = poses.length;
     const detBoxes = new Float64Array(4 * n);
     poses.forEach((p, i) => detBoxes.set([p.box.x1, p.box.y1, p.box.x2, p.box.y2], 4 * i));
@@ -399,7 +436,10 @@ export class PoseTracker {
       }
     }
     // 5. New tentative tracks from confident detections (the larger of nested duplicates).
-    const fresh = free((i) => high(i) && !duplicate[i])
+    const fresh = free((i) =>
+      high(i) && !duplicate[i] &&
+      keypointCover(poses[i].keypoints, this.keypointThreshold, detBoxes, i) >= MIN_KEYPOINT_COVER
+    )
       .sort((a, b) => boxArea(poses[b].box) - boxArea(poses[a].box));
     const started: number[] = [];
     for (const i of fresh) {
@@ -427,7 +467,8 @@ export class PoseTracker {
     for (let i = 0; i < n; i++) {
       const j = trackOf[i];
       if (j < 0) continue;
-      const track = tracks[j], box = poses[i].box;
+      const track = tracks[j];
+      const box = poses[i].box;
       if (j < m) {
         const ratio = boxArea(box) / Math.max(1e-6, boxArea(boxAt(predicted, j)));
         // A part of the person: the box keeps its predicted size and motion. The whole
@@ -486,6 +527,27 @@ export class PoseTracker {
       return track.id > 0 && track.missed <= this.maxMissed;
     });
     return out;
+  }
+
+  /**
+   * The detections worth tracking, in input order: at least `minKeypoints` confident
+   * keypoints, and not a second detection of a person already kept (OKS with a pose of
+   * higher score ≥ `duplicateOks`).
+   */
+  #trackable(poses: readonly Pose[]): Pose[] {
+    const candidates = poses.filter((pose) =>
+      confidentKeypointCount(pose.keypoints, this.keypointThreshold) >= this.minKeypoints
+    );
+    if (this.duplicateOks >= 1) return candidates;
+    const kept: Pose[] = [];
+    for (const pose of [...candidates].sort((a, b) => b.score - a.score)) {
+      const duplicate = kept.some((other) =>
+        poseOks(pose, other, this.sigmas, this.keypointThreshold) >= this.duplicateOks
+      );
+      if (!duplicate) kept.push(pose);
+    }
+    const keep = new Set(kept);
+    return candidates.filter((pose) => keep.has(pose));
   }
 
   /**
