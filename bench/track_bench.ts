@@ -1,13 +1,16 @@
 /**
  * `deno run -A bench/track_bench.ts [--backend native|wasm] [--threads N] [--cache DIR]
- * [--clips a,b] [--pairs det+pose,…] [--det-thr X] [--rounds 20] [--json]`: the tracker on the ground-truth
+ * [--clips a,b] [--pairs det+pose,…] [--det-thr X] [--weak X] [--rounds 20] [--json]`: the tracker on the ground-truth
  * clips of tests/support/track_clips.ts (camera zoom and pan over annotated COCO photos,
  * people leaving and coming back, a covered person) with real models: per clip and model
  * pair, the people, the track ids used, IDF1, HOTA, MOTA, ID switches (all and the most of
  * one person), and what tracking costs per frame next to the pipeline's own time per frame.
  *
- * The pipeline runs once per clip and model pair (untracked); the tracker then runs `rounds`
- * times over those poses for a steady time. With `--cache DIR` the clips and the pipeline's
+ * The pipeline runs once per clip and model pair (untracked: the poses of the confident boxes,
+ * and of every weak box from `--weak` up to the detector's threshold); the tracker then runs
+ * `rounds` times over them as `framePoses` does (the weak poses near a tracked person join
+ * the confident ones), for a steady time. "weak" is how many weak boxes a frame that costs a
+ * keypoint run. With `--cache DIR` the clips and the pipeline's
  * poses are kept there and reused, so that tuning the tracker takes seconds.
  */
 
@@ -16,6 +19,7 @@ import { parseArgs } from "node:util";
 import { PosePipeline } from "../lib/deno/pipeline.ts";
 import { PoseTracker } from "../lib/track/tracker.ts";
 import {
+  type ClipPoses,
   clipPoses,
   CLIPS,
   makeClip,
@@ -26,7 +30,6 @@ import {
   trackPoses,
   type VideoGroundTruth,
 } from "../tests/support/track_clips.ts";
-import type { Pose } from "../lib/types.ts";
 
 const MODELS = new URL("../../shared/models", import.meta.url).pathname;
 const DEFAULT_PAIRS = [
@@ -44,6 +47,7 @@ const { values } = parseArgs({
     pairs: { type: "string" },
     rounds: { type: "string", default: "20" },
     "det-thr": { type: "string" },
+    weak: { type: "string", default: "0.2" },
     json: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
@@ -51,13 +55,19 @@ const { values } = parseArgs({
 if (values.help) {
   console.log(
     "Usage: deno run -A bench/track_bench.ts [--backend native|wasm] [--threads N] " +
-      "[--cache DIR] [--clips a,b] [--pairs det+pose,…] [--det-thr X] [--rounds 20] [--json]",
+      "[--cache DIR] [--clips a,b] [--pairs det+pose,…] [--det-thr X] [--weak X] [--rounds 20] " +
+      "[--json]",
   );
   Deno.exit(0);
 }
 const rounds = Number(values.rounds);
+const weakBoxScore = Number(values.weak);
 if (!Number.isInteger(rounds) || rounds < 1) {
   console.error("track_bench: --rounds must be a whole number ≥ 1");
+  Deno.exit(2);
+}
+if (!(weakBoxScore >= 0 && weakBoxScore <= 1)) {
+  console.error("track_bench: --weak must be a score in [0, 1]");
   Deno.exit(2);
 }
 const wanted = values.clips?.split(",");
@@ -88,6 +98,8 @@ interface Row {
   mota: number;
   idsw: number;
   maxIdswPerPerson: number;
+  /** Weak boxes near tracks that got a keypoint run, per frame. */
+  weakPerFrame: number;
   pipelineMsPerFrame: number;
   trackMsPerFrame: number;
   trackShare: number;
@@ -103,12 +115,18 @@ for (const pair of pairs) {
       if (!(await exists(video)) || !(await exists(gtPath))) await makeClip(spec, cache);
       const gt = JSON.parse(await Deno.readTextFile(gtPath)) as VideoGroundTruth;
       const thr = values["det-thr"] ? `.thr${values["det-thr"]}` : "";
-      const posesPath = join(cache, `${spec.name}.${pair}.${values.backend}${thr}.poses.json`);
-      let poses: Pose[][], pipelineMs: number[];
+      const posesPath = join(
+        cache,
+        `${spec.name}.${pair}.${values.backend}${thr}.weak${weakBoxScore}.poses.json`,
+      );
+      let clip: ClipPoses;
       if (await exists(posesPath)) {
         const saved = JSON.parse(await Deno.readTextFile(posesPath));
-        poses = posesFromJson(saved.poses);
-        pipelineMs = saved.pipelineMs;
+        clip = {
+          poses: posesFromJson(saved.poses),
+          weak: posesFromJson(saved.weak),
+          pipelineMs: saved.pipelineMs,
+        };
       } else {
         pipeline ??= await PosePipeline.create({
           modelDirs: [MODELS],
@@ -118,25 +136,31 @@ for (const pair of pairs) {
           threads: values.threads ? Number(values.threads) : undefined,
           scoreThreshold: values["det-thr"] ? Number(values["det-thr"]) : undefined,
         });
-        await clipPoses(pipeline, video); // warm-up: first runs compile kernels
-        ({ poses, pipelineMs } = await clipPoses(pipeline, video));
+        await clipPoses(pipeline, video, weakBoxScore); // warm-up: first runs compile kernels
+        clip = await clipPoses(pipeline, video, weakBoxScore);
         await Deno.writeTextFile(
           posesPath,
-          JSON.stringify({ poses: posesToJson(poses), pipelineMs }),
+          JSON.stringify({
+            poses: posesToJson(clip.poses),
+            weak: posesToJson(clip.weak),
+            pipelineMs: clip.pipelineMs,
+          }),
         );
       }
-      let tracked, perFrame = Infinity;
+      const frames = clip.poses.length;
+      let tracked, weakUsed: number[] = [], perFrame = Infinity;
       for (let r = 0; r < rounds; r++) {
-        const run = trackPoses(poses, new PoseTracker(), spec.fps, spec);
-        tracked = run.tracked;
-        perFrame = Math.min(perFrame, run.trackMs.reduce((a, b) => a + b, 0) / poses.length);
+        const run = trackPoses(clip, new PoseTracker(), spec.fps, spec);
+        ({ tracked, weakUsed } = run);
+        perFrame = Math.min(perFrame, run.trackMs.reduce((a, b) => a + b, 0) / frames);
       }
       const summary = summarize(scoreTracks(gt, tracked!));
-      const pipelinePerFrame = median(pipelineMs);
+      const pipelinePerFrame = median(clip.pipelineMs);
       rows.push({
         clip: spec.name,
         models: pair,
-        frames: poses.length,
+        frames,
+        weakPerFrame: weakUsed.reduce((a, b) => a + b, 0) / frames,
         ...summary,
         pipelineMsPerFrame: pipelinePerFrame,
         trackMsPerFrame: perFrame,
@@ -151,7 +175,7 @@ for (const pair of pairs) {
 if (values.json) console.log(JSON.stringify(rows, null, 2));
 else {
   console.log(
-    "clip               models                                       people ids  IDF1   HOTA   MOTA   IDSW max  track ms  pipeline ms  share",
+    "clip               models                                       people ids  IDF1   HOTA   MOTA   IDSW max  weak  track ms  pipeline ms  share",
   );
   for (const r of rows) {
     console.log(
@@ -159,7 +183,7 @@ else {
         `${String(r.ids).padStart(3)}  ${r.idf1.toFixed(3)}  ${r.hota.toFixed(3)}  ` +
         `${r.mota.toFixed(3).padStart(5)}  ${String(r.idsw).padStart(4)} ${
           String(r.maxIdswPerPerson).padStart(3)
-        }  ${r.trackMsPerFrame.toFixed(3).padStart(8)}  ${
+        }  ${r.weakPerFrame.toFixed(1).padStart(4)}  ${r.trackMsPerFrame.toFixed(3).padStart(8)}  ${
           r.pipelineMsPerFrame.toFixed(1).padStart(11)
         }  ${(100 * r.trackShare).toFixed(2).padStart(4)}%`,
     );

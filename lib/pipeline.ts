@@ -259,12 +259,23 @@ export class PosePipeline {
     return { outputs, frame };
   }
 
-  /** Person boxes from the detector, best first, at most `maxPeople`. */
-  async detect(image: RgbImage): Promise<Box[]> {
+  /** The detector's person score threshold (`scoreThreshold` of the settings). */
+  get scoreThreshold(): number {
+    return this.settings.scoreThreshold;
+  }
+
+  /**
+   * Person boxes from the detector, best first, at most `maxPeople`; scoring at least
+   * `scoreThreshold` (default the pipeline's: a tracker asks for weaker ones too).
+   */
+  async detect(image: RgbImage, scoreThreshold = this.settings.scoreThreshold): Promise<Box[]> {
     if (!this.detector) throw new Error("this pipeline has no person detector (end-to-end model)");
     const start = performance.now();
     const { outputs, frame } = await this.runWholeImage(this.detector, image);
-    const boxes = this.detector.adapter.decode(outputs, frame, this.decodeSettings);
+    const boxes = this.detector.adapter.decode(outputs, frame, {
+      ...this.decodeSettings,
+      scoreThreshold,
+    });
     this.timings.detect += performance.now() - start;
     return boxes.slice(0, this.settings.maxPeople);
   }

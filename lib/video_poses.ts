@@ -9,6 +9,7 @@ import { baseName as basename } from "./util/paths.ts";
 import type { BoxSource, PosePipeline } from "./pipeline.ts";
 import type { OneEuroOptions } from "./track/one_euro.ts";
 import { PoseTracker, type PoseTrackerOptions } from "./track/tracker.ts";
+import { iouAt } from "./track/pose_match.ts";
 import type { Box, Pose } from "./types.ts";
 import type { VideoFrame } from "./video/frame.ts";
 
@@ -42,6 +43,34 @@ export interface FramePoseOptions {
    * Needs tracking; ignored for end-to-end models.
    */
   detectEvery?: number;
+  /**
+   * ByteTrack's second stage for a top-down pipeline: detector boxes scoring from this up to
+   * the pipeline's threshold get a pose too, when they overlap the box of a person tracked
+   * on the last frame (IoU ≥ 0.5), and can then only continue that person's track. Such a
+   * box costs a keypoint run, so only boxes near tracks get one. Default 0.2; the pipeline's
+   * threshold or more turns it off. Needs tracking and a detector.
+   */
+  weakBoxScore?: number;
+}
+
+/** Least IoU of a weak detector box with a tracked person's last box for it to get a pose. */
+const WEAK_BOX_IOU = 0.5;
+
+/**
+ * The boxes of `boxes` scoring under `threshold` that overlap one of `tracked` (IoU ≥ 0.5):
+ * ByteTrack's low-score detections, worth a keypoint run because they can continue a track.
+ */
+export function weakBoxesNear(
+  boxes: readonly Box[],
+  threshold: number,
+  tracked: readonly Box[],
+): Box[] {
+  const packed = tracked.flatMap((b) => [b.x1, b.y1, b.x2, b.y2]);
+  return boxes.filter((box) => {
+    if (!(box.score < threshold)) return false;
+    const one = [box.x1, box.y1, box.x2, box.y2];
+    return tracked.some((_, j) => iouAt(one, 0, packed, j) >= WEAK_BOX_IOU);
+  });
 }
 
 /**
@@ -71,18 +100,36 @@ export async function* framePoses(
     ? new PoseTracker({ ...options.tracker, smooth: options.smooth })
     : undefined;
   const detectEvery = Math.max(1, Math.floor(options.detectEvery ?? 1));
+  const weakBoxScore = options.weakBoxScore ?? 0.2;
+  if (!(weakBoxScore >= 0 && weakBoxScore <= 1)) {
+    throw new RangeError(`weakBoxScore must be a score in [0, 1], got ${weakBoxScore}`);
+  }
   let processed = 0;
   for await (const frame of frames) {
     let boxes: BoxSource = "detector";
+    let detected = true;
     if (tracker && pipeline.needsBoxes && processed % detectEvery !== 0) {
       const tracked: Box[] = tracker.boxesFromTracks({ keypointBoxScale: 1.25 })
         .map((t) => t.box);
-      if (tracked.length > 0) boxes = tracked;
+      if (tracked.length > 0) [boxes, detected] = [tracked, false];
     }
     processed++;
     let poses: Pose[];
     try {
-      poses = await pipeline.run(frame.image, boxes);
+      const tracked = tracker && pipeline.needsBoxes && boxes === "detector" &&
+          weakBoxScore < pipeline.scoreThreshold
+        ? tracker.boxesFromTracks().map((t) => t.box)
+        : [];
+      if (tracked.length > 0) {
+        // The confident boxes give the poses the pipeline alone gives; the weak ones near
+        // tracks add theirs after (the keypoint stage alone: they take no part in the
+        // pipeline's own OKS-NMS, so they never displace a confident person).
+        const found = await pipeline.detect(frame.image, weakBoxScore);
+        const confident = found.filter((box) => box.score >= pipeline.scoreThreshold);
+        const weak = weakBoxesNear(found, pipeline.scoreThreshold, tracked);
+        poses = await pipeline.run(frame.image, confident);
+        if (weak.length > 0) poses = poses.concat(await pipeline.keypointsFor(frame.image, weak));
+      } else poses = await pipeline.run(frame.image, boxes);
     } catch (error) {
       throw new Error(
         `${basename(source)} frame ${frame.index}: ${(error as Error).message}`,
@@ -92,7 +139,7 @@ export async function* framePoses(
     yield {
       frame,
       poses: tracker ? tracker.update(poses, frame.time, frame.image) : poses,
-      detected: boxes === "detector",
+      detected,
     };
   }
 }

@@ -11,7 +11,8 @@ import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import { crop, ignoreWithoutFfmpeg, makePanVideo, type Pan } from "./support/video.ts";
 import { readImageFile } from "../lib/deno/image_file.ts";
 import { PosePipeline } from "../lib/deno/pipeline.ts";
-import type { Pose } from "../lib/types.ts";
+import type { Box, Pose } from "../lib/types.ts";
+import { framePoses, weakBoxesNear } from "../lib/video_poses.ts";
 import { videoPoses } from "../lib/deno/video/poses.ts";
 
 const IMAGE = ["coco", "val2017", "000000000785.jpg"];
@@ -112,4 +113,101 @@ Deno.test({
       }
     });
   },
+});
+
+/** A figure of 17 keypoints filling `box` (confident), as a keypoint model would give. */
+function figureIn(box: Box): Pose {
+  const keypoints = new Float32Array(17 * 3);
+  const w = box.x2 - box.x1, h = box.y2 - box.y1;
+  for (let k = 0; k < 17; k++) {
+    keypoints.set([
+      box.x1 + w * (0.2 + 0.6 * ((k * 7) % 17) / 16),
+      box.y1 + h * (0.05 + 0.9 * k / 16),
+      0.9,
+    ], 3 * k);
+  }
+  return { box, keypoints, score: box.score };
+}
+
+Deno.test("weakBoxesNear: the weak boxes that overlap a tracked person", () => {
+  const box = (x: number, score: number): Box => ({ x1: x, y1: 0, x2: x + 50, y2: 100, score });
+  const tracked = [box(0, 1)];
+  const got = weakBoxesNear(
+    [box(300, 0.8), box(5, 0.25), box(200, 0.25), box(40, 0.25)],
+    0.3,
+    tracked,
+  );
+  // IoU of x 5…55 with 0…50: 45 / 55 = 0.82 (kept); x 40…90: 10 / 90 (not); x 200: none.
+  assertEquals(got.map((b) => b.x1), [5]);
+});
+
+Deno.test("framePoses: weak detector boxes get a pose only near a tracked person, and keep their id", async () => {
+  // A stand-in pipeline: the detector finds one person walking right, confident on the first
+  // frames and weak (0.25) afterwards, and a weak box far from anyone on every frame.
+  const detectCalls: number[] = [];
+  const posed: number[][] = [];
+  const walker = (t: number, score: number): Box => ({
+    x1: 100 + 4 * t,
+    y1: 50,
+    x2: 160 + 4 * t,
+    y2: 250,
+    score,
+  });
+  let t = -1;
+  const detect = (threshold: number): Promise<Box[]> => {
+    t++;
+    detectCalls.push(threshold);
+    const boxes = [
+      walker(t, t < 4 ? 0.8 : 0.25),
+      { x1: 400, y1: 50, x2: 460, y2: 250, score: 0.25 },
+    ];
+    return Promise.resolve(boxes.filter((b) => b.score >= threshold));
+  };
+  const pipeline = {
+    needsBoxes: true,
+    scoreThreshold: 0.3,
+    detect: (_image: unknown, threshold: number) => detect(threshold),
+    async run(_image: unknown, given: Box[] | "detector") {
+      const boxes = given === "detector" ? await detect(0.3) : given;
+      posed.push(boxes.map((b) => b.x1));
+      return boxes.map(figureIn);
+    },
+    keypointsFor(_image: unknown, boxes: Box[]) {
+      posed.push(boxes.map((b) => b.x1));
+      return Promise.resolve(boxes.map(figureIn));
+    },
+  } as unknown as PosePipeline;
+  async function* frames() {
+    for (let i = 0; i < 8; i++) {
+      yield {
+        index: i,
+        time: i / 25,
+        image: { width: 640, height: 360, data: new Uint8Array(640 * 360 * 3) },
+      };
+    }
+  }
+  const ids: (number | undefined)[][] = [];
+  for await (const { poses } of framePoses(pipeline, frames(), "walk")) {
+    ids.push(poses.map((p) => p.trackId));
+  }
+  // No track before the first frame: the detector's own threshold; weak boxes asked for after.
+  assertEquals(detectCalls, [0.3, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2]);
+  // The far weak box never gets a keypoint run; the walker's weak boxes do, and keep id 1.
+  for (const boxes of posed) assert(!boxes.includes(400), `posed ${boxes}`);
+  assertEquals(ids, [[1], [1], [1], [1], [1], [1], [1], [1]]);
+  // Off: the weak walker is not tracked from frame 4 on.
+  t = -1;
+  const off: number[] = [];
+  for await (const { poses } of framePoses(pipeline, frames(), "walk", { weakBoxScore: 0.3 })) {
+    off.push(poses.length);
+  }
+  assertEquals(off, [1, 1, 1, 1, 0, 0, 0, 0]);
+  // A score out of [0, 1] is refused, not taken as "off".
+  let refused = "";
+  try {
+    await framePoses(pipeline, frames(), "walk", { weakBoxScore: 2 }).next();
+  } catch (error) {
+    refused = (error as Error).message;
+  }
+  assertEquals(refused, "weakBoxScore must be a score in [0, 1], got 2");
 });

@@ -16,7 +16,8 @@
  * 3. Detections are matched to tracks in ByteTrack's order: confident detections to all
  *    tracks with ids (optimal assignment on ½ predicted-box IoU + ½ OKS with the predicted
  *    pose, which tells apart neighbours whose boxes overlap); then less confident ones to the
- *    tracks still unmatched (box IoU ≥ 0.5: a weak detection only continues a track);
+ *    tracks still unmatched (box IoU ≥ 0.5: a weak detection only continues a track, and
+ *    leaves its Kalman filter as predicted);
  *    then people seen again to tracks lost a while ago (position predicted with the camera,
  *    size, and the pose's shape); then the tentative tracks.
  * 4. One person never holds two tracks: a detection nested in another matched person's box
@@ -28,7 +29,9 @@
  *    flickers for a frame or two uses no id; when it does, a lost track it matches gives
  *    back its old id.
  * A track with an id that finds no match is kept `maxMissed` frames, predicted and moved
- * with the camera, to be found again.
+ * with the camera, to be found again. With the frame's size known, a box cut by the frame's
+ * edge keeps its predicted extent beyond that edge, so that a person who leaves the view is
+ * remembered at full size and found again as they come back.
  *
  * `update` returns the poses that belong to a track with an id (in input order); the others
  * (tentative, duplicates, unmatched weak detections) are left out. Optional One-Euro
@@ -150,6 +153,8 @@ const AGREE = 0.6;
  * below it the box holds more than the person its pose found.
  */
 const MIN_KEYPOINT_COVER = 0.15;
+/** Pixels from the frame's edge within which a box side is taken as cut by the edge. */
+const EDGE = 1;
 
 /** Box `j` of packed x1, y1, x2, y2 values. */
 function boxAt(boxes: Float64Array, j: number): Box {
@@ -468,8 +473,13 @@ export class PoseTracker {
       const j = trackOf[i];
       if (j < 0) continue;
       const track = tracks[j];
-      const box = poses[i].box;
-      if (j < m) {
+      const box = j < m && frame
+        ? this.#beyondEdges(poses[i].box, predicted, j, frame)
+        : poses[i].box;
+      // A weak detection keeps the person's id but does not steer the motion model: its box
+      // is the detector's unsure guess (a part, or shifted), and a few of them in a row would
+      // carry the prediction off the person.
+      if (j < m && high(i)) {
         const ratio = boxArea(box) / Math.max(1e-6, boxArea(boxAt(predicted, j)));
         // A part of the person: the box keeps its predicted size and motion. The whole
         // person after a part: the box starts again from it.
@@ -480,7 +490,8 @@ export class PoseTracker {
       track.keypoints = poses[i].keypoints;
       track.keypointBox = new Float64Array(4);
       kalmanBox(track.state, track.keypointBox);
-      track.seenBox = Float64Array.of(box.x1, box.y1, box.x2, box.y2);
+      const seen = poses[i].box;
+      track.seenBox = Float64Array.of(seen.x1, seen.y1, seen.x2, seen.y2);
       track.missed = 0;
       track.hits++;
       updated[j] = 1;
@@ -531,8 +542,8 @@ export class PoseTracker {
 
   /**
    * The detections worth tracking, in input order: at least `minKeypoints` confident
-   * keypoints, and not a second detection of a person already kept (OKS with a pose of
-   * higher score ≥ `duplicateOks`).
+   * keypoints, and not a second detection of a person already kept (OKS ≥ `duplicateOks`
+   * with a pose ranked higher: confident detections before weak ones, then by pose score).
    */
   #trackable(poses: readonly Pose[]): Pose[] {
     const candidates = poses.filter((pose) =>
@@ -540,7 +551,9 @@ export class PoseTracker {
     );
     if (this.duplicateOks >= 1) return candidates;
     const kept: Pose[] = [];
-    for (const pose of [...candidates].sort((a, b) => b.score - a.score)) {
+    // Confident detections first: a weak one (ByteTrack's low-score box) never displaces one.
+    const rank = (p: Pose) => (p.box.score >= this.highScore ? 1 : 0) + p.score;
+    for (const pose of [...candidates].sort((a, b) => rank(b) - rank(a))) {
       const duplicate = kept.some((other) =>
         poseOks(pose, other, this.sigmas, this.keypointThreshold) >= this.duplicateOks
       );
@@ -548,6 +561,23 @@ export class PoseTracker {
     }
     const keep = new Set(kept);
     return candidates.filter((pose) => keep.has(pose));
+  }
+
+  /**
+   * A box cut by the frame's edge, with the sides on the edge carried out to the track's
+   * predicted box `j` where that goes further: the person goes on beyond the edge. Without
+   * it the box of someone leaving the view narrows to a sliver, its centre lags the camera
+   * (which the filter takes for the person's own motion), and the sliver remembered is
+   * neither where nor the size the person is when they come back.
+   */
+  #beyondEdges(box: Box, predicted: Float64Array, j: number, frame: FrameSize): Box {
+    return {
+      ...box,
+      x1: box.x1 <= EDGE ? Math.min(box.x1, predicted[4 * j]) : box.x1,
+      y1: box.y1 <= EDGE ? Math.min(box.y1, predicted[4 * j + 1]) : box.y1,
+      x2: box.x2 >= frame.width - EDGE ? Math.max(box.x2, predicted[4 * j + 2]) : box.x2,
+      y2: box.y2 >= frame.height - EDGE ? Math.max(box.y2, predicted[4 * j + 3]) : box.y2,
+    };
   }
 
   /**

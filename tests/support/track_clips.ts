@@ -21,7 +21,8 @@ import type { PosePipeline } from "../../lib/deno/pipeline.ts";
 import { readVideoFrames } from "../../lib/deno/video/read.ts";
 import { type TrackingMetrics, trackingMetrics } from "../../lib/track/metrics.ts";
 import { pairFrames, parseTrackGroundTruth, type TrackResults } from "../../lib/track/mot_json.ts";
-import type { FrameSize, TrackedPose } from "../../lib/track/tracker.ts";
+import type { FrameSize, PoseTracker, TrackedPose } from "../../lib/track/tracker.ts";
+import { weakBoxesNear } from "../../lib/video_poses.ts";
 import type { Box, Pose, RgbImage } from "../../lib/types.ts";
 import { requireShared } from "./shared.ts";
 
@@ -399,20 +400,36 @@ export async function makeClip(
   return { video, gt: gtPath };
 }
 
-/** The pipeline's poses on every frame of a clip (tracking off), and its time per frame. */
+/**
+ * What the pipeline gives on every frame of a clip, kept so that the tracker can be run over
+ * it again and again as `framePoses` runs it: the poses of the confident boxes (the
+ * pipeline's own result), and the poses of every weak box (from `weakBoxScore` up to the
+ * detector's threshold), of which `framePoses` runs only those near a tracked person.
+ */
 export interface ClipPoses {
+  /** Per frame: the pipeline's poses on the confident boxes. */
   poses: Pose[][];
-  /** Milliseconds the pipeline took per frame (decoding not included). */
+  /** Per frame: a pose for each weak box (the keypoint stage alone). */
+  weak: Pose[][];
+  /** Milliseconds the pipeline took per frame on the confident boxes (decoding not included). */
   pipelineMs: number[];
 }
 
-/** Runs `pipeline` on each frame of `video`, untracked. */
-export async function clipPoses(pipeline: PosePipeline, video: string): Promise<ClipPoses> {
-  const out: ClipPoses = { poses: [], pipelineMs: [] };
+/** Runs `pipeline` on each frame of `video`, untracked; see `ClipPoses`. */
+export async function clipPoses(
+  pipeline: PosePipeline,
+  video: string,
+  weakBoxScore = 0.2,
+): Promise<ClipPoses> {
+  const out: ClipPoses = { poses: [], weak: [], pipelineMs: [] };
+  const threshold = pipeline.scoreThreshold;
   for await (const frame of readVideoFrames(video)) {
     const start = performance.now();
-    out.poses.push(await pipeline.run(frame.image));
+    const found = await pipeline.detect(frame.image, Math.min(weakBoxScore, threshold));
+    out.poses.push(await pipeline.run(frame.image, found.filter((b) => b.score >= threshold)));
     out.pipelineMs.push(performance.now() - start);
+    const weak = found.filter((b) => b.score < threshold);
+    out.weak.push(weak.length > 0 ? await pipeline.keypointsFor(frame.image, weak) : []);
   }
   return out;
 }
@@ -430,25 +447,34 @@ export function posesFromJson(json: unknown): Pose[][] {
   );
 }
 
-/** Anything with `PoseTracker`'s update. */
-export interface FrameTracker {
-  update(poses: readonly Pose[], time?: number, frame?: FrameSize): TrackedPose[];
-}
-
-/** A tracker run over a clip's poses: tracked poses per frame and ms per update. */
+/**
+ * The tracker run over a clip's poses as `framePoses` runs it: each frame, the weak poses
+ * whose boxes overlap a person tracked on the last frame join the confident ones. Returns
+ * the tracked poses per frame, ms per update, and how many weak poses were used per frame
+ * (each a keypoint run `framePoses` makes).
+ */
 export function trackPoses(
-  poses: readonly Pose[][],
-  tracker: FrameTracker,
+  clip: Pick<ClipPoses, "poses" | "weak">,
+  tracker: PoseTracker,
   fps: number,
   frame?: FrameSize,
-): { tracked: TrackedPose[][]; trackMs: number[] } {
-  const tracked: TrackedPose[][] = [], trackMs: number[] = [];
-  poses.forEach((poses_, t) => {
+): { tracked: TrackedPose[][]; trackMs: number[]; weakUsed: number[] } {
+  const tracked: TrackedPose[][] = [], trackMs: number[] = [], weakUsed: number[] = [];
+  clip.poses.forEach((confident, t) => {
+    const near = new Set(
+      weakBoxesNear(
+        clip.weak[t].map((p) => p.box),
+        Infinity,
+        tracker.boxesFromTracks().map((b) => b.box),
+      ),
+    );
+    const weak = clip.weak[t].filter((p) => near.has(p.box));
+    weakUsed.push(weak.length);
     const start = performance.now();
-    tracked.push(tracker.update(poses_, t / fps, frame));
+    tracked.push(tracker.update(confident.concat(weak), t / fps, frame));
     trackMs.push(performance.now() - start);
   });
-  return { tracked, trackMs };
+  return { tracked, trackMs, weakUsed };
 }
 
 /** Tracked poses scored against the clip's ground truth. */
