@@ -1,17 +1,20 @@
 /**
  * `deno run -A bench/track_bench.ts [--backend native|wasm] [--threads N] [--cache DIR]
- * [--clips a,b] [--pairs det+pose,…] [--det-thr X] [--weak X] [--rounds 20] [--json]`: the tracker on the ground-truth
- * clips of tests/support/track_clips.ts (camera zoom and pan over annotated COCO photos,
- * people leaving and coming back, a covered person) with real models: per clip and model
- * pair, the people, the track ids used, IDF1, HOTA, MOTA, ID switches (all and the most of
- * one person), and what tracking costs per frame next to the pipeline's own time per frame.
+ * [--clips a,b] [--pairs det+pose,…] [--det-thr X] [--weak X] [--rounds 20] [--json]`:
+ * the tracker on the ground-truth clips of tests/support/track_clips.ts (camera zoom and pan
+ * over annotated COCO photos, people leaving and coming back, a covered person) with real
+ * models: per clip and model pair, the people, the track ids used, IDF1, HOTA, MOTA, ID
+ * switches (all and the most of one person), and what tracking costs per frame next to the
+ * pipeline's own time per frame.
  *
- * The pipeline runs once per clip and model pair (untracked: the poses of the confident boxes,
- * and of every weak box from `--weak` up to the detector's threshold); the tracker then runs
- * `rounds` times over them as `framePoses` does (the weak poses near a tracked person join
- * the confident ones), for a steady time. "weak" is how many weak boxes a frame that costs a
- * keypoint run. With `--cache DIR` the clips and the pipeline's
- * poses are kept there and reused, so that tuning the tracker takes seconds.
+ * The pipeline runs once per clip and model pair (untracked: the poses of the confident
+ * boxes, and of every weak box from `--weak` up to the detector's threshold); the tracker
+ * then runs `rounds` times over them as `framePoses` does (the weak poses near a tracked
+ * person join the confident ones), for a steady time. "weak" is the number of weak boxes a
+ * frame that got a keypoint run; "ideal" is IDF1 with every detection given its person's id
+ * (`idealTracks`: the most any tracker could get from these detections). With `--cache DIR`
+ * the clips and the pipeline's poses are kept there and reused, so that tuning the tracker
+ * takes seconds.
  */
 
 import { join } from "node:path";
@@ -22,6 +25,7 @@ import {
   type ClipPoses,
   clipPoses,
   CLIPS,
+  idealTracks,
   makeClip,
   posesFromJson,
   posesToJson,
@@ -100,6 +104,8 @@ interface Row {
   maxIdswPerPerson: number;
   /** Weak boxes near tracks that got a keypoint run, per frame. */
   weakPerFrame: number;
+  /** IDF1 with every detection given its person's id (`idealTracks`). */
+  idealIdf1: number;
   pipelineMsPerFrame: number;
   trackMsPerFrame: number;
   trackShare: number;
@@ -155,12 +161,18 @@ for (const pair of pairs) {
         perFrame = Math.min(perFrame, run.trackMs.reduce((a, b) => a + b, 0) / frames);
       }
       const summary = summarize(scoreTracks(gt, tracked!));
+      // The best a tracker could do with these detections, weak ones included.
+      const ideal = scoreTracks(
+        gt,
+        idealTracks(gt, clip.poses.map((p, t) => p.concat(clip.weak[t]))),
+      );
       const pipelinePerFrame = median(clip.pipelineMs);
       rows.push({
         clip: spec.name,
         models: pair,
         frames,
         weakPerFrame: weakUsed.reduce((a, b) => a + b, 0) / frames,
+        idealIdf1: ideal.identity.idf1,
         ...summary,
         pipelineMsPerFrame: pipelinePerFrame,
         trackMsPerFrame: perFrame,
@@ -175,12 +187,13 @@ for (const pair of pairs) {
 if (values.json) console.log(JSON.stringify(rows, null, 2));
 else {
   console.log(
-    "clip               models                                       people ids  IDF1   HOTA   MOTA   IDSW max  weak  track ms  pipeline ms  share",
+    "clip               models                                       people ids  IDF1  ideal   HOTA   MOTA   IDSW max  weak  track ms  pipeline ms  share",
   );
   for (const r of rows) {
     console.log(
       `${r.clip.padEnd(18)} ${r.models.padEnd(44)} ${String(r.people).padStart(6)} ` +
-        `${String(r.ids).padStart(3)}  ${r.idf1.toFixed(3)}  ${r.hota.toFixed(3)}  ` +
+        `${String(r.ids).padStart(3)}  ${r.idf1.toFixed(3)}  ${r.idealIdf1.toFixed(3)}  ` +
+        `${r.hota.toFixed(3)}  ` +
         `${r.mota.toFixed(3).padStart(5)}  ${String(r.idsw).padStart(4)} ${
           String(r.maxIdswPerPerson).padStart(3)
         }  ${r.weakPerFrame.toFixed(1).padStart(4)}  ${r.trackMsPerFrame.toFixed(3).padStart(8)}  ${

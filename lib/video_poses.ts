@@ -23,7 +23,10 @@ export interface VideoPose extends Pose {
 export interface FramePoses {
   /** The decoded frame: its 0-based index in the video, time in seconds, and pixels. */
   frame: VideoFrame;
-  /** The people in the frame, best first. */
+  /**
+   * The people in the frame, best first; with tracking, the people found only by a weak box
+   * (see `weakBoxScore`) follow, unranked.
+   */
   poses: VideoPose[];
   /** False when the detector was skipped and tracked boxes were used (`detectEvery`). */
   detected: boolean;
@@ -45,10 +48,11 @@ export interface FramePoseOptions {
   detectEvery?: number;
   /**
    * ByteTrack's second stage for a top-down pipeline: detector boxes scoring from this up to
-   * the pipeline's threshold get a pose too, when they overlap the box of a person tracked
-   * on the last frame (IoU ≥ 0.5), and can then only continue that person's track. Such a
-   * box costs a keypoint run, so only boxes near tracks get one. Default 0.2; the pipeline's
-   * threshold or more turns it off. Needs tracking and a detector.
+   * the pipeline's threshold (or the tracker's `highScore`, if lower) get a pose too, when
+   * they overlap the box of a person tracked on the last frame (IoU ≥ 0.5), and can then
+   * only continue that person's track. Such a box costs a keypoint run, so only boxes near
+   * tracks get one. Default 0.2; the pipeline's threshold or more turns it off. Needs
+   * tracking and a detector.
    */
   weakBoxScore?: number;
 }
@@ -65,11 +69,11 @@ export function weakBoxesNear(
   threshold: number,
   tracked: readonly Box[],
 ): Box[] {
-  const packed = tracked.flatMap((b) => [b.x1, b.y1, b.x2, b.y2]);
+  const trackedCorners = tracked.flatMap((b) => [b.x1, b.y1, b.x2, b.y2]);
   return boxes.filter((box) => {
     if (!(box.score < threshold)) return false;
-    const one = [box.x1, box.y1, box.x2, box.y2];
-    return tracked.some((_, j) => iouAt(one, 0, packed, j) >= WEAK_BOX_IOU);
+    const corners = [box.x1, box.y1, box.x2, box.y2];
+    return tracked.some((_, j) => iouAt(corners, 0, trackedCorners, j) >= WEAK_BOX_IOU);
   });
 }
 
@@ -100,6 +104,9 @@ export async function* framePoses(
     ? new PoseTracker({ ...options.tracker, smooth: options.smooth })
     : undefined;
   const detectEvery = Math.max(1, Math.floor(options.detectEvery ?? 1));
+  if (!Number.isFinite(detectEvery)) {
+    throw new RangeError(`detectEvery must be a whole number ≥ 1, got ${options.detectEvery}`);
+  }
   const weakBoxScore = options.weakBoxScore ?? 0.2;
   if (!(weakBoxScore >= 0 && weakBoxScore <= 1)) {
     throw new RangeError(`weakBoxScore must be a score in [0, 1], got ${weakBoxScore}`);
@@ -109,24 +116,27 @@ export async function* framePoses(
     let boxes: BoxSource = "detector";
     let detected = true;
     if (tracker && pipeline.needsBoxes && processed % detectEvery !== 0) {
-      const tracked: Box[] = tracker.boxesFromTracks({ keypointBoxScale: 1.25 })
+      const trackBoxes: Box[] = tracker.boxesFromTracks({ keypointBoxScale: 1.25 })
         .map((t) => t.box);
-      if (tracked.length > 0) [boxes, detected] = [tracked, false];
+      if (trackBoxes.length > 0) [boxes, detected] = [trackBoxes, false];
     }
     processed++;
     let poses: Pose[];
     try {
-      const tracked = tracker && pipeline.needsBoxes && boxes === "detector" &&
-          weakBoxScore < pipeline.scoreThreshold
+      // Weak means below what the user asked for and below what the tracker takes as
+      // confident: a box in between would start tracks the user's threshold excludes.
+      const weakBelow = tracker ? Math.min(pipeline.scoreThreshold, tracker.highScore) : 0;
+      const lastTracked = tracker && pipeline.needsBoxes && boxes === "detector" &&
+          weakBoxScore < weakBelow
         ? tracker.boxesFromTracks().map((t) => t.box)
         : [];
-      if (tracked.length > 0) {
+      if (lastTracked.length > 0) {
         // The confident boxes give the poses the pipeline alone gives; the weak ones near
         // tracks add theirs after (the keypoint stage alone: they take no part in the
         // pipeline's own OKS-NMS, so they never displace a confident person).
         const found = await pipeline.detect(frame.image, weakBoxScore);
         const confident = found.filter((box) => box.score >= pipeline.scoreThreshold);
-        const weak = weakBoxesNear(found, pipeline.scoreThreshold, tracked);
+        const weak = weakBoxesNear(found, weakBelow, lastTracked);
         poses = await pipeline.run(frame.image, confident);
         if (weak.length > 0) poses = poses.concat(await pipeline.keypointsFor(frame.image, weak));
       } else poses = await pipeline.run(frame.image, boxes);

@@ -286,6 +286,51 @@ Deno.test("someone cut by the frame's edge as the camera pans away is found agai
   assertEquals(seen[27], [1, 2, 3], "and back with its id");
 });
 
+Deno.test("someone who stops at the frame's edge, then walks back in, keeps their id", () => {
+  // Walks right 5 px a frame until cut by the right edge, stands there (cut) for 40 frames,
+  // then walks back. A cut side carried out as predicted must stop at the person's own
+  // width, or the remembered box keeps growing beyond the edge and no longer fits them.
+  const frame = { width: 640, height: 480 };
+  const tracker = new PoseTracker();
+  const out: number[][] = [];
+  let cx = 520;
+  for (let f = 0; f < 100; f++) {
+    if (f < 20) cx += 5;
+    else if (f >= 60) cx -= 5;
+    const pose = cut(person(cx, 240), frame.width)!;
+    out.push(ids(tracker.update([pose], undefined, frame)));
+  }
+  out.forEach((got, f) => assertEquals(got, [1], `frame ${f}`));
+});
+
+Deno.test("someone who stops while found only weakly stays tracked", () => {
+  // Walks right 6 px a frame, found confidently; then stands still for 30 frames found only
+  // weakly (box score 0.25). A weak match keeps the id but does not move the filter: the
+  // filter must then coast to a stop as for a missed frame, not run off at walking speed.
+  const tracker = new PoseTracker();
+  let cx = 100;
+  for (let f = 0; f < 12; f++) {
+    cx += 6;
+    assertEquals(ids(tracker.update([person(cx, 300)])), [1], `frame ${f}`);
+  }
+  for (let f = 0; f < 30; f++) {
+    assertEquals(ids(tracker.update([person(cx, 300, 0.9, 1, 0.25)])), [1], `still, frame ${f}`);
+  }
+});
+
+Deno.test("weak detections drifting off a person do not carry the track away from them", () => {
+  // A person stands still, found confidently; then for 8 frames only a weak box is found,
+  // sliding 8 px a frame off them (a neighbour's box, or a misplaced one); then the person is
+  // found confidently again where they stood. Had the weak boxes moved the filter, the
+  // prediction would have followed them away and the person would be someone new.
+  const tracker = new PoseTracker();
+  for (let f = 0; f < 10; f++) assertEquals(ids(tracker.update([person(300, 300)])), [1]);
+  for (let k = 1; k <= 8; k++) tracker.update([person(300 + 8 * k, 300, 0.9, 1, 0.25)]);
+  for (let f = 0; f < 8; f++) {
+    assertEquals(ids(tracker.update([person(300, 300)])), [1], `frame ${f} after`);
+  }
+});
+
 Deno.test("a detection without a pose to track (a car taken for a person) gets no id", () => {
   // A confident box whose keypoints are unsure but for three strays (nose, a wrist, an
   // ankle, spanning half the box): the detector's mistake, not a person.
@@ -330,16 +375,45 @@ Deno.test("a half box found beside the whole person gives way to it; the id stay
   assertEquals(half[9].map((p) => p.box.y2), [320]);
 });
 
-Deno.test("a box holding more than the person its pose found starts no track", () => {
-  // A box 5 people wide around one figure (its keypoints span 14% of it), next to a person.
+Deno.test("a weak duplicate of a confident detection never displaces it, whatever its pose score", () => {
+  // ByteTrack's low-score box of the same person, with a pose scoring higher than the
+  // confident one's: kept instead, it could not start the person's track.
+  const weakTwin = (cx: number): Pose => ({ ...person(cx + 2, 300, 0.9, 1, 0.25), score: 0.95 });
+  const tracker = new PoseTracker();
+  for (let f = 0; f < 4; f++) {
+    const confident = person(200 + f, 300);
+    const out = tracker.update([weakTwin(200 + f), confident]);
+    assertEquals(ids(out), [1], `frame ${f}`);
+    assert(out[0].box === confident.box, `frame ${f}: the confident box`);
+  }
+});
+
+Deno.test("a box around several people, its pose one of theirs, starts no track", () => {
+  // A box 5 people wide around two people found on their own too; its pose is the first
+  // one's (its keypoints span 14% of it). The two get ids, the wide box none.
   const wide = (f: number): Pose => {
     const pose = person(700 + f, 300);
+    for (let j = 0; j < 17; j++) pose.keypoints[3 * j + 1] += 1; // not quite the person's
     return { ...pose, box: { ...pose.box, x1: pose.box.x1 - 200, x2: pose.box.x2 + 200 } };
   };
-  const tracker = new PoseTracker();
+  const tracker = new PoseTracker({ duplicateOks: 1 });
   for (let f = 0; f < 6; f++) {
-    assertEquals(ids(tracker.update([person(100 + f, 300), wide(f)])), [1], `frame ${f}`);
+    const out = tracker.update([person(700 + f, 300), person(840 + f, 300), wide(f)]);
+    assertEquals(ids(out), [1, 2], `frame ${f}`);
+    assertEquals(out.map((p) => p.box.x2 - p.box.x1), [100, 100], `frame ${f}: not the wide box`);
   }
+});
+
+Deno.test("a whole-body box whose pose found the head and shoulders only is still a person", () => {
+  // Legs and arms unsure (a long coat, a dark room): 7 confident keypoints spanning 8% of
+  // the box, and no other detection in it. Only a box holding others is refused.
+  const upperOnly = (cx: number): Pose => {
+    const pose = person(cx, 300);
+    for (let j = 7; j < 17; j++) pose.keypoints[3 * j + 2] = 0.1;
+    return pose;
+  };
+  const tracker = new PoseTracker();
+  for (let f = 0; f < 6; f++) assertEquals(ids(tracker.update([upperOnly(300 + f)])), [1]);
 });
 
 Deno.test("bad tracker options are refused", () => {

@@ -1,7 +1,10 @@
 /**
  * Poses on a video made by the test: a known pan over COCO image 785 (the skier). The main
  * person keeps one track id, and after the known camera motion is removed the keypoints stay
- * where the still-image pipeline puts them on the same frames' exact pixels.
+ * where the still-image pipeline puts them on the same frames' exact pixels. And, on a
+ * stand-in pipeline, ByteTrack's low-score stage of `framePoses`: weak boxes get the keypoint
+ * stage alone and only near a tracked person, keep that person's id, never reach the
+ * pipeline's own run, and never include boxes the tracker would take as confident.
  */
 
 import { join } from "node:path";
@@ -141,73 +144,93 @@ Deno.test("weakBoxesNear: the weak boxes that overlap a tracked person", () => {
   assertEquals(got.map((b) => b.x1), [5]);
 });
 
-Deno.test("framePoses: weak detector boxes get a pose only near a tracked person, and keep their id", async () => {
-  // A stand-in pipeline: the detector finds one person walking right, confident on the first
-  // frames and weak (0.25) afterwards, and a weak box far from anyone on every frame.
-  const detectCalls: number[] = [];
-  const posed: number[][] = [];
-  const walker = (t: number, score: number): Box => ({
-    x1: 100 + 4 * t,
-    y1: 50,
-    x2: 160 + 4 * t,
-    y2: 250,
-    score,
-  });
+/**
+ * A stand-in pipeline for `framePoses`: its detector finds one person walking right (box
+ * score `walkerScore(t)` on detector call t) and a weak box far from anyone; its keypoint
+ * model puts a figure in each box. What `run` and `keypointsFor` are given is recorded.
+ */
+function walkingPipeline(scoreThreshold: number, walkerScore: (t: number) => number) {
+  const calls = { detect: [] as number[], run: [] as number[][], keypointsFor: [] as number[][] };
   let t = -1;
   const detect = (threshold: number): Promise<Box[]> => {
     t++;
-    detectCalls.push(threshold);
+    calls.detect.push(threshold);
     const boxes = [
-      walker(t, t < 4 ? 0.8 : 0.25),
+      { x1: 100 + 4 * t, y1: 50, x2: 160 + 4 * t, y2: 250, score: walkerScore(t) },
       { x1: 400, y1: 50, x2: 460, y2: 250, score: 0.25 },
     ];
     return Promise.resolve(boxes.filter((b) => b.score >= threshold));
   };
   const pipeline = {
     needsBoxes: true,
-    scoreThreshold: 0.3,
+    scoreThreshold,
     detect: (_image: unknown, threshold: number) => detect(threshold),
     async run(_image: unknown, given: Box[] | "detector") {
-      const boxes = given === "detector" ? await detect(0.3) : given;
-      posed.push(boxes.map((b) => b.x1));
+      const boxes = given === "detector" ? await detect(scoreThreshold) : given;
+      calls.run.push(boxes.map((b) => b.x1));
       return boxes.map(figureIn);
     },
     keypointsFor(_image: unknown, boxes: Box[]) {
-      posed.push(boxes.map((b) => b.x1));
+      calls.keypointsFor.push(boxes.map((b) => b.x1));
       return Promise.resolve(boxes.map(figureIn));
     },
   } as unknown as PosePipeline;
-  async function* frames() {
-    for (let i = 0; i < 8; i++) {
-      yield {
-        index: i,
-        time: i / 25,
-        image: { width: 640, height: 360, data: new Uint8Array(640 * 360 * 3) },
-      };
-    }
+  return { pipeline, calls };
+}
+
+async function* blankFrames(count: number) {
+  for (let i = 0; i < count; i++) {
+    yield {
+      index: i,
+      time: i / 25,
+      image: { width: 640, height: 360, data: new Uint8Array(640 * 360 * 3) },
+    };
   }
+}
+
+Deno.test("framePoses: weak detector boxes get a pose only near a tracked person, and keep their id", async () => {
+  // The walker is found confidently on the first 4 frames, weakly (0.25) afterwards.
+  const { pipeline, calls } = walkingPipeline(0.3, (t) => t < 4 ? 0.8 : 0.25);
   const ids: (number | undefined)[][] = [];
-  for await (const { poses } of framePoses(pipeline, frames(), "walk")) {
+  for await (const { poses } of framePoses(pipeline, blankFrames(8), "walk")) {
     ids.push(poses.map((p) => p.trackId));
   }
   // No track before the first frame: the detector's own threshold; weak boxes asked for after.
-  assertEquals(detectCalls, [0.3, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2]);
-  // The far weak box never gets a keypoint run; the walker's weak boxes do, and keep id 1.
-  for (const boxes of posed) assert(!boxes.includes(400), `posed ${boxes}`);
+  assertEquals(calls.detect, [0.3, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2]);
+  // The pipeline runs on the confident boxes only, as without tracking (its own OKS-NMS
+  // never sees a weak pose); the walker's weak boxes get the keypoint stage alone; the far
+  // weak box never gets a keypoint run.
+  assertEquals(calls.run, [[100], [104], [108], [112], [], [], [], []]);
+  assertEquals(calls.keypointsFor, [[116], [120], [124], [128]]);
   assertEquals(ids, [[1], [1], [1], [1], [1], [1], [1], [1]]);
   // Off: the weak walker is not tracked from frame 4 on.
-  t = -1;
   const off: number[] = [];
-  for await (const { poses } of framePoses(pipeline, frames(), "walk", { weakBoxScore: 0.3 })) {
+  const again = walkingPipeline(0.3, (t) => t < 4 ? 0.8 : 0.25);
+  for await (
+    const { poses } of framePoses(again.pipeline, blankFrames(8), "walk", { weakBoxScore: 0.3 })
+  ) {
     off.push(poses.length);
   }
   assertEquals(off, [1, 1, 1, 1, 0, 0, 0, 0]);
   // A score out of [0, 1] is refused, not taken as "off".
   let refused = "";
   try {
-    await framePoses(pipeline, frames(), "walk", { weakBoxScore: 2 }).next();
+    await framePoses(pipeline, blankFrames(1), "walk", { weakBoxScore: 2 }).next();
   } catch (error) {
     refused = (error as Error).message;
   }
   assertEquals(refused, "weakBoxScore must be a score in [0, 1], got 2");
+});
+
+Deno.test("framePoses: with a detector threshold above the tracker's, boxes under it start no track", async () => {
+  // Threshold 0.5: the walker at 0.4 from frame 4 on is below what the user asked for, yet
+  // above what the tracker takes as confident (0.35). Such a box must not get a pose (it
+  // would count as confident and could start a track); only boxes under 0.35 are weak.
+  const { pipeline, calls } = walkingPipeline(0.5, (t) => t < 4 ? 0.8 : 0.4);
+  const ids: (number | undefined)[][] = [];
+  for await (const { poses } of framePoses(pipeline, blankFrames(8), "walk")) {
+    ids.push(poses.map((p) => p.trackId));
+  }
+  assertEquals(calls.keypointsFor, []);
+  assertEquals(ids, [[1], [1], [1], [1], [], [], [], []]);
 });

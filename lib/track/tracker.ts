@@ -23,9 +23,10 @@
  * 4. One person never holds two tracks: a detection nested in another matched person's box
  *    whose keypoints agree with that person's (the head-only box of someone whose whole body
  *    was found too) is dropped, and never starts a track.
- * 5. Other confident detections start tentative tracks, unless their confident keypoints
- *    span less than `MIN_KEYPOINT_COVER` of their box (a box holding several people). A
- *    tentative track gets an id only after `minHits` frames in a row (on the first frame at once), so a detection that
+ * 5. Other confident detections start tentative tracks, unless their box holds another
+ *    detection and their confident keypoints span less than `MIN_KEYPOINT_COVER` of it (a
+ *    box around several people, of whom the pose found one). A tentative track gets an id
+ *    only after `minHits` frames in a row (on the first frame at once), so a detection that
  *    flickers for a frame or two uses no id; when it does, a lost track it matches gives
  *    back its old id.
  * A track with an id that finds no match is kept `maxMissed` frames, predicted and moved
@@ -135,6 +136,13 @@ interface Track {
   seenBox: Float64Array;
   /** Frames since the last match. */
   missed: number;
+  /** Frames in a row matched by weak detections only (which leave the filter as predicted). */
+  unsure: number;
+  /**
+   * Width and height of the last confident box that no frame edge cut, moved with the camera
+   * since: how far a box cut by the edge may be carried out beyond it. Undefined until seen.
+   */
+  wholeSize?: [number, number];
   /** Matches in a row (tentative tracks need `minHits`). */
   hits: number;
   filter?: KeypointOneEuroFilter;
@@ -154,7 +162,41 @@ const AGREE = 0.6;
  */
 const MIN_KEYPOINT_COVER = 0.15;
 /** Pixels from the frame's edge within which a box side is taken as cut by the edge. */
-const EDGE = 1;
+const EDGE_MARGIN = 1;
+
+/** Whether a side of `box` lies on the frame's edge (within `EDGE_MARGIN` pixels). */
+function cutByEdge(box: Box, frame: FrameSize): boolean {
+  return box.x1 <= EDGE_MARGIN || box.y1 <= EDGE_MARGIN || box.x2 >= frame.width - EDGE_MARGIN ||
+    box.y2 >= frame.height - EDGE_MARGIN;
+}
+
+/**
+ * A box cut by the frame's edge, with the sides on the edge carried out towards the
+ * predicted box `j` of `predicted`, no further than the person's whole size (unknown: the
+ * box as it is). Without it the box of someone leaving the view narrows to a sliver, its
+ * centre lags the camera (which the filter takes for the person's own motion), and the
+ * sliver remembered is neither where nor the size the person is when they come back.
+ */
+function beyondEdges(
+  box: Box,
+  predicted: Float64Array,
+  j: number,
+  frame: FrameSize,
+  wholeSize: [number, number] | undefined,
+): Box {
+  if (!wholeSize) return box;
+  const [w, h] = wholeSize;
+  const p = predicted.subarray(4 * j, 4 * j + 4);
+  return {
+    ...box,
+    x1: box.x1 <= EDGE_MARGIN ? Math.min(box.x1, Math.max(p[0], box.x2 - w)) : box.x1,
+    y1: box.y1 <= EDGE_MARGIN ? Math.min(box.y1, Math.max(p[1], box.y2 - h)) : box.y1,
+    x2: box.x2 >= frame.width - EDGE_MARGIN ? Math.max(box.x2, Math.min(p[2], box.x1 + w)) : box.x2,
+    y2: box.y2 >= frame.height - EDGE_MARGIN
+      ? Math.max(box.y2, Math.min(p[3], box.y1 + h))
+      : box.y2,
+  };
+}
 
 /** Box `j` of packed x1, y1, x2, y2 values. */
 function boxAt(boxes: Float64Array, j: number): Box {
@@ -318,7 +360,8 @@ export class PoseTracker {
    * an id, in the order of `input`, each with its `trackId` (with smoothing, its keypoints
    * are the filtered ones). Poses left out are tentative (a new person not yet seen
    * `minHits` frames in a row), duplicates of another person's, weak detections that
-   * continue no track, or poses of fewer than `minKeypoints` confident keypoints.
+   * continue no track, boxes around several people (another detection inside, the pose
+   * spanning little of the box), or poses of fewer than `minKeypoints` confident keypoints.
    *
    * @param time the frame's time in seconds; default frame number / `fps`
    * @param frame the frame's size, when known (people leaving and coming back)
@@ -335,10 +378,12 @@ export class PoseTracker {
 
     // 1. Predict; a track lost for a while stops (it is assumed to stand where it was).
     for (const track of tracks) {
-      if (track.missed >= COAST_FRAMES) kalmanStop(track.state);
+      // Frames matched weakly count as unseen here: nothing corrected the motion either.
+      const unseen = track.missed + track.unsure;
+      if (unseen >= COAST_FRAMES) kalmanStop(track.state);
       // An unseen person's size does not change on its own (a box shrinking as its person
       // left the frame must not go on shrinking).
-      if (track.missed > 0) track.state[6] = track.state[7] = 0;
+      if (unseen > 0) track.state[6] = track.state[7] = 0;
       kalmanPredict(track.state);
     }
     // 2. Camera motion, from the tracks seen last frame; everything moves with it.
@@ -441,10 +486,16 @@ export class PoseTracker {
       }
     }
     // 5. New tentative tracks from confident detections (the larger of nested duplicates).
-    const fresh = free((i) =>
-      high(i) && !duplicate[i] &&
-      keypointCover(poses[i].keypoints, this.keypointThreshold, detBoxes, i) >= MIN_KEYPOINT_COVER
-    )
+    // A box around several people: another detection lies in it, and its own pose (one
+    // person's) covers little of it.
+    const holdsOthers = (i: number) =>
+      keypointCover(poses[i].keypoints, this.keypointThreshold, detBoxes, i) <
+        MIN_KEYPOINT_COVER &&
+      poses.some((other, k) =>
+        k !== i && boxArea(other.box) < boxArea(poses[i].box) &&
+        nestedShare(detBoxes, k, detBoxes, i) >= NESTED
+      );
+    const fresh = free((i) => high(i) && !duplicate[i] && !holdsOthers(i))
       .sort((a, b) => boxArea(poses[b].box) - boxArea(poses[a].box));
     const started: number[] = [];
     for (const i of fresh) {
@@ -462,7 +513,9 @@ export class PoseTracker {
         keypointBox: Float64Array.of(box.x1, box.y1, box.x2, box.y2),
         seenBox: Float64Array.of(box.x1, box.y1, box.x2, box.y2),
         missed: 0,
+        unsure: 0,
         hits: 0,
+        wholeSize: frame && !cutByEdge(box, frame) ? [box.x2 - box.x1, box.y2 - box.y1] : undefined,
       });
       trackOf[i] = tracks.length - 1;
     }
@@ -474,11 +527,15 @@ export class PoseTracker {
       if (j < 0) continue;
       const track = tracks[j];
       const box = j < m && frame
-        ? this.#beyondEdges(poses[i].box, predicted, j, frame)
+        ? beyondEdges(poses[i].box, predicted, j, frame, track.wholeSize)
         : poses[i].box;
       // A weak detection keeps the person's id but does not steer the motion model: its box
       // is the detector's unsure guess (a part, or shifted), and a few of them in a row would
       // carry the prediction off the person.
+      track.unsure = high(i) ? 0 : track.unsure + 1;
+      if (high(i) && frame && !cutByEdge(poses[i].box, frame)) {
+        track.wholeSize = [poses[i].box.x2 - poses[i].box.x1, poses[i].box.y2 - poses[i].box.y1];
+      }
       if (j < m && high(i)) {
         const ratio = boxArea(box) / Math.max(1e-6, boxArea(boxAt(predicted, j)));
         // A part of the person: the box keeps its predicted size and motion. The whole
@@ -510,6 +567,8 @@ export class PoseTracker {
         old.keypointBox = tracks[j].keypointBox;
         old.seenBox = tracks[j].seenBox;
         old.missed = 0;
+        old.unsure = 0;
+        old.wholeSize = tracks[j].wholeSize ?? old.wholeSize;
         old.hits = tracks[j].hits;
         updated[lost] = 1;
         removed.add(tracks[j]);
@@ -550,9 +609,13 @@ export class PoseTracker {
       confidentKeypointCount(pose.keypoints, this.keypointThreshold) >= this.minKeypoints
     );
     if (this.duplicateOks >= 1) return candidates;
-    const kept: Pose[] = [];
     // Confident detections first: a weak one (ByteTrack's low-score box) never displaces one.
+    // Then the pose score, as top-down tools' OKS-NMS ranks. A half box whose few keypoints
+    // score high can so beat its person's whole box; keeping the more complete of nested
+    // duplicates instead cost the crowded clips IDF1 and switches (a fuller nested box there
+    // often spans two people: docs/tracking.md).
     const rank = (p: Pose) => (p.box.score >= this.highScore ? 1 : 0) + p.score;
+    const kept: Pose[] = [];
     for (const pose of [...candidates].sort((a, b) => rank(b) - rank(a))) {
       const duplicate = kept.some((other) =>
         poseOks(pose, other, this.sigmas, this.keypointThreshold) >= this.duplicateOks
@@ -561,23 +624,6 @@ export class PoseTracker {
     }
     const keep = new Set(kept);
     return candidates.filter((pose) => keep.has(pose));
-  }
-
-  /**
-   * A box cut by the frame's edge, with the sides on the edge carried out to the track's
-   * predicted box `j` where that goes further: the person goes on beyond the edge. Without
-   * it the box of someone leaving the view narrows to a sliver, its centre lags the camera
-   * (which the filter takes for the person's own motion), and the sliver remembered is
-   * neither where nor the size the person is when they come back.
-   */
-  #beyondEdges(box: Box, predicted: Float64Array, j: number, frame: FrameSize): Box {
-    return {
-      ...box,
-      x1: box.x1 <= EDGE ? Math.min(box.x1, predicted[4 * j]) : box.x1,
-      y1: box.y1 <= EDGE ? Math.min(box.y1, predicted[4 * j + 1]) : box.y1,
-      x2: box.x2 >= frame.width - EDGE ? Math.max(box.x2, predicted[4 * j + 2]) : box.x2,
-      y2: box.y2 >= frame.height - EDGE ? Math.max(box.y2, predicted[4 * j + 3]) : box.y2,
-    };
   }
 
   /**
@@ -633,6 +679,9 @@ export class PoseTracker {
         moved[k + 1] = scale * moved[k + 1] + ty;
       }
       track.keypoints = moved;
+      if (track.wholeSize) {
+        track.wholeSize = [scale * track.wholeSize[0], scale * track.wholeSize[1]];
+      }
       for (const b of [track.keypointBox, track.seenBox]) {
         b[0] = scale * b[0] + tx;
         b[1] = scale * b[1] + ty;

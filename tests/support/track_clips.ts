@@ -19,7 +19,12 @@ import { join } from "node:path";
 import { readImageFile } from "../../lib/deno/image_file.ts";
 import type { PosePipeline } from "../../lib/deno/pipeline.ts";
 import { readVideoFrames } from "../../lib/deno/video/read.ts";
-import { type TrackingMetrics, trackingMetrics } from "../../lib/track/metrics.ts";
+import {
+  maximumAssignment,
+  type TrackingMetrics,
+  trackingMetrics,
+} from "../../lib/track/metrics.ts";
+import { iouAt } from "../../lib/track/pose_match.ts";
 import { pairFrames, parseTrackGroundTruth, type TrackResults } from "../../lib/track/mot_json.ts";
 import type { FrameSize, PoseTracker, TrackedPose } from "../../lib/track/tracker.ts";
 import { weakBoxesNear } from "../../lib/video_poses.ts";
@@ -475,6 +480,28 @@ export function trackPoses(
     trackMs.push(performance.now() - start);
   });
   return { tracked, trackMs, weakUsed };
+}
+
+/**
+ * The best any tracker could do with these detections: each frame, every detection that
+ * overlaps a person of the ground truth (IoU ≥ 0.5, optimal pairs) gets that person's id, and
+ * the others are dropped. Scored, it bounds IDF1 from above for the detector and clip.
+ */
+export function idealTracks(gt: VideoGroundTruth, frames: readonly Pose[][]): TrackedPose[][] {
+  const truth = parseTrackGroundTruth(gt, "ground truth");
+  return frames.map((poses, t) => {
+    const people = truth.byFrame.get(t);
+    if (!people || people.ids.length === 0 || poses.length === 0) return [];
+    const g = people.ids.length, n = poses.length;
+    const detected = poses.flatMap((p) => [p.box.x1, p.box.y1, p.box.x2, p.box.y2]);
+    const overlap = new Float64Array(g * n);
+    for (let i = 0; i < g; i++) {
+      for (let j = 0; j < n; j++) overlap[i * n + j] = iouAt(people.boxes, i, detected, j);
+    }
+    // IoU ≥ 0.5, as the metrics match (maximumAssignment keeps scores above its minimum).
+    const pairs = maximumAssignment(overlap, g, n, 0.5 - 1e-9);
+    return Array.from(pairs.rows, (i, k) => ({ ...poses[pairs.cols[k]], trackId: people.ids[i] }));
+  });
 }
 
 /** Tracked poses scored against the clip's ground truth. */
