@@ -20,7 +20,7 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { PosePipeline } from "../lib/deno/pipeline.ts";
-import { PoseTracker } from "../lib/track/tracker.ts";
+import { DEFAULT_HIGH_SCORE, PoseTracker } from "../lib/track/tracker.ts";
 import {
   type ClipPoses,
   clipPoses,
@@ -156,7 +156,9 @@ for (const pair of pairs) {
       const frames = clip.poses.length;
       let tracked, weakUsed: number[] = [], perFrame = Infinity;
       for (let r = 0; r < rounds; r++) {
-        const run = trackPoses(clip, new PoseTracker(), spec.fps, spec);
+        // As framePoses makes it: the detector's threshold, where higher, is the tracker's.
+        const highScore = Math.max(DEFAULT_HIGH_SCORE, Number(values["det-thr"] ?? 0.3));
+        const run = trackPoses(clip, new PoseTracker({ highScore }), spec.fps, spec);
         ({ tracked, weakUsed } = run);
         perFrame = Math.min(perFrame, run.trackMs.reduce((a, b) => a + b, 0) / frames);
       }

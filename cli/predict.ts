@@ -10,6 +10,7 @@ import { JsonlExistsError, JsonlOutput, JsonlSettingsError } from "../lib/deno/j
 import type { JsonlHeader } from "../lib/output/jsonl.ts";
 import { DEFAULT_DETECTOR, DEFAULT_POSE } from "../lib/pipeline.ts";
 import { ONE_EURO_DEFAULTS, type OneEuroOptions } from "../lib/track/one_euro.ts";
+import { DEFAULT_WEAK_BOX_SCORE } from "../lib/video_poses.ts";
 import {
   comparePaths,
   resolveShard,
@@ -361,6 +362,9 @@ async function jsonlHeader(
     every: video.every ?? 1,
     track: video.track,
     det_every: video.detectEvery ?? 1,
+    // Tracking poses weak boxes near tracks too (framePoses): results differ from a run
+    // without, so a header from before it does not match.
+    weak_box_thr: video.track ? DEFAULT_WEAK_BOX_SCORE : null,
     smooth: smooth === false ? false : {
       min_cutoff: smooth.minCutoff,
       beta: smooth.beta,

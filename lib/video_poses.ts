@@ -8,7 +8,7 @@
 import { baseName as basename } from "./util/paths.ts";
 import type { BoxSource, PosePipeline } from "./pipeline.ts";
 import type { OneEuroOptions } from "./track/one_euro.ts";
-import { PoseTracker, type PoseTrackerOptions } from "./track/tracker.ts";
+import { DEFAULT_HIGH_SCORE, PoseTracker, type PoseTrackerOptions } from "./track/tracker.ts";
 import { iouAt } from "./track/pose_match.ts";
 import type { Box, Pose } from "./types.ts";
 import type { VideoFrame } from "./video/frame.ts";
@@ -48,14 +48,17 @@ export interface FramePoseOptions {
   detectEvery?: number;
   /**
    * ByteTrack's second stage for a top-down pipeline: detector boxes scoring from this up to
-   * the pipeline's threshold (or the tracker's `highScore`, if lower) get a pose too, when
-   * they overlap the box of a person tracked on the last frame (IoU ≥ 0.5), and can then
-   * only continue that person's track. Such a box costs a keypoint run, so only boxes near
+   * the pipeline's threshold get a pose too, when they overlap the box of a person tracked on
+   * the last frame (IoU ≥ 0.5), and can then only continue that person's track (the tracker's
+   * `highScore` defaults to the pipeline's threshold where that is higher than its own). Such a box costs a keypoint run, so only boxes near
    * tracks get one. Default 0.2; the pipeline's threshold or more turns it off. Needs
    * tracking and a detector.
    */
   weakBoxScore?: number;
 }
+
+/** The default of `FramePoseOptions.weakBoxScore`. */
+export const DEFAULT_WEAK_BOX_SCORE = 0.2;
 
 /** Least IoU of a weak detector box with a tracked person's last box for it to get a pose. */
 const WEAK_BOX_IOU = 0.5;
@@ -100,14 +103,20 @@ export async function* framePoses(
   options: FramePoseOptions = {},
 ): AsyncGenerator<FramePoses> {
   const track = options.track ?? true;
+  // What the user's detector threshold lets through starts tracks, at the least: a higher
+  // threshold than the tracker's own makes all it keeps confident, and what it drops weak.
   const tracker = track
-    ? new PoseTracker({ ...options.tracker, smooth: options.smooth })
+    ? new PoseTracker({
+      highScore: Math.max(DEFAULT_HIGH_SCORE, pipeline.scoreThreshold),
+      ...options.tracker,
+      smooth: options.smooth,
+    })
     : undefined;
   const detectEvery = Math.max(1, Math.floor(options.detectEvery ?? 1));
   if (!Number.isFinite(detectEvery)) {
     throw new RangeError(`detectEvery must be a whole number ≥ 1, got ${options.detectEvery}`);
   }
-  const weakBoxScore = options.weakBoxScore ?? 0.2;
+  const weakBoxScore = options.weakBoxScore ?? DEFAULT_WEAK_BOX_SCORE;
   if (!(weakBoxScore >= 0 && weakBoxScore <= 1)) {
     throw new RangeError(`weakBoxScore must be a score in [0, 1], got ${weakBoxScore}`);
   }
@@ -123,8 +132,9 @@ export async function* framePoses(
     processed++;
     let poses: Pose[];
     try {
-      // Weak means below what the user asked for and below what the tracker takes as
-      // confident: a box in between would start tracks the user's threshold excludes.
+      // Weak: below the user's threshold, and below what the tracker takes as confident (a
+      // `tracker.highScore` set lower than the threshold: a box in between would start tracks
+      // the user's threshold excludes).
       const weakBelow = tracker ? Math.min(pipeline.scoreThreshold, tracker.highScore) : 0;
       const lastTracked = tracker && pipeline.needsBoxes && boxes === "detector" &&
           weakBoxScore < weakBelow

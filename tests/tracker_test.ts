@@ -318,6 +318,22 @@ Deno.test("someone who stops while found only weakly stays tracked", () => {
   }
 });
 
+Deno.test("someone who stops while only their head is found keeps their id", () => {
+  // Walks right 6 px a frame, found whole; then stands still for 30 frames found only as a
+  // head box (a part: it does not move the filter); then whole again. Frames of a part count
+  // as unseen for the filter, which so coasts to a stop, and the person is still there.
+  const tracker = new PoseTracker();
+  let cx = 100;
+  for (let f = 0; f < 12; f++) {
+    cx += 6;
+    assertEquals(ids(tracker.update([person(cx, 300)])), [1], `frame ${f}`);
+  }
+  for (let f = 0; f < 30; f++) tracker.update([head(cx, 300)]);
+  for (let f = 0; f < 5; f++) {
+    assertEquals(ids(tracker.update([person(cx, 300)])), [1], `whole again, frame ${f}`);
+  }
+});
+
 Deno.test("weak detections drifting off a person do not carry the track away from them", () => {
   // A person stands still, found confidently; then for 8 frames only a weak box is found,
   // sliding 8 px a frame off them (a neighbour's box, or a misplaced one); then the person is

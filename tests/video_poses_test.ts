@@ -146,10 +146,15 @@ Deno.test("weakBoxesNear: the weak boxes that overlap a tracked person", () => {
 
 /**
  * A stand-in pipeline for `framePoses`: its detector finds one person walking right (box
- * score `walkerScore(t)` on detector call t) and a weak box far from anyone; its keypoint
- * model puts a figure in each box. What `run` and `keypointsFor` are given is recorded.
+ * score `walkerScore(t)` on detector call t) and a box far from anyone (score `farScore`);
+ * its keypoint model puts a figure in each box. What `run` and `keypointsFor` are given is
+ * recorded.
  */
-function walkingPipeline(scoreThreshold: number, walkerScore: (t: number) => number) {
+function walkingPipeline(
+  scoreThreshold: number,
+  walkerScore: (t: number) => number,
+  farScore = 0.25,
+) {
   const calls = { detect: [] as number[], run: [] as number[][], keypointsFor: [] as number[][] };
   let t = -1;
   const detect = (threshold: number): Promise<Box[]> => {
@@ -157,7 +162,7 @@ function walkingPipeline(scoreThreshold: number, walkerScore: (t: number) => num
     calls.detect.push(threshold);
     const boxes = [
       { x1: 100 + 4 * t, y1: 50, x2: 160 + 4 * t, y2: 250, score: walkerScore(t) },
-      { x1: 400, y1: 50, x2: 460, y2: 250, score: 0.25 },
+      { x1: 400, y1: 50, x2: 460, y2: 250, score: farScore },
     ];
     return Promise.resolve(boxes.filter((b) => b.score >= threshold));
   };
@@ -222,15 +227,16 @@ Deno.test("framePoses: weak detector boxes get a pose only near a tracked person
   assertEquals(refused, "weakBoxScore must be a score in [0, 1], got 2");
 });
 
-Deno.test("framePoses: with a detector threshold above the tracker's, boxes under it start no track", async () => {
-  // Threshold 0.5: the walker at 0.4 from frame 4 on is below what the user asked for, yet
-  // above what the tracker takes as confident (0.35). Such a box must not get a pose (it
-  // would count as confident and could start a track); only boxes under 0.35 are weak.
-  const { pipeline, calls } = walkingPipeline(0.5, (t) => t < 4 ? 0.8 : 0.4);
+Deno.test("framePoses: with a detector threshold above the tracker's, boxes under it only continue tracks", async () => {
+  // Threshold 0.5, above the tracker's own 0.35: the walker at 0.4 from frame 4 on is below
+  // what the user asked for, so it may continue the walker's track (a keypoint run, id 1) but
+  // a person found only at 0.4 (the far box) never gets a pose nor an id.
+  const { pipeline, calls } = walkingPipeline(0.5, (t) => t < 4 ? 0.8 : 0.4, 0.4);
   const ids: (number | undefined)[][] = [];
   for await (const { poses } of framePoses(pipeline, blankFrames(8), "walk")) {
     ids.push(poses.map((p) => p.trackId));
   }
-  assertEquals(calls.keypointsFor, []);
-  assertEquals(ids, [[1], [1], [1], [1], [], [], [], []]);
+  assertEquals(calls.run, [[100], [104], [108], [112], [], [], [], []]);
+  assertEquals(calls.keypointsFor, [[116], [120], [124], [128]]);
+  assertEquals(ids, [[1], [1], [1], [1], [1], [1], [1], [1]]);
 });

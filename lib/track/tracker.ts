@@ -90,7 +90,7 @@ export interface PoseTrackerOptions {
   maxMissed?: number;
   /** Frames in a row a new person must be seen before getting an id; default 3. */
   minHits?: number;
-  /** Detector box score from which a detection is confident (starts tracks); default 0.45. */
+  /** Detector box score from which a detection is confident (starts tracks); default 0.35. */
   highScore?: number;
   /** Keypoints scoring at most this are ignored by OKS; default 0.3. */
   keypointThreshold?: number;
@@ -139,14 +139,19 @@ interface Track {
   /** Frames in a row matched by weak detections only (which leave the filter as predicted). */
   unsure: number;
   /**
-   * Width and height of the last confident box that no frame edge cut, moved with the camera
+   * Width of the last whole confident box that neither side edge of the frame cut, and
+   * height of the last that neither the top nor the bottom cut, scaled with the camera
    * since: how far a box cut by the edge may be carried out beyond it. Undefined until seen.
    */
-  wholeSize?: [number, number];
+  wholeWidth?: number;
+  wholeHeight?: number;
   /** Matches in a row (tentative tracks need `minHits`). */
   hits: number;
   filter?: KeypointOneEuroFilter;
 }
+
+/** The default of `PoseTrackerOptions.highScore`. */
+export const DEFAULT_HIGH_SCORE = 0.35;
 
 /** Frames a lost track keeps its velocity before it is assumed to stand still. */
 const COAST_FRAMES = 5;
@@ -164,38 +169,43 @@ const MIN_KEYPOINT_COVER = 0.15;
 /** Pixels from the frame's edge within which a box side is taken as cut by the edge. */
 const EDGE_MARGIN = 1;
 
-/** Whether a side of `box` lies on the frame's edge (within `EDGE_MARGIN` pixels). */
-function cutByEdge(box: Box, frame: FrameSize): boolean {
-  return box.x1 <= EDGE_MARGIN || box.y1 <= EDGE_MARGIN || box.x2 >= frame.width - EDGE_MARGIN ||
-    box.y2 >= frame.height - EDGE_MARGIN;
+/** Remembers the width and the height of `box` that no frame edge cut (see `Track`). */
+function rememberWholeSize(track: Track, box: Box, frame: FrameSize): void {
+  if (box.x1 > EDGE_MARGIN && box.x2 < frame.width - EDGE_MARGIN) {
+    track.wholeWidth = box.x2 - box.x1;
+  }
+  if (box.y1 > EDGE_MARGIN && box.y2 < frame.height - EDGE_MARGIN) {
+    track.wholeHeight = box.y2 - box.y1;
+  }
 }
 
 /**
  * A box cut by the frame's edge, with the sides on the edge carried out towards the
- * predicted box `j` of `predicted`, no further than the person's whole size (unknown: the
- * box as it is). Without it the box of someone leaving the view narrows to a sliver, its
- * centre lags the camera (which the filter takes for the person's own motion), and the
- * sliver remembered is neither where nor the size the person is when they come back.
+ * predicted box `j` of `predicted`, no further than the person's whole width or height
+ * (unknown: that side as it is). Without it the box of someone leaving the view narrows to a
+ * sliver, its centre lags the camera (which the filter takes for the person's own motion),
+ * and the sliver remembered is neither where nor the size the person is when they come back.
  */
 function beyondEdges(
   box: Box,
   predicted: Float64Array,
   j: number,
   frame: FrameSize,
-  wholeSize: [number, number] | undefined,
+  { wholeWidth: w, wholeHeight: h }: Pick<Track, "wholeWidth" | "wholeHeight">,
 ): Box {
-  if (!wholeSize) return box;
-  const [w, h] = wholeSize;
   const p = predicted.subarray(4 * j, 4 * j + 4);
-  return {
-    ...box,
-    x1: box.x1 <= EDGE_MARGIN ? Math.min(box.x1, Math.max(p[0], box.x2 - w)) : box.x1,
-    y1: box.y1 <= EDGE_MARGIN ? Math.min(box.y1, Math.max(p[1], box.y2 - h)) : box.y1,
-    x2: box.x2 >= frame.width - EDGE_MARGIN ? Math.max(box.x2, Math.min(p[2], box.x1 + w)) : box.x2,
-    y2: box.y2 >= frame.height - EDGE_MARGIN
-      ? Math.max(box.y2, Math.min(p[3], box.y1 + h))
-      : box.y2,
-  };
+  const out = { ...box };
+  if (w !== undefined) {
+    if (box.x1 <= EDGE_MARGIN) out.x1 = Math.min(box.x1, Math.max(p[0], box.x2 - w));
+    if (box.x2 >= frame.width - EDGE_MARGIN) out.x2 = Math.max(box.x2, Math.min(p[2], box.x1 + w));
+  }
+  if (h !== undefined) {
+    if (box.y1 <= EDGE_MARGIN) out.y1 = Math.min(box.y1, Math.max(p[1], box.y2 - h));
+    if (box.y2 >= frame.height - EDGE_MARGIN) {
+      out.y2 = Math.max(box.y2, Math.min(p[3], box.y1 + h));
+    }
+  }
+  return out;
 }
 
 /** Box `j` of packed x1, y1, x2, y2 values. */
@@ -323,7 +333,7 @@ export class PoseTracker {
     this.minSimilarity = options.minSimilarity ?? 0.3;
     this.maxMissed = options.maxMissed ?? 60;
     this.minHits = options.minHits ?? 3;
-    this.highScore = options.highScore ?? 0.35;
+    this.highScore = options.highScore ?? DEFAULT_HIGH_SCORE;
     this.keypointThreshold = options.keypointThreshold ?? 0.3;
     this.minKeypoints = options.minKeypoints ?? 4;
     this.duplicateOks = options.duplicateOks ?? 0.7;
@@ -515,7 +525,6 @@ export class PoseTracker {
         missed: 0,
         unsure: 0,
         hits: 0,
-        wholeSize: frame && !cutByEdge(box, frame) ? [box.x2 - box.x1, box.y2 - box.y1] : undefined,
       });
       trackOf[i] = tracks.length - 1;
     }
@@ -527,22 +536,22 @@ export class PoseTracker {
       if (j < 0) continue;
       const track = tracks[j];
       const box = j < m && frame
-        ? beyondEdges(poses[i].box, predicted, j, frame, track.wholeSize)
+        ? beyondEdges(poses[i].box, predicted, j, frame, track)
         : poses[i].box;
       // A weak detection keeps the person's id but does not steer the motion model: its box
       // is the detector's unsure guess (a part, or shifted), and a few of them in a row would
-      // carry the prediction off the person.
-      track.unsure = high(i) ? 0 : track.unsure + 1;
-      if (high(i) && frame && !cutByEdge(poses[i].box, frame)) {
-        track.wholeSize = [poses[i].box.x2 - poses[i].box.x1, poses[i].box.y2 - poses[i].box.y1];
-      }
-      if (j < m && high(i)) {
-        const ratio = boxArea(box) / Math.max(1e-6, boxArea(boxAt(predicted, j)));
-        // A part of the person: the box keeps its predicted size and motion. The whole
-        // person after a part: the box starts again from it.
+      // carry the prediction off the person. Nor does a part of the person (the head alone):
+      // its box keeps the predicted size and motion. The whole person after a part: the box
+      // starts again from it.
+      const ratio = j < m ? boxArea(box) / Math.max(1e-6, boxArea(boxAt(predicted, j))) : 1;
+      const whole = j >= m || (high(i) && ratio > PARTIAL);
+      if (j < m && whole) {
         if (ratio >= 1 / PARTIAL) track.state = kalmanInit(box.x1, box.y1, box.x2, box.y2);
-        else if (ratio > PARTIAL) kalmanUpdate(track.state, box.x1, box.y1, box.x2, box.y2);
+        else kalmanUpdate(track.state, box.x1, box.y1, box.x2, box.y2);
       }
+      // Frames with nothing to correct the motion count towards its coasting to a stop.
+      track.unsure = whole ? 0 : track.unsure + 1;
+      if (whole && frame) rememberWholeSize(track, poses[i].box, frame);
       track.pose = poses[i];
       track.keypoints = poses[i].keypoints;
       track.keypointBox = new Float64Array(4);
@@ -568,7 +577,8 @@ export class PoseTracker {
         old.seenBox = tracks[j].seenBox;
         old.missed = 0;
         old.unsure = 0;
-        old.wholeSize = tracks[j].wholeSize ?? old.wholeSize;
+        old.wholeWidth = tracks[j].wholeWidth ?? old.wholeWidth;
+        old.wholeHeight = tracks[j].wholeHeight ?? old.wholeHeight;
         old.hits = tracks[j].hits;
         updated[lost] = 1;
         removed.add(tracks[j]);
@@ -679,9 +689,8 @@ export class PoseTracker {
         moved[k + 1] = scale * moved[k + 1] + ty;
       }
       track.keypoints = moved;
-      if (track.wholeSize) {
-        track.wholeSize = [scale * track.wholeSize[0], scale * track.wholeSize[1]];
-      }
+      if (track.wholeWidth !== undefined) track.wholeWidth *= scale;
+      if (track.wholeHeight !== undefined) track.wholeHeight *= scale;
       for (const b of [track.keypointBox, track.seenBox]) {
         b[0] = scale * b[0] + tx;
         b[1] = scale * b[1] + ty;
