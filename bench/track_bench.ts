@@ -31,6 +31,7 @@ import {
   posesToJson,
   scoreTracks,
   summarize,
+  type TrackingSummary,
   trackPoses,
   type VideoGroundTruth,
 } from "../tests/support/track_clips.ts";
@@ -91,17 +92,10 @@ async function exists(path: string): Promise<boolean> {
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
 
-interface Row {
+interface Row extends TrackingSummary {
   clip: string;
   models: string;
   frames: number;
-  people: number;
-  ids: number;
-  idf1: number;
-  hota: number;
-  mota: number;
-  idsw: number;
-  maxIdswPerPerson: number;
   /** Weak boxes near tracks that got a keypoint run, per frame. */
   weakPerFrame: number;
   /** IDF1 with every detection given its person's id (`idealTracks`). */

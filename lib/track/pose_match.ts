@@ -90,16 +90,13 @@ export function confidentKeypointCount(keypoints: ArrayLike<number>, threshold: 
 }
 
 /**
- * Share of box `i` of `boxes` that the bounding box of the confident keypoints covers: near 1
- * for a box around one person, small for a box holding several people of whom the pose found
- * one (as DETR-style detectors give in crowds), 0 with fewer than two such keypoints.
+ * The box around the keypoints scoring above `threshold` (x1, y1, x2, y2), when it has an
+ * area (two such keypoints at least, not in a line).
  */
-export function keypointCover(
+export function confidentKeypointBox(
   keypoints: ArrayLike<number>,
   threshold: number,
-  boxes: ArrayLike<number>,
-  i: number,
-): number {
+): [number, number, number, number] | undefined {
   let x1 = Infinity, y1 = Infinity, x2 = -Infinity, y2 = -Infinity;
   for (let k = 0; k < keypoints.length; k += 3) {
     if (!(keypoints[k + 2] > threshold)) continue;
@@ -108,6 +105,22 @@ export function keypointCover(
     x2 = Math.max(x2, keypoints[k]);
     y2 = Math.max(y2, keypoints[k + 1]);
   }
+  return x2 > x1 && y2 > y1 ? [x1, y1, x2, y2] : undefined;
+}
+
+/**
+ * Share of box `i` of `boxes` that the box around the confident keypoints covers: near 1 for
+ * a box around one person, small for a box holding several people of whom the pose found one
+ * (as DETR-style detectors give in crowds), 0 without such a box.
+ */
+export function keypointCover(
+  keypoints: ArrayLike<number>,
+  threshold: number,
+  boxes: ArrayLike<number>,
+  i: number,
+): number {
+  const around = confidentKeypointBox(keypoints, threshold);
   const area = (boxes[4 * i + 2] - boxes[4 * i]) * (boxes[4 * i + 3] - boxes[4 * i + 1]);
-  return x2 > x1 && y2 > y1 && area > 0 ? Math.min(1, (x2 - x1) * (y2 - y1) / area) : 0;
+  if (!around || !(area > 0)) return 0;
+  return Math.min(1, (around[2] - around[0]) * (around[3] - around[1]) / area);
 }

@@ -53,6 +53,7 @@ import {
 } from "./kalman.ts";
 import { KeypointOneEuroFilter, type OneEuroOptions } from "./one_euro.ts";
 import {
+  confidentKeypointBox,
   confidentKeypointCount,
   iouAt,
   keypointCover,
@@ -856,16 +857,9 @@ export class PoseTracker {
     return this.#tracks.filter((track) => track.missed === 0 && track.id > 0).map((track) => {
       const { box, keypoints } = track.pose;
       if (scale === undefined) return { trackId: track.id, box: { ...box } };
-      let x1 = Infinity, y1 = Infinity, x2 = -Infinity, y2 = -Infinity, count = 0;
-      for (let j = 0; j < keypoints.length / 3; j++) {
-        if (!(keypoints[3 * j + 2] > threshold)) continue;
-        x1 = Math.min(x1, keypoints[3 * j]);
-        y1 = Math.min(y1, keypoints[3 * j + 1]);
-        x2 = Math.max(x2, keypoints[3 * j]);
-        y2 = Math.max(y2, keypoints[3 * j + 1]);
-        count++;
-      }
-      if (count < 2 || x2 <= x1 || y2 <= y1) return { trackId: track.id, box: { ...box } };
+      const around = confidentKeypointBox(keypoints, threshold);
+      if (!around) return { trackId: track.id, box: { ...box } };
+      const [x1, y1, x2, y2] = around;
       const cx = (x1 + x2) / 2, cy = (y1 + y2) / 2;
       const hw = (x2 - x1) * scale / 2, hh = (y2 - y1) * scale / 2;
       return {
