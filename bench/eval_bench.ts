@@ -22,20 +22,9 @@ import {
   reportSummary,
 } from "../lib/eval/report.ts";
 import { renderReportHtml } from "../lib/eval/report_html.ts";
+import { seededRandom } from "../lib/math/random.ts";
 
 const RESULTS_PER_IMAGE = 8;
-
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A standing person in a unit box, COCO keypoint order. */
 const TEMPLATE = [
@@ -62,7 +51,7 @@ const round2 = (v: number) => Math.round(v * 100) / 100;
 
 /** Ground truth and results as parsed JSON values, as a user's files would give them. */
 function syntheticSet(numImages: number, seed: number) {
-  const rand = random(seed);
+  const rand = seededRandom(seed);
   const images = [];
   const annotations = [];
   const results = [];

@@ -23,7 +23,8 @@ import {
   type KeypointResult,
   STAT_NAMES,
 } from "../lib/eval/cocoeval.ts";
-import { drawWeights, seededRandom, WeightedStats } from "../lib/eval/bootstrap.ts";
+import { drawWeights, WeightedStats } from "../lib/eval/bootstrap.ts";
+import { seededRandom } from "../lib/math/random.ts";
 import { groupCells, oksRows, orderResults, selectResults } from "../lib/eval/variants.ts";
 import { type CocoGroundTruth, parseGroundTruth, parseResults } from "../lib/eval/coco_json.ts";
 import {

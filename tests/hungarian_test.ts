@@ -1,17 +1,6 @@
 import { hungarian } from "../lib/math/hungarian.ts";
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./support/assert.ts";
-
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from "../lib/math/random.ts";
 
 /** The minimum total cost over every way to give each row a distinct column. */
 function bruteForceMinimum(cost: Float64Array, rows: number, cols: number): number {
@@ -90,7 +79,7 @@ Deno.test("hungarian: negative costs, single row, empty matrix", () => {
 });
 
 Deno.test("hungarian: optimal total equals brute force on random matrices", () => {
-  const next = random(20210617);
+  const next = seededRandom(20210617);
   let cases = 0;
   for (let rows = 1; rows <= 5; rows++) {
     for (let cols = rows; cols <= 7; cols++) {
@@ -125,7 +114,7 @@ Deno.test("hungarian: optimal total equals brute force on random matrices", () =
 Deno.test("hungarian: larger random matrices are valid and no worse than greedy or swaps", () => {
   // Too large for brute force: check the assignment is a local optimum under every pairwise
   // exchange and every move to an unused column (an optimal assignment always is).
-  const next = random(7);
+  const next = seededRandom(7);
   for (const [rows, cols] of [[17, 100], [17, 17], [30, 45]]) {
     const cost = Float64Array.from({ length: rows * cols }, () => -next());
     const a = hungarian(cost, rows, cols);

@@ -20,6 +20,7 @@ import { selectShard } from "../lib/output/shard.ts";
 import type { Pose } from "../lib/types.ts";
 import { assert, assertEquals, assertRejects } from "./support/assert.ts";
 import { REPO_DIR, runDeno, withTempDir } from "./support/cli.ts";
+import { seededRandom } from "../lib/math/random.ts";
 
 function pose(x: number, score: number): Pose {
   return {
@@ -406,16 +407,6 @@ Deno.test("duplicates across parts are counted by pair of files, and the CLI war
   });
 });
 
-/** A deterministic pseudo-random generator (mulberry32), so that a failure can be rerun. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * The rules by hand, all in memory: records keyed by file and frame, the first of each kept,
  * sorted by file then frame then reading order (or kept in reading order).
@@ -453,7 +444,7 @@ function mergedByHand(files: JsonlRecord[][], order: "path" | "input") {
 
 Deno.test("sorted on disk (a 1-byte buffer: one run per record, merged in levels of 64) as in memory", async () => {
   await withTempDir(async (dir) => {
-    const next = random(21);
+    const next = seededRandom(21);
     // 300 images and 40 frames of two videos over 7 parts: some parts in order, some not,
     // some images in two parts (identical), names that need escaping.
     const names = Array.from({ length: 300 }, (_, i) => `img ${i % 17}\t${i}"\\é.jpg`);

@@ -1,21 +1,10 @@
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./support/assert.ts";
 import { boxIou, classwiseNms, nms, oksIou, oksNms, type OksNmsPose } from "../lib/geometry/nms.ts";
 import { COCO_KEYPOINT_SIGMAS } from "../lib/coco/keypoints.ts";
+import { seededRandom } from "../lib/math/random.ts";
 
 const boxes = (...rows: number[][]) => Float32Array.from(rows.flat());
 const scores = (...values: number[]) => Float32Array.from(values);
-
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** IoU written independently of lib/nms.ts: overlap lengths per axis. */
 function referenceIou(a: number[], b: number[]): number {
@@ -91,7 +80,7 @@ Deno.test("nms: empty input and mismatched lengths", () => {
 });
 
 Deno.test("nms: matches brute-force greedy NMS on random boxes, and its guarantees hold", () => {
-  const rand = random(7);
+  const rand = seededRandom(7);
   for (let trial = 0; trial < 200; trial++) {
     const n = 1 + Math.floor(rand() * 30);
     const rows = randomBoxes(rand, n);
@@ -128,7 +117,7 @@ Deno.test("classwiseNms: overlapping boxes of different classes both survive", (
 });
 
 Deno.test("classwiseNms: equals per-class brute-force NMS merged best first", () => {
-  const rand = random(11);
+  const rand = seededRandom(11);
   for (let trial = 0; trial < 100; trial++) {
     const n = 1 + Math.floor(rand() * 40);
     const rows = randomBoxes(rand, n);

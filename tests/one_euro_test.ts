@@ -12,19 +12,9 @@ import {
   smoothingFactor,
 } from "../lib/track/one_euro.ts";
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./support/assert.ts";
+import { seededRandom } from "../lib/math/random.ts";
 
 const FPS = 30;
-
-/** mulberry32: a small seeded PRNG, so the noise is the same on every run. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Standard normal samples (Box–Muller) from a seeded PRNG. */
 function seededGaussian(seed: number): () => number {
