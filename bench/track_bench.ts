@@ -15,11 +15,18 @@
  * (`idealTracks`: the most any tracker could get from these detections). With `--cache DIR`
  * the clips and the pipeline's poses are kept there and reused, so that tuning the tracker
  * takes seconds.
+ *
+ * `--jitter PX` also tracks each clip `--seeds` times (default 20) with every coordinate of the
+ * detections moved by up to ±PX and every score by up to ±`--score-jitter` (default 0.003),
+ * and reports IDF1's least, median and most and the most switches of one person: how far a
+ * result rests on the detections' last decimals (which differ between machines and backends).
  */
 
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { PosePipeline } from "../lib/deno/pipeline.ts";
+import { seededRandom } from "../lib/math/random.ts";
+import type { Pose } from "../lib/types.ts";
 import { DEFAULT_HIGH_SCORE, PoseTracker } from "../lib/track/tracker.ts";
 import {
   type ClipPoses,
@@ -53,6 +60,9 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "20" },
     "det-thr": { type: "string" },
     weak: { type: "string", default: "0.2" },
+    jitter: { type: "string", default: "0" },
+    seeds: { type: "string", default: "20" },
+    "score-jitter": { type: "string", default: "0.003" },
     json: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
@@ -61,7 +71,7 @@ if (values.help) {
   console.log(
     "Usage: deno run -A bench/track_bench.ts [--backend native|wasm] [--threads N] " +
       "[--cache DIR] [--clips a,b] [--pairs det+pose,…] [--det-thr X] [--weak X] [--rounds 20] " +
-      "[--json]",
+      "[--jitter PX] [--seeds 20] [--score-jitter 0.003] [--json]",
   );
   Deno.exit(0);
 }
@@ -74,6 +84,30 @@ if (!Number.isInteger(rounds) || rounds < 1) {
 if (!(weakBoxScore >= 0 && weakBoxScore <= 1)) {
   console.error("track_bench: --weak must be a score in [0, 1]");
   Deno.exit(2);
+}
+const jitter = Number(values.jitter), scoreJitter = Number(values["score-jitter"]);
+const seeds = Number(values.seeds);
+if (!(jitter >= 0) || !(scoreJitter >= 0) || !Number.isInteger(seeds) || seeds < 1) {
+  console.error("track_bench: --jitter and --score-jitter must be ≥ 0, --seeds a whole number ≥ 1");
+  Deno.exit(2);
+}
+
+/** `frames` with coordinates moved by up to ±`px` and scores by up to ±`score`. */
+function jittered(frames: Pose[][], random: () => number, px: number, score: number): Pose[][] {
+  const noise = (size: number) => size * (2 * random() - 1);
+  return frames.map((poses) =>
+    poses.map((p) => ({
+      box: {
+        x1: p.box.x1 + noise(px),
+        y1: p.box.y1 + noise(px),
+        x2: p.box.x2 + noise(px),
+        y2: p.box.y2 + noise(px),
+        score: p.box.score + noise(score),
+      },
+      score: p.score + noise(score),
+      keypoints: p.keypoints.map((v, k) => v + noise(k % 3 === 2 ? score : px)),
+    }))
+  );
 }
 const wanted = values.clips?.split(",");
 const clips = CLIPS.filter((c) => !wanted || wanted.includes(c.name));
@@ -100,6 +134,8 @@ interface Row extends TrackingSummary {
   weakPerFrame: number;
   /** IDF1 with every detection given its person's id (`idealTracks`). */
   idealIdf1: number;
+  /** With `--jitter`: IDF1's least, median and most over the seeds, and the most switches. */
+  jittered?: { idf1: [number, number, number]; maxIdswPerPerson: number };
   pipelineMsPerFrame: number;
   trackMsPerFrame: number;
   trackShare: number;
@@ -162,6 +198,28 @@ for (const pair of pairs) {
         gt,
         idealTracks(gt, clip.poses.map((p, t) => p.concat(clip.weak[t]))),
       );
+      let jitteredRow: Row["jittered"];
+      if (jitter > 0) {
+        const idf1s: number[] = [];
+        let switches = 0;
+        const highScore = Math.max(DEFAULT_HIGH_SCORE, Number(values["det-thr"] ?? 0.3));
+        for (let seed = 1; seed <= seeds; seed++) {
+          const random = seededRandom(seed);
+          const moved = {
+            poses: jittered(clip.poses, random, jitter, scoreJitter),
+            weak: jittered(clip.weak, random, jitter, scoreJitter),
+          };
+          const run = trackPoses(moved, new PoseTracker({ highScore }), spec.fps, spec);
+          const got = summarize(scoreTracks(gt, run.tracked));
+          idf1s.push(got.idf1);
+          switches = Math.max(switches, got.maxIdswPerPerson);
+        }
+        idf1s.sort((a, b) => a - b);
+        jitteredRow = {
+          idf1: [idf1s[0], median(idf1s), idf1s[idf1s.length - 1]],
+          maxIdswPerPerson: switches,
+        };
+      }
       const pipelinePerFrame = median(clip.pipelineMs);
       rows.push({
         clip: spec.name,
@@ -169,6 +227,7 @@ for (const pair of pairs) {
         frames,
         weakPerFrame: weakUsed.reduce((a, b) => a + b, 0) / frames,
         idealIdf1: ideal.identity.idf1,
+        jittered: jitteredRow,
         ...summary,
         pipelineMsPerFrame: pipelinePerFrame,
         trackMsPerFrame: perFrame,
@@ -183,7 +242,8 @@ for (const pair of pairs) {
 if (values.json) console.log(JSON.stringify(rows, null, 2));
 else {
   console.log(
-    "clip               models                                       people ids  IDF1  ideal   HOTA   MOTA   IDSW max  weak  track ms  pipeline ms  share",
+    "clip               models                                       people ids  IDF1  ideal   HOTA   MOTA   IDSW max  weak  track ms  pipeline ms  share" +
+      (jitter > 0 ? `  IDF1 jittered ±${jitter} px: least median most, max switches` : ""),
   );
   for (const r of rows) {
     console.log(
@@ -194,7 +254,12 @@ else {
           String(r.maxIdswPerPerson).padStart(3)
         }  ${r.weakPerFrame.toFixed(1).padStart(4)}  ${r.trackMsPerFrame.toFixed(3).padStart(8)}  ${
           r.pipelineMsPerFrame.toFixed(1).padStart(11)
-        }  ${(100 * r.trackShare).toFixed(2).padStart(4)}%`,
+        }  ${(100 * r.trackShare).toFixed(2).padStart(4)}%` +
+        (r.jittered
+          ? `  ${
+            r.jittered.idf1.map((v) => v.toFixed(3)).join(" ")
+          }  ${r.jittered.maxIdswPerPerson}`
+          : ""),
     );
   }
   if (!values.cache) console.log(`(clips and poses in ${cache})`);

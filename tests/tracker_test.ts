@@ -191,6 +191,14 @@ Deno.test("a head-only box never takes the person's id nor starts a track of its
     const out = tracker.update(poses);
     assertEquals(ids(out), [1], `frame ${f}`);
     if (f !== 4 && f !== 5) assert(out[0].box === body.box, `frame ${f}: the body is person 1`);
+    else {
+      // Only the head found: its keypoints, but the person's box where the track predicts
+      // them (walking 3 px a frame), not the head's.
+      assert(out[0].keypoints === face.keypoints, `frame ${f}: the head's keypoints`);
+      for (const side of ["x1", "y1", "x2", "y2"] as const) {
+        assertAlmostEquals(out[0].box[side], body.box[side], 3, `frame ${f}: ${side}`);
+      }
+    }
   }
   assertEquals(tracker.liveTrackCount, 1);
 });
@@ -198,12 +206,78 @@ Deno.test("a head-only box never takes the person's id nor starts a track of its
 Deno.test("a weak detection continues a track but starts none", () => {
   const tracker = new PoseTracker({ highScore: 0.5, minHits: 1 });
   assertEquals(ids(tracker.update([person(100, 300)])), [1]);
-  // Person 1 found with a low score: still person 1.
-  assertEquals(ids(tracker.update([person(104, 300, 0.9, 1, 0.35)])), [1]);
+  // Person 1 found with a low score, its box 10 px too wide on the left: still person 1,
+  // reported with the track's box (standing still), not the unsure one.
+  const unsure = person(104, 300, 0.9, 1, 0.35);
+  unsure.box = { ...person(100, 300).box, x1: 40, score: 0.35 };
+  const out = tracker.update([unsure]);
+  assertEquals(ids(out), [1]);
+  assertEquals([out[0].box.x1, out[0].box.x2, out[0].box.score], [50, 150, 0.35]);
+  assert(out[0].keypoints === unsure.keypoints, "the weak detection's keypoints");
   // Someone new found only weakly: no track, whatever the frames.
   for (let f = 0; f < 4; f++) {
     assertEquals(ids(tracker.update([person(108, 300), person(600, 300, 0.9, 1, 0.35)])), [1]);
   }
+});
+
+Deno.test("someone whose box score hovers around highScore gets an id after minHits confident frames", () => {
+  const tracker = new PoseTracker({ minHits: 3 });
+  assertEquals(ids(tracker.update([person(100, 300)])), [1]);
+  // Someone new whose box scores 0.4 and 0.3 by turns (highScore 0.35): the weak frames keep
+  // their tentative track without counting, so the id comes with the third confident frame.
+  const hovering = (f: number) => person(500 + 2 * f, 300, 0.9, 1, f % 2 ? 0.4 : 0.3);
+  for (let f = 1; f < 5; f++) {
+    assertEquals(ids(tracker.update([person(100, 300), hovering(f)])), [1], `frame ${f}`);
+  }
+  assertEquals(ids(tracker.update([person(100, 300), hovering(5)])), [1, 2], "frame 5");
+  assertEquals(ids(tracker.update([person(100, 300), hovering(6)])), [1, 2], "weak, tracked");
+  // Found confidently once, then only weakly: never an id.
+  tracker.update([person(100, 300), hovering(7), person(900, 300, 0.9, 1, 0.4)]);
+  for (let f = 8; f < 16; f++) {
+    const out = tracker.update([person(100, 300), hovering(f), person(900, 300, 0.9, 1, 0.3)]);
+    assertEquals(ids(out), [1, 2], `frame ${f}`);
+  }
+});
+
+Deno.test("a box reported from the track's prediction is cut to the frame", () => {
+  // Walks down 10 px a frame towards the bottom of a 640 × 480 frame; the detector cuts the
+  // box at the edge (and the keypoints beyond it go unsure). Found weakly at the edge, the
+  // person is reported with the predicted box, which runs past the edge: cut to it.
+  const frame = { width: 640, height: 480 };
+  const tracker = new PoseTracker();
+  const seen = (cy: number, boxScore = 0.95) => {
+    const pose = person(300, cy, 0.9, 1, boxScore);
+    for (let j = 0; j < 17; j++) {
+      if (pose.keypoints[3 * j + 1] >= 480) pose.keypoints[3 * j + 2] = 0.05;
+    }
+    pose.box = { ...pose.box, y2: Math.min(pose.box.y2, 480) };
+    return pose;
+  };
+  let cy = 200;
+  for (let f = 0; f < 20; f++, cy += 10) {
+    assertEquals(ids(tracker.update([seen(cy)], f / 30, frame)), [1], `frame ${f}`);
+  }
+  // The weak box is 20 px too high (IoU 0.86 with the person's box in the frame).
+  const weak = seen(cy, 0.25);
+  weak.box = { ...weak.box, y1: weak.box.y1 - 20, y2: weak.box.y2 - 20 };
+  const out = tracker.update([weak], 20 / 30, frame);
+  assertEquals(ids(out), [1]);
+  assertEquals(out[0].box.y2, 480, "cut to the frame");
+  assertAlmostEquals(out[0].box.y1, cy - 110, 3, "where the person is");
+});
+
+Deno.test("a person found as a part after a missed frame is reported with the part's box", () => {
+  // The prediction of a track not seen on the last frame is a guess: a head box that finds the
+  // person again is reported as found.
+  const tracker = new PoseTracker();
+  let cx = 100;
+  for (let f = 0; f < 10; f++, cx += 3) assertEquals(ids(tracker.update([person(cx, 300)])), [1]);
+  assertEquals(ids(tracker.update([])), []);
+  cx += 3;
+  const face = head(cx, 300);
+  const out = tracker.update([face]);
+  assertEquals(ids(out), [1]);
+  assert(out[0].box === face.box, "the head's own box");
 });
 
 Deno.test("smooth: keypoints are each track's own One-Euro filter; its state dies with the track", () => {

@@ -4,11 +4,13 @@
  * person covered for 16 frames), through `videoPoses` as `predict` runs it. The targets of
  * issue 18: IDF1 ≥ 0.9, at most one ID switch per person, at most 1.2 track ids per person.
  *
- * Every clip meets the switch and id targets. Where a clip misses IDF1 ≥ 0.9 it is the
- * detections' doing, and the test holds the measured level instead (see `EXPECTED`): the
- * groom of image 350679, annotated with his arm across the bride, whose detected box overlaps
- * the annotation by IoU 0.43–0.56, so that the metric's match (IoU ≥ 0.5) comes and goes
- * while his track keeps its id.
+ * Every clip meets the switch and id targets, and all but one IDF1 ≥ 0.9 as measured here.
+ * Two wedding clips clear 0.9 by less than a ±0.5 px jitter of the detections moves them, and
+ * are held at floors under the jittered least. The one that misses it is the detections'
+ * doing, and the test holds the measured level instead (see `EXPECTED`): the groom of image
+ * 350679, mostly hidden behind the bride and annotated from head to floor with his arm across
+ * her, whose DEIMv2 box overlaps the annotation by IoU 0.4–0.56, so that the metric's match
+ * (IoU ≥ 0.5) comes and goes while his track keeps its id.
  *
  * Before this tracker (OKS with the last pose only), the same clips gave 20 ids for 7 people
  * and 22 switches (zoom_in_350679, RTMDet), 93 ids and 66 switches (pan_350679, DEIMv2).
@@ -44,25 +46,29 @@ interface Expected {
 const TARGET: Expected = { idf1: 0.9, switches: 1, idsPerPerson: 1.2 };
 
 /**
- * Per model pair and clip: the targets, or where the detections keep a clip from them, the
- * level measured (see docs/tracking.md) less a margin for native onnxruntime's small
- * differences between machines. Every clip meets the switch and id targets.
+ * Per model pair and clip: the targets, or a floor under the IDF1 measured where the
+ * detections keep a clip from them or where a ±0.5 px jitter of the detections
+ * (`bench/track_bench.ts --jitter 0.5`, standing in for other machines' floats) takes it under
+ * 0.9 (docs/tracking.md). Every clip meets the switch and id targets.
  */
 const EXPECTED: Record<string, Record<string, Expected>> = {
   "rtmdet_nano_person+simplepose_nano_256x192": {
-    // 7 ids / 7 people, IDF1 0.916, 1 switch; held at 0.89 for another machine's floats.
-    zoom_in_350679: { ...TARGET, idf1: 0.89 },
-    // The groom's detected box overlaps his annotation by IoU 0.43–0.56: 6 / 6, 0.891, 0.
-    // (Without boxes cut by the frame's edge carried on as predicted: 7 / 6, 0.868, 1.)
+    zoom_in_350679: TARGET, // 7 ids / 7 people, IDF1 0.916, 1 switch
+    // 6 / 6, 0.908, 0 (without the track's box reported for weak and partial matches: 0.896;
+    // without weak detections keeping tentative tracks: 0.903; without either: 0.891). Held at
+    // 0.88: with the detections jittered by ±0.5 px, IDF1 is 0.882–0.908 (docs/tracking.md).
+    // (The tracker before those two, without boxes cut by the frame's edge carried on as
+    // predicted: 7 / 6, 0.868, 1.)
     pan_350679: { ...TARGET, idf1: 0.88 },
     pan_196141: TARGET, // 4 / 4, 0.989, 0
     occluded_196141: TARGET, // 4 / 4, 0.988, 0
-    // The small person at the back is found at box scores 0.30–0.33 only: 2 / 2, 0.905, 0;
-    // held at 0.88. (Without the weak boxes near tracks of `framePoses`: 0.855.)
-    zoom_out_151938: { ...TARGET, idf1: 0.88 },
+    // The small person at the back is found at box scores 0.30–0.33 only: 2 / 2, 0.905, 0.
+    // (Without the weak boxes near tracks of `framePoses`: 0.855.)
+    zoom_out_151938: TARGET,
   },
   "deimv2_femto_coco+pp_tinypose_256x192": {
-    // The groom as above, and the two at the left edge: 7 / 7, 0.877, 0.
+    // 7 / 7, 0.909, 0 (without the track's box reported for weak and partial matches: 0.877).
+    // Held at 0.85: with the detections jittered by ±0.5 px, IDF1 is 0.844–0.915.
     zoom_in_350679: { ...TARGET, idf1: 0.85 },
     // The groom: 6 / 6, 0.793, 0.
     pan_350679: { ...TARGET, idf1: 0.76 },

@@ -19,23 +19,29 @@
  *    tracks still unmatched (box IoU ≥ 0.5: a weak detection only continues a track, and
  *    leaves its Kalman filter as predicted);
  *    then people seen again to tracks lost a while ago (position predicted with the camera,
- *    size, and the pose's shape); then the tentative tracks.
+ *    size, and the pose's shape); then the tentative tracks, confident detections first,
+ *    then weak ones (box IoU ≥ 0.5), which keep a new person's track but do not count as
+ *    seeing them.
  * 4. One person never holds two tracks: a detection nested in another matched person's box
  *    whose keypoints agree with that person's (the head-only box of someone whose whole body
  *    was found too) is dropped, and never starts a track.
  * 5. Other confident detections start tentative tracks, unless their box holds another
  *    detection and their confident keypoints span less than `MIN_KEYPOINT_COVER` of it (a
  *    box around several people, of whom the pose found one). A tentative track gets an id
- *    only after `minHits` frames in a row (on the first frame at once), so a detection that
- *    flickers for a frame or two uses no id; when it does, a lost track it matches gives
- *    back its old id.
+ *    once it was found confidently on `minHits` frames, with no frame missed in between
+ *    (on the first frame at once), so a detection that flickers for a frame or two uses no
+ *    id, and someone whose box score hovers around `highScore` still gets one; when it
+ *    does, a lost track it matches gives back its old id.
  * A track with an id that finds no match is kept `maxMissed` frames, predicted and moved
  * with the camera, to be found again. With the frame's size known, a box cut by the frame's
  * edge keeps its predicted extent beyond that edge, so that a person who leaves the view is
  * remembered at full size and found again as they come back.
  *
  * `update` returns the poses that belong to a track with an id (in input order); the others
- * (tentative, duplicates, unmatched weak detections) are left out. Optional One-Euro
+ * (tentative, duplicates, unmatched weak detections) are left out. A pose that continues a
+ * track seen last frame only weakly or as a part of the person (a head box) is returned with
+ * the track's predicted box, cut to the frame: where the person is, rather than the detector's unsure
+ * or partial guess, as SORT-style trackers report the filter's box. Optional One-Euro
  * smoothing runs per keypoint per track; its state dies with the track.
  */
 
@@ -89,7 +95,10 @@ export interface PoseTrackerOptions {
   minSimilarity?: number;
   /** Frames a track with an id is kept unmatched, to be found again; default 60. */
   maxMissed?: number;
-  /** Frames in a row a new person must be seen before getting an id; default 3. */
+  /**
+   * Frames a new person must be found confidently, with no frame missed in between, before
+   * getting an id; default 3.
+   */
   minHits?: number;
   /** Detector box score from which a detection is confident (starts tracks); default 0.35. */
   highScore?: number;
@@ -146,7 +155,10 @@ interface Track {
    */
   wholeWidth?: number;
   wholeHeight?: number;
-  /** Matches in a row (tentative tracks need `minHits`). */
+  /**
+   * Confident matches since the track was last unmatched (tentative tracks need `minHits`;
+   * weak matches keep a tentative track without counting).
+   */
   hits: number;
   filter?: KeypointOneEuroFilter;
 }
@@ -217,6 +229,19 @@ function boxAt(boxes: Float64Array, j: number): Box {
     x2: boxes[4 * j + 2],
     y2: boxes[4 * j + 3],
     score: 1,
+  };
+}
+
+/** Box `j` of `predicted` with `score`, cut to the frame when its size is known. */
+function predictedBoxIn(predicted: Float64Array, j: number, score: number, frame?: FrameSize): Box {
+  const box = { ...boxAt(predicted, j), score };
+  if (!frame) return box;
+  return {
+    x1: Math.min(Math.max(box.x1, 0), frame.width),
+    y1: Math.min(Math.max(box.y1, 0), frame.height),
+    x2: Math.min(Math.max(box.x2, 0), frame.width),
+    y2: Math.min(Math.max(box.y2, 0), frame.height),
+    score,
   };
 }
 
@@ -306,7 +331,7 @@ export class PoseTracker {
   readonly minSimilarity: number;
   /** Frames a track with an id is kept unmatched. */
   readonly maxMissed: number;
-  /** Frames in a row a new person must be seen before getting an id. */
+  /** Frames a new person must be found confidently, none missed between, to get an id. */
   readonly minHits: number;
   /** Detector score from which a detection is confident. */
   readonly highScore: number;
@@ -369,10 +394,11 @@ export class PoseTracker {
   /**
    * The track ids of the next frame's poses: returns the poses that belong to a person with
    * an id, in the order of `input`, each with its `trackId` (with smoothing, its keypoints
-   * are the filtered ones). Poses left out are tentative (a new person not yet seen
-   * `minHits` frames in a row), duplicates of another person's, weak detections that
-   * continue no track, boxes around several people (another detection inside, the pose
-   * spanning little of the box), or poses of fewer than `minKeypoints` confident keypoints.
+   * are the filtered ones; a weak or partial match of a track seen last frame has the
+   * track's predicted box). Poses left out are tentative (a new person not yet found on
+   * `minHits` frames), duplicates of another person's, weak detections that continue no
+   * track, boxes around several people (another detection inside, the pose spanning little
+   * of the box), or poses of fewer than `minKeypoints` confident keypoints.
    *
    * @param time the frame's time in seconds; default frame number / `fps`
    * @param frame the frame's size, when known (people leaving and coming back)
@@ -448,8 +474,15 @@ export class PoseTracker {
       (i, j) => this.#recovery(poses[i], detBoxes, i, predicted, predictedKeypoints[j], j, frame),
       0.5,
     );
-    // 3d. Confident detections ↔ tentative tracks.
+    // 3d. Confident detections ↔ tentative tracks; then weak ones, which keep a new person
+    // whose box score hovers around `highScore` from starting over on every dip.
     match(free(high), tracksWhere((k) => k.id === 0), similarity, this.minSimilarity);
+    match(
+      free((i) => !high(i)),
+      tracksWhere((k) => k.id === 0),
+      (i, j) => iouAt(detBoxes, i, predicted, j) >= 0.5 ? similarity(i, j) : 0,
+      this.minSimilarity,
+    );
 
     // 4. One person, one track: drop detections that are part of a matched person's.
     const duplicate = new Uint8Array(n);
@@ -532,6 +565,8 @@ export class PoseTracker {
 
     // 6. Update the matched tracks; confirm tentative ones (taking back a lost id if theirs).
     const updated = new Uint8Array(tracks.length);
+    // Detection → the box to report, where it is not the detection's own.
+    const reported = new Map<number, Box>();
     for (let i = 0; i < n; i++) {
       const j = trackOf[i];
       if (j < 0) continue;
@@ -549,6 +584,10 @@ export class PoseTracker {
       if (j < m && whole) {
         if (ratio >= 1 / PARTIAL) track.state = kalmanInit(box.x1, box.y1, box.x2, box.y2);
         else kalmanUpdate(track.state, box.x1, box.y1, box.x2, box.y2);
+      } else if (j < m && track.missed === 0) {
+        // The person is where the track predicts, at their size: the box to report (of a
+        // track seen last frame: a lost one's prediction is a guess, not a sighting).
+        reported.set(i, predictedBoxIn(predicted, j, poses[i].box.score, frame));
       }
       // Frames with nothing to correct the motion count towards its coasting to a stop.
       track.unsure = whole ? 0 : track.unsure + 1;
@@ -560,7 +599,7 @@ export class PoseTracker {
       const seen = poses[i].box;
       track.seenBox = Float64Array.of(seen.x1, seen.y1, seen.x2, seen.y2);
       track.missed = 0;
-      track.hits++;
+      if (high(i)) track.hits++;
       updated[j] = 1;
     }
     const removed = new Set<Track>();
@@ -597,14 +636,14 @@ export class PoseTracker {
       const track = tracks[j], pose = poses[i];
       if (this.smoothing && !track.filter) track.filter = new KeypointOneEuroFilter(this.smoothing);
       const keypoints = track.filter ? track.filter.filter(pose.keypoints, t) : pose.keypoints;
-      out.push({ ...pose, keypoints, trackId: track.id });
+      out.push({ ...pose, box: reported.get(i) ?? pose.box, keypoints, trackId: track.id });
     }
     this.#tracks = tracks.filter((track, j) => {
       if (removed.has(track)) return false;
       if (updated[j]) return true;
       track.missed++;
       track.hits = 0;
-      // A tentative track must be seen in a row; one with an id waits to be found again.
+      // A tentative track ends at its first miss; one with an id waits to be found again.
       return track.id > 0 && track.missed <= this.maxMissed;
     });
     return out;
