@@ -479,12 +479,13 @@ Deno.test("a weak duplicate of a confident detection never displaces it, whateve
 });
 
 Deno.test("a box around several people, its pose one of theirs, starts no track", () => {
-  // A box 5 people wide around two people found on their own too; its pose is the first
-  // one's (its keypoints span 14% of it). The two get ids, the wide box none.
+  // A box 4 people wide around two people found on their own too; its pose is the first
+  // one's (its keypoints span 80 × 195 px of 400 × 220: 18% of it). The two get ids, the
+  // wide box none.
   const wide = (f: number): Pose => {
     const pose = person(700 + f, 300);
     for (let j = 0; j < 17; j++) pose.keypoints[3 * j + 1] += 1; // not quite the person's
-    return { ...pose, box: { ...pose.box, x1: pose.box.x1 - 200, x2: pose.box.x2 + 200 } };
+    return { ...pose, box: { ...pose.box, x1: pose.box.x1 - 150, x2: pose.box.x2 + 150 } };
   };
   const tracker = new PoseTracker({ duplicateOks: 1 });
   for (let f = 0; f < 6; f++) {

@@ -178,7 +178,7 @@ const AGREE = 0.6;
  * Least share of its box that a detection's confident keypoints must span to start a track:
  * below it the box holds more than the person its pose found.
  */
-const MIN_KEYPOINT_COVER = 0.15;
+const MIN_KEYPOINT_COVER = 0.2;
 /** Pixels from the frame's edge within which a box side is taken as cut by the edge. */
 const EDGE_MARGIN = 1;
 
