@@ -377,16 +377,22 @@ Deno.test("someone who stops at the frame's edge, then walks back in, keeps thei
   out.forEach((got, f) => assertEquals(got, [1], `frame ${f}`));
 });
 
-Deno.test("someone who stops while found only weakly stays tracked", () => {
-  // Walks right 6 px a frame, found confidently; then stands still for 30 frames found only
-  // weakly (box score 0.25). A weak match keeps the id but does not move the filter: the
-  // filter must then coast to a stop as for a missed frame, not run off at walking speed.
-  const tracker = new PoseTracker();
+/** Person 1 walking right 6 px a frame from x = 100 for 12 frames, found confidently. */
+function walkRight(tracker: PoseTracker): number {
   let cx = 100;
   for (let f = 0; f < 12; f++) {
     cx += 6;
     assertEquals(ids(tracker.update([person(cx, 300)])), [1], `frame ${f}`);
   }
+  return cx;
+}
+
+Deno.test("someone who stops while found only weakly stays tracked", () => {
+  // Walks right 6 px a frame, found confidently; then stands still for 30 frames found only
+  // weakly (box score 0.25). A weak match keeps the id but does not move the filter: the
+  // filter must then coast to a stop as for a missed frame, not run off at walking speed.
+  const tracker = new PoseTracker();
+  const cx = walkRight(tracker);
   for (let f = 0; f < 30; f++) {
     assertEquals(ids(tracker.update([person(cx, 300, 0.9, 1, 0.25)])), [1], `still, frame ${f}`);
   }
@@ -397,11 +403,7 @@ Deno.test("someone who stops while only their head is found keeps their id", () 
   // head box (a part: it does not move the filter); then whole again. Frames of a part count
   // as unseen for the filter, which so coasts to a stop, and the person is still there.
   const tracker = new PoseTracker();
-  let cx = 100;
-  for (let f = 0; f < 12; f++) {
-    cx += 6;
-    assertEquals(ids(tracker.update([person(cx, 300)])), [1], `frame ${f}`);
-  }
+  const cx = walkRight(tracker);
   for (let f = 0; f < 30; f++) tracker.update([head(cx, 300)]);
   for (let f = 0; f < 5; f++) {
     assertEquals(ids(tracker.update([person(cx, 300)])), [1], `whole again, frame ${f}`);
