@@ -50,9 +50,9 @@ export interface FramePoseOptions {
    * ByteTrack's second stage for a top-down pipeline: detector boxes scoring from this up to
    * the pipeline's threshold get a pose too, when they overlap the box of a person tracked on
    * the last frame (IoU ≥ 0.5), and can then only continue that person's track (the tracker's
-   * `highScore` defaults to the pipeline's threshold where that is higher than its own). Such a box costs a keypoint run, so only boxes near
-   * tracks get one. Default 0.2; the pipeline's threshold or more turns it off. Needs
-   * tracking and a detector.
+   * `highScore` defaults to the pipeline's threshold where that is higher than its own). Such
+   * a box costs a keypoint run, so only boxes near tracks get one. Default 0.2; the
+   * pipeline's threshold or more turns it off. Needs tracking and a detector.
    */
   weakBoxScore?: number;
 }

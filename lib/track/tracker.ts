@@ -40,9 +40,9 @@
  * `update` returns the poses that belong to a track with an id (in input order); the others
  * (tentative, duplicates, unmatched weak detections) are left out. A pose that continues a
  * track seen last frame only weakly or as a part of the person (a head box) is returned with
- * the track's predicted box, cut to the frame: where the person is, rather than the detector's unsure
- * or partial guess, as SORT-style trackers report the filter's box. Optional One-Euro
- * smoothing runs per keypoint per track; its state dies with the track.
+ * the track's predicted box, cut to the frame: where the person is, rather than the
+ * detector's unsure or partial guess, as SORT-style trackers report the filter's box.
+ * Optional One-Euro smoothing runs per keypoint per track; its state dies with the track.
  */
 
 import { COCO_KEYPOINT_SIGMAS } from "../coco/keypoints.ts";
@@ -234,15 +234,11 @@ function boxAt(boxes: Float64Array, j: number): Box {
 
 /** Box `j` of `predicted` with `score`, cut to the frame when its size is known. */
 function predictedBoxIn(predicted: Float64Array, j: number, score: number, frame?: FrameSize): Box {
-  const box = { ...boxAt(predicted, j), score };
-  if (!frame) return box;
-  return {
-    x1: Math.min(Math.max(box.x1, 0), frame.width),
-    y1: Math.min(Math.max(box.y1, 0), frame.height),
-    x2: Math.min(Math.max(box.x2, 0), frame.width),
-    y2: Math.min(Math.max(box.y2, 0), frame.height),
-    score,
-  };
+  const [x1, y1, x2, y2] = predicted.subarray(4 * j, 4 * j + 4);
+  if (!frame) return { x1, y1, x2, y2, score };
+  const clamp = (v: number, max: number) => Math.min(Math.max(v, 0), max);
+  const [w, h] = [frame.width, frame.height];
+  return { x1: clamp(x1, w), y1: clamp(y1, h), x2: clamp(x2, w), y2: clamp(y2, h), score };
 }
 
 function boxArea(box: Box): number {
@@ -457,6 +453,9 @@ export class PoseTracker {
     };
     const similarity = (i: number, j: number) =>
       this.#similarity(poses[i], detBoxes, i, predicted, predictedKeypoints[j], j);
+    // A weak detection continues a track only where its box clearly overlaps the prediction.
+    const weakSimilarity = (i: number, j: number) =>
+      iouAt(detBoxes, i, predicted, j) >= 0.5 ? similarity(i, j) : 0;
 
     // 3a. Confident detections ↔ tracks with ids (seen last frame, or lost).
     match(free(high), tracksWhere((k) => k.id > 0), similarity, this.minSimilarity);
@@ -464,7 +463,7 @@ export class PoseTracker {
     match(
       free((i) => !high(i)),
       tracksWhere((k) => k.id > 0 && k.missed === 0),
-      (i, j) => iouAt(detBoxes, i, predicted, j) >= 0.5 ? similarity(i, j) : 0,
+      weakSimilarity,
       this.minSimilarity,
     );
     // 3c. Confident detections ↔ lost tracks: someone seen again.
@@ -480,7 +479,7 @@ export class PoseTracker {
     match(
       free((i) => !high(i)),
       tracksWhere((k) => k.id === 0),
-      (i, j) => iouAt(detBoxes, i, predicted, j) >= 0.5 ? similarity(i, j) : 0,
+      weakSimilarity,
       this.minSimilarity,
     );
 
