@@ -27,7 +27,7 @@ import {
 import { iouAt } from "../../lib/track/pose_match.ts";
 import { pairFrames, parseTrackGroundTruth, type TrackResults } from "../../lib/track/mot_json.ts";
 import type { FrameSize, PoseTracker, TrackedPose } from "../../lib/track/tracker.ts";
-import { weakBoxesNear } from "../../lib/video_poses.ts";
+import { DEFAULT_WEAK_BOX_SCORE, weakBoxesNear } from "../../lib/video_poses.ts";
 import type { Box, Pose, RgbImage } from "../../lib/types.ts";
 import { requireShared } from "./shared.ts";
 
@@ -424,7 +424,7 @@ export interface ClipPoses {
 export async function clipPoses(
   pipeline: PosePipeline,
   video: string,
-  weakBoxScore = 0.2,
+  weakBoxScore = DEFAULT_WEAK_BOX_SCORE,
 ): Promise<ClipPoses> {
   const out: ClipPoses = { poses: [], weak: [], pipelineMs: [] };
   const threshold = pipeline.scoreThreshold;
