@@ -20,6 +20,8 @@
  * detections moved by up to ±PX and every score by up to ±`--score-jitter` (default 0.003),
  * and reports IDF1's least, median and most and the most switches of one person: how far a
  * result rests on the detections' last decimals (which differ between machines and backends).
+ *
+ * `--held-out` runs `HELD_OUT_CLIPS` instead: clips the tracker was not tuned on.
  */
 
 import { join } from "node:path";
@@ -32,6 +34,7 @@ import {
   type ClipPoses,
   clipPoses,
   CLIPS,
+  HELD_OUT_CLIPS,
   idealTracks,
   makeClip,
   posesFromJson,
@@ -63,6 +66,7 @@ const { values } = parseArgs({
     jitter: { type: "string", default: "0" },
     seeds: { type: "string", default: "20" },
     "score-jitter": { type: "string", default: "0.003" },
+    "held-out": { type: "boolean", default: false },
     json: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
@@ -71,7 +75,7 @@ if (values.help) {
   console.log(
     "Usage: deno run -A bench/track_bench.ts [--backend native|wasm] [--threads N] " +
       "[--cache DIR] [--clips a,b] [--pairs det+pose,…] [--det-thr X] [--weak X] [--rounds 20] " +
-      "[--jitter PX] [--seeds 20] [--score-jitter 0.003] [--json]",
+      "[--jitter PX] [--seeds 20] [--score-jitter 0.003] [--held-out] [--json]",
   );
   Deno.exit(0);
 }
@@ -110,7 +114,9 @@ function jittered(frames: Pose[][], random: () => number, px: number, score: num
   );
 }
 const wanted = values.clips?.split(",");
-const clips = CLIPS.filter((c) => !wanted || wanted.includes(c.name));
+const clips = (values["held-out"] ? HELD_OUT_CLIPS : CLIPS).filter((c) =>
+  !wanted || wanted.includes(c.name)
+);
 const pairs = values.pairs?.split(",") ?? DEFAULT_PAIRS;
 const cache = values.cache ?? await Deno.makeTempDir({ prefix: "posekit_track_bench_" });
 await Deno.mkdir(cache, { recursive: true });

@@ -39,9 +39,11 @@
  *
  * `update` returns the poses that belong to a track with an id (in input order); the others
  * (tentative, duplicates, unmatched weak detections) are left out. A pose that continues a
- * track seen last frame only weakly or as a part of the person (a head box) is returned with
- * the track's predicted box, cut to the frame: where the person is, rather than the
- * detector's unsure or partial guess, as SORT-style trackers report the filter's box.
+ * track seen last frame only weakly, or as a part of the person (a head box) while a larger
+ * box of them was found too, is returned with the track's predicted box, cut to the frame:
+ * where the person is, rather than the detector's unsure or partial guess, as SORT-style
+ * trackers report the filter's box. A confident part found alone is returned as found: the
+ * rest of the person may be covered.
  * Optional One-Euro smoothing runs per keypoint per track; its state dies with the track.
  */
 
@@ -241,6 +243,13 @@ function predictedBoxIn(predicted: Float64Array, j: number, score: number, frame
   return { x1: clamp(x1, w), y1: clamp(y1, h), x2: clamp(x2, w), y2: clamp(y2, h), score };
 }
 
+/** The poses' boxes as packed x1, y1, x2, y2 values. */
+function packedBoxes(poses: readonly Pose[]): Float64Array {
+  const boxes = new Float64Array(4 * poses.length);
+  poses.forEach((p, i) => boxes.set([p.box.x1, p.box.y1, p.box.x2, p.box.y2], 4 * i));
+  return boxes;
+}
+
 function boxArea(box: Box): number {
   return Math.max(0, box.x2 - box.x1) * Math.max(0, box.y2 - box.y1);
 }
@@ -390,11 +399,12 @@ export class PoseTracker {
   /**
    * The track ids of the next frame's poses: returns the poses that belong to a person with
    * an id, in the order of `input`, each with its `trackId` (with smoothing, its keypoints
-   * are the filtered ones; a weak or partial match of a track seen last frame has the
-   * track's predicted box). Poses left out are tentative (a new person not yet found on
-   * `minHits` frames), duplicates of another person's, weak detections that continue no
-   * track, boxes around several people (another detection inside, the pose spanning little
-   * of the box), or poses of fewer than `minKeypoints` confident keypoints.
+   * are the filtered ones; a weak match of a track seen last frame, or a partial one with a
+   * larger box of the person found too, has the track's predicted box). Poses left out are
+   * tentative (a new person not yet found on `minHits` frames), duplicates of another
+   * person's, weak detections that continue no track, boxes around several people (another
+   * detection inside, the pose spanning little of the box), or poses of fewer than
+   * `minKeypoints` confident keypoints.
    *
    * @param time the frame's time in seconds; default frame number / `fps`
    * @param frame the frame's size, when known (people leaving and coming back)
@@ -406,8 +416,7 @@ export class PoseTracker {
     const tracks = this.#tracks;
     const poses = this.#trackable(input);
     const n = poses.length;
-    const detBoxes = new Float64Array(4 * n);
-    poses.forEach((p, i) => detBoxes.set([p.box.x1, p.box.y1, p.box.x2, p.box.y2], 4 * i));
+    const detBoxes = packedBoxes(poses);
 
     // 1. Predict; a track lost for a while stops (it is assumed to stand where it was).
     for (const track of tracks) {
@@ -566,6 +575,15 @@ export class PoseTracker {
     const updated = new Uint8Array(tracks.length);
     // Detection → the box to report, where it is not the detection's own.
     const reported = new Map<number, Box>();
+    let inputBoxes: Float64Array | undefined;
+    // Another detection around detection i, of the same person (any score, set aside or not).
+    const foundLarger = (i: number) => {
+      const boxes = inputBoxes ??= packedBoxes(input);
+      return input.some((other, k) =>
+        other !== poses[i] && boxArea(other.box) > boxArea(poses[i].box) &&
+        this.#samePerson(poses[i], detBoxes, i, other, boxes, k)
+      );
+    };
     for (let i = 0; i < n; i++) {
       const j = trackOf[i];
       if (j < 0) continue;
@@ -583,9 +601,12 @@ export class PoseTracker {
       if (j < m && whole) {
         if (ratio >= 1 / PARTIAL) track.state = kalmanInit(box.x1, box.y1, box.x2, box.y2);
         else kalmanUpdate(track.state, box.x1, box.y1, box.x2, box.y2);
-      } else if (j < m && track.missed === 0) {
+      } else if (j < m && track.missed === 0 && (!high(i) || foundLarger(i))) {
         // The person is where the track predicts, at their size: the box to report (of a
-        // track seen last frame: a lost one's prediction is a guess, not a sighting).
+        // track seen last frame: a lost one's prediction is a guess, not a sighting). A
+        // confident part of them alone may be all that is in view (the rest covered), and
+        // is reported as found; where a larger box of them was found too (weakly, or set
+        // aside), the rest is in view and the part is the detector's miss.
         reported.set(i, predictedBoxIn(predicted, j, poses[i].box.score, frame));
       }
       // Frames with nothing to correct the motion count towards its coasting to a stop.
@@ -677,9 +698,10 @@ export class PoseTracker {
 
   /**
    * Moves every track with the camera's motion between the last frame and this one. Two
-   * people agreeing on a motion set it; one person alone only continues the camera's last
-   * motion (a pan goes on while the view holds a single person), since one person's motion
-   * cannot tell the camera from the person.
+   * people agreeing on a motion set it. One person alone sets it only while the camera
+   * moves, and only near its last motion (a pan goes on, slows or turns back while the view
+   * holds a single person): one person's motion cannot tell the camera from the person, and
+   * a still camera is not set moving by someone walking.
    */
   #followCamera(poses: readonly Pose[], detBoxes: Float64Array, frame?: FrameSize): void {
     // The people as seen last frame (not as predicted: a box cut by the frame edge shrinks
@@ -706,13 +728,16 @@ export class PoseTracker {
       const i = motion.pairs.findIndex((j) => j >= 0);
       const h = from[4 * i + 3] - from[4 * i + 1];
       const moving = Math.abs(last.scale - 1) > 0.002 || Math.hypot(last.tx, last.ty) > 1;
-      // The same motion as last frame, within a tenth of the person's height at its centre.
+      // A moving camera's motion, within a quarter of the person's height at its centre of
+      // last frame's: a pan may turn back at once (a change of twice its speed, up to an
+      // eighth of a height a frame), but one person's motion jumping further is more likely
+      // a mistaken pairing or the person's own move.
       const cx = (from[4 * i] + from[4 * i + 2]) / 2, cy = (from[4 * i + 1] + from[4 * i + 3]) / 2;
       const drift = Math.hypot(
         (motion.scale - last.scale) * cx + motion.tx - last.tx,
         (motion.scale - last.scale) * cy + motion.ty - last.ty,
       );
-      accepted = moving && Math.abs(motion.scale / last.scale - 1) < 0.02 && drift < 0.1 * h;
+      accepted = moving && Math.abs(motion.scale / last.scale - 1) < 0.02 && drift < 0.25 * h;
     }
     if (!accepted) {
       this.#lastMotion = NO_MOTION;
