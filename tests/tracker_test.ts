@@ -369,7 +369,7 @@ Deno.test("someone cut by the frame's edge as the camera pans away is found agai
 Deno.test("a pan that turns back while one person is in view still brings back the one who left", () => {
   // Two people; the camera pans right 20 px a frame until the left one has left the view,
   // then at once back. While it turns, the person on the right is the only one in view, and
-  // their motion jumps by twice the pan's speed (40 px, a fifth of their height): that is the
+  // their motion jumps by twice the pan's speed (40 px, about a fifth of their height): that is the
   // camera's, or the one who left is looked for where the camera no longer points.
   const frame = { width: 640, height: 480 };
   const scene = [90, 400];

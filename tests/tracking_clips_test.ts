@@ -18,7 +18,7 @@
  * while one person was in view lost the camera's motion (RTMDet 0.744, DEIMv2 0.723: a new
  * id for the rider who came back), and a person's visible half under a cover was
  * reported with the track's whole box (0.767 and 0.733). Both are mended in the tracker
- * (changing nothing on the clips above), and the test now holds them too.
+ * (changing no id, switch or IDF1 on the clips above), and the test now holds them too.
  *
  * Before this tracker (OKS with the last pose only), the same clips gave 20 ids for 7 people
  * and 22 switches (zoom_in_350679, RTMDet), 93 ids and 66 switches (pan_350679, DEIMv2).
@@ -92,7 +92,7 @@ const EXPECTED: Record<string, Record<string, Expected>> = {
     pan_434204: TARGET, // 2 / 2, 1.000, 0
     zoom_in_214753: TARGET, // 2 / 2, 1.000, 0
     // 3 / 2, 0.970, 0: a rock on the beach, taken for a person on frames 39–45 (box scores
-    // 0.32–0.49), gets an id; RTMDet does not find it.
+    // up to 0.49), gets an id; RTMDet does not find it.
     pan_214753: { ...TARGET, idsPerPerson: 1.5 },
     occluded_192699: TARGET, // 2 / 2, 1.000, 0
   },

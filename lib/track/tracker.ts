@@ -580,7 +580,7 @@ export class PoseTracker {
     const foundLarger = (i: number) => {
       const boxes = inputBoxes ??= packedBoxes(input);
       return input.some((other, k) =>
-        other !== poses[i] && boxArea(other.box) > boxArea(poses[i].box) &&
+        boxArea(other.box) > boxArea(poses[i].box) &&
         this.#samePerson(poses[i], detBoxes, i, other, boxes, k)
       );
     };
