@@ -346,12 +346,13 @@ function cut(pose: Pose, width: number): Pose | undefined {
   return { ...pose, box, keypoints };
 }
 
-Deno.test("someone cut by the frame's edge as the camera pans away is found again on the way back", () => {
-  // As the test above, but the detector sees what a real one does: the box of the person
-  // leaving ends at the frame's edge, narrowing frame by frame, and the keypoints beyond it
-  // are unsure; the person coming back is cut the same way.
+/**
+ * People standing at `scene` (x, on a 640 × 480 frame) as the camera pans right 20 px a frame
+ * for 14 frames, then at once back for 14, seen as a detector sees them (`cut` by the frame's
+ * edges): the track ids of each frame.
+ */
+function panAwayAndBack(scene: number[]): number[][] {
   const frame = { width: 640, height: 480 };
-  const scene = [90, 320, 560];
   const tracker = new PoseTracker();
   let x = 0;
   const seen: number[][] = [];
@@ -361,6 +362,14 @@ Deno.test("someone cut by the frame's edge as the camera pans away is found agai
       .filter((p): p is Pose => p !== undefined);
     seen.push(ids(tracker.update(poses, undefined, frame)));
   }
+  return seen;
+}
+
+Deno.test("someone cut by the frame's edge as the camera pans away is found again on the way back", () => {
+  // As the test above, but the detector sees what a real one does: the box of the person
+  // leaving ends at the frame's edge, narrowing frame by frame, and the keypoints beyond it
+  // are unsure; the person coming back is cut the same way.
+  const seen = panAwayAndBack([90, 320, 560]);
   assertEquals(seen[0], [1, 2, 3]);
   assert(seen[12].length === 2, "the left one is out of the frame");
   assertEquals(seen[27], [1, 2, 3], "and back with its id");
@@ -369,19 +378,9 @@ Deno.test("someone cut by the frame's edge as the camera pans away is found agai
 Deno.test("a pan that turns back while one person is in view still brings back the one who left", () => {
   // Two people; the camera pans right 20 px a frame until the left one has left the view,
   // then at once back. While it turns, the person on the right is the only one in view, and
-  // their motion jumps by twice the pan's speed (40 px, about a fifth of their height): that is the
-  // camera's, or the one who left is looked for where the camera no longer points.
-  const frame = { width: 640, height: 480 };
-  const scene = [90, 400];
-  const tracker = new PoseTracker();
-  let x = 0;
-  const seen: number[][] = [];
-  for (let f = 0; f < 28; f++) {
-    x += f < 14 ? 20 : -20;
-    const poses = scene.map((s) => cut(person(s - x, 240), frame.width))
-      .filter((p): p is Pose => p !== undefined);
-    seen.push(ids(tracker.update(poses, undefined, frame)));
-  }
+  // their motion jumps by twice the pan's speed (40 px, about a fifth of their height): that
+  // is the camera's, or the one who left is looked for where the camera no longer points.
+  const seen = panAwayAndBack([90, 400]);
   assertEquals(seen[0], [1, 2]);
   assertEquals(seen[14], [2], "the left one is out of the frame as the pan turns");
   assertEquals(seen[27], [1, 2], "and back with its id");
