@@ -728,8 +728,8 @@ export class PoseTracker {
       const i = motion.pairs.findIndex((j) => j >= 0);
       const h = from[4 * i + 3] - from[4 * i + 1];
       const moving = Math.abs(last.scale - 1) > 0.002 || Math.hypot(last.tx, last.ty) > 1;
-      // A moving camera's motion, within a quarter of the person's height at its centre of
-      // last frame's: a pan may turn back at once (a change of twice its speed, up to an
+      // A moving camera's motion, within a quarter of the person's height (at their centre)
+      // of last frame's motion: a pan may turn back at once (a change of twice its speed, up to an
       // eighth of a height a frame), but one person's motion jumping further is more likely
       // a mistaken pairing or the person's own move.
       const cx = (from[4 * i] + from[4 * i + 2]) / 2, cy = (from[4 * i + 1] + from[4 * i + 3]) / 2;
