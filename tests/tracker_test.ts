@@ -7,10 +7,11 @@
  * back gets their id back, a head-only box never takes the person's id nor one of its own,
  * a weak detection continues a track but starts none, and smoothing is the One-Euro filter
  * per track. Poses the tracker sets aside: a detection without a pose (a car), a second
- * detection of one person (a half box next to the whole), and a box holding several people
- * (its pose covers a small part of it); and a person cut by the frame's edge as the camera
- * pans away (box and keypoints cut as a detector gives them) is found again on the way back,
- * also when the pan turns back while only one other person is in view.
+ * detection of one person (a half box next to the whole), a box holding several people (its
+ * pose covers a small part of it), and a new person too small for a pose away from the
+ * frame's edges. A person cut by the frame's edge as the camera pans away (box and keypoints
+ * cut as a detector gives them) is found again on the way back, also when the pan turns back
+ * while only one other person is in view.
  */
 
 import { KeypointOneEuroFilter } from "../lib/track/one_euro.ts";
@@ -535,6 +536,27 @@ Deno.test("a whole-body box whose pose found the head and shoulders only is stil
   for (let f = 0; f < 6; f++) assertEquals(ids(tracker.update([upperOnly(300 + f)])), [1]);
 });
 
+Deno.test("a person too small for a pose starts no track, unless at the frame's edge", () => {
+  // At scale 0.12 the figure's box is 12 × 26.4 px: 317 px², under 32² = 1024.
+  const small = (cx: number, cy: number) => person(cx, cy, 0.9, 0.12);
+  const frame = { width: 640, height: 480 };
+  const inside = new PoseTracker();
+  for (let f = 0; f < 5; f++) assertEquals(ids(inside.update([small(300, 200)], f, frame)), []);
+  // The same box on the frame's left edge: someone coming into view, tracked at once.
+  const edge = new PoseTracker();
+  assertEquals(ids(edge.update([small(6, 200)], 0, frame)), [1]);
+  // Without the frame's size no edge is known: the size alone decides.
+  assertEquals(ids(new PoseTracker().update([small(6, 200)])), []);
+  // minBoxArea 0: any size.
+  assertEquals(ids(new PoseTracker({ minBoxArea: 0 }).update([small(300, 200)], 0, frame)), [1]);
+  // The bound is for new people only: someone walking away keeps their id down to any size.
+  const away = new PoseTracker();
+  for (let f = 0; f <= 22; f++) {
+    const scale = 1 - 0.04 * f; // 1 → 0.12
+    assertEquals(ids(away.update([person(300, 200, 0.9, scale)], f / 30, frame)), [1]);
+  }
+});
+
 Deno.test("bad tracker options are refused", () => {
   assertThrows(() => new PoseTracker({ minSimilarity: 0 }), RangeError);
   assertThrows(() => new PoseTracker({ maxMissed: -1 }), RangeError);
@@ -542,4 +564,6 @@ Deno.test("bad tracker options are refused", () => {
   assertThrows(() => new PoseTracker({ minHits: 0 }), RangeError);
   assertThrows(() => new PoseTracker({ minKeypoints: -1 }), RangeError);
   assertThrows(() => new PoseTracker({ duplicateOks: 0 }), RangeError);
+  assertThrows(() => new PoseTracker({ minBoxArea: -1 }), RangeError);
+  assertThrows(() => new PoseTracker({ minBoxArea: NaN }), RangeError);
 });

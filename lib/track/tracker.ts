@@ -27,11 +27,12 @@
  *    was found too) is dropped, and never starts a track.
  * 5. Other confident detections start tentative tracks, unless their box holds another
  *    detection and their confident keypoints span less than `MIN_KEYPOINT_COVER` of it (a
- *    box around several people, of whom the pose found one). A tentative track gets an id
- *    once it was found confidently on `minHits` frames, with no frame missed in between
- *    (on the first frame at once), so a detection that flickers for a frame or two uses no
- *    id, and someone whose box score hovers around `highScore` still gets one; when it
- *    does, a lost track it matches gives back its old id.
+ *    box around several people, of whom the pose found one), or the box is smaller than
+ *    `minBoxArea` away from the frame's edges (too few pixels for a pose). A tentative
+ *    track gets an id once it was found confidently on `minHits` frames, with no frame
+ *    missed in between (on the first frame at once), so a detection that flickers for a
+ *    frame or two uses no id, and someone whose box score hovers around `highScore` still
+ *    gets one; when it does, a lost track it matches gives back its old id.
  * A track with an id that finds no match is kept `maxMissed` frames, predicted and moved
  * with the camera, to be found again. With the frame's size known, a box cut by the frame's
  * edge keeps its predicted extent beyond that edge, so that a person who leaves the view is
@@ -108,6 +109,14 @@ export interface PoseTrackerOptions {
   keypointThreshold?: number;
   /** Least confident keypoints for a detection to be tracked at all; default 4 (0: any). */
   minKeypoints?: number;
+  /**
+   * Least box area, in square pixels, for a new person to start a track; default 32² = 1024
+   * (COCO's bound of small objects: a pose read from fewer pixels is mostly guesswork, and
+   * a detector's false people, a stone or a sign, are often that small). A box at the edge
+   * of a frame of known size is exempt: someone coming into view. 0: any size. Tracks
+   * already started are kept at any size.
+   */
+  minBoxArea?: number;
   /**
    * OKS from which two detections of one frame are one person, the lesser pose dropped;
    * default 0.7 (1 or more: never).
@@ -221,6 +230,12 @@ function beyondEdges(
     }
   }
   return out;
+}
+
+/** Whether a side of `box` lies on the frame's edge (the box may be cut by it). */
+function touchesEdge(box: Box, frame: FrameSize): boolean {
+  return box.x1 <= EDGE_MARGIN || box.y1 <= EDGE_MARGIN ||
+    box.x2 >= frame.width - EDGE_MARGIN || box.y2 >= frame.height - EDGE_MARGIN;
 }
 
 /** Box `j` of packed x1, y1, x2, y2 values. */
@@ -344,6 +359,8 @@ export class PoseTracker {
   readonly keypointThreshold: number;
   /** Least confident keypoints for a detection to be tracked. */
   readonly minKeypoints: number;
+  /** Least box area (px²) for a new person away from the frame's edges to start a track. */
+  readonly minBoxArea: number;
   /** OKS from which two detections of one frame are one person. */
   readonly duplicateOks: number;
   /** Per-keypoint OKS sigmas. */
@@ -367,6 +384,7 @@ export class PoseTracker {
     this.highScore = options.highScore ?? DEFAULT_HIGH_SCORE;
     this.keypointThreshold = options.keypointThreshold ?? 0.3;
     this.minKeypoints = options.minKeypoints ?? 4;
+    this.minBoxArea = options.minBoxArea ?? 32 * 32;
     this.duplicateOks = options.duplicateOks ?? 0.7;
     this.sigmas = options.sigmas ?? COCO_KEYPOINT_SIGMAS;
     this.cameraMotion = options.cameraMotion ?? true;
@@ -384,6 +402,9 @@ export class PoseTracker {
     }
     if (!(Number.isInteger(this.minKeypoints) && this.minKeypoints >= 0)) {
       throw new RangeError(`minKeypoints must be a whole number ≥ 0, got ${this.minKeypoints}`);
+    }
+    if (!(this.minBoxArea >= 0 && Number.isFinite(this.minBoxArea))) {
+      throw new RangeError(`minBoxArea must be a finite number ≥ 0, got ${this.minBoxArea}`);
     }
     if (!(this.duplicateOks > 0)) {
       throw new RangeError(`duplicateOks must be > 0, got ${this.duplicateOks}`);
@@ -403,8 +424,9 @@ export class PoseTracker {
    * larger box of the person found too, has the track's predicted box). Poses left out are
    * tentative (a new person not yet found on `minHits` frames), duplicates of another
    * person's, weak detections that continue no track, boxes around several people (another
-   * detection inside, the pose spanning little of the box), or poses of fewer than
-   * `minKeypoints` confident keypoints.
+   * detection inside, the pose spanning little of the box), new people smaller than
+   * `minBoxArea` away from the frame's edges, or poses of fewer than `minKeypoints`
+   * confident keypoints.
    *
    * @param time the frame's time in seconds; default frame number / `fps`
    * @param frame the frame's size, when known (people leaving and coming back)
@@ -547,7 +569,10 @@ export class PoseTracker {
         k !== i && boxArea(other.box) < boxArea(poses[i].box) &&
         nestedShare(detBoxes, k, detBoxes, i) >= NESTED
       );
-    const fresh = free((i) => high(i) && !duplicate[i] && !holdsOthers(i))
+    // Too small to start a track: under `minBoxArea`, and not a person coming into view.
+    const tooSmall = (i: number) =>
+      boxArea(poses[i].box) < this.minBoxArea && !(frame && touchesEdge(poses[i].box, frame));
+    const fresh = free((i) => high(i) && !duplicate[i] && !holdsOthers(i) && !tooSmall(i))
       .sort((a, b) => boxArea(poses[b].box) - boxArea(poses[a].box));
     const started: number[] = [];
     for (const i of fresh) {
