@@ -2,7 +2,8 @@
  * Tracking metrics on small hand-made sequences whose values are worked out by hand from the
  * definitions (comments show the arithmetic): perfect tracking, an id change of one person
  * (1 switch, IDF1 = 2/3), two people swapping ids, a half-missed person, a false track, a
- * localisation error that only some HOTA thresholds accept, and ignore regions.
+ * localisation error that only some HOTA thresholds accept, and ignore regions. IDF1 is also
+ * checked against its definition on random sequences, every mapping of ids tried.
  */
 
 import {
@@ -13,6 +14,7 @@ import {
   trackingMetrics,
 } from "../lib/track/metrics.ts";
 import { clearMetrics, hotaMetrics, identityMetrics } from "../lib/track/metrics.ts";
+import { seededRandom } from "../lib/math/random.ts";
 import { assertAlmostEquals, assertEquals, assertThrows } from "./support/assert.ts";
 
 /** A 100 × 200 box with its left edge at x. */
@@ -164,4 +166,60 @@ Deno.test("bad frames are refused; maximumAssignment handles any shape", () => {
   );
   const tall = maximumAssignment(Float64Array.of(1, 5, 3), 3, 1);
   assertEquals([Array.from(tall.rows), Array.from(tall.cols)], [[1], [0]]);
+});
+
+/**
+ * IDF1 from its definition (Ristani et al. 2016), by trying every one-to-one mapping of
+ * ground-truth ids to tracker ids (ids left unmapped allowed): IDTP is the most frames where
+ * a person and the tracker id mapped to them coincide (similarity ≥ 0.5).
+ */
+function bruteForceIdtp(frames: readonly SimilarityFrame[]): number {
+  const gtIds = [...new Set(frames.flatMap((f) => [...f.gtIds]))];
+  const trackerIds = [...new Set(frames.flatMap((f) => [...f.trackerIds]))];
+  const together = (g: number, r: number) =>
+    frames.reduce((sum, f) => {
+      const i = f.gtIds.indexOf(g), j = f.trackerIds.indexOf(r);
+      return sum + (i >= 0 && j >= 0 && f.similarity[i * f.trackerIds.length + j] >= 0.5 ? 1 : 0);
+    }, 0);
+  const best = (k: number, used: Set<number>): number => {
+    if (k === gtIds.length) return 0;
+    let most = best(k + 1, used); // gtIds[k] mapped to no tracker id
+    for (const r of trackerIds) {
+      if (used.has(r)) continue;
+      used.add(r);
+      most = Math.max(most, together(gtIds[k], r) + best(k + 1, used));
+      used.delete(r);
+    }
+    return most;
+  };
+  return best(0, new Set());
+}
+
+Deno.test("IDF1 equals its definition, every id mapping tried, on 300 random sequences", () => {
+  const random = seededRandom(18);
+  const pick = <T>(values: readonly T[]) => values[Math.floor(random() * values.length)];
+  for (let c = 0; c < 300; c++) {
+    // Up to 4 people and 5 tracker ids over 2–7 frames, each present or not on each frame,
+    // similarities on both sides of the 0.5 threshold.
+    const people = [1, 2, 3, 4].slice(0, 1 + Math.floor(random() * 4));
+    const tracks = [11, 12, 13, 14, 15].slice(0, 1 + Math.floor(random() * 5));
+    const frames: SimilarityFrame[] = Array.from({ length: 2 + Math.floor(random() * 6) }, () => {
+      const gtIds = Int32Array.from(people.filter(() => random() < 0.75));
+      const trackerIds = Int32Array.from(tracks.filter(() => random() < 0.6));
+      const similarity = Float64Array.from(
+        { length: gtIds.length * trackerIds.length },
+        () => pick([0, 0, 0.2, 0.49, 0.5, 0.7, 1]),
+      );
+      return { gtIds, trackerIds, similarity };
+    });
+    const got = identityMetrics(frames);
+    const idtp = bruteForceIdtp(frames);
+    const gtCount = frames.reduce((n, f) => n + f.gtIds.length, 0);
+    const trackerCount = frames.reduce((n, f) => n + f.trackerIds.length, 0);
+    assertEquals(got.idtp, idtp, `case ${c}`);
+    assertEquals([got.idfn, got.idfp], [gtCount - idtp, trackerCount - idtp], `case ${c}`);
+    if (gtCount + trackerCount > 0) {
+      close(got.idf1, (2 * idtp) / (gtCount + trackerCount), `case ${c} IDF1`);
+    }
+  }
 });
