@@ -542,9 +542,12 @@ Deno.test("a person too small for a pose starts no track, unless at the frame's 
   const frame = { width: 640, height: 480 };
   const inside = new PoseTracker();
   for (let f = 0; f < 5; f++) assertEquals(ids(inside.update([small(300, 200)], f, frame)), []);
-  // The same box on the frame's left edge: someone coming into view, tracked at once.
-  const edge = new PoseTracker();
-  assertEquals(ids(edge.update([small(6, 200)], 0, frame)), [1]);
+  // The same box on any edge of the frame (or partly beyond it): someone coming into view,
+  // tracked at once. 2 px inside the frame is inside.
+  for (const [cx, cy] of [[6, 200], [-2, 200], [634, 200], [300, 13], [300, 467]]) {
+    assertEquals(ids(new PoseTracker().update([small(cx, cy)], 0, frame)), [1], `at ${cx}, ${cy}`);
+  }
+  assertEquals(ids(new PoseTracker().update([small(8, 200)], 0, frame)), []);
   // Without the frame's size no edge is known: the size alone decides.
   assertEquals(ids(new PoseTracker().update([small(6, 200)])), []);
   // minBoxArea 0: any size.

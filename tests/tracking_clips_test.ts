@@ -60,8 +60,7 @@ const TARGET: Expected = { idf1: 0.9, switches: 1, idsPerPerson: 1.2 };
  * Per model pair and clip: the targets, or a floor under the IDF1 measured where the
  * detections keep a clip from them or where a ±0.5 px jitter of the detections
  * (`bench/track_bench.ts --jitter 0.5`, standing in for other machines' floats) takes it under
- * 0.9 (docs/tracking.md), or a ceiling over the ids where the detector finds someone who is
- * not there.
+ * 0.9 (docs/tracking.md).
  */
 const EXPECTED: Record<string, Record<string, Expected>> = {
   "rtmdet_nano_person+simplepose_nano_256x192": {

@@ -111,10 +111,12 @@ export interface PoseTrackerOptions {
   minKeypoints?: number;
   /**
    * Least box area, in square pixels, for a new person to start a track; default 32² = 1024
-   * (COCO's bound of small objects: a pose read from fewer pixels is mostly guesswork, and
-   * a detector's false people, a stone or a sign, are often that small). A box at the edge
-   * of a frame of known size is exempt: someone coming into view. 0: any size. Tracks
-   * already started are kept at any size.
+   * (the area under which COCO calls an object small, applied to the box: a pose read from
+   * fewer pixels is mostly guesswork, and a detector's false people, a stone or a sign, are
+   * often that small). A box at the edge of a frame of known size is exempt: someone coming
+   * into view. 0: any size. A person being tracked keeps their id at any size, and a lost
+   * one found again where the track expects them gets it back; found small elsewhere, they
+   * wait until their box is large enough.
    */
   minBoxArea?: number;
   /**
