@@ -17,6 +17,7 @@ import { estimateCameraMotion, NO_MOTION } from "../lib/track/camera_motion.ts";
 import { keypointSimilarity, nestedShare } from "../lib/track/pose_match.ts";
 import { COCO_KEYPOINT_SIGMAS } from "../lib/coco/keypoints.ts";
 import { assert, assertAlmostEquals, assertEquals } from "./support/assert.ts";
+import { CLIPS, toFrame } from "./support/track_clips.ts";
 
 const boxOf = (state: Float64Array) => {
   const out = new Float64Array(4);
@@ -127,4 +128,42 @@ Deno.test("pose match: nested boxes and keypoint agreement, with and without ali
   const aligned = keypointSimilarity(a, b, 60 * 160, COCO_KEYPOINT_SIGMAS, 0.3, true);
   assertAlmostEquals(aligned.oks, 1, 1e-6);
   assertEquals(aligned.agreeing, 1);
+});
+
+Deno.test("camera motion: inliers counted by their IoU keep a zoom from taking a shifted row of heads", () => {
+  // A frame where counting inliers went wrong (fixture's _comment): a zoom out by 12% and a
+  // shift by one head brought six people within IoU 0.65, the camera's own motion five
+  // within 0.88. The reference is the clip's known camera path from frame 33 to 34.
+  const fixture = JSON.parse(
+    Deno.readTextFileSync(new URL("./fixtures/track/row_of_heads_frame34.json", import.meta.url)),
+  );
+  const spec = CLIPS.find((c) => c.name === "zoom_in_350679")!;
+  // As the tracker calls it.
+  const motion = estimateCameraMotion(
+    fixture.from,
+    fixture.to,
+    {
+      keypointThreshold: 0.3,
+      minInliers: 1,
+      frame: fixture.frame,
+      scalePrior: { scale: fixture.previous.scale, weight: 1 },
+      previous: fixture.previous,
+    },
+    fixture.fromKeypoints,
+    fixture.toKeypoints,
+  );
+  // Where the camera takes frame 33's corners and centre on frame 34.
+  for (const [x, y] of [[0, 0], [480, 0], [0, 320], [480, 320], [240, 160]]) {
+    // Frame 33 point → source point: invert toFrame at 33 through two probes (it is affine).
+    const [ox, oy] = toFrame(spec, 33, 0, 0), [ux] = toFrame(spec, 33, 1, 0);
+    const s33 = ux - ox;
+    const source = [(x - ox) / s33, (y - oy) / s33];
+    const [ex, ey] = toFrame(spec, 34, source[0], source[1]);
+    const [gx, gy] = [motion.scale * x + motion.tx, motion.scale * y + motion.ty];
+    assert(
+      Math.hypot(gx - ex, gy - ey) < 3,
+      `(${x}, ${y}) moved to (${gx.toFixed(1)}, ${gy.toFixed(1)}), the camera took it to ` +
+        `(${ex.toFixed(1)}, ${ey.toFixed(1)}): scale ${motion.scale.toFixed(3)}`,
+    );
+  }
 });

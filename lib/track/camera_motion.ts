@@ -6,9 +6,10 @@
  *
  * The motion is a similarity without rotation: p ↦ scale · p + (tx, ty) (pan and zoom; a
  * hand-held camera's roll over one frame is negligible). Hypotheses come from pairing each
- * previous box with the nearby current boxes of a similar shape; each is scored by how many
- * previous boxes it brings onto a current one (IoU ≥ 0.5), the best is refined by least
- * squares on those inliers' box corners and confident keypoints. With fewer than two
+ * previous box with the nearby current boxes of a similar shape; each is scored by the
+ * previous boxes it brings onto a current one (IoU ≥ 0.5, each counted by its IoU), the best
+ * is refined by least squares on those inliers' box corners and confident keypoints. With
+ * fewer than two
  * inliers nothing is moved: one person's motion cannot tell the camera from the person.
  */
 
@@ -200,26 +201,32 @@ export function estimateCameraMotion(
   const none = { ...NO_MOTION, inliers: 0, pairs };
   if (n < minInliers || k < minInliers) return none;
 
-  // Hypotheses are ranked by inliers, then by how far they are from the expected motion (in
-  // median box heights at the boxes' centroid; half an inlier per height, at most one): a
-  // row of alike people admits a motion per spacing, the camera's keeps on from last frame.
+  // Hypotheses are ranked by their inliers, each counted by its IoU (MSAC's scoring, Torr and
+  // Zisserman 2000, rather than RANSAC's count: in a row of alike heads a zoom out by 12% and
+  // a shift by one head brought six people within IoU 0.65 where the camera's motion brought
+  // five within 0.88), then by how far they are from the expected motion (the
+  // mean distance between where each and the expected motion put the people, in median box
+  // heights; half an inlier per height, at most one): a row of alike people admits a motion
+  // per spacing, the camera's keeps on from last frame. Measured at each person, not at
+  // their centroid only: there a zoom and a shift can cancel while every person is moved far.
   const expected = options.previous ?? NO_MOTION;
   const heights: number[] = [];
-  let gx = 0, gy = 0;
+  const centres = new Float64Array(2 * n);
   for (let i = 0; i < n; i++) {
     heights.push(from[4 * i + 3] - from[4 * i + 1]);
-    gx += (from[4 * i] + from[4 * i + 2]) / 2 / n;
-    gy += (from[4 * i + 1] + from[4 * i + 3]) / 2 / n;
+    centres[2 * i] = (from[4 * i] + from[4 * i + 2]) / 2;
+    centres[2 * i + 1] = (from[4 * i + 1] + from[4 * i + 3]) / 2;
   }
   heights.sort((a, b) => a - b);
   const unit = Math.max(1, heights[n >> 1]);
   const value = (m: CameraMotion, score: { count: number; sum: number }) => {
-    const deviation = Math.hypot(
-      (m.scale - expected.scale) * gx + m.tx - expected.tx,
-      (m.scale - expected.scale) * gy + m.ty - expected.ty,
-    ) / unit;
-    return score.count + 0.25 * score.sum / Math.max(1, score.count) -
-      0.5 * Math.min(2, deviation);
+    const ds = m.scale - expected.scale, dx = m.tx - expected.tx, dy = m.ty - expected.ty;
+    let distance = 0;
+    for (let i = 0; i < n; i++) {
+      distance += Math.hypot(ds * centres[2 * i] + dx, ds * centres[2 * i + 1] + dy);
+    }
+    const deviation = distance / n / unit;
+    return score.sum - 0.5 * Math.min(2, deviation);
   };
   let best: CameraMotion = NO_MOTION;
   let bestScore = inliersOf(from, to, NO_MOTION, pairs);

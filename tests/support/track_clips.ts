@@ -19,6 +19,7 @@ import { join } from "node:path";
 import { readImageFile } from "../../lib/deno/image_file.ts";
 import type { PosePipeline } from "../../lib/deno/pipeline.ts";
 import { readVideoFrames } from "../../lib/deno/video/read.ts";
+import { EXACT_SWS_FLAGS } from "../../lib/deno/video/probe.ts";
 import {
   maximumAssignment,
   type TrackingMetrics,
@@ -453,6 +454,12 @@ export async function makeClip(
       String(spec.fps),
       "-i",
       "pipe:0",
+      // The same video on every machine: exact RGB → YUV (EXACT_SWS_FLAGS), and one encoder
+      // thread (x264's output depends on its thread count, by default the CPU's cores).
+      "-sws_flags",
+      EXACT_SWS_FLAGS,
+      "-threads",
+      "1",
       "-c:v",
       "libx264",
       "-crf",

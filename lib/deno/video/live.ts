@@ -15,6 +15,7 @@ import type { VideoFrame } from "../../video/frame.ts";
 import { pixelLimitReason } from "../../image/decode.ts";
 import {
   DEFAULT_VIDEO_TIMEOUT_MS,
+  EXACT_SWS_FLAGS,
   ffmpegInputArgs,
   missingToolReason,
   VideoError,
@@ -99,6 +100,8 @@ export async function* readLiveFrames(
         "1000000",
         ...ffmpegInputArgs(source, options.timeoutMs ?? DEFAULT_VIDEO_TIMEOUT_MS),
         "-an",
+        "-sws_flags",
+        EXACT_SWS_FLAGS,
         "-pix_fmt",
         "rgb24",
         "-c:v",

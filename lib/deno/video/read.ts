@@ -13,6 +13,7 @@ import type { RgbImage } from "../../types.ts";
 import {
   checkFramePixels,
   DEFAULT_VIDEO_TIMEOUT_MS,
+  EXACT_SWS_FLAGS,
   ffmpegInputArgs,
   ffmpegTarget,
   isStreamUrl,
@@ -73,7 +74,8 @@ function decodeArgs(
   every: number,
   timeoutMs: number,
 ): string[] {
-  const filters = [`scale=${info.width}:${info.height}`];
+  // Exact conversion to RGB: the same pixels on every CPU (see EXACT_SWS_FLAGS).
+  const filters = [`scale=${info.width}:${info.height}:flags=${EXACT_SWS_FLAGS}`];
   // select drops the frames before RGB conversion and the pipe; `n` counts decoded frames.
   if (every > 1) filters.unshift(`select='not(mod(n,${every}))'`);
   return [

@@ -14,7 +14,13 @@
 
 import { createTemporaryFile } from "../files.ts";
 import type { RgbImage } from "../../types.ts";
-import { fileTarget, missingToolReason, stderrReason, VideoError } from "./probe.ts";
+import {
+  EXACT_SWS_FLAGS,
+  fileTarget,
+  missingToolReason,
+  stderrReason,
+  VideoError,
+} from "./probe.ts";
 
 /** Options of `VideoWriter.open`. */
 export interface VideoWriterOptions {
@@ -124,6 +130,8 @@ export class VideoWriter {
           "-i",
           "pipe:0",
           ...pad,
+          "-sws_flags",
+          EXACT_SWS_FLAGS,
           "-c:v",
           "libx264",
           "-crf",
