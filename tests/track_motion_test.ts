@@ -153,10 +153,10 @@ Deno.test("camera motion: inliers counted by their IoU keep a zoom from taking a
     fixture.toKeypoints,
   );
   // Where the camera takes frame 33's corners and centre on frame 34.
+  // Frame 33 point → source point: toFrame at 33 inverted through two probes (it is affine).
+  const [ox, oy] = toFrame(spec, 33, 0, 0), [ux] = toFrame(spec, 33, 1, 0);
+  const s33 = ux - ox;
   for (const [x, y] of [[0, 0], [480, 0], [0, 320], [480, 320], [240, 160]]) {
-    // Frame 33 point → source point: invert toFrame at 33 through two probes (it is affine).
-    const [ox, oy] = toFrame(spec, 33, 0, 0), [ux] = toFrame(spec, 33, 1, 0);
-    const s33 = ux - ox;
     const source = [(x - ox) / s33, (y - oy) / s33];
     const [ex, ey] = toFrame(spec, 34, source[0], source[1]);
     const [gx, gy] = [motion.scale * x + motion.tx, motion.scale * y + motion.ty];
