@@ -11,7 +11,8 @@
  * pose covers a small part of it), and a new person too small for a pose away from the
  * frame's edges. A person cut by the frame's edge as the camera pans away (box and keypoints
  * cut as a detector gives them) is found again on the way back, also when the pan turns back
- * while only one other person is in view.
+ * while only one other person is in view; the sliver left in view of someone walking out,
+ * with too few keypoints for a pose, is still theirs.
  */
 
 import { KeypointOneEuroFilter } from "../lib/track/one_euro.ts";
@@ -402,6 +403,43 @@ Deno.test("someone who stops at the frame's edge, then walks back in, keeps thei
     out.push(ids(tracker.update([pose], undefined, frame)));
   }
   out.forEach((got, f) => assertEquals(got, [1], `frame ${f}`));
+});
+
+Deno.test("the sliver left in view of someone walking out keeps their id, and starts no track", () => {
+  // Person 1 walks out of a still 640 × 480 frame by its left edge, 10 px a frame; person 2
+  // stands. On their last frame in view the detector's box is 25 px wide and holds 3
+  // confident keypoints, under `minKeypoints`: still them, reported with their track's box
+  // cut to the frame. Set aside, that frame would lose them, and a neighbour's box over
+  // their annotation would count as a switch of theirs.
+  const frame = { width: 640, height: 480 };
+  const tracker = new PoseTracker();
+  let sliver: Pose | undefined, out: TrackedPose[] = [];
+  for (let cx = 105; cx >= -25; cx -= 10) {
+    sliver = cut(person(cx, 240), frame.width)!;
+    out = tracker.update([sliver, person(400, 240)], undefined, frame);
+    assertEquals(ids(out), [1, 2], `at x ${cx}`);
+  }
+  assertEquals(sliver!.keypoints.filter((v, k) => k % 3 === 2 && v > 0.3).length, 3);
+  assertEquals(out[0].box.x1, 0);
+  assertAlmostEquals(out[0].box.x2, 25, 3);
+  // A sliver alone starts no track; as few keypoints away from the edge are still no pose.
+  const fresh = new PoseTracker();
+  for (let f = 0; f < 5; f++) assertEquals(ids(fresh.update([sliver!], undefined, frame)), []);
+  const inside = { ...sliver!, box: { ...sliver!.box, x1: 300, x2: 325 } };
+  const away = new PoseTracker();
+  for (let f = 0; f < 5; f++) assertEquals(ids(away.update([inside], undefined, frame)), []);
+  // Nor does a sliver displace a person as their duplicate (its few keypoints agree with
+  // theirs), whatever its pose score.
+  const standing = cut(person(20, 240), frame.width)!;
+  const keep = [6, 8, 10]; // the right shoulder, elbow and wrist
+  const shard: Pose = {
+    box: { ...standing.box, x2: 65 },
+    keypoints: standing.keypoints.map((v, k) =>
+      k % 3 !== 2 || keep.includes((k - 2) / 3) ? v : 0.01
+    ),
+    score: 0.99,
+  };
+  assertEquals(ids(new PoseTracker().update([shard, standing], undefined, frame)), [1]);
 });
 
 /** Person 1 walking right 6 px a frame from x = 100 for 12 frames, found confidently. */

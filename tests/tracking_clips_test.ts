@@ -7,11 +7,11 @@
  * The clips are decoded exactly (`EXACT_SWS_FLAGS`), so every machine tracks the same pixels.
  * All but one clip meet all three targets. The RTMDet wedding pan clears 0.9 by less than a
  * ±0.5 px jitter of the detections moves it, and is held at a floor under the jittered least.
- * The one that misses the targets is the detections' doing, and the test holds the measured
- * level instead (see `EXPECTED`): the groom of image 350679, mostly hidden behind the bride
- * and annotated from head to floor with his arm across her, whose DEIMv2 box overlaps the
- * annotation by IoU 0.4–0.56, so that the metric's match (IoU ≥ 0.5) comes and goes, and on
- * frames where the bride's box overlaps his annotation more, it counts as a switch.
+ * The one whose IDF1 misses the target is the detections' doing, and the test holds the
+ * measured IDF1 instead (see `EXPECTED`; its ids and switches meet the targets): the groom of
+ * image 350679, mostly hidden behind the bride and annotated from head to floor with his arm
+ * across her, whose DEIMv2 box overlaps the annotation by IoU 0.4–0.56, so that the metric's
+ * match (IoU ≥ 0.5) comes and goes.
  *
  * The held-out clips (`HELD_OUT_CLIPS`: the other photos with two people, measured once the
  * tracker was settled) first showed two faults the tuned clips had not: a pan turning back
@@ -21,7 +21,11 @@
  * (changing no id, switch or IDF1 on the clips above), and the test now holds them too.
  * A third came later: DEIMv2 takes a rock, 34 × 16 px, for a person on 7 frames of the
  * riders' pan (3 ids for 2 people); new tracks now need a box of 32² px away from the
- * frame's edges (`minBoxArea`), which changed nothing else here.
+ * frame's edges (`minBoxArea`), which changed nothing else here. A fourth showed on this
+ * clip once frames were decoded exactly: a guest walking out by the left edge was set aside
+ * on his last frame in view (a sliver, 1–2 confident keypoints), and the metric matched his
+ * annotation to an unannotated neighbour's track there, then back to his own as he came back
+ * (two switches of his). A sliver on the frame's edge now continues its person's track.
  *
  * Before this tracker (OKS with the last pose only), the same clips gave 20 ids for 7 people
  * and 22 switches (zoom_in_350679, RTMDet), 93 ids and 66 switches (pan_350679, DEIMv2).
@@ -86,13 +90,13 @@ const EXPECTED: Record<string, Record<string, Expected>> = {
     occluded_192699: TARGET, // 2 / 2, 1.000, 0
   },
   "deimv2_femto_coco+pp_tinypose_256x192": {
-    // 7 / 7, 0.909, 0; jittered by ±0.5 px, 0.908–0.938 (0.815 before the camera motion's
+    // 7 / 7, 0.911, 0; jittered by ±0.5 px, 0.910–0.939 (0.815 before the camera motion's
     // inliers were counted by their IoU: a row of heads taken shifted by one).
     zoom_in_350679: TARGET,
-    // The groom: 7 / 6, 0.774, 2 switches of him (the bride's box on his annotation); jittered,
-    // 0.659–0.788 and at most 2 switches of one person. On one machine's default decoding
-    // 6 / 6, 0.793, 0; on another's, 0.832.
-    pan_350679: { idf1: 0.65, switches: 2, idsPerPerson: 1.2 },
+    // The groom (his box): 6 / 6, 0.779, 0; jittered, 0.664–0.792, at most 7 ids and one
+    // switch of one person. (Before slivers at the frame's edge continued their person's
+    // track: 7 / 6, 0.774, 2 switches of a guest walking out; jittered, 0.659–0.788.)
+    pan_350679: { ...TARGET, idf1: 0.65 },
     pan_196141: TARGET, // 4 / 4, 0.994, 0 (the car DEIMv2 takes for a person: no pose, no id)
     occluded_196141: TARGET, // 4 / 4, 0.992, 0
     zoom_out_151938: TARGET, // 2 / 2, 0.966, 0

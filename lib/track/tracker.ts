@@ -4,10 +4,11 @@
  *
  * Each frame:
  * 0. The detections that are no pose to track are set aside: fewer than `minKeypoints`
- *    confident keypoints (a car, a bag, a sliver of someone at the frame's edge), or a
- *    second detection of a person already found (their poses agree, OKS ≥ `duplicateOks`;
- *    the one with the better pose score stays, as in the OKS-NMS of top-down pose tools:
- *    DETR-style detectors find one person as a whole box and a half box at once).
+ *    confident keypoints (a car, a bag), or a second detection of a person already found
+ *    (their poses agree, OKS ≥ `duplicateOks`; the one with the better pose score stays, as
+ *    in the OKS-NMS of top-down pose tools: DETR-style detectors find one person as a whole
+ *    box and a half box at once). A box on the frame's edge is kept whatever its keypoints,
+ *    as a sliver: what is still in view of someone leaving, which only continues a track.
  * 1. Every track's box is predicted by its Kalman filter (`kalman.ts`; velocity = the
  *    person's own motion).
  * 2. The camera's motion since the last frame (pan and zoom) is estimated from the people
@@ -17,7 +18,8 @@
  *    tracks with ids (optimal assignment on ½ predicted-box IoU + ½ OKS with the predicted
  *    pose, which tells apart neighbours whose boxes overlap); then less confident ones to the
  *    tracks still unmatched (box IoU ≥ 0.5: a weak detection only continues a track, and
- *    leaves its Kalman filter as predicted);
+ *    leaves its Kalman filter as predicted; a sliver, IoU ≥ 0.5 with the box cut to the
+ *    frame);
  *    then people seen again to tracks lost a while ago (position predicted with the camera,
  *    size, and the pose's shape); then the tentative tracks, confident detections first,
  *    then weak ones (box IoU ≥ 0.5), which keep a new person's track but do not count as
@@ -39,11 +41,11 @@
  * remembered at full size and found again as they come back.
  *
  * `update` returns the poses that belong to a track with an id (in input order); the others
- * (tentative, duplicates, unmatched weak detections) are left out. A pose that continues a
- * track seen last frame only weakly, or as a part of the person (a head box) while a larger
- * box of them was found too, is returned with the track's predicted box, cut to the frame:
- * where the person is, rather than the detector's unsure or partial guess, as SORT-style
- * trackers report the filter's box. A confident part found alone is returned as found: the
+ * (tentative, duplicates, weak detections and slivers that continue no track) are left out.
+ * A pose that continues a track seen last frame only weakly or as a sliver, or as a part of
+ * the person (a head box) while a larger box of them was found too, is returned with the
+ * track's predicted box, cut to the frame: where the person is, rather than the detector's
+ * unsure or partial guess, as SORT-style trackers report the filter's box. A confident part found alone is returned as found: the
  * rest of the person may be covered.
  * Optional One-Euro smoothing runs per keypoint per track; its state dies with the track.
  */
@@ -107,7 +109,11 @@ export interface PoseTrackerOptions {
   highScore?: number;
   /** Keypoints scoring at most this are ignored by OKS; default 0.3. */
   keypointThreshold?: number;
-  /** Least confident keypoints for a detection to be tracked at all; default 4 (0: any). */
+  /**
+   * Least confident keypoints for a detection to be tracked at all; default 4 (0: any). With
+   * the frame's size known, a box on its edge with fewer still continues a track seen on the
+   * last frame (someone leaving the view, of whom a sliver is left), but starts none.
+   */
   minKeypoints?: number;
   /**
    * Least box area, in square pixels, for a new person to start a track; default 32² = 1024
@@ -422,13 +428,13 @@ export class PoseTracker {
   /**
    * The track ids of the next frame's poses: returns the poses that belong to a person with
    * an id, in the order of `input`, each with its `trackId` (with smoothing, its keypoints
-   * are the filtered ones; a weak match of a track seen last frame, or a partial one with a
-   * larger box of the person found too, has the track's predicted box). Poses left out are
+   * are the filtered ones; a weak or sliver match of a track seen last frame, or a partial
+   * one with a larger box of the person found too, has the track's predicted box). Poses left out are
    * tentative (a new person not yet found on `minHits` frames), duplicates of another
    * person's, weak detections that continue no track, boxes around several people (another
    * detection inside, the pose spanning little of the box), new people smaller than
    * `minBoxArea` away from the frame's edges, or poses of fewer than `minKeypoints`
-   * confident keypoints.
+   * confident keypoints (but for a sliver on the frame's edge that continues a track).
    *
    * @param time the frame's time in seconds; default frame number / `fps`
    * @param frame the frame's size, when known (people leaving and coming back)
@@ -438,9 +444,12 @@ export class PoseTracker {
     const first = this.#updates === 0;
     this.#updates++;
     const tracks = this.#tracks;
-    const poses = this.#trackable(input);
+    const poses = this.#trackable(input, frame);
     const n = poses.length;
     const detBoxes = packedBoxes(poses);
+    // Boxes on the frame's edge kept with fewer than `minKeypoints` confident keypoints: what
+    // is left in view of someone leaving, which only continues a track seen last frame.
+    const sliver = Uint8Array.from(poses, (pose) => this.#fewKeypoints(pose) ? 1 : 0);
 
     // 1. Predict; a track lost for a while stops (it is assumed to stand where it was).
     for (const track of tracks) {
@@ -463,7 +472,7 @@ export class PoseTracker {
 
     const trackOf = new Int32Array(n).fill(-1); // detection → track index
     const taken = new Uint8Array(m);
-    const high = (i: number) => poses[i].box.score >= this.highScore;
+    const high = (i: number) => !sliver[i] && poses[i].box.score >= this.highScore;
     const free = (filter: (i: number) => boolean) =>
       Array.from({ length: n }, (_, i) => i).filter((i) => trackOf[i] < 0 && filter(i));
     const tracksWhere = (filter: (track: Track) => boolean) =>
@@ -486,9 +495,15 @@ export class PoseTracker {
     };
     const similarity = (i: number, j: number) =>
       this.#similarity(poses[i], detBoxes, i, predicted, predictedKeypoints[j], j);
-    // A weak detection continues a track only where its box clearly overlaps the prediction.
-    const weakSimilarity = (i: number, j: number) =>
-      iouAt(detBoxes, i, predicted, j) >= 0.5 ? similarity(i, j) : 0;
+    // A weak detection continues a track only where its box clearly overlaps the prediction;
+    // a sliver, the prediction cut to the frame (the rest of the person is beyond the edge,
+    // and its few keypoints say little).
+    const weakSimilarity = (i: number, j: number) => {
+      if (!sliver[i]) return iouAt(detBoxes, i, predicted, j) >= 0.5 ? similarity(i, j) : 0;
+      const cut = predictedBoxIn(predicted, j, 1, frame);
+      const iou = iouAt(detBoxes, i, Float64Array.of(cut.x1, cut.y1, cut.x2, cut.y2), 0);
+      return iou >= 0.5 ? iou : 0;
+    };
 
     // 3a. Confident detections ↔ tracks with ids (seen last frame, or lost).
     match(free(high), tracksWhere((k) => k.id > 0), similarity, this.minSimilarity);
@@ -510,7 +525,7 @@ export class PoseTracker {
     // whose box score hovers around `highScore` from starting over on every dip.
     match(free(high), tracksWhere((k) => k.id === 0), similarity, this.minSimilarity);
     match(
-      free((i) => !high(i)),
+      free((i) => !high(i) && !sliver[i]),
       tracksWhere((k) => k.id === 0),
       weakSimilarity,
       this.minSimilarity,
@@ -568,7 +583,7 @@ export class PoseTracker {
       keypointCover(poses[i].keypoints, this.keypointThreshold, detBoxes, i) <
         MIN_KEYPOINT_COVER &&
       poses.some((other, k) =>
-        k !== i && boxArea(other.box) < boxArea(poses[i].box) &&
+        k !== i && !sliver[k] && boxArea(other.box) < boxArea(poses[i].box) &&
         nestedShare(detBoxes, k, detBoxes, i) >= NESTED
       );
     // Too small to start a track: under `minBoxArea`, and not a person coming into view.
@@ -698,12 +713,13 @@ export class PoseTracker {
 
   /**
    * The detections worth tracking, in input order: at least `minKeypoints` confident
-   * keypoints, and not a second detection of a person already kept (OKS ≥ `duplicateOks`
+   * keypoints or a box on the frame's edge (a sliver), and not a second detection of a person
+   * already kept (OKS ≥ `duplicateOks`
    * with a pose ranked higher: confident detections before weak ones, then by pose score).
    */
-  #trackable(poses: readonly Pose[]): Pose[] {
+  #trackable(poses: readonly Pose[], frame?: FrameSize): Pose[] {
     const candidates = poses.filter((pose) =>
-      confidentKeypointCount(pose.keypoints, this.keypointThreshold) >= this.minKeypoints
+      !this.#fewKeypoints(pose) || (frame !== undefined && touchesEdge(pose.box, frame))
     );
     if (this.duplicateOks >= 1) return candidates;
     // Confident detections first: a weak one (ByteTrack's low-score box) never displaces one.
@@ -711,7 +727,9 @@ export class PoseTracker {
     // score high can so beat its person's whole box; keeping the more complete of nested
     // duplicates instead cost the crowded clips IDF1 and switches (a fuller nested box there
     // often spans two people: docs/tracking.md).
-    const rank = (p: Pose) => (p.box.score >= this.highScore ? 1 : 0) + p.score;
+    // Slivers last: their few keypoints can agree with anyone's.
+    const rank = (p: Pose) =>
+      (this.#fewKeypoints(p) ? 0 : p.box.score >= this.highScore ? 2 : 1) + p.score;
     const kept: Pose[] = [];
     for (const pose of [...candidates].sort((a, b) => rank(b) - rank(a))) {
       const duplicate = kept.some((other) =>
@@ -721,6 +739,11 @@ export class PoseTracker {
     }
     const keep = new Set(kept);
     return candidates.filter((pose) => keep.has(pose));
+  }
+
+  /** Whether `pose` has fewer than `minKeypoints` confident keypoints. */
+  #fewKeypoints(pose: Pose): boolean {
+    return confidentKeypointCount(pose.keypoints, this.keypointThreshold) < this.minKeypoints;
   }
 
   /**
