@@ -444,12 +444,11 @@ export class PoseTracker {
     const first = this.#updates === 0;
     this.#updates++;
     const tracks = this.#tracks;
-    const poses = this.#trackable(input, frame);
+    // Slivers: boxes on the frame's edge kept with fewer than `minKeypoints` confident
+    // keypoints, what is left in view of someone leaving, which only continue a track.
+    const { poses, sliver } = this.#trackable(input, frame);
     const n = poses.length;
     const detBoxes = packedBoxes(poses);
-    // Boxes on the frame's edge kept with fewer than `minKeypoints` confident keypoints: what
-    // is left in view of someone leaving, which only continues a track seen last frame.
-    const sliver = Uint8Array.from(poses, (pose) => this.#fewKeypoints(pose) ? 1 : 0);
 
     // 1. Predict; a track lost for a while stops (it is assumed to stand where it was).
     for (const track of tracks) {
@@ -714,22 +713,33 @@ export class PoseTracker {
   /**
    * The detections worth tracking, in input order: at least `minKeypoints` confident
    * keypoints or a box on the frame's edge (a sliver), and not a second detection of a person
-   * already kept (OKS ≥ `duplicateOks`
-   * with a pose ranked higher: confident detections before weak ones, then by pose score).
+   * already kept (OKS ≥ `duplicateOks` with a pose ranked higher: confident detections, then
+   * weak ones, then slivers; within each by pose score). `sliver` marks the slivers kept.
    */
-  #trackable(poses: readonly Pose[], frame?: FrameSize): Pose[] {
-    const candidates = poses.filter((pose) =>
-      !this.#fewKeypoints(pose) || (frame !== undefined && touchesEdge(pose.box, frame))
+  #trackable(
+    poses: readonly Pose[],
+    frame?: FrameSize,
+  ): { poses: Pose[]; sliver: Uint8Array } {
+    const few = new Set(
+      poses.filter((pose) =>
+        confidentKeypointCount(pose.keypoints, this.keypointThreshold) < this.minKeypoints
+      ),
     );
-    if (this.duplicateOks >= 1) return candidates;
+    const candidates = poses.filter((pose) =>
+      !few.has(pose) || (frame !== undefined && touchesEdge(pose.box, frame))
+    );
+    const result = (kept: Pose[]) => ({
+      poses: kept,
+      sliver: Uint8Array.from(kept, (pose) => few.has(pose) ? 1 : 0),
+    });
+    if (this.duplicateOks >= 1) return result(candidates);
     // Confident detections first: a weak one (ByteTrack's low-score box) never displaces one.
     // Then the pose score, as top-down tools' OKS-NMS ranks. A half box whose few keypoints
     // score high can so beat its person's whole box; keeping the more complete of nested
     // duplicates instead cost the crowded clips IDF1 and switches (a fuller nested box there
     // often spans two people: docs/tracking.md).
     // Slivers last: their few keypoints can agree with anyone's.
-    const rank = (p: Pose) =>
-      (this.#fewKeypoints(p) ? 0 : p.box.score >= this.highScore ? 2 : 1) + p.score;
+    const rank = (p: Pose) => (few.has(p) ? 0 : p.box.score >= this.highScore ? 2 : 1) + p.score;
     const kept: Pose[] = [];
     for (const pose of [...candidates].sort((a, b) => rank(b) - rank(a))) {
       const duplicate = kept.some((other) =>
@@ -738,12 +748,7 @@ export class PoseTracker {
       if (!duplicate) kept.push(pose);
     }
     const keep = new Set(kept);
-    return candidates.filter((pose) => keep.has(pose));
-  }
-
-  /** Whether `pose` has fewer than `minKeypoints` confident keypoints. */
-  #fewKeypoints(pose: Pose): boolean {
-    return confidentKeypointCount(pose.keypoints, this.keypointThreshold) < this.minKeypoints;
+    return result(candidates.filter((pose) => keep.has(pose)));
   }
 
   /**
