@@ -219,6 +219,7 @@ export type {
   HotaMetrics,
   IdBoxes,
   IdentityMetrics,
+  PersonIdentity,
   SimilarityFrame,
   TrackingMetrics,
 } from "./lib/track/metrics.ts";

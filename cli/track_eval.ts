@@ -24,7 +24,9 @@ export const TRACK_EVAL_HELP =
 
 Scores the track ids of one video's results: CLEAR MOT (MOTA, MOTP, ID switches), the
 identity metrics (IDF1, IDP, IDR) and HOTA (mean over IoU thresholds 0.05…0.95), with box
-IoU as the similarity (a match needs IoU ≥ 0.5 for MOTA and IDF1).
+IoU as the similarity (a match needs IoU ≥ 0.5 for MOTA and IDF1). Then, per person,
+worst first, where the frames IDF1 missed went: matched only by another track id's box,
+or by no box (with how near the closest box came: a detector's miss or an off box).
 
   --gt FILE        COCO-style video ground truth: "images" (id = frame index; frames
                    nobody is in count too) and "annotations" with image_id (the frame),
@@ -86,6 +88,41 @@ export function formatTrackingMetrics(m: TrackingMetrics): string {
     `mostly lost ${m.clear.mostlyLost}`;
 }
 
+/**
+ * Where IDF1's missed frames went, per person, worst first (at most `limit` rows): under the
+ * person's own track id, under another id only, or matched by no box — a detector's miss or a
+ * box too far off, which no tracking can mend.
+ */
+export function formatPeople(m: TrackingMetrics, limit = 10): string {
+  const people = m.identity.byPerson;
+  const missed = people.filter((p) => p.idtp < p.frames);
+  if (missed.length === 0) return "every person's frames are under their one track id";
+  const notFound = people.reduce((n, p) => n + p.notFound, 0);
+  const otherId = people.reduce((n, p) => n + p.otherId, 0);
+  const header = ["person", "track", "frames", "own id", "other id", "no box", "nearest"];
+  const rows = missed.slice(0, limit).map((p) => [
+    String(p.id),
+    p.trackId === undefined ? "-" : String(p.trackId),
+    String(p.frames),
+    String(p.idtp),
+    String(p.otherId),
+    String(p.notFound),
+    p.nearestUnmatched === undefined ? "-" : p.nearestUnmatched.toFixed(2),
+  ]);
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+  const line = (cells: string[]) => "  " + cells.map((v, c) => v.padStart(widths[c])).join("  ");
+  const rest = people.length - rows.length;
+  return `frames not under the person's track id: ${notFound} matched by no box (IoU < 0.5 ` +
+    `with every result), ${otherId} under another id\n` +
+    [header, ...rows].map(line).join("\n") +
+    (rest > 0
+      ? `\n  … ${rest} more ${rest === 1 ? "person" : "people"}, ` +
+        `${missed.length - rows.length} of them missing frames`
+      : "") +
+    "\n  (nearest: on the no-box frames, the median IoU of the closest box; 0: none near, " +
+    "0.3–0.5: a box of them, off)";
+}
+
 async function runTrackEval(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(args, {
     gt: { type: "string" },
@@ -135,9 +172,16 @@ async function runTrackEval(args: string[]): Promise<number> {
       ...clear,
       idswByPerson: Object.fromEntries(idswByGt),
       ...metrics.identity,
+      byPerson: metrics.identity.byPerson.map((p) => ({
+        ...p,
+        trackId: p.trackId ?? null,
+        nearestUnmatched: p.nearestUnmatched ?? null,
+      })),
     }));
   } else {
-    console.log(`${frames.length} frames\n${formatTrackingMetrics(metrics)}`);
+    console.log(
+      `${frames.length} frames\n${formatTrackingMetrics(metrics)}\n${formatPeople(metrics)}`,
+    );
   }
   return 0;
 }

@@ -53,12 +53,24 @@ Deno.test("track-eval: JSONL and COCO results, table and --json", async () => {
     const table = await run(["--gt", gt, "--results", jsonl]);
     assertEquals(table.code, 0, describeRun(table));
     assert(/IDF1/.test(table.stdout) && /66\.7/.test(table.stdout), describeRun(table));
+    // The person's row: track 1, 6 frames, 4 under it, 2 under another id, none unmatched.
+    assert(/^\s+5\s+1\s+6\s+4\s+2\s+0\s+-$/m.test(table.stdout), describeRun(table));
     for (const results of [jsonl, json]) {
       const out = await run(["--gt", gt, "--results", results, "--json"]);
       assertEquals(out.code, 0, describeRun(out));
       const m = JSON.parse(out.stdout);
       assertEquals([m.frames, m.people, m.trackIds, m.idsw, m.fp], [6, 1, 2, 1, 0]);
       assertEquals(m.idswByPerson, { 5: 1 });
+      assertEquals(m.byPerson, [{
+        id: 5,
+        frames: 6,
+        trackId: 1,
+        idtp: 4,
+        otherId: 2,
+        notFound: 0,
+        trackIds: [1, 2],
+        nearestUnmatched: null,
+      }]);
       assertAlmostEquals(m.idf1, 2 / 3, 1e-12);
       assertAlmostEquals(m.mota, 5 / 6, 1e-12);
       assertAlmostEquals(m.hota, Math.sqrt(5 / 9), 1e-12);

@@ -129,6 +129,44 @@ Deno.test("localisation: IoU 0.62 counts for α ≤ 0.60 only, HOTA = 12/19; MOT
   close(m.hota.locA, (12 * 0.62 + 7) / 19, "LocA");
 });
 
+Deno.test("per person: frames under their id, under another id, matched by no box", () => {
+  // Person 1 at x 0: tracker id 1 on frames 0–3, id 2 on frames 4–5. Person 2 at x 500:
+  // id 3 there on frames 0–2, then 60 px off on frames 3–4 (IoU 40·200 / (2·20000 − 8000) =
+  // 1/4), nothing on frame 5. Person 3 on frame 5 only, found by no one.
+  const frames = Array.from({ length: 6 }, (_, t) =>
+    frame(
+      [[1, 0], [2, 500], ...(t === 5 ? [[3, 1000] as [number, number]] : [])],
+      [[t < 4 ? 1 : 2, 0], ...(t < 5 ? [[3, t < 3 ? 500 : 560] as [number, number]] : [])],
+    ));
+  const m = trackingMetrics(frames);
+  assertEquals(m.identity.byPerson, [
+    // Worst first: 3 frames lost (a box 1/4 off twice, none once: median of 0, ¼, ¼).
+    {
+      id: 2,
+      frames: 6,
+      trackId: 3,
+      idtp: 3,
+      otherId: 0,
+      notFound: 3,
+      trackIds: [3],
+      nearestUnmatched: 0.25,
+    },
+    { id: 1, frames: 6, trackId: 1, idtp: 4, otherId: 2, notFound: 0, trackIds: [1, 2] },
+    {
+      id: 3,
+      frames: 1,
+      trackId: undefined,
+      idtp: 0,
+      otherId: 0,
+      notFound: 1,
+      trackIds: [],
+      nearestUnmatched: 0,
+    },
+  ]);
+  // The three ways add up to IDF1's misses: IDFN = 3 + 2 + 1.
+  assertEquals([m.identity.idtp, m.identity.idfn], [7, 6]);
+});
+
 Deno.test("CLEAR keeps a continuing match over a better new one: no switch", () => {
   // Frame 1: tracker 2 overlaps the person better (IoU 1) than tracker 1 (IoU 0.6), but 1
   // was matched last frame and still passes the 0.5 threshold, so it keeps the person.
@@ -217,6 +255,11 @@ Deno.test("IDF1 equals its definition, every id mapping tried, on 300 random seq
     const gtCount = frames.reduce((n, f) => n + f.gtIds.length, 0);
     const trackerCount = frames.reduce((n, f) => n + f.trackerIds.length, 0);
     assertEquals(got.idtp, idtp, `case ${c}`);
+    // Each person's frames split three ways; their own-id frames add up to IDTP.
+    assertEquals(got.byPerson.reduce((n, p) => n + p.idtp, 0), idtp, `case ${c} by person`);
+    for (const p of got.byPerson) {
+      assertEquals(p.idtp + p.otherId + p.notFound, p.frames, `case ${c} person ${p.id}`);
+    }
     assertEquals([got.idfn, got.idfp], [gtCount - idtp, trackerCount - idtp], `case ${c}`);
     if (gtCount + trackerCount > 0) {
       close(got.idf1, (2 * idtp) / (gtCount + trackerCount), `case ${c} IDF1`);

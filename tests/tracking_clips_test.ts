@@ -35,6 +35,7 @@
  */
 
 import { join } from "node:path";
+import { formatPeople } from "../cli/track_eval.ts";
 import { PosePipeline } from "../lib/deno/pipeline.ts";
 import { videoPoses } from "../lib/deno/video/poses.ts";
 import type { TrackedPose } from "../lib/track/tracker.ts";
@@ -149,7 +150,8 @@ for (const [pair, expected] of Object.entries(EXPECTED)) {
               tracked.push(poses as TrackedPose[]);
             }
             const truth = JSON.parse(await Deno.readTextFile(gt)) as VideoGroundTruth;
-            const got = summarize(scoreTracks(truth, tracked));
+            const metrics = scoreTracks(truth, tracked);
+            const got = summarize(metrics);
             console.log(
               `${spec.name}: ${got.ids} ids for ${got.people} people, IDF1 ${
                 got.idf1.toFixed(3)
@@ -157,6 +159,8 @@ for (const [pair, expected] of Object.entries(EXPECTED)) {
                 `HOTA ${got.hota.toFixed(3)}, MOTA ${got.mota.toFixed(3)}, ${got.idsw} switches ` +
                 `(at most ${got.maxIdswPerPerson} of one person)`,
             );
+            // Under the target: whose frames IDF1 missed, and whether a box matched them.
+            if (got.idf1 < TARGET.idf1) console.log(formatPeople(metrics, 3));
             problems.push(...check(spec.name, got, expected[spec.name]));
             await Deno.remove(join(dir, `${spec.name}.mp4`));
           }

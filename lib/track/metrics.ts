@@ -86,6 +86,40 @@ export interface IdentityMetrics {
   idfn: number;
   /** Tracker detections not on their id's ground-truth id. */
   idfp: number;
+  /**
+   * Where each annotated person's frames went, worst first (most frames not under their
+   * tracker id): it tells a box the detector missed or misplaced from an id the tracker lost.
+   */
+  byPerson: PersonIdentity[];
+}
+
+/**
+ * One annotated person's frames, split three ways (`idtp + otherId + notFound = frames`):
+ * under the tracker id the identity matching gave them, matched only by another id's box, or
+ * matched by no box at all (IoU under the threshold with every result: found nowhere, or a
+ * box too far off; no tracker can fix those).
+ */
+export interface PersonIdentity {
+  /** The ground-truth id. */
+  id: number;
+  /** Frames the person is annotated on. */
+  frames: number;
+  /** The tracker id the identity matching gave them; undefined when none. */
+  trackId?: number;
+  /** Frames where their tracker id's box matches theirs: their identity true positives. */
+  idtp: number;
+  /** Frames where a box of another tracker id matches theirs and their own id's does not. */
+  otherId: number;
+  /** Frames where no result matches theirs (similarity under the threshold with all). */
+  notFound: number;
+  /** Tracker ids whose box matched theirs on some frame. */
+  trackIds: number[];
+  /**
+   * On the frames no result matched, the median of the closest result's similarity: 0 when
+   * nothing was near them (a missed person), 0.3–0.5 when a box of them was there but off;
+   * undefined when every frame was matched.
+   */
+  nearestUnmatched?: number;
 }
 
 /** HOTA and its parts, each the mean over the localisation thresholds α = 0.05, 0.10, …, 0.95. */
@@ -355,8 +389,10 @@ export function identityMetrics(
   });
   const pairs = maximumAssignment(together, numGt, numTr, 0);
   let idtp = 0;
+  const trackOf = new Int32Array(numGt).fill(-1);
   for (let k = 0; k < pairs.rows.length; k++) {
     idtp += together[pairs.rows[k] * numTr + pairs.cols[k]];
+    trackOf[pairs.rows[k]] = pairs.cols[k];
   }
   const idfn = gtDetections - idtp, idfp = trackerDetections - idtp;
   return {
@@ -366,7 +402,62 @@ export function identityMetrics(
     idtp,
     idfn,
     idfp,
+    byPerson: personIdentities(frames, gt, tr, trackOf, threshold),
   };
+}
+
+/** Each person's frames split by who matched them (see `PersonIdentity`), worst first. */
+function personIdentities(
+  frames: readonly SimilarityFrame[],
+  gt: ReturnType<typeof denseIds>,
+  tr: ReturnType<typeof denseIds>,
+  trackOf: Int32Array,
+  threshold: number,
+): PersonIdentity[] {
+  const people = gt.original.map((id, i): PersonIdentity & { nearest: number[] } => ({
+    id,
+    frames: 0,
+    trackId: trackOf[i] >= 0 ? tr.original[trackOf[i]] : undefined,
+    idtp: 0,
+    otherId: 0,
+    notFound: 0,
+    trackIds: [],
+    nearest: [],
+  }));
+  frames.forEach((frame, t) => {
+    const gIds = gt.dense[t], tIds = tr.dense[t], n = tIds.length;
+    for (let i = 0; i < gIds.length; i++) {
+      const person = people[gIds[i]];
+      let best = 0, own = false, other = false;
+      for (let j = 0; j < n; j++) {
+        const s = frame.similarity[i * n + j];
+        best = Math.max(best, s);
+        if (!(s >= threshold - EPS)) continue;
+        if (tIds[j] === trackOf[gIds[i]]) own = true;
+        else other = true;
+        const id = tr.original[tIds[j]];
+        if (!person.trackIds.includes(id)) person.trackIds.push(id);
+      }
+      person.frames++;
+      if (own) person.idtp++;
+      else if (other) person.otherId++;
+      else {
+        person.notFound++;
+        person.nearest.push(best);
+      }
+    }
+  });
+  return people
+    .map(({ nearest, ...person }) => {
+      if (nearest.length === 0) return person;
+      nearest.sort((a, b) => a - b);
+      const h = nearest.length >> 1;
+      return {
+        ...person,
+        nearestUnmatched: nearest.length % 2 ? nearest[h] : (nearest[h - 1] + nearest[h]) / 2,
+      };
+    })
+    .sort((a, b) => b.frames - b.idtp - (a.frames - a.idtp) || a.id - b.id);
 }
 
 /**
