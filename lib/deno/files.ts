@@ -2,10 +2,10 @@
  * Files written whole or not at all: a temporary file beside the target, renamed over it, and
  * the sweeping of temporary files that killed runs left behind. COCO results go through here.
  *
- * Temporary files, and which ones a later run may delete: a writer writes `.<name>.posekit-<pid>-<16 hex>.tmp` beside its target and renames it over
- * the target when done. A run killed before its rename leaves that file behind, and the next
- * run tidies it up, but only when it is provably a posekit temporary file that no live writer
- * holds:
+ * Temporary files, and which ones a later run may delete: a writer writes
+ * `.<name>.posekit-<pid>-<16 hex>.tmp` beside its target and renames it over the target when done.
+ * A run killed before its rename leaves that file behind, and the next run tidies it up, but only
+ * when it is provably a posekit temporary file that no live writer holds:
  * - the name: posekit's marker and a 64-bit random token (files of other programs, and those
  *   of posekit versions before this scheme, are never touched);
  * - the lock: every writer holds an exclusive lock (`Deno.FsFile.lock`, flock on Unix) on its

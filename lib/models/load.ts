@@ -1,8 +1,9 @@
 /**
- * Loading a model from its bytes, apart from running it: repair a legacy export in memory, open a session on the runtime, build the family adapter from the
- * manifest (or recognize the bare graph), check the manifest against the graph once, and
- * prove with one run that the backend can execute it. On WebGPU, a keypoint model with a
- * fixed batch of 1 is relaxed to a symbolic batch when that gives the same results.
+ * Loading a model from its bytes, apart from running it: repair a legacy export in memory, open a
+ * session on the runtime, build the family adapter from the manifest (or recognize the bare graph),
+ * check the manifest against the graph once, and prove with one run that the backend can execute
+ * it. On WebGPU, a keypoint model with a fixed batch of 1 is relaxed to a symbolic batch when that
+ * gives the same results.
  */
 
 import { baseName as basename } from "../util/paths.ts";

@@ -45,8 +45,8 @@
  * A pose that continues a track seen last frame only weakly or as a sliver, or as a part of
  * the person (a head box) while a larger box of them was found too, is returned with the
  * track's predicted box, cut to the frame: where the person is, rather than the detector's
- * unsure or partial guess, as SORT-style trackers report the filter's box. A confident part found alone is returned as found: the
- * rest of the person may be covered.
+ * unsure or partial guess, as SORT-style trackers report the filter's box. A confident part
+ * found alone is returned as found: the rest of the person may be covered.
  * Optional One-Euro smoothing runs per keypoint per track; its state dies with the track.
  */
 
@@ -426,15 +426,15 @@ export class PoseTracker {
   }
 
   /**
-   * The track ids of the next frame's poses: returns the poses that belong to a person with
-   * an id, in the order of `input`, each with its `trackId` (with smoothing, its keypoints
-   * are the filtered ones; a weak or sliver match of a track seen last frame, or a partial
-   * one with a larger box of the person found too, has the track's predicted box). Poses left out are
-   * tentative (a new person not yet found on `minHits` frames), duplicates of another
-   * person's, weak detections that continue no track, boxes around several people (another
-   * detection inside, the pose spanning little of the box), new people smaller than
-   * `minBoxArea` away from the frame's edges, or poses of fewer than `minKeypoints`
-   * confident keypoints (but for a sliver on the frame's edge that continues a track).
+   * The track ids of the next frame's poses: returns the poses that belong to a person with an id,
+   * in the order of `input`, each with its `trackId` (with smoothing, its keypoints are the
+   * filtered ones; a weak or sliver match of a track seen last frame, or a partial one with a
+   * larger box of the person found too, has the track's predicted box). Poses left out are
+   * tentative (a new person not yet found on `minHits` frames), duplicates of another person's,
+   * weak detections that continue no track, boxes around several people (another detection inside,
+   * the pose spanning little of the box), new people smaller than `minBoxArea` away from the
+   * frame's edges, or poses of fewer than `minKeypoints` confident keypoints (but for a sliver on
+   * the frame's edge that continues a track).
    *
    * @param time the frame's time in seconds; default frame number / `fps`
    * @param frame the frame's size, when known (people leaving and coming back)
