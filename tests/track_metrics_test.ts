@@ -2,8 +2,9 @@
  * Tracking metrics on small hand-made sequences whose values are worked out by hand from the
  * definitions (comments show the arithmetic): perfect tracking, an id change of one person
  * (1 switch, IDF1 = 2/3), two people swapping ids, a half-missed person, a false track, a
- * localisation error that only some HOTA thresholds accept, and ignore regions. IDF1 is also
- * checked against its definition on random sequences, every mapping of ids tried.
+ * localisation error that only some HOTA thresholds accept, ignore regions, and where each
+ * person's frames went (their id, another id, no box). IDF1 is also checked against its
+ * definition on random sequences, every mapping of ids tried.
  */
 
 import {
