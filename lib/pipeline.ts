@@ -150,7 +150,33 @@ export interface PipelineModels {
 /** Settings with every default filled in. */
 type Settings = Required<PipelineSettings>;
 
-/** The whole top-down (or end-to-end) pose pipeline. Create with `PosePipeline.create`. */
+/**
+ * The whole top-down (or end-to-end) pose pipeline. Create with `PosePipeline.create`.
+ *
+ * @example In a page: models fetched by URL, poses for a canvas
+ * ```ts ignore
+ * import { loadModelFrom, PosePipeline, Runtime } from "@posekit/posekit/core";
+ * import type { RuntimePlatform } from "@posekit/posekit/core";
+ *
+ * declare const platform: RuntimePlatform; // onnxruntime-web as the page loaded it (see core.ts)
+ * const runtime = await Runtime.start({ platform });
+ * const load = async (url: string) =>
+ *   loadModelFrom({ path: url, bytes: await platform.readModel!(url) }, runtime);
+ * const pipeline = PosePipeline.fromModels({
+ *   runtime,
+ *   detector: await load("/models/rtmdet_nano_person.onnx"),
+ *   pose: await load("/models/simplepose_nano_256x192.onnx"),
+ * });
+ * // The canvas's RGBA pixels, alpha dropped: the RGB image the pipeline takes.
+ * const canvas = document.querySelector("canvas")!;
+ * const { width, height } = canvas;
+ * const { data } = canvas.getContext("2d")!.getImageData(0, 0, width, height);
+ * const rgb = new Uint8Array(width * height * 3);
+ * for (let p = 0; p < width * height; p++) rgb.set(data.subarray(4 * p, 4 * p + 3), 3 * p);
+ * const poses = await pipeline.run({ width, height, data: rgb });
+ * console.log(poses.length, pipeline.timings); // people found; milliseconds per stage
+ * ```
+ */
 export class PosePipeline {
   /** Milliseconds per stage, summed over every image so far. */
   readonly timings: StageTimings = { detect: 0, crop: 0, keypoints: 0, post: 0, model: 0 };

@@ -22,6 +22,26 @@ function push(map: BoxesByImage, imageId: number, box: Box): void {
 /**
  * Reads person boxes (category 1) scoring at least `threshold` from a parsed COCO detection
  * results file. Errors name `source` and the first bad entry.
+ *
+ * @example Person boxes above a threshold, best first
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseDetectionBoxes } from "@posekit/posekit";
+ *
+ * const detections = [
+ *   { image_id: 1, category_id: 1, bbox: [10, 20, 30, 40], score: 0.5 },
+ *   { image_id: 1, category_id: 1, bbox: [0, 0, 5, 5], score: 0.9 },
+ *   { image_id: 1, category_id: 3, bbox: [0, 0, 50, 50], score: 0.99 }, // a car, not a person
+ *   { image_id: 2, category_id: 1, bbox: [0, 0, 5, 5], score: 0.1 }, // below the threshold
+ * ];
+ * const boxes = parseDetectionBoxes(detections, "detections.json", 0.3);
+ * assert.deepEqual([...boxes.keys()], [1]);
+ * assert.deepEqual(boxes.get(1), [
+ *   { x1: 0, y1: 0, x2: 5, y2: 5, score: 0.9 },
+ *   { x1: 10, y1: 20, x2: 40, y2: 60, score: 0.5 }, // [x, y, w, h] → corners
+ * ]);
+ * assert.throws(() => parseDetectionBoxes({}, "detections.json"), /is a JSON array/);
+ * ```
  */
 export function parseDetectionBoxes(json: unknown, source: string, threshold = 0): BoxesByImage {
   if (!Array.isArray(json)) {
@@ -69,6 +89,25 @@ export interface GroundTruthForBoxes {
  * reference of ../shared/README.md to the third decimal; mmpose's clipping to
  * [0, width − 1] moves PP-TinyPose 256x192 by 0.005 AP on the dev set, and HRNet's
  * one-pixel-shorter boxes (x1 + w − 1) by 0.02.
+ *
+ * @example Boxes of the annotated people
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { groundTruthBoxes } from "@posekit/posekit";
+ *
+ * const keypoints = [50, 40, 2, ...new Array(48).fill(0)]; // 17 × 3 values: only the nose labelled
+ * const boxes = groundTruthBoxes({
+ *   images: [{ id: 1 }],
+ *   annotations: [
+ *     { image_id: 1, bbox: [10, 20, 30, 40], keypoints, num_keypoints: 1 },
+ *     { image_id: 1, bbox: [0, 0, 90, 90], keypoints, iscrowd: 1 }, // a crowd
+ *     { image_id: 1, bbox: [60, 0, 20, 50], keypoints: new Array(51).fill(0) }, // no keypoints
+ *     { image_id: 2, bbox: [10, 20, 30, 40], keypoints }, // image 2 is not listed
+ *   ],
+ * });
+ * // Only the first gives a box: [x, y, w, h] → corners, score 1.
+ * assert.deepEqual([...boxes], [[1, [{ x1: 10, y1: 20, x2: 40, y2: 60, score: 1 }]]]);
+ * ```
  */
 export function groundTruthBoxes(gt: GroundTruthForBoxes): BoxesByImage {
   const imageIds = new Set(gt.images.map((im) => im.id));

@@ -105,6 +105,17 @@ const HASHED_ID_BASE = 2 ** 30;
  * The COCO image id in a file name that is only digits before its extension
  * (`000000000785.jpg` → 785), or undefined. Numbers from 2^30 up (e.g. timestamps) do not
  * count: they would overlap hashed ids.
+ *
+ * @example COCO file names
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { imageIdFromFileName } from "@posekit/posekit";
+ *
+ * assert.equal(imageIdFromFileName("000000000785.jpg"), 785);
+ * assert.equal(imageIdFromFileName("coco/val2017/000000000785.jpg"), 785); // folders do not count
+ * assert.equal(imageIdFromFileName("skier.jpg"), undefined); // not only digits
+ * assert.equal(imageIdFromFileName("1700000000.jpg"), undefined); // a timestamp, ≥ 2^30
+ * ```
  */
 export function imageIdFromFileName(path: string): number | undefined {
   const name = basename(path);
@@ -133,6 +144,18 @@ function hashedId(name: string): number {
  * The image id of a path on its own: the number in a COCO-style name, else a hash of the base
  * name (FNV-1a, in [2^30, 2^31)) that is the same on every run and machine. Within one run use
  * `ImageIdRegistry`, which also resolves collisions.
+ *
+ * @example COCO names keep their number, other names get a hash
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { imageIdForPath } from "@posekit/posekit";
+ *
+ * assert.equal(imageIdForPath("coco/val2017/000000000785.jpg"), 785);
+ * assert.equal(imageIdForPath("https://example.com/000000000785.jpg?w=640"), 785); // URL: its name
+ * const id = imageIdForPath("photos/skier.jpg");
+ * assert.ok(id >= 2 ** 30 && id < 2 ** 31); // above every COCO id
+ * assert.equal(imageIdForPath("other/skier.jpg"), id); // only the base name is hashed
+ * ```
  */
 export function imageIdForPath(path: string): number {
   // A URL's name is the last part of its path (no query string).
@@ -183,6 +206,22 @@ export class ImageIdRegistry {
 /**
  * Results as JSON text: an array with one result per line (valid JSON that `json.load` and
  * pycocotools read, and that diffs and greps well). Ends with a newline.
+ *
+ * @example One result per line
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type CocoKeypointResult, formatResultsJson } from "@posekit/posekit";
+ *
+ * // One keypoint per result, to keep it short (COCO results have 17).
+ * const a: CocoKeypointResult = {
+ *   image_id: 785, category_id: 1, keypoints: [10, 20, 0.9], score: 0.9, bbox: [5, 5, 10, 30],
+ * };
+ * const b: CocoKeypointResult = { ...a, image_id: 786, score: 0.8 };
+ * const text = formatResultsJson([a, b]);
+ * assert.deepEqual(text.split("\n"), ["[", `${JSON.stringify(a)},`, JSON.stringify(b), "]", ""]);
+ * assert.deepEqual(JSON.parse(text), [a, b]); // plain JSON
+ * assert.equal(formatResultsJson([]), "[]\n");
+ * ```
  */
 export function formatResultsJson(results: readonly CocoKeypointResult[]): string {
   if (results.length === 0) return "[]\n";

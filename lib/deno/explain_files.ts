@@ -41,7 +41,27 @@ export interface ExplainWriterOptions {
   quality?: number;
 }
 
-/** Writes explanations into one folder over a run. */
+/**
+ * Writes explanations into one folder over a run.
+ *
+ * @example A run of PRTR images, with its query table at the end
+ * ```ts ignore
+ * import { ExplainWriter, PosePipeline, readImageFile } from "@posekit/posekit";
+ *
+ * const pipeline = await PosePipeline.create({ pose: "prtr_res50_384x288", explain: true });
+ * const writer = await ExplainWriter.open("explained/", pipeline.pose.manifest, { delta: 0.3 });
+ * try {
+ *   for (const file of ["a.jpg", "b.jpg"]) {
+ *     const image = await readImageFile(file);
+ *     const written = await writer.write(file, image, await pipeline.explain(image));
+ *     console.log(written); // a.explain.json, a.person0.maps.jpg, ...
+ *   }
+ *   console.log(await writer.finish(), writer.notes); // queries.json, queries.png; why not
+ * } finally {
+ *   await pipeline.close();
+ * }
+ * ```
+ */
 export class ExplainWriter {
   /** One-line notes met so far (each once), for the user. */
   readonly notes: string[] = [];

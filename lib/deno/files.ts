@@ -175,6 +175,30 @@ export async function writeFilesAtomic(
 /**
  * Writes COCO results to `path` (a JSON array, see `formatResultsJson`), atomically. One file
  * holds everything: each result names its image (`file_name`), so no sidecar can disagree.
+ *
+ * @example Pipeline results as a COCO results file
+ * ```ts ignore
+ * import {
+ *   type CocoKeypointResult,
+ *   imageIdForPath,
+ *   PosePipeline,
+ *   readImageFile,
+ *   toCocoResults,
+ *   writeResultsAtomic,
+ * } from "@posekit/posekit";
+ *
+ * const pipeline = await PosePipeline.create();
+ * const results: CocoKeypointResult[] = [];
+ * try {
+ *   for (const file of ["000000000785.jpg", "000000000872.jpg"]) {
+ *     const poses = await pipeline.run(await readImageFile(file));
+ *     results.push(...toCocoResults(imageIdForPath(file), poses, file));
+ *   }
+ * } finally {
+ *   await pipeline.close();
+ * }
+ * await writeResultsAtomic("results.json", results); // a kill now leaves the old file whole
+ * ```
  */
 export async function writeResultsAtomic(
   path: string,

@@ -61,6 +61,19 @@ export function decodeImage(
 /**
  * Reads and decodes an image file.
  * @throws ImageDecodeError when the file cannot be read or decoded
+ *
+ * @example Read an image, or say why not
+ * ```ts ignore
+ * import { ImageDecodeError, readImageFile } from "@posekit/posekit";
+ *
+ * try {
+ *   const image = await readImageFile("photo.jpg", { maxPixels: 50_000_000 });
+ *   console.log(image.width, image.height); // upright: EXIF orientation applied
+ * } catch (error) {
+ *   if (!(error instanceof ImageDecodeError)) throw error;
+ *   console.error(error.message); // "photo.jpg: no such file", "...: permission denied", ...
+ * }
+ * ```
  */
 export async function readImageFile(
   path: string,

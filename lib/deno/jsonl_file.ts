@@ -448,7 +448,30 @@ export interface ReadJsonlProgressOptions {
   expect?: JsonlHeader;
 }
 
-/** A file whose records were made with other settings than the run that wants to add to it. */
+/**
+ * A file whose records were made with other settings than the run that wants to add to it.
+ *
+ * @example Telling it apart, to suggest the file's own settings
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { JsonlSettingsError } from "@posekit/posekit";
+ *
+ * // `a` is the file's value, `b` this run's: rerunning with `a` resumes the file.
+ * function advice(error: unknown): string | undefined {
+ *   if (!(error instanceof JsonlSettingsError)) return undefined;
+ *   return `rerun with ${error.differences.map((d) => `${d.key}=${d.a}`).join(" ")}`;
+ * }
+ * // What `readJsonlProgress` (with `expect`) and `JsonlOutput.open` (with `resume`) throw.
+ * const error = new JsonlSettingsError("out.jsonl", 1, [{ key: "flip", a: true, b: false }]);
+ * assert.equal(advice(error), "rerun with flip=true");
+ * assert.equal(advice(new Error("disk full")), undefined);
+ * assert.equal(
+ *   error.message,
+ *   "out.jsonl holds results made with other settings (header on line 1): " +
+ *     "flip true there vs false now",
+ * );
+ * ```
+ */
 export class JsonlSettingsError extends Error {
   /** The file, the line of its header, and how the settings differ. */
   constructor(
@@ -491,6 +514,19 @@ export class JsonlForeignError extends Error {
  * differ from `options.expect` throw `JsonlSettingsError`; a file with no posekit line (a
  * foreign file without a final newline, which would otherwise look torn) throws
  * `JsonlForeignError` and is not cut.
+ *
+ * @example What is left to do when resuming a run
+ * ```ts ignore
+ * import { type JsonlHeader, readJsonlProgress, recordKey } from "@posekit/posekit";
+ *
+ * const inputs = ["a.jpg", "b.jpg", "c.jpg"];
+ * // This run's settings: a file made with others throws JsonlSettingsError.
+ * const expect: JsonlHeader = { version: "0.1.0", pose: "simplepose_nano_256x192" };
+ * const progress = await readJsonlProgress("results.jsonl", { expect });
+ * if (progress.tornBytes > 0) console.warn("a killed run's torn last line was cut off");
+ * const todo = inputs.filter((file) => !progress.done.has(recordKey({ file }, Deno.cwd())));
+ * console.log(`${progress.records} done, ${todo.length} to do`); // then append with JsonlWriter
+ * ```
  */
 export async function readJsonlProgress(
   path: string,
@@ -572,6 +608,36 @@ export interface JsonlOutputOptions {
  * A `.jsonl` output of predict: checked (and with `resume`, read) when opened, before any
  * model is loaded, but changed only from the first `write`: a run that fails before it
  * leaves an existing file as it was (a file this run created is removed again).
+ *
+ * @example predict's `--out results.jsonl --resume`
+ * ```ts ignore
+ * import {
+ *   imageIdForPath,
+ *   jsonlRecordForImage,
+ *   JsonlOutput,
+ *   PosePipeline,
+ *   readImageFile,
+ *   recordKey,
+ * } from "@posekit/posekit";
+ *
+ * const header = { version: "0.1.0", cwd: Deno.cwd(), pose: "simplepose_nano_256x192" };
+ * // Checked against `header` now, before any model is loaded.
+ * const output = await JsonlOutput.open("results.jsonl", { resume: true, header });
+ * try {
+ *   const pipeline = await PosePipeline.create({ pose: header.pose });
+ *   try {
+ *     for (const file of ["a.jpg", "b.jpg"]) {
+ *       if (output.done.has(recordKey({ file }, header.cwd))) continue; // an earlier run's
+ *       const poses = await pipeline.run(await readImageFile(file));
+ *       await output.write(jsonlRecordForImage(file, imageIdForPath(file), poses));
+ *     }
+ *   } finally {
+ *     await pipeline.close();
+ *   }
+ * } finally {
+ *   await output.close(); // a file this run created but never wrote to is removed
+ * }
+ * ```
  */
 export class JsonlOutput {
   private starting: Promise<JsonlWriter> | undefined;

@@ -250,6 +250,21 @@ async function* partEntries(scan: PartScan): AsyncGenerator<MergeEntry[]> {
  * different results, or two images with one image id, it is a `MergeConflictError`. A corrupt
  * line before the last throws `JsonlCorruptError`. All checks but the last conflicts are done
  * before the first result is handed on: a sink that writes must be discarded on an error.
+ *
+ * @example Frames per track over a tracked video's parts, in bounded memory
+ * ```ts ignore
+ * import { mergeJsonlStream } from "@posekit/posekit";
+ *
+ * const frames = new Map<number, number>(); // track id → frames it is in
+ * const parts = ["clip.part1.jsonl", "clip.part2.jsonl"];
+ * const summary = await mergeJsonlStream(parts, (results) => {
+ *   for (const { track_id } of results) {
+ *     if (track_id !== undefined) frames.set(track_id, (frames.get(track_id) ?? 0) + 1);
+ *   }
+ * }, { tempDir: "/scratch/tmp", bufferBytes: 256 * 1048576 }); // sorts spill there
+ * for (const { file, line } of summary.torn) console.warn(`${file}:${line}: torn, skipped`);
+ * console.log(`${summary.records} frames, ${frames.size} tracks`);
+ * ```
  */
 export async function mergeJsonlStream(
   paths: readonly string[],
@@ -398,6 +413,19 @@ const WRITE_BYTES = 1 << 20;
  * result per line), written to a locked temporary file beside `out` and renamed over it only
  * when the whole merge succeeded (so a conflict found late leaves `out` as it was). For stdout
  * the temporary file is in the sort's folder and copied out at the end, for the same reason.
+ *
+ * @example A job array's parts into one COCO results file
+ * ```ts ignore
+ * import { writeMergedResults } from "@posekit/posekit";
+ *
+ * const parts = Array.from({ length: 8 }, (_, i) => `out/part${i + 1}of8.jsonl`);
+ * // results.json appears only once the whole merge succeeded (`undefined`: to stdout).
+ * const summary = await writeMergedResults(parts, "results.json", { order: "path" });
+ * console.log(`${summary.records} images, ${summary.people} people`);
+ * for (const { files, count } of summary.duplicateFiles) {
+ *   console.warn(`${count} records of ${files[0]} again in ${files[1]}: a part given twice?`);
+ * }
+ * ```
  */
 export async function writeMergedResults(
   paths: readonly string[],

@@ -36,7 +36,29 @@ export interface PipelineOptions extends PipelineSettings, LoadOptions {
   backend?: BackendChoice | "native";
 }
 
-/** The whole top-down (or end-to-end) pose pipeline. Create with `PosePipeline.create`. */
+/**
+ * The whole top-down (or end-to-end) pose pipeline. Create with `PosePipeline.create`.
+ *
+ * @example Chosen models and thresholds, on an image file, with detected or given boxes
+ * ```ts ignore
+ * import { PosePipeline, readImageFile } from "@posekit/posekit";
+ *
+ * const pipeline = await PosePipeline.create({
+ *   pose: "rtmpose_s_body7_256x192", // with the default detector, RTMDet-nano
+ *   scoreThreshold: 0.4,
+ *   maxPeople: 10,
+ * });
+ * try {
+ *   console.log(pipeline.runtimeInfo.backend, pipeline.notes); // what it runs on, and why
+ *   const image = await readImageFile("group.jpg");
+ *   const detected = await pipeline.run(image);
+ *   const given = await pipeline.run(image, [{ x1: 40, y1: 20, x2: 210, y2: 380, score: 1 }]);
+ *   console.log(detected.length, given.length, pipeline.timings); // ms per stage so far
+ * } finally {
+ *   await pipeline.close(); // frees both models
+ * }
+ * ```
+ */
 export class PosePipeline extends CorePosePipeline {
   /** Loads the models named in `options` (defaults: RTMDet-nano + SimplePose-nano). */
   static async create(options: PipelineOptions = {}): Promise<PosePipeline> {

@@ -12,7 +12,26 @@ export const DEFAULT_MAX_INPUT_BYTES = 256 * 1024 * 1024;
 /** How long a URL may take, headers and body, by default: 30 seconds. */
 export const DEFAULT_URL_TIMEOUT_MS = 30_000;
 
-/** A URL or stdin that could not be read, and why. */
+/**
+ * A URL or stdin that could not be read, and why.
+ *
+ * @example Skipping an input that cannot be read
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { InputReadError, readInput } from "@posekit/posekit";
+ *
+ * const stdin = ReadableStream.from([new Uint8Array(4)]);
+ * try {
+ *   await readInput("-", { stdin, maxBytes: 2 });
+ *   assert.fail("4 bytes are over the limit");
+ * } catch (error) {
+ *   if (!(error instanceof InputReadError)) throw error; // a bug: not the input's fault
+ *   assert.equal(error.input, "-"); // as given: a path, `-` or a URL
+ *   assert.equal(error.reason, "stdin is larger than the limit of 2 bytes");
+ *   assert.equal(error.message, `${error.input}: ${error.reason}`);
+ * }
+ * ```
+ */
 export class InputReadError extends Error {
   /** The error for `input`, with `reason`. */
   constructor(

@@ -143,7 +143,26 @@ export class Runtime extends CoreRuntime {
   }
 }
 
-/** A model loaded in onnxruntime-web, on WASM or WebGPU; in Deno, on `DENO_PLATFORM`. */
+/**
+ * A model loaded in onnxruntime-web, on WASM or WebGPU; in Deno, on `DENO_PLATFORM`.
+ *
+ * @example One model on its own: its inputs and outputs, and one run
+ * ```ts ignore
+ * import { ModelSession, resolveModel } from "@posekit/posekit";
+ *
+ * const { path } = await resolveModel("rtmpose_s_body7_256x192");
+ * const session = await ModelSession.load(path); // on WASM, the default backend
+ * try {
+ *   console.log(session.inputs, session.outputs); // names, types and shapes
+ *   // One 256×192 RGB crop, already normalised; outputs come back as float32 on the CPU.
+ *   const crop = new Float32Array(3 * 256 * 192);
+ *   const { simcc_x, simcc_y } = await session.run("input", crop, [1, 3, 256, 192]);
+ *   console.log(simcc_x.dims, simcc_y.dims); // [1, 17, 384] and [1, 17, 512]
+ * } finally {
+ *   await session.release();
+ * }
+ * ```
+ */
 export class ModelSession extends CoreModelSession {
   /**
    * One model on its own, outside a pipeline's runtime (tools and tests): on WASM (default)

@@ -111,6 +111,30 @@ function arrayField(json: JsonObject, key: string, source: string): unknown[] {
  * decide), `iscrowd` defaults to 0, annotations on unlisted images or categories are left out
  * (with a warning). Duplicate annotation ids are an error (pycocotools would silently evaluate
  * one of them twice).
+ *
+ * @example A one-image ground truth
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseGroundTruth } from "@posekit/posekit";
+ *
+ * const keypoints = [50, 40, 2, ...new Array(48).fill(0)]; // 17 × 3 values: only the nose labelled
+ * const person = { category_id: 1, keypoints, num_keypoints: 1, area: 1200 };
+ * const gt = parseGroundTruth({
+ *   images: [{ id: 785, file_name: "000000000785.jpg", width: 640, height: 425 }],
+ *   categories: [{ id: 1, name: "person" }],
+ *   annotations: [
+ *     { id: 1, image_id: 785, bbox: [35, 20, 30, 40], ...person },
+ *     { id: 2, image_id: 9, bbox: [35, 20, 30, 40], ...person }, // image 9 is not listed
+ *   ],
+ * }, "gt.json");
+ * assert.deepEqual(gt.imageIds, [785]);
+ * assert.equal(gt.images[0].fileName, "000000000785.jpg");
+ * assert.equal(gt.annotations.length, 1); // the one on image 9 is left out, as in pycocotools,
+ * assert.equal(gt.warnings.length, 1); // with a warning
+ * assert.equal(gt.annotations[0].iscrowd, false); // iscrowd defaults to 0
+ * // A results file (an array) is refused, with a hint.
+ * assert.throws(() => parseGroundTruth([], "results.json"), /is it a results file\?/);
+ * ```
  */
 export function parseGroundTruth(json: unknown, source: string): CocoGroundTruth {
   if (!isObject(json)) {
@@ -221,6 +245,28 @@ export function parseGroundTruth(json: unknown, source: string): CocoGroundTruth
  * Areas follow pycocotools' loadRes: the keypoints' extent, unless the first result carries a
  * non-empty `bbox`, in which case every result's area is its bbox width × height (every
  * result then needs a bbox). Only the medium/large ranges depend on it, never AP over all areas.
+ *
+ * @example Results checked against the ground truth
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseGroundTruth, parseResults } from "@posekit/posekit";
+ *
+ * const gt = parseGroundTruth(
+ *   { images: [{ id: 1 }], categories: [{ id: 1 }], annotations: [] },
+ *   "gt.json",
+ * );
+ * const keypoints = new Array(17 * 3).fill(0);
+ * const result = { image_id: 1, category_id: 1, keypoints, score: 0.9, bbox: [10, 20, 30, 40] };
+ * const { results, warnings } = parseResults([result], "results.json", gt);
+ * assert.equal(results[0].imageId, 1);
+ * assert.equal(results[0].area, 1200); // results[0] has a bbox: every area is its w × h, 30 × 40
+ * assert.deepEqual(warnings, []);
+ * // A result on an image that the ground truth does not list is an error.
+ * assert.throws(
+ *   () => parseResults([{ ...result, image_id: 2 }], "results.json", gt),
+ *   /absent from the ground truth/,
+ * );
+ * ```
  */
 export function parseResults(json: unknown, source: string, gt: CocoGroundTruth): ParsedResults {
   if (!Array.isArray(json)) {

@@ -43,6 +43,22 @@ export function mirrorsFromNames(names: readonly string[]): Int32Array {
 /**
  * A layout from names and sigmas (COCO's 17 by default), mirrors from the names.
  * @throws when the two lists differ in length
+ *
+ * @example COCO's layout, and one of your own
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { evalKeypointLayout } from "@posekit/posekit";
+ *
+ * const coco = evalKeypointLayout();
+ * assert.equal(coco.names.length, 17);
+ * assert.equal(coco.names[9], "left_wrist");
+ * assert.equal(coco.mirror[9], 10); // left_wrist ↔ right_wrist
+ * assert.equal(coco.mirror[0], 0); // the nose is its own mirror
+ *
+ * const hands = evalKeypointLayout(["head", "left_hand", "right_hand"], [0.1, 0.05, 0.05]);
+ * assert.deepEqual([...hands.mirror], [0, 2, 1]);
+ * assert.throws(() => evalKeypointLayout(["head"], [0.1, 0.05]), /1 keypoint names but 2 sigmas/);
+ * ```
  */
 export function evalKeypointLayout(
   names: readonly string[] = COCO_KEYPOINT_NAMES,

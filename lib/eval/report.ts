@@ -313,6 +313,36 @@ function prepare(cells: EvalCells, results: readonly KeypointResult[]) {
 /**
  * Builds the report of `results` against `gt` (both as `eval` reads them). Each image's 20
  * best results take part in every step; see the README's "eval --report" for the definitions.
+ *
+ * @example Swapped wrists cost 0.2 AP
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { buildEvalReport, parseGroundTruth } from "@posekit/posekit";
+ *
+ * // One person: left keypoints (odd COCO indices) at x = 60, right ones at x = 180.
+ * const keypoints = Array.from({ length: 17 }, (_, k) => [k % 2 ? 60 : 180, 10 * k, 2]).flat();
+ * const gt = parseGroundTruth({
+ *   images: [{ id: 1 }],
+ *   categories: [{ id: 1 }],
+ *   annotations: [{
+ *     id: 1, image_id: 1, category_id: 1, keypoints, num_keypoints: 17,
+ *     area: 19200, bbox: [60, 0, 120, 160],
+ *   }],
+ * }, "gt.json");
+ * // A result exact but for the left and right wrists (keypoints 9 and 10), swapped.
+ * const swapped = keypoints.slice();
+ * swapped.splice(27, 6, ...keypoints.slice(30, 33), ...keypoints.slice(27, 30));
+ * const results = [{ imageId: 1, categoryId: 1, keypoints: swapped, score: 0.9 }];
+ * const report = buildEvalReport(gt, results, { bootstrap: false });
+ *
+ * assert.deepEqual(report.errors, { good: 15, jitter: 0, inversion: 2, swap: 0, miss: 0 });
+ * // The wrists are 120 px off (ks ≈ 0): OKS ≈ 15/17 = 0.88 passes 8 of the 10 thresholds
+ * // .50:.05:.95. Fixed (moved onto the ks = 0.875 circle), OKS = 16.75/17 = 0.985 passes all.
+ * const near = (a: number, b: number) => Math.abs(a - b) < 1e-12; // AP sums round in the last bit
+ * assert.ok(near(report.apFixed.original, 0.8));
+ * assert.ok(near(report.apFixed.inversion, 1));
+ * assert.ok(near(report.apFixed.swap, 0.8)); // no swaps to fix
+ * ```
  */
 export function buildEvalReport(
   gt: GroundTruthSet,
@@ -518,6 +548,32 @@ function orNull(value: number): number | null {
  * summary.json's object: `stats` (as `eval --json` names them), `errors`,
  * `errors_per_keypoint`, `ap_fixed`, `slices`, `ap_ci95` (and every stat's in `stats_ci95`),
  * `bootstrap` (resamples, seed), and `compare` with a second result set.
+ *
+ * @example summary.json of a perfect result
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { buildEvalReport, parseGroundTruth, reportSummary } from "@posekit/posekit";
+ *
+ * const keypoints = Array.from({ length: 17 }, (_, k) => [100 + 4 * k, 50 + 10 * k, 2]).flat();
+ * const gt = parseGroundTruth({
+ *   images: [{ id: 1 }],
+ *   categories: [{ id: 1 }],
+ *   annotations: [{
+ *     id: 1, image_id: 1, category_id: 1, keypoints, num_keypoints: 17,
+ *     area: 10240, bbox: [100, 50, 64, 160],
+ *   }],
+ * }, "gt.json");
+ * // The result is the ground truth itself.
+ * const results = [{ imageId: 1, categoryId: 1, keypoints, score: 0.9 }];
+ * const report = buildEvalReport(gt, results, { bootstrap: { resamples: 100, seed: 1 } });
+ *
+ * const summary = reportSummary(report);
+ * assert.deepEqual(summary.errors, { good: 17, jitter: 0, inversion: 0, swap: 0, miss: 0 });
+ * assert.deepEqual(summary.bootstrap, { resamples: 100, seed: 1 });
+ * // One image: every resample is that image, so the interval is a single point, AP 1.
+ * const [low, high] = summary.ap_ci95 as [number, number];
+ * assert.ok(low === high && Math.abs(high - 1) < 1e-12);
+ * ```
  */
 export function reportSummary(report: EvalReport): Record<string, unknown> {
   const { apFixed } = report;
@@ -548,6 +604,32 @@ export function reportSummary(report: EvalReport): Record<string, unknown> {
 /**
  * per_image.csv: `image_id, file_name, people, results, matched, mean_oks` and the five
  * class counts, one line per image in id order (`mean_oks` empty without matches).
+ *
+ * @example One image, its person found exactly
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { buildEvalReport, parseGroundTruth, perImageCsv } from "@posekit/posekit";
+ *
+ * const keypoints = Array.from({ length: 17 }, (_, k) => [100 + 4 * k, 50 + 10 * k, 2]).flat();
+ * const gt = parseGroundTruth({
+ *   images: [{ id: 1 }],
+ *   categories: [{ id: 1 }],
+ *   annotations: [{
+ *     id: 1, image_id: 1, category_id: 1, keypoints, num_keypoints: 17,
+ *     area: 10240, bbox: [100, 50, 64, 160],
+ *   }],
+ * }, "gt.json");
+ * // The result is the ground truth itself.
+ * const results = [{ imageId: 1, categoryId: 1, keypoints, score: 0.9 }];
+ * const report = buildEvalReport(gt, results, { bootstrap: false });
+ *
+ * // 1 person, 1 result, matched at OKS 1; all 17 keypoints good.
+ * assert.equal(
+ *   perImageCsv(report, new Map([[1, "person.jpg"]])),
+ *   "image_id,file_name,people,results,matched,mean_oks,good,jitter,inversion,swap,miss\n" +
+ *     "1,person.jpg,1,1,1,1,17,0,0,0,0\n",
+ * );
+ * ```
  */
 export function perImageCsv(report: EvalReport, fileNames: ReadonlyMap<number, string>): string {
   const header = ["image_id", "file_name", "people", "results", "matched", "mean_oks"];

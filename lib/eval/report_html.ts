@@ -477,7 +477,33 @@ outside a range); results matched to them are ignored, unmatched results stay fa
 positives.</dd>
 </dl>`;
 
-/** The whole page. */
+/**
+ * The whole page.
+ *
+ * @example A page from a report
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { buildEvalReport, parseGroundTruth, renderReportHtml } from "@posekit/posekit";
+ *
+ * const keypoints = Array.from({ length: 17 }, (_, k) => [100 + 4 * k, 50 + 10 * k, 2]).flat();
+ * const gt = parseGroundTruth({
+ *   images: [{ id: 1 }],
+ *   categories: [{ id: 1 }],
+ *   annotations: [{
+ *     id: 1, image_id: 1, category_id: 1, keypoints, num_keypoints: 17,
+ *     area: 10240, bbox: [100, 50, 64, 160],
+ *   }],
+ * }, "gt.json");
+ * // The result is the ground truth itself.
+ * const results = [{ imageId: 1, categoryId: 1, keypoints, score: 0.9 }];
+ * const report = buildEvalReport(gt, results, { bootstrap: false });
+ *
+ * const html = renderReportHtml({ report, groundTruth: "gt.json", results: "results.json" });
+ * assert.ok(html.startsWith("<!DOCTYPE html>"));
+ * assert.ok(html.includes("<title>posekit eval report — AP 1.000</title>")); // AP 1: exact result
+ * assert.ok(!html.includes("<script")); // one offline file, no script
+ * ```
+ */
 export function renderReportHtml(page: ReportPage): string {
   const { report } = page;
   const title = `posekit eval report — AP ${f3(report.evaluation.stats.AP)}`;

@@ -32,6 +32,40 @@ function fileOf(manifest: ModelManifest): string {
  * The model with its last self-attention Softmax added to the graph outputs (as role
  * `attention`), or the model unchanged with a one-line note saying why there are no
  * dependency areas (no such Softmax; see `attention_graph.ts` for the patterns recognized).
+ *
+ * @example A hand-encoded self-attention, y = Softmax(x · xᵀ) · x
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type ModelManifest, prepareSelfAttention, readGraph } from "@posekit/posekit";
+ *
+ * // Protobuf by hand: length-delimited fields, each shorter than 128 bytes (one length byte).
+ * const field = (n: number, body: number[]) => [(n << 3) | 2, body.length, ...body];
+ * const str = (n: number, s: string) => field(n, [...new TextEncoder().encode(s)]);
+ * // GraphProto.node 1, a NodeProto: input 1, output 2, op_type 4.
+ * const node = (op: string, inputs: string[], output: string) =>
+ *   field(1, [...inputs.flatMap((i) => str(1, i)), ...str(2, output), ...str(4, op)]);
+ * const graph = [
+ *   ...node("Transpose", ["x"], "keys"), // no perm: xᵀ
+ *   ...node("MatMul", ["x", "keys"], "logits"),
+ *   ...node("Softmax", ["logits"], "attention"),
+ *   ...node("MatMul", ["attention", "x"], "y"),
+ *   ...field(11, str(1, "x")), // the graph's input and output, by name only
+ *   ...field(12, str(1, "y")),
+ * ];
+ * const bytes = Uint8Array.from(field(7, graph)); // ModelProto.graph
+ * const manifest: ModelManifest = {
+ *   name: "tiny", task: "keypoints", family: "heatmap", file: "tiny.onnx",
+ *   input: { name: "x", width: 8, height: 8, colorOrder: "rgb", mean: [0, 0, 0], std: [1, 1, 1] },
+ *   outputs: { heatmaps: "y" },
+ * };
+ *
+ * const prepared = prepareSelfAttention(bytes, manifest);
+ * assert.deepEqual(prepared.manifest.outputs, { heatmaps: "y", attention: "attention" });
+ * assert.deepEqual(readGraph(prepared.bytes).outputs, ["y", "attention"]);
+ * assert.match(prepared.notes[0], /dependency areas from self-attention Softmax "attention"/);
+ * // Bytes that are no model come back as they were, with a note saying why.
+ * assert.match(prepareSelfAttention(new Uint8Array(), manifest).notes[0], /graph unreadable/);
+ * ```
  */
 export function prepareSelfAttention(bytes: Uint8Array, manifest: ModelManifest): ExplainGraph {
   if (manifest.outputs[ATTENTION_ROLE]) return { bytes, manifest, notes: [] };

@@ -105,6 +105,36 @@ function isDefaultDomain(node: GraphNode): boolean {
 /**
  * The last self-attention Softmax of a graph (see the module comment for the pattern), or
  * undefined when it has none.
+ *
+ * @example The smallest self-attention, Softmax(x · xᵀ) · x
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { findSelfAttention, type GraphNode, type GraphSummary } from "@posekit/posekit";
+ *
+ * // A summary as readGraph(bytes) gives it, written by hand here.
+ * const node = (index: number, opType: string, inputs: string[], output: string): GraphNode =>
+ *   ({ index, name: "", opType, domain: "", inputs, outputs: [output], attributes: new Map() });
+ * const graph: GraphSummary = {
+ *   nodes: [
+ *     node(0, "Transpose", ["x"], "keys"), // no perm: the axes reversed, xᵀ
+ *     node(1, "MatMul", ["x", "keys"], "logits"), // queries and keys from one tensor
+ *     node(2, "Softmax", ["logits"], "attention"), // opset 13: over the last axis
+ *     node(3, "MatMul", ["attention", "x"], "y"),
+ *   ],
+ *   initializers: new Set(),
+ *   inputs: ["x"],
+ *   outputs: ["y"],
+ *   elementTypes: new Map(),
+ *   opset: 13,
+ * };
+ * const match = findSelfAttention(graph);
+ * assert.equal(match?.output, "attention");
+ * assert.equal(match?.matmul.index, 1);
+ * assert.equal(match?.scale, "none"); // no 1/√d scale in this graph
+ * // A Softmax over the input itself is no attention.
+ * const softmaxOnly = { ...graph, nodes: [node(0, "Softmax", ["x"], "y")] };
+ * assert.equal(findSelfAttention(softmaxOnly), undefined);
+ * ```
  */
 export function findSelfAttention(graph: GraphSummary): SelfAttentionMatch | undefined {
   const index = new GraphIndex(graph);

@@ -116,6 +116,31 @@ export function sampleMap(maps: ConfidenceMaps, j: number, x: number, y: number)
 /**
  * Map `j` warped into the image over the pixels [x0, x0 + width) × [y0, y0 + height) (pixel p
  * at coordinate p), row-major: what the confidence-map picture overlays, at image resolution.
+ *
+ * @example A 2 × 2 heatmap warped into the image
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type ExplainedPerson, mapInImage } from "@posekit/posekit";
+ *
+ * // An 8 × 8 crop shown at twice its size in the image, from (10, 20).
+ * const box = { x1: 10, y1: 20, x2: 26, y2: 36, score: 0.9 };
+ * const cropToImage = Float64Array.of(2, 0, 10, 0, 2, 20); // crop (x, y) → (2x + 10, 2y + 20)
+ * // A heatmap of stride 4: map pixel (u, v) is crop (4u + 1.5, 4v + 1.5), so image
+ * // (8u + 13, 8v + 23).
+ * const mapToCrop = Float64Array.of(4, 0, 1.5, 0, 4, 1.5);
+ * const data = Float32Array.of(0, 0, 0, 1); // hottest at map pixel (1, 1)
+ * const person: ExplainedPerson = {
+ *   pose: { box, keypoints: Float32Array.of(21, 31, 0.8), score: 0.9 }, // one keypoint
+ *   geometry: { box, region: { cx: 18, cy: 28, width: 16, height: 16 }, cropToImage },
+ *   cropSize: { width: 8, height: 8 },
+ *   crop: { maps: { numKeypoints: 1, width: 2, height: 2, data, mapToCrop } },
+ * };
+ * // Image pixels (13, 23) to (21, 31), the centres of map pixels (0, 0) to (1, 1).
+ * const values = mapInImage(person, 0, 13, 23, 9, 9);
+ * assert.equal(values[0], 0); // map pixel (0, 0)
+ * assert.equal(values[8 * 9 + 8], 1); // map pixel (1, 1)
+ * assert.equal(values[4 * 9 + 4], 0.25); // image (17, 27), halfway: the mean of the four
+ * ```
  */
 export function mapInImage(
   person: ExplainedPerson,
@@ -336,6 +361,34 @@ function personHeader(index: number, person: ExplainedPerson, what: string): str
  * The confidence-map picture of a person: a tile per keypoint (its map over the crop region,
  * the decoded keypoint marked, name and score on top) and a combined tile (each pixel's
  * largest map, the skeleton). Undefined when the crop has no maps.
+ *
+ * @example The picture of a person with one keypoint
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { confidenceMapPicture, encodePng, type ExplainedPerson } from "@posekit/posekit";
+ * import type { RgbImage } from "@posekit/posekit";
+ *
+ * // An 8 × 8 crop shown at twice its size in the image, from (10, 20).
+ * const box = { x1: 10, y1: 20, x2: 26, y2: 36, score: 0.9 };
+ * const cropToImage = Float64Array.of(2, 0, 10, 0, 2, 20); // crop (x, y) → (2x + 10, 2y + 20)
+ * // A 2 × 2 heatmap of stride 4, hottest at map pixel (1, 1): crop (5.5, 5.5), the keypoint.
+ * const mapToCrop = Float64Array.of(4, 0, 1.5, 0, 4, 1.5);
+ * const data = Float32Array.of(0, 0, 0, 1);
+ * const person: ExplainedPerson = {
+ *   pose: { box, keypoints: Float32Array.of(21, 31, 0.8), score: 0.9 }, // one keypoint
+ *   geometry: { box, region: { cx: 18, cy: 28, width: 16, height: 16 }, cropToImage },
+ *   cropSize: { width: 8, height: 8 },
+ *   crop: { maps: { numKeypoints: 1, width: 2, height: 2, data, mapToCrop } },
+ * };
+ * const image: RgbImage = { width: 40, height: 40, data: new Uint8Array(40 * 40 * 3).fill(128) };
+ * const options = { keypointNames: ["nose"], tileWidth: 16 };
+ *
+ * const picture = confidenceMapPicture(image, person, 0, options);
+ * // Two 16 px tiles in a row (the nose, then all keypoints), 4 px apart and from the edges.
+ * assert.equal(picture?.width, 2 * 16 + 3 * 4);
+ * assert.ok(encodePng(picture!).length > 0); // ready for Deno.writeFile
+ * assert.equal(confidenceMapPicture(image, { ...person, crop: {} }, 0, options), undefined);
+ * ```
  */
 export function confidenceMapPicture(
   image: RgbImage,
@@ -369,6 +422,35 @@ export function confidenceMapPicture(
  * the attention row of its token over the crop region, the dependency area (attention ≥ δ ×
  * the row's maximum) outlined in white, its peak crossed in cyan and the keypoint marked; then
  * a combined tile (each pixel's largest row). Undefined without attention.
+ *
+ * @example The dependency area of a person's one keypoint
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { attentionPicture, type ExplainedPerson, type RgbImage } from "@posekit/posekit";
+ *
+ * // An 8 × 8 crop shown at twice its size in the image, from (10, 20).
+ * const box = { x1: 10, y1: 20, x2: 26, y2: 36, score: 0.9 };
+ * const cropToImage = Float64Array.of(2, 0, 10, 0, 2, 20); // crop (x, y) → (2x + 10, 2y + 20)
+ * // 2 × 2 tokens of 4 × 4 crop pixels; the keypoint, crop (5.5, 5.5), is in token 3, and
+ * // its row's area (≥ δ = 0.5 × the peak) is tokens 1 and 2.
+ * const attention = {
+ *   gridWidth: 2, gridHeight: 2, stride: 4, heads: 1, tokens: Int32Array.of(3),
+ *   rows: Float32Array.of(0.125, 0.5, 0.25, 0.125),
+ * };
+ * const person: ExplainedPerson = {
+ *   pose: { box, keypoints: Float32Array.of(21, 31, 0.8), score: 0.9 }, // one keypoint
+ *   geometry: { box, region: { cx: 18, cy: 28, width: 16, height: 16 }, cropToImage },
+ *   cropSize: { width: 8, height: 8 },
+ *   crop: { attention },
+ * };
+ * const image: RgbImage = { width: 40, height: 40, data: new Uint8Array(40 * 40 * 3).fill(128) };
+ * const options = { keypointNames: ["nose"], tileWidth: 16 };
+ *
+ * const picture = attentionPicture(image, person, 0, { ...options, delta: 0.5 });
+ * // Two 16 px tiles in a row (the nose, then all keypoints), 4 px apart and from the edges.
+ * assert.equal(picture?.width, 2 * 16 + 3 * 4);
+ * assert.equal(attentionPicture(image, { ...person, crop: {} }, 0, options), undefined);
+ * ```
  */
 export function attentionPicture(
   image: RgbImage,
@@ -451,6 +533,33 @@ const PATH_COLOR: Rgb = [255, 255, 0];
  * decoder layers, a dot per layer), beside one row per keypoint: its name, its query and a bar
  * chart of that query's class distribution (the J keypoint types, then background; the
  * keypoint's own class in white). Undefined without a query readout.
+ *
+ * @example The query of a person's one keypoint
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type ExplainedPerson, queryPicture, type RgbImage } from "@posekit/posekit";
+ *
+ * // An 8 × 8 crop shown at twice its size in the image, from (10, 20).
+ * const box = { x1: 10, y1: 20, x2: 26, y2: 36, score: 0.9 };
+ * const cropToImage = Float64Array.of(2, 0, 10, 0, 2, 20); // crop (x, y) → (2x + 10, 2y + 20)
+ * // Two queries over one keypoint type and background: query 1 (nose 0.8) gave the nose.
+ * const queryOfKeypoint = Int32Array.of(1);
+ * const classProbabilities = Float32Array.of(0.1, 0.9, 0.8, 0.2); // query after query
+ * const queries = { numQueries: 2, queryOfKeypoint, classProbabilities };
+ * const person: ExplainedPerson = {
+ *   pose: { box, keypoints: Float32Array.of(21, 31, 0.8), score: 0.9 }, // one keypoint
+ *   geometry: { box, region: { cx: 18, cy: 28, width: 16, height: 16 }, cropToImage },
+ *   cropSize: { width: 8, height: 8 },
+ *   crop: { queries },
+ * };
+ * const image: RgbImage = { width: 40, height: 40, data: new Uint8Array(40 * 40 * 3).fill(128) };
+ * const options = { keypointNames: ["nose"], tileWidth: 16 };
+ *
+ * const picture = queryPicture(image, person, 0, options);
+ * assert.ok(picture!.width > 2 * 16); // the crop region at twice tileWidth, the table beside it
+ * assert.equal(picture!.data.length, picture!.width * picture!.height * 3);
+ * assert.equal(queryPicture(image, { ...person, crop: {} }, 0, options), undefined);
+ * ```
  */
 export function queryPicture(
   image: RgbImage,
@@ -598,6 +707,26 @@ export function hot(t: number): Rgb {
  * readout took from it) given to the type; then a background column, the share of the people
  * for which the query was left unassigned (`people` of them), and the query's count of
  * selections. Colours from black (0) through red and yellow to white (1).
+ *
+ * @example A row per query, a column per keypoint type
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { queryTablePicture, type QueryTableRecord } from "@posekit/posekit";
+ *
+ * // Two people: query 1 gave both noses, query 0 was left unassigned twice.
+ * const table: QueryTableRecord = {
+ *   queries: 2,
+ *   classes: ["nose", "background"],
+ *   counts: [[0, 2], [2, 0]],
+ * };
+ * const picture = queryTablePicture(table, 2);
+ * assert.equal(picture.data.length, picture.width * picture.height * 3);
+ * // Two more queries add two rows: taller, as wide.
+ * const counts = [...table.counts, [0, 2], [0, 2]];
+ * const taller = queryTablePicture({ ...table, queries: 4, counts }, 2);
+ * assert.equal(taller.width, picture.width);
+ * assert.ok(taller.height > picture.height);
+ * ```
  */
 export function queryTablePicture(table: QueryTableRecord, people: number): RgbImage {
   const classes = table.classes.length;

@@ -80,7 +80,35 @@ export function areaScale(m: Affine): number {
   return Math.abs(m[0] * m[4] - m[1] * m[3]);
 }
 
-/** Keypoint `j`'s dependency in image pixels, or null without attention. */
+/**
+ * Keypoint `j`'s dependency in image pixels, or null without attention.
+ *
+ * @example A keypoint's dependency area, from crop tokens to image pixels
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { dependencyInImage, type ExplainedPerson } from "@posekit/posekit";
+ *
+ * // An 8 × 8 crop shown at twice its size in the image, from (10, 20).
+ * const box = { x1: 10, y1: 20, x2: 26, y2: 36, score: 0.9 };
+ * const cropToImage = Float64Array.of(2, 0, 10, 0, 2, 20); // crop (x, y) → (2x + 10, 2y + 20)
+ * const person: ExplainedPerson = {
+ *   pose: { box, keypoints: Float32Array.of(21, 31, 0.8), score: 0.9 }, // one keypoint
+ *   geometry: { box, region: { cx: 18, cy: 28, width: 16, height: 16 }, cropToImage },
+ *   cropSize: { width: 8, height: 8 },
+ *   crop: {
+ *     // 2 × 2 tokens of 4 × 4 crop pixels; the keypoint, crop (5.5, 5.5), is in token 3.
+ *     attention: {
+ *       gridWidth: 2, gridHeight: 2, stride: 4, heads: 1, tokens: Int32Array.of(3),
+ *       rows: Float32Array.of(0.125, 0.5, 0.25, 0.125), // token 3's row over tokens 0 to 3
+ *     },
+ *   },
+ * };
+ * // δ = 0.5: tokens 1 and 2 reach half the peak (token 1, centred at crop (5.5, 1.5)), so
+ * // the area is 2 tokens × 16 crop px × 4 (the crop is scaled by 2 each way).
+ * assert.deepEqual(dependencyInImage(person, 0, 0.5), { peak: [21, 23], area_px: 128 });
+ * assert.equal(dependencyInImage({ ...person, crop: {} }, 0, 0.5), null); // no attention
+ * ```
+ */
 export function dependencyInImage(
   person: ExplainedPerson,
   j: number,
@@ -97,7 +125,40 @@ export function dependencyInImage(
   };
 }
 
-/** The explanation record of one image (`keypointNames` in the model's keypoint order). */
+/**
+ * The explanation record of one image (`keypointNames` in the model's keypoint order).
+ *
+ * @example The record of one person found by a PRTR model
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type ExplainedImage, explainRecord } from "@posekit/posekit";
+ *
+ * const box = { x1: 10, y1: 20, x2: 26, y2: 36, score: 0.9 };
+ * const pose = { box, keypoints: Float32Array.of(21, 31, 0.8), score: 0.9 }; // one keypoint
+ * const cropToImage = Float64Array.of(2, 0, 10, 0, 2, 20);
+ * // PRTR's readout: query 1 of 2 gave the keypoint. No attention, so no dependency area.
+ * const queryOfKeypoint = Int32Array.of(1);
+ * const queries = { numQueries: 2, queryOfKeypoint, classProbabilities: new Float32Array(4) };
+ * const explained: ExplainedImage = {
+ *   poses: [pose],
+ *   people: [{
+ *     pose,
+ *     geometry: { box, region: { cx: 18, cy: 28, width: 16, height: 16 }, cropToImage },
+ *     cropSize: { width: 8, height: 8 },
+ *     crop: { queries },
+ *   }],
+ *   notes: [],
+ * };
+ * const record = explainRecord("person.jpg", explained, ["nose"]); // JSON.stringify to write it
+ * assert.equal(record.image, "person.jpg");
+ * assert.deepEqual(record.people[0], {
+ *   bbox: [10, 20, 16, 16], // x, y, width, height
+ *   score: 0.9,
+ *   // The float32 score 0.800000011920929 is rounded to 6 decimals.
+ *   keypoints: [{ name: "nose", x: 21, y: 31, score: 0.8, dependency: null, query: 1 }],
+ * });
+ * ```
+ */
 export function explainRecord(
   image: string,
   explained: ExplainedImage,
@@ -145,6 +206,29 @@ export interface QueryTableRecord {
  * PRTR's query × keypoint-class table over a run (the paper's Fig. 7): how many keypoints of
  * each class the Hungarian readout took from each query, and how often each query was left
  * unassigned (the background column). Add each person's readout with `add`.
+ *
+ * @example Two people, three queries, two keypoint types
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type QueryReadout, QueryTable } from "@posekit/posekit";
+ *
+ * // The query of each keypoint type; the class probabilities do not enter the table.
+ * const readout = (...queryOfKeypoint: number[]): QueryReadout => ({
+ *   numQueries: 3,
+ *   queryOfKeypoint: Int32Array.from(queryOfKeypoint),
+ *   classProbabilities: new Float32Array(3 * 3),
+ * });
+ * const table = new QueryTable(3, ["nose", "left_eye"]);
+ * table.add(readout(2, 0)); // the nose from query 2, the left eye from query 0; 1 unassigned
+ * table.add(readout(2, 1)); // query 0 unassigned
+ * assert.equal(table.people, 2);
+ * assert.deepEqual(table.toRecord(), {
+ *   queries: 3,
+ *   classes: ["nose", "left_eye", "background"],
+ *   counts: [[0, 1, 1], [0, 1, 1], [2, 0, 0]], // a row per query
+ * });
+ * assert.throws(() => table.add(readout(2))); // one keypoint type, not two
+ * ```
  */
 export class QueryTable {
   /** Q × (J + 1) counts, query-major. */

@@ -22,7 +22,26 @@ import {
 } from "./diagnose.ts";
 import type { RgbImage } from "../types.ts";
 
-/** A file that cannot be read as an image; the message names the file and the reason. */
+/**
+ * A file that cannot be read as an image; the message names the file and the reason.
+ *
+ * @example Telling a bad file from a bug
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeImage, ImageDecodeError } from "@posekit/posekit";
+ *
+ * try {
+ *   // Bytes that are no image are refused before any decoder loads.
+ *   await decodeImage(new Uint8Array(0), "empty.jpg");
+ *   assert.fail("expected an ImageDecodeError");
+ * } catch (error) {
+ *   if (!(error instanceof ImageDecodeError)) throw error; // a bug, not a bad file
+ *   assert.equal(error.source, "empty.jpg");
+ *   assert.equal(error.reason, "empty file (0 bytes), not an image");
+ *   assert.equal(error.message, "empty.jpg: empty file (0 bytes), not an image");
+ * }
+ * ```
+ */
 export class ImageDecodeError extends Error {
   /** The error for `source`, with `reason`. */
   constructor(

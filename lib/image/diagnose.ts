@@ -9,7 +9,22 @@ import { crc32 } from "../bytes/crc32.ts";
 /** Image formats posekit reads. */
 export type ImageFormat = "jpeg" | "png";
 
-/** The format of an image file from its first bytes (never its name), or undefined. */
+/**
+ * The format of an image file from its first bytes (never its name), or undefined.
+ *
+ * @example JPEG and PNG signatures
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sniffImageFormat } from "@posekit/posekit";
+ *
+ * // A JPEG starts with the SOI marker FF D8, a PNG with the 8 bytes "\x89PNG\r\n\x1a\n".
+ * const png = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
+ * assert.equal(sniffImageFormat(Uint8Array.of(0xff, 0xd8, 0xff, 0xe0)), "jpeg");
+ * assert.equal(sniffImageFormat(png), "png");
+ * assert.equal(sniffImageFormat(png.subarray(0, 4)), undefined); // signature cut short
+ * assert.equal(sniffImageFormat(new TextEncoder().encode("GIF89a")), undefined); // not read
+ * ```
+ */
 export function sniffImageFormat(bytes: Uint8Array): ImageFormat | undefined {
   // JPEG: the SOI marker (what libjpeg checks); what follows is the decoder's business.
   if (bytes.length >= 2 && bytes[0] === 0xff && bytes[1] === 0xd8) return "jpeg";

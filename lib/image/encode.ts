@@ -7,7 +7,24 @@
 import pngJs from "npm:imagescript@1.3.1/png/node.js";
 import type { RgbImage } from "../types.ts";
 
-/** Encodes an RGB image as an 8-bit RGB PNG (imagescript's encoder, zlib level 6). */
+/**
+ * Encodes an RGB image as an 8-bit RGB PNG (imagescript's encoder, zlib level 6).
+ *
+ * @example A 2×1 PNG
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodePng, readImageSize, sniffImageFormat } from "@posekit/posekit";
+ *
+ * // One red and one blue pixel, R G B each.
+ * const image = { width: 2, height: 1, data: Uint8Array.of(255, 0, 0, 0, 0, 255) };
+ * const png = encodePng(image);
+ * // The PNG signature, then the IHDR chunk with the size; IEND closes the file.
+ * assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+ * assert.equal(sniffImageFormat(png), "png");
+ * assert.deepEqual(readImageSize(png), { width: 2, height: 1 });
+ * assert.equal(new TextDecoder().decode(png.subarray(-8, -4)), "IEND");
+ * ```
+ */
 export function encodePng(image: RgbImage): Uint8Array {
   checkImage(image);
   const codec = pngJs as {
@@ -31,6 +48,23 @@ export interface JpegEncodeOptions {
  * Encodes an RGB image as a baseline JFIF JPEG with the standard (Annex K) tables scaled by
  * `quality` (1–100, as libjpeg scales them). Chroma is not subsampled (4:4:4), which keeps
  * thin coloured skeleton lines sharp.
+ *
+ * @example A 16×8 JPEG, in colour and in grayscale
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeJpeg, readImageSize, sniffImageFormat } from "@posekit/posekit";
+ *
+ * // Left half red, right half blue: two 8×8 blocks.
+ * const data = new Uint8Array(16 * 8 * 3);
+ * for (let p = 0; p < 16 * 8; p++) data[3 * p + (p % 16 < 8 ? 0 : 2)] = 255; // R, or B
+ * const jpeg = encodeJpeg({ width: 16, height: 8, data }, 90);
+ * assert.equal(sniffImageFormat(jpeg), "jpeg"); // starts with SOI (FF D8)
+ * assert.deepEqual([...jpeg.subarray(-2)], [0xff, 0xd9]); // ends with EOI
+ * assert.deepEqual(readImageSize(jpeg), { width: 16, height: 8 }); // from the frame header
+ * // Luma only: one component instead of three, so fewer bytes.
+ * const gray = encodeJpeg({ width: 16, height: 8, data }, 90, { grayscale: true });
+ * assert.ok(gray.length < jpeg.length);
+ * ```
  */
 export function encodeJpeg(
   image: RgbImage,

@@ -54,12 +54,40 @@ const EMBEDDED: readonly (readonly [source: string, json: unknown])[] = [
   ["models/yolox_nano.json", yoloxNano],
 ];
 
-/** Every catalog manifest. */
+/**
+ * Every catalog manifest.
+ *
+ * @example The catalog's detectors
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_DETECTOR, listManifests } from "@posekit/posekit";
+ *
+ * // The manifests are embedded in the package: nothing is read from disk.
+ * const detectors = listManifests().filter((m) => m.task === "detector").map((m) => m.name);
+ * assert.ok(detectors.includes(DEFAULT_DETECTOR)); // "rtmdet_nano_person"
+ * const names = listManifests().map((m) => m.name);
+ * assert.equal(new Set(names).size, names.length); // a name picks one model
+ * ```
+ */
 export function listManifests(): ModelManifest[] {
   return [...CATALOG];
 }
 
-/** The catalog manifest called `name`, if any. */
+/**
+ * The catalog manifest called `name`, if any.
+ *
+ * @example One keypoint model's manifest
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { findManifest } from "@posekit/posekit";
+ *
+ * const manifest = findManifest("rtmpose_t_body7_256x192");
+ * assert.equal(manifest?.task, "keypoints");
+ * assert.equal(manifest?.family, "simcc");
+ * assert.deepEqual([manifest?.input.width, manifest?.input.height], [192, 256]); // the crop
+ * assert.equal(findManifest("rtmpose_t"), undefined); // whole names only
+ * ```
+ */
 export function findManifest(name: string): ModelManifest | undefined {
   return listManifests().find((manifest) => manifest.name === name);
 }
@@ -112,6 +140,33 @@ const INPUT_FIELDS = [
  * `my.json: "input.std[1]" must be a positive number`. Unknown fields are errors too (a typo
  * such as "sha265" would otherwise be silently ignored); fields starting with "$" or "_" are
  * allowed for comments and schema references.
+ *
+ * @example A manifest of your own, and a typo in one
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { validateManifest } from "@posekit/posekit";
+ *
+ * const json = {
+ *   name: "my_pose",
+ *   task: "keypoints",
+ *   family: "simcc",
+ *   file: "my_pose.onnx",
+ *   input: {
+ *     name: "input",
+ *     width: 192,
+ *     height: 256,
+ *     colorOrder: "rgb",
+ *     mean: [123.675, 116.28, 103.53], // ImageNet's, in 0–255 units
+ *     std: [58.395, 57.12, 57.375],
+ *   },
+ *   outputs: { simcc_x: "simcc_x", simcc_y: "simcc_y" },
+ * };
+ * assert.equal(validateManifest(json, "my_pose.json").file, "my_pose.onnx");
+ * // An unknown field is an error naming the file and the field, not silently ignored.
+ * assert.throws(() => validateManifest({ ...json, sha265: "…" }, "my_pose.json"), {
+ *   message: /^my_pose\.json: "sha265" is not a manifest field/,
+ * });
+ * ```
  */
 export function validateManifest(json: unknown, source: string): ModelManifest {
   const fail = (field: string, problem: string): never => {

@@ -131,6 +131,20 @@ export function normalisedFile(file: string, base?: string): string {
  * read from a file use their header's `cwd`). Resume skips the keys already present; merge
  * keeps one record per key. The key is a JSON array (`["a.jpg"]`, `["a.mp4",3]`), so no file
  * name can pass for a frame: a still image named `a.mp4#3` is not frame 3 of `a.mp4`.
+ *
+ * @example Keys of images and frames
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { recordKey } from "@posekit/posekit";
+ *
+ * assert.equal(recordKey({ file: "a.jpg" }), '["a.jpg"]');
+ * assert.equal(recordKey({ file: "a.mp4", frame: 3 }), '["a.mp4",3]');
+ * assert.notEqual(recordKey({ file: "a.mp4#3" }), recordKey({ file: "a.mp4", frame: 3 }));
+ * // A relative path written by a run in /data is the same image as the absolute one.
+ * const key = recordKey({ file: "photos/a.jpg" }, "/data");
+ * assert.equal(key, '["/data/photos/a.jpg"]');
+ * assert.equal(key, recordKey({ file: "/data/photos/./a.jpg" }, "/elsewhere")); // normalised
+ * ```
  */
 export function recordKey(record: Pick<JsonlRecord, "file" | "frame">, base?: string): string {
   const file = normalisedFile(record.file, base);

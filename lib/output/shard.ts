@@ -21,7 +21,23 @@ export interface Shard {
   count: number;
 }
 
-/** A shard that cannot be used (bad `--shard`, `--shards` or job-array variables). */
+/**
+ * A shard that cannot be used (bad `--shard`, `--shards` or job-array variables).
+ *
+ * @example Reporting a bad `--shard` to the user
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseShard, ShardError } from "@posekit/posekit";
+ *
+ * try {
+ *   parseShard("1-3"); // a range, not I/N
+ *   assert.fail("expected a ShardError");
+ * } catch (error) {
+ *   if (!(error instanceof ShardError)) throw error; // a bug, not the user's input
+ *   assert.equal(error.message, 'invalid --shard "1-3": expected I/N, e.g. 0/4 (shard 0 of 4)');
+ * }
+ * ```
+ */
 export class ShardError extends Error {}
 
 /**

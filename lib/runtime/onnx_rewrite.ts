@@ -820,6 +820,28 @@ export interface GraphSummary {
  * hooks look for self-attention this way). Weights are walked over in place and never copied,
  * so this costs little even for a large model; subgraphs (If, Loop) are not entered.
  * @throws Error on bytes that are not a well-formed ONNX model
+ *
+ * @example A hand-encoded model computing y = x + x
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readGraph } from "@posekit/posekit";
+ *
+ * // Protobuf by hand: length-delimited fields, each shorter than 128 bytes (one length byte).
+ * const field = (n: number, body: number[]) => [(n << 3) | 2, body.length, ...body];
+ * const str = (n: number, s: string) => field(n, [...new TextEncoder().encode(s)]);
+ * // NodeProto: input 1, output 2, op_type 4; GraphProto: node 1, input 11, output 12.
+ * const add = field(1, [...str(1, "x"), ...str(1, "x"), ...str(2, "y"), ...str(4, "Add")]);
+ * const graph = [...add, ...field(11, str(1, "x")), ...field(12, str(1, "y"))];
+ * const summary = readGraph(Uint8Array.from(field(7, graph))); // ModelProto.graph
+ *
+ * assert.deepEqual(summary.inputs, ["x"]);
+ * assert.deepEqual(summary.outputs, ["y"]);
+ * const [node] = summary.nodes;
+ * assert.equal(node.opType, "Add");
+ * assert.deepEqual(node.inputs, ["x", "x"]);
+ * assert.equal(summary.opset, 0); // no opset_import in these bytes
+ * assert.throws(() => readGraph(new Uint8Array())); // no graph: not an ONNX model
+ * ```
  */
 export function readGraph(model: Uint8Array): GraphSummary {
   // ModelProto: opset_import = 8 (OperatorSetIdProto: domain = 1, version = 2), graph = 7.
@@ -973,6 +995,27 @@ export interface ExtraOutput {
  * already outputs are skipped. Everything else is copied byte for byte; the model comes back
  * unchanged when there is nothing to add.
  * @throws Error on bytes that are not a well-formed ONNX model
+ *
+ * @example Exposing an intermediate value of y = (x + x) · (x + x)
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readGraph, withGraphOutputs } from "@posekit/posekit";
+ *
+ * // Protobuf by hand: length-delimited fields, each shorter than 128 bytes (one length byte).
+ * const field = (n: number, body: number[]) => [(n << 3) | 2, body.length, ...body];
+ * const str = (n: number, s: string) => field(n, [...new TextEncoder().encode(s)]);
+ * // NodeProto: input 1, output 2, op_type 4; GraphProto: node 1, input 11, output 12.
+ * const add = field(1, [...str(1, "x"), ...str(1, "x"), ...str(2, "t"), ...str(4, "Add")]);
+ * const mul = field(1, [...str(1, "t"), ...str(1, "t"), ...str(2, "y"), ...str(4, "Mul")]);
+ * const graph = [...add, ...mul, ...field(11, str(1, "x")), ...field(12, str(1, "y"))];
+ * const model = Uint8Array.from(field(7, graph)); // ModelProto.graph
+ *
+ * const exposed = withGraphOutputs(model, [{ name: "t" }]); // float unless elementType says
+ * const summary = readGraph(exposed);
+ * assert.deepEqual(summary.outputs, ["y", "t"]); // after the existing output
+ * assert.equal(summary.elementTypes.get("t"), 1); // TensorProto.FLOAT
+ * assert.equal(withGraphOutputs(model, [{ name: "y" }]), model); // already an output
+ * ```
  */
 export function withGraphOutputs(model: Uint8Array, outputs: readonly ExtraOutput[]): Uint8Array {
   const existing = new Set(readGraph(model).outputs);

@@ -332,7 +332,23 @@ interface RunQueue {
   last: Promise<unknown>;
 }
 
-/** A model loaded in onnxruntime-web, on WASM or WebGPU. */
+/**
+ * A model loaded in onnxruntime-web, on WASM or WebGPU.
+ *
+ * @example In a page: one model on its own, run on a blank crop
+ * ```ts ignore
+ * import { ModelSession, type RuntimePlatform } from "@posekit/posekit/core";
+ *
+ * declare const platform: RuntimePlatform; // onnxruntime-web as the page loaded it (see core.ts)
+ * const url = "/models/simplepose_nano_256x192.onnx";
+ * const session = await ModelSession.load(url, "simplepose", { platform, backend: "wasm" });
+ * const [input] = session.inputs; // its name, type and shape
+ * const dims = [1, 3, 256, 192]; // one RGB crop of 256×192
+ * const outputs = await session.run(input.name, new Float32Array(3 * 256 * 192), dims);
+ * for (const [name, output] of Object.entries(outputs)) console.log(name, output.dims);
+ * await session.release();
+ * ```
+ */
 export class ModelSession implements InferenceSession {
   /** Use `ModelSession.load` or `Runtime.load`. */
   protected constructor(

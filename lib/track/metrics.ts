@@ -288,6 +288,24 @@ function denseIds(frames: readonly SimilarityFrame[], key: "gtIds" | "trackerIds
  * CLEAR MOT at a similarity threshold (default 0.5). Each frame, pairs that continue the
  * previous frame's matches win (a bonus of 1000), then the most similar; a ground-truth
  * person matched to another tracker id than at its last match is an ID switch.
+ *
+ * @example One person whose tracker id changes once
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { clearMetrics, type SimilarityFrame } from "@posekit/posekit";
+ *
+ * // Person 7 on 3 frames, always found (similarity 1), as tracker id 1, 1, then 2.
+ * const frame = (track: number): SimilarityFrame => ({
+ *   gtIds: Int32Array.of(7),
+ *   trackerIds: Int32Array.of(track),
+ *   similarity: Float64Array.of(1),
+ * });
+ * const m = clearMetrics([frame(1), frame(1), frame(2)]);
+ * assert.deepEqual([m.tp, m.fn, m.fp, m.idsw], [3, 0, 0, 1]);
+ * assert.equal(m.idswByGt.get(7), 1);
+ * assert.equal(m.mota, 2 / 3); // 1 − (FN + FP + IDSW) / GT = 1 − 1/3
+ * assert.equal(m.frag, 0); // matched on every frame: tracking never restarts
+ * ```
  */
 export function clearMetrics(frames: readonly SimilarityFrame[], threshold = 0.5): ClearMetrics {
   const gt = denseIds(frames, "gtIds"), tr = denseIds(frames, "trackerIds");
@@ -368,6 +386,28 @@ export function clearMetrics(frames: readonly SimilarityFrame[], threshold = 0.5
  * IDF1, IDP, IDR at a similarity threshold (default 0.5): each ground-truth id gets at most
  * one tracker id (and each tracker id one ground-truth id), chosen to maximise the frames
  * where the two match; those frames are the identity true positives.
+ *
+ * @example Where one person's frames went
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { identityMetrics, type SimilarityFrame } from "@posekit/posekit";
+ *
+ * const frame = (track: number, similarity: number): SimilarityFrame => ({
+ *   gtIds: Int32Array.of(7),
+ *   trackerIds: Int32Array.of(track),
+ *   similarity: Float64Array.of(similarity),
+ * });
+ * // Person 7 as tracker id 1, 1, then 2, then a box of id 2 too far off (IoU 0.2 < 0.5).
+ * const m = identityMetrics([frame(1, 1), frame(1, 1), frame(2, 1), frame(2, 0.2)]);
+ * // Id 1 covers 2 of the 4 frames: IDTP 2, IDF1 = 2·2 / (4 GT + 4 tracker detections).
+ * assert.deepEqual([m.idtp, m.idfn, m.idfp], [2, 2, 2]);
+ * assert.equal(m.idf1, 1 / 2);
+ * // Their 4 frames: 2 under their own id (1), 1 under another (2), 1 matched by no box.
+ * const [person] = m.byPerson;
+ * assert.equal(person.trackId, 1);
+ * assert.deepEqual([person.idtp, person.otherId, person.notFound], [2, 1, 1]);
+ * assert.equal(person.nearestUnmatched, 0.2); // a box was there, but off
+ * ```
  */
 export function identityMetrics(
   frames: readonly SimilarityFrame[],
@@ -465,6 +505,26 @@ function personIdentities(
  * how well the two ids align over the whole video; for each α the pairs with similarity ≥ α
  * are true positives, and each one's association score is TPA / (TPA + FNA + FPA) over the
  * whole video for its pair of ids. HOTA_α = √(DetA_α · AssA_α); the result averages over α.
+ *
+ * @example One person whose tracker id changes once
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { hotaMetrics, type SimilarityFrame } from "@posekit/posekit";
+ *
+ * // Person 7 on 3 frames, always found (similarity 1), as tracker id 1, 1, then 2.
+ * const frame = (track: number): SimilarityFrame => ({
+ *   gtIds: Int32Array.of(7),
+ *   trackerIds: Int32Array.of(track),
+ *   similarity: Float64Array.of(1),
+ * });
+ * const m = hotaMetrics([frame(1), frame(1), frame(2)]);
+ * assert.equal(m.detA, 1); // every frame is a true positive, at every α
+ * // The 2 TPs on id 1: TPA 2, FNA 1 → 2/3; the TP on id 2: TPA 1, FNA 2 → 1/3.
+ * // AssA = (2 · 2/3 + 1/3) / 3 = 5/9; HOTA = √(DetA · AssA) = √(5/9).
+ * assert.ok(Math.abs(m.assA - 5 / 9) < 1e-12);
+ * assert.ok(Math.abs(m.hota - Math.sqrt(5 / 9)) < 1e-12);
+ * assert.equal(m.assPr, 1); // each tracker id stays on one person
+ * ```
  */
 export function hotaMetrics(frames: readonly SimilarityFrame[]): HotaMetrics {
   const gt = denseIds(frames, "gtIds"), tr = denseIds(frames, "trackerIds");
@@ -569,7 +629,28 @@ export function hotaMetrics(frames: readonly SimilarityFrame[]): HotaMetrics {
   };
 }
 
-/** CLEAR, identity and HOTA metrics of box-IoU frames (see `boxSimilarityFrames`). */
+/**
+ * CLEAR, identity and HOTA metrics of box-IoU frames (see `boxSimilarityFrames`).
+ *
+ * @example One person whose tracker id changes once
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type EvalFrame, trackingMetrics } from "@posekit/posekit";
+ *
+ * // Person 7 on 3 frames; the tracker's box is theirs (IoU 1), as id 1, 1, then 2.
+ * const box = [0, 0, 100, 200]; // x1, y1, x2, y2
+ * const frames: EvalFrame[] = [1, 1, 2].map((track) => ({
+ *   gt: { ids: [7], boxes: box },
+ *   results: { ids: [track], boxes: box },
+ * }));
+ * const m = trackingMetrics(frames);
+ * assert.deepEqual([m.gtIds, m.trackerIds, m.gtDetections, m.trackerDetections], [1, 2, 3, 3]);
+ * assert.equal(m.clear.idsw, 1);
+ * assert.equal(m.clear.mota, 2 / 3); // 1 − 1 switch / 3 GT detections
+ * assert.equal(m.identity.idf1, 2 / 3); // id 1 on 2 frames: 2·2 / (3 + 3)
+ * assert.ok(Math.abs(m.hota.hota - Math.sqrt(5 / 9)) < 1e-12); // DetA 1, AssA 5/9
+ * ```
+ */
 export function trackingMetrics(frames: readonly EvalFrame[]): TrackingMetrics {
   const similarity = boxSimilarityFrames(frames);
   const gtIds = new Set<number>(), trackerIds = new Set<number>();

@@ -167,6 +167,18 @@ export async function verifyModelFile(path: string, manifest: ModelManifest): Pr
  *   manifest is `<same name>.json` beside it if present, else the catalog manifest whose
  *   `file` is that name and whose sha256 matches; otherwise undefined, and the caller infers
  *   the family from the model itself.
+ *
+ * @example Find (or download) a catalog model
+ * ```ts ignore
+ * import { resolveModel } from "@posekit/posekit";
+ *
+ * // ./models first, then $POSEKIT_MODELS, then the cache, where a missing file is downloaded.
+ * const { path, manifest, downloaded } = await resolveModel("rtmdet_nano_person", {
+ *   modelDirs: ["./models"],
+ *   onProgress: (received, total) => console.error(`${received} of ${total ?? "?"} bytes`),
+ * });
+ * console.log(path, manifest?.family, downloaded ? "(downloaded now)" : "");
+ * ```
  */
 export async function resolveModel(
   spec: string,

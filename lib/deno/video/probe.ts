@@ -11,7 +11,26 @@ import { pixelLimitReason } from "../../image/decode.ts";
 import type { VideoInfo } from "../../video/frame.ts";
 export type { VideoInfo } from "../../video/frame.ts";
 
-/** A video that cannot be probed, decoded or written; the message names the source and why. */
+/**
+ * A video that cannot be probed, decoded or written; the message names the source and why.
+ *
+ * @example Telling a bad video apart from a bug
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { VideoError } from "@posekit/posekit";
+ *
+ * // A batch run skips the video with its reason; any other error is a bug and is thrown.
+ * function skipped(error: unknown): string {
+ *   if (!(error instanceof VideoError)) throw error;
+ *   return `skipped ${error.source} (${error.reason})`;
+ * }
+ * // What `probeVideo`, `readVideoFrames` and `VideoWriter` throw, e.g. for an empty file.
+ * const error = new VideoError("clip.mp4", "is empty (0 bytes), not a video");
+ * assert.equal(error.message, "clip.mp4: is empty (0 bytes), not a video");
+ * assert.equal(skipped(error), "skipped clip.mp4 (is empty (0 bytes), not a video)");
+ * assert.throws(() => skipped(new TypeError("oops")), TypeError);
+ * ```
+ */
 export class VideoError extends Error {
   /** The error for `source`, with `reason`. */
   constructor(
