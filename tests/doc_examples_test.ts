@@ -4,7 +4,8 @@
  * against the API: each is written out as a module, with the package's name replaced by the
  * path of mod.ts or core.ts, and type-checked by `deno check` — page examples (those importing
  * the portable core) against the DOM library, as the page is (web/deno.dom.json). An option
- * renamed, or a method gone, fails here with the example's file and line.
+ * renamed, or a method gone, fails here with the example's file and line. So do the README's
+ * TypeScript examples (`deno check --doc-only`).
  */
 
 import { join, relative } from "node:path";
@@ -97,4 +98,15 @@ Deno.test("the ignored examples of the API docs type-check", async () => {
     }
     assert(problems.length === 0, problems.join("\n\n"));
   });
+});
+
+Deno.test("the README's TypeScript examples type-check", async () => {
+  const run = await new Deno.Command(Deno.execPath(), {
+    args: ["check", "--quiet", "--doc-only", "README.md"],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const output = new TextDecoder().decode(run.stderr) + new TextDecoder().decode(run.stdout);
+  assert(run.success, `README.md's examples:\n${output.slice(0, 4000)}`);
 });
