@@ -167,8 +167,15 @@ export interface TrackingMetrics {
 /** TrackEval's tolerance on threshold comparisons. */
 const EPS = 2.220446049250313e-16;
 
-/** The 19 HOTA localisation thresholds 0.05 … 0.95 (exact twentieths, not cumulated steps). */
-export const HOTA_ALPHAS: Float64Array = Float64Array.from({ length: 19 }, (_, i) => (i + 1) / 20);
+/**
+ * The 19 HOTA localisation thresholds 0.05 … 0.95 as TrackEval makes them, last bits included
+ * (`np.arange(0.05, 0.99, 0.05)` is 0.05 + i·0.05: 0.15000000000000002, …, 0.9500000000000001), so
+ * that a similarity a few ulps under a twentieth passes or fails α as it does there.
+ */
+export const HOTA_ALPHAS: Float64Array = Float64Array.from(
+  { length: 19 },
+  (_, i) => 0.05 + i * 0.05,
+);
 
 /** Share of box i of `a` inside box j of `b` (intersection over a's own area). */
 function insideShare(a: ArrayLike<number>, i: number, b: ArrayLike<number>, j: number): number {
@@ -368,7 +375,8 @@ export function clearMetrics(frames: readonly SimilarityFrame[], threshold = 0.5
     if (matchedCount[i] > 0) tracked++;
   }
   return {
-    mota: (tp - fp - idsw) / Math.max(1, tp + fn),
+    // Without ground truth MOTA has no denominator; TrackEval reports 0, not −FP.
+    mota: tp + fn === 0 ? 0 : (tp - fp - idsw) / (tp + fn),
     motp: motpSum / Math.max(1, tp),
     tp,
     fn,
@@ -423,7 +431,8 @@ export function identityMetrics(
     trackerDetections += n;
     for (let i = 0; i < gIds.length; i++) {
       for (let j = 0; j < n; j++) {
-        if (frame.similarity[i * n + j] >= threshold - EPS) together[gIds[i] * numTr + tIds[j]]++;
+        // No tolerance here, unlike CLEAR's and HOTA's comparisons: TrackEval's Identity has none.
+        if (frame.similarity[i * n + j] >= threshold) together[gIds[i] * numTr + tIds[j]]++;
       }
     }
   });
@@ -472,7 +481,7 @@ function personIdentities(
       for (let j = 0; j < n; j++) {
         const s = frame.similarity[i * n + j];
         best = Math.max(best, s);
-        if (!(s >= threshold - EPS)) continue;
+        if (!(s >= threshold)) continue; // as `identityMetrics` counts a match
         if (tIds[j] === trackOf[gIds[i]]) own = true;
         else other = true;
         const id = tr.original[tIds[j]];
