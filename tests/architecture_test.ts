@@ -7,19 +7,10 @@
 
 import assert from "node:assert/strict";
 import { dirname, join, normalize, relative } from "node:path";
+import { sourceFiles } from "./support/source_files.ts";
 
 const ROOT = normalize(join(import.meta.dirname!, ".."));
 const LIB = join(ROOT, "lib");
-
-async function sourceFiles(dir: string): Promise<string[]> {
-  const files: string[] = [];
-  for await (const entry of Deno.readDir(dir)) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory) files.push(...await sourceFiles(path));
-    else if (entry.name.endsWith(".ts")) files.push(path);
-  }
-  return files.sort();
-}
 
 /** Source without comments (block, line and JSDoc), so that examples in docs do not count. */
 function code(text: string): string {

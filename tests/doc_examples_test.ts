@@ -11,6 +11,7 @@
 import { join, relative } from "node:path";
 import { assert } from "./support/assert.ts";
 import { withTempDir } from "./support/cli.ts";
+import { sourceFiles } from "./support/source_files.ts";
 
 const ROOT = join(import.meta.dirname!, "..");
 
@@ -21,16 +22,6 @@ interface IgnoredExample {
   code: string;
   /** Imports the portable core: a page example, checked with the DOM library. */
   page: boolean;
-}
-
-async function sourceFiles(dir: string): Promise<string[]> {
-  const files: string[] = [];
-  for await (const entry of Deno.readDir(dir)) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory) files.push(...await sourceFiles(path));
-    else if (entry.name.endsWith(".ts")) files.push(path);
-  }
-  return files.sort();
 }
 
 /** The ```ts ignore blocks of the JSDoc comments in `path`. */
