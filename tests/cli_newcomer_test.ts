@@ -172,6 +172,34 @@ Deno.test("CSV fields with commas, quotes or line breaks are quoted (RFC 4180)",
   assertEquals(csv.slice(csv.indexOf("\n") + 1), '7,"a ""b"", c\nd.jpg",3,2,0.5,1,2,3,4,5,6,0.7\n');
 });
 
+Deno.test("a fresh checkout's first command prints its own output, no install warning", async () => {
+  // The files git tracks, without node_modules: the first `deno task` installs the npm packages
+  // (from Deno's cache) and, unless deno.json says which build scripts stay off, draws a boxed
+  // "Ignored build scripts … run deno approve-scripts" warning a newcomer cannot act on.
+  await withTempDir(async (dir) => {
+    const tracked = await new Deno.Command("git", {
+      args: ["ls-files", "-z", "deno.json", "deno.lock", "cli", "lib", "models", "mod.ts"],
+      cwd: REPO_DIR,
+      stdout: "piped",
+    }).output();
+    for (const path of new TextDecoder().decode(tracked.stdout).split("\0").filter(Boolean)) {
+      await Deno.mkdir(join(dir, path, ".."), { recursive: true });
+      await Deno.copyFile(join(REPO_DIR, path), join(dir, path));
+    }
+    const run = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "predict", "--help"],
+      cwd: dir,
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(run.stderr);
+    assertEquals(run.code, 0, stderr);
+    assert(new TextDecoder().decode(run.stdout).startsWith("Usage: deno task predict"));
+    assert(!/warning|approve-scripts/i.test(stderr), stderr);
+  });
+});
+
 Deno.test("the README is for users: its first screen gives the commands and the presets", async () => {
   const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
   const firstScreen = readme.split("\n").slice(0, 20).join("\n");
