@@ -35,6 +35,19 @@ function panWindow(image: RgbImage, i: number, pan = PAN): RgbImage {
   return crop(image, pan.x0 + pan.dx * i, pan.y0 + pan.dy * i, pan.width, pan.height);
 }
 
+/** Runs `body` on `pan` made into dir/pan.mp4, with the source image as ffmpeg decodes it. */
+function withPanVideo(
+  pan: Pan,
+  body: (video: string, image: RgbImage, dir: string) => Promise<void>,
+): Promise<void> {
+  return withTempDir(async (dir) => {
+    const source = requireShared(...IMAGE);
+    const video = join(dir, "pan.mp4");
+    await makePanVideo(source, video, pan);
+    await body(video, await decodeWithFfmpeg(source), dir);
+  });
+}
+
 async function collect(frames: AsyncIterable<VideoFrame>): Promise<VideoFrame[]> {
   const out: VideoFrame[] = [];
   for await (const frame of frames) out.push(frame);
@@ -79,12 +92,7 @@ Deno.test({
   name: "a known pan: probe gives its size, rate and count; every frame shows its window",
   ignore,
   fn: () =>
-    withTempDir(async (dir) => {
-      const source = requireShared(...IMAGE);
-      const video = join(dir, "pan.mp4");
-      await makePanVideo(source, video, PAN);
-      const image = await decodeWithFfmpeg(source);
-
+    withPanVideo(PAN, async (video, image) => {
       const info = await probeVideo(video);
       assertEquals(
         [info.width, info.height, info.fps, info.frameRate, info.frameCount, info.rotation],
@@ -137,11 +145,7 @@ Deno.test({
   name: "frames are the same pixels whatever SIMD code the CPU runs, and nearer the source's",
   ignore,
   fn: () =>
-    withTempDir(async (dir) => {
-      const source = requireShared(...IMAGE);
-      const video = join(dir, "pan.mp4");
-      await makePanVideo(source, video, PAN);
-      const image = await decodeWithFfmpeg(source);
+    withPanVideo(PAN, async (video, image) => {
       const frames = await collect(readVideoFrames(video));
       // The reference: ffmpeg's portable C code alone (`-cpuflags 0`), exact rounding. With
       // ffmpeg's default conversion the pixels follow the CPU's SIMD code (this machine's
@@ -176,11 +180,7 @@ Deno.test({
   name: "every N keeps source frames 0, N, 2N… with their own index, time and pixels",
   ignore,
   fn: () =>
-    withTempDir(async (dir) => {
-      const source = requireShared(...IMAGE);
-      const video = join(dir, "pan.mp4");
-      await makePanVideo(source, video, PAN);
-      const image = await decodeWithFfmpeg(source);
+    withPanVideo(PAN, async (video, image) => {
       const frames = await collect(readVideoFrames(video, { every: 5 }));
       assertEquals(frames.map((f) => f.index), [0, 5, 10]);
       assertEquals(frames.map((f) => f.time), [0, 5 / 30, 10 / 30]);
@@ -194,11 +194,8 @@ Deno.test({
   name: "rotation metadata is honoured: dimensions swap and frames are turned as a player shows",
   ignore,
   fn: () =>
-    withTempDir(async (dir) => {
-      const source = requireShared(...IMAGE);
-      const plain = join(dir, "pan.mp4");
+    withPanVideo(PAN, async (plain, image, dir) => {
       const rotated = join(dir, "rotated.mp4");
-      await makePanVideo(source, plain, PAN);
       // Same frames, display matrix "rotate 90° counter-clockwise" (ffprobe: rotation 90).
       await ffmpeg("-i", plain, "-c", "copy", "-metadata:s:v", "rotate=90", rotated);
       const matrix = await ffprobe("-show_entries", "stream_side_data=rotation", rotated);
@@ -206,7 +203,6 @@ Deno.test({
 
       const info = await probeVideo(rotated);
       assertEquals([info.width, info.height, info.rotation], [240, 320, 90]);
-      const image = await decodeWithFfmpeg(source);
       const frames = await collect(readVideoFrames(rotated));
       assertEquals(frames.length, PAN.frames);
       for (const { index, image: frame } of frames) {
@@ -288,10 +284,7 @@ Deno.test({
   name: "a truncated video yields the frames that decoded, then a VideoError with ffmpeg's reason",
   ignore,
   fn: () =>
-    withTempDir(async (dir) => {
-      const source = requireShared(...IMAGE);
-      const whole = join(dir, "whole.mp4");
-      await makePanVideo(source, whole, { ...PAN, frames: 60 });
+    withPanVideo({ ...PAN, frames: 60 }, async (whole, image, dir) => {
       // Index first (faststart), so a cut file still probes; the cut loses the later frames.
       const indexed = join(dir, "indexed.mp4");
       await ffmpeg("-i", whole, "-c", "copy", "-movflags", "+faststart", indexed);
@@ -300,7 +293,6 @@ Deno.test({
       await Deno.writeFile(cut, bytes.subarray(0, Math.round(bytes.length * 0.6)));
       assertEquals((await probeVideo(cut)).frameCount, 60);
 
-      const image = await decodeWithFfmpeg(source);
       const frames: VideoFrame[] = [];
       const error = await assertRejects(async () => {
         for await (const frame of readVideoFrames(cut)) frames.push(frame);
