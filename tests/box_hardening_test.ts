@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import { assert, assertEquals, assertRejects } from "./support/assert.ts";
 import { describeRun, nonEmptyLines, runCli, withTempDir } from "./support/cli.ts";
+import { OnnxGraph } from "./support/onnx_builder.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import { groundTruthBoxes } from "../lib/coco/boxes.ts";
 import { PosePipeline } from "../lib/deno/pipeline.ts";
@@ -133,9 +134,14 @@ Deno.test({
   },
 });
 
-Deno.test("crops run in chunks of 16 boxes: 300 boxes with flip never make a batch above 32", async () => {
-  const { OnnxGraph } = await import("./support/onnx_builder.ts");
-  // A regression model with a symbolic batch: every crop's 17 keypoints at (0.5, 0.5).
+/**
+ * Runs `body` with a keypoint-only pipeline (WASM, one thread) on a regression model with a
+ * symbolic batch that puts every crop's 17 keypoints at (0.5, 0.5), closing it after.
+ */
+async function withConstantPosePipeline(
+  options: { maxPeople: number; oksNmsThreshold?: number },
+  body: (pipeline: PosePipeline) => Promise<void>,
+): Promise<void> {
   const g = new OnnxGraph();
   const crop = g.input("input", ["batch", 3, 64, 48]);
   const zero = g.reshape(g.mul(g.reduceSum(crop, [1, 2, 3], true), g.scalar(0)), [-1, 1, 1]);
@@ -148,62 +154,48 @@ Deno.test("crops run in chunks of 16 boxes: 300 boxes with flip never make a bat
       detector: false,
       backend: "wasm",
       threads: 1,
-      maxPeople: 1000,
-      oksNmsThreshold: 1,
+      ...options,
     });
     try {
-      assert(pipeline.pose.dynamicBatch, "the symbolic batch is seen");
-      const session = pipeline.pose.session;
-      const batches: number[] = [];
-      const run = session.run.bind(session);
-      session.run = (inputs) => {
-        batches.push(inputs.input.dims[0]);
-        return run(inputs);
-      };
-      const image = { width: 200, height: 200, data: new Uint8Array(200 * 200 * 3) };
-      const boxes = Array.from({ length: 300 }, (_, i) => ({
-        x1: i % 150,
-        y1: i % 120,
-        x2: (i % 150) + 40,
-        y2: (i % 120) + 60,
-        score: 1,
-      }));
-      const poses = await pipeline.run(image, boxes);
-      assertEquals(poses.length, 300);
-      assertEquals(Math.max(...batches), 32, `batches ${batches.join(",")}`);
-      assertEquals(batches.reduce((a, b) => a + b, 0), 600, "every crop and its mirror ran");
+      await body(pipeline);
     } finally {
       await pipeline.close();
     }
   });
+}
+
+Deno.test("crops run in chunks of 16 boxes: 300 boxes with flip never make a batch above 32", async () => {
+  await withConstantPosePipeline({ maxPeople: 1000, oksNmsThreshold: 1 }, async (pipeline) => {
+    assert(pipeline.pose.dynamicBatch, "the symbolic batch is seen");
+    const session = pipeline.pose.session;
+    const batches: number[] = [];
+    const run = session.run.bind(session);
+    session.run = (inputs) => {
+      batches.push(inputs.input.dims[0]);
+      return run(inputs);
+    };
+    const image = { width: 200, height: 200, data: new Uint8Array(200 * 200 * 3) };
+    const boxes = Array.from({ length: 300 }, (_, i) => ({
+      x1: i % 150,
+      y1: i % 120,
+      x2: (i % 150) + 40,
+      y2: (i % 120) + 60,
+      score: 1,
+    }));
+    const poses = await pipeline.run(image, boxes);
+    assertEquals(poses.length, 300);
+    assertEquals(Math.max(...batches), 32, `batches ${batches.join(",")}`);
+    assertEquals(batches.reduce((a, b) => a + b, 0), 600, "every crop and its mirror ran");
+  });
 });
 
 Deno.test("given boxes scoring Infinity or NaN are skipped and counted, before ranking: no place taken, no score 0", async () => {
-  const { OnnxGraph } = await import("./support/onnx_builder.ts");
-  // A regression model: every crop's 17 keypoints at (0.5, 0.5).
-  const g = new OnnxGraph();
-  const crop = g.input("input", ["batch", 3, 64, 48]);
-  const zero = g.reshape(g.mul(g.reduceSum(crop, [1, 2, 3], true), g.scalar(0)), [-1, 1, 1]);
-  g.output(g.add(g.constant(new Array(34).fill(0.5), [1, 17, 2]), zero), "keypoints");
-  await withTempDir(async (dir) => {
-    const model = join(dir, "regression.onnx");
-    await Deno.writeFile(model, g.toBytes());
-    const pipeline = await PosePipeline.create({
-      pose: model,
-      detector: false,
-      backend: "wasm",
-      threads: 1,
-      maxPeople: 1,
-    });
-    try {
-      const image = { width: 200, height: 200, data: new Uint8Array(200 * 200 * 3) };
-      const box = (x1: number, score: number) => ({ x1, y1: 20, x2: x1 + 40, y2: 80, score });
-      const poses = await pipeline.run(image, [box(10, Infinity), box(60, NaN), box(110, 0.9)]);
-      assertEquals(poses.map((p) => p.box), [box(110, 0.9)], "the real box keeps its place");
-      assert(poses.every((p) => Number.isFinite(p.score)), "a finite score");
-      assertEquals(pipeline.warnings.skippedBoxes, 2);
-    } finally {
-      await pipeline.close();
-    }
+  await withConstantPosePipeline({ maxPeople: 1 }, async (pipeline) => {
+    const image = { width: 200, height: 200, data: new Uint8Array(200 * 200 * 3) };
+    const box = (x1: number, score: number) => ({ x1, y1: 20, x2: x1 + 40, y2: 80, score });
+    const poses = await pipeline.run(image, [box(10, Infinity), box(60, NaN), box(110, 0.9)]);
+    assertEquals(poses.map((p) => p.box), [box(110, 0.9)], "the real box keeps its place");
+    assert(poses.every((p) => Number.isFinite(p.score)), "a finite score");
+    assertEquals(pipeline.warnings.skippedBoxes, 2);
   });
 });

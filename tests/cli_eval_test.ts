@@ -14,9 +14,8 @@ import {
   runCli,
   withTempDir,
 } from "./support/cli.ts";
-import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
+import { DEV_ANNOTATIONS, ignoreWithoutShared, requireShared } from "./support/shared.ts";
 
-const DEV_ANNOTATIONS = ["coco", "annotations", "person_keypoints_val2017_dev.json"];
 const ignore = ignoreWithoutShared(...DEV_ANNOTATIONS);
 const STAT_KEYS = ["AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"];
 

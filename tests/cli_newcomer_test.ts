@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { assert, assertEquals } from "./support/assert.ts";
 import { describeRun, REPO_DIR, runCli, withTempDir } from "./support/cli.ts";
-import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
+import { DEV_ANNOTATIONS, ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import { PRESETS, resolvePreset } from "../lib/models/presets.ts";
 import { formatResultsCsv } from "../lib/output/csv.ts";
 import { PosePipeline } from "../lib/deno/pipeline.ts";
@@ -220,7 +220,7 @@ Deno.test({
   ignore,
   async fn() {
     await withTempDir(async (dir) => {
-      const gt = requireShared("coco", "annotations", "person_keypoints_val2017_dev.json");
+      const gt = requireShared(...DEV_ANNOTATIONS);
       const images = CROWD.map((n) => requireShared("coco", "val2017", n));
       const stats: unknown[] = [];
       for (const out of [join(dir, "r.json"), join(dir, "r.jsonl")]) {

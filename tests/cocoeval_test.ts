@@ -39,7 +39,7 @@ import {
   formatTable,
 } from "../lib/eval/summary.ts";
 import { COCO_KEYPOINT_SIGMAS } from "../lib/coco/keypoints.ts";
-import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
+import { DEV_ANNOTATIONS, ignoreWithoutShared, requireShared } from "./support/shared.ts";
 
 interface FixtureCase {
   name: string;
@@ -491,8 +491,6 @@ Deno.test("evaluateKeypoints rejects results on unknown images", () => {
 
 // ------------------------------------------------------------------------------- shared dev set
 
-const DEV = ["coco", "annotations", "person_keypoints_val2017_dev.json"];
-
 /** Results from the dev annotations by generate.py's closed formula (dev_perturbed_results). */
 function devPerturbedResults(gt: CocoGroundTruth): KeypointResult[] {
   const results: KeypointResult[] = [];
@@ -526,9 +524,9 @@ function devPerturbedResults(gt: CocoGroundTruth): KeypointResult[] {
 
 Deno.test({
   name: "shared dev annotations: AP 1 against themselves, pycocotools' stats when perturbed",
-  ignore: ignoreWithoutShared(...DEV),
+  ignore: ignoreWithoutShared(...DEV_ANNOTATIONS),
   fn() {
-    const path = requireShared(...DEV);
+    const path = requireShared(...DEV_ANNOTATIONS);
     const gt = parseGroundTruth(JSON.parse(Deno.readTextFileSync(path)), path);
     const expected = JSON.parse(Deno.readTextFileSync(new URL("dev_perturbed.json", fixtureDir)));
     // Every annotation with keypoints as a result with score 1, through the JSON path.

@@ -21,11 +21,10 @@ import {
   runCli,
   withTempDir,
 } from "./support/cli.ts";
-import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
+import { DEV_ANNOTATIONS, ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import { chromiumAvailable, withChromium } from "./support/chromium.ts";
 import { COCO_KEYPOINT_NAMES } from "../lib/coco/keypoints.ts";
 
-const DEV_ANNOTATIONS = ["coco", "annotations", "person_keypoints_val2017_dev.json"];
 const ignore = ignoreWithoutShared(...DEV_ANNOTATIONS);
 const FILES = ["per_image.csv", "report.html", "summary.json"];
 

@@ -38,7 +38,7 @@ import { ERROR_CLASSES } from "../lib/eval/diagnosis.ts";
 import { COCO_KEYPOINT_SIGMAS } from "../lib/coco/keypoints.ts";
 import { evalKeypointLayout, mirrorsFromNames } from "../lib/eval/layout.ts";
 import { COCO_KEYPOINT_NAMES } from "../lib/coco/keypoints.ts";
-import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
+import { DEV_ANNOTATIONS, ignoreWithoutShared, requireShared } from "./support/shared.ts";
 
 interface Expected {
   stats: number[];
@@ -163,8 +163,6 @@ Deno.test("the planted case has exactly the planted errors", () => {
 });
 
 // ------------------------------------------------------------------------ shared dev set
-
-const DEV_ANNOTATIONS = ["coco", "annotations", "person_keypoints_val2017_dev.json"];
 
 /** The closed formula of report_reference.py's dev_report_results (see its docstring). */
 function devReportResults(gt: CocoGroundTruth): KeypointResult[] {

@@ -10,7 +10,7 @@
  */
 
 import { assertAlmostEquals } from "./support/assert.ts";
-import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
+import { DEV_ANNOTATIONS, ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import { groundTruthBoxes } from "../lib/coco/boxes.ts";
 import { toCocoResults } from "../lib/coco/results.ts";
 import { parseGroundTruth, parseResults } from "../lib/eval/coco_json.ts";
@@ -19,8 +19,7 @@ import { readImageFile } from "../lib/deno/image_file.ts";
 import { type PipelineOptions, PosePipeline } from "../lib/deno/pipeline.ts";
 import type { RgbImage } from "../lib/types.ts";
 
-const ANNOTATIONS = ["coco", "annotations", "person_keypoints_val2017_dev.json"];
-const ignore = ignoreWithoutShared(...ANNOTATIONS) || ignoreWithoutShared("models");
+const ignore = ignoreWithoutShared(...DEV_ANNOTATIONS) || ignoreWithoutShared("models");
 
 interface DevSet {
   json: Parameters<typeof groundTruthBoxes>[0] & { images: { id: number; file_name: string }[] };
@@ -32,7 +31,7 @@ let devSet: Promise<DevSet> | undefined;
 /** The dev annotations and their decoded images, read once for all tests of this file. */
 function loadDevSet(): Promise<DevSet> {
   devSet ??= (async () => {
-    const json = JSON.parse(await Deno.readTextFile(requireShared(...ANNOTATIONS)));
+    const json = JSON.parse(await Deno.readTextFile(requireShared(...DEV_ANNOTATIONS)));
     const images = new Map<number, RgbImage>();
     for (const image of json.images) {
       images.set(image.id, await readImageFile(requireShared("coco", "val2017", image.file_name)));

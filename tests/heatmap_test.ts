@@ -1,6 +1,6 @@
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./support/assert.ts";
 import { readImageFile } from "../lib/deno/image_file.ts";
-import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
+import { DEV_ANNOTATIONS, ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import {
   createHeatmapAdapter,
   decodeHeatmaps,
@@ -326,11 +326,10 @@ function cocoOks(pred: Float32Array, truth: number[], area: number): number {
 
 const MODEL = ["models", "simplepose_nano_256x192.onnx"];
 const IMAGE = ["coco", "val2017", "000000000785.jpg"];
-const ANNOTATIONS = ["coco", "annotations", "person_keypoints_val2017_dev.json"];
 
 Deno.test({
   name: "real SimplePose: heatmap shape, and the keypoints of COCO image 785 from its box",
-  ignore: [MODEL, IMAGE, ANNOTATIONS].some((p) => ignoreWithoutShared(...p)),
+  ignore: [MODEL, IMAGE, DEV_ANNOTATIONS].some((p) => ignoreWithoutShared(...p)),
   async fn() {
     const session = await ModelSession.load(requireShared(...MODEL));
     try {
@@ -342,7 +341,7 @@ Deno.test({
       const blank = await session.run(adapter.input.name, new Float32Array(3 * 256 * 192), dims);
       assertEquals(blank[manifest.outputs.heatmaps].dims, [1, 17, 64, 48]);
 
-      const coco = JSON.parse(await Deno.readTextFile(requireShared(...ANNOTATIONS)));
+      const coco = JSON.parse(await Deno.readTextFile(requireShared(...DEV_ANNOTATIONS)));
       const truth = coco.annotations.find((a: { image_id: number }) => a.image_id === 785);
       const [bx, by, bw, bh] = truth.bbox;
       const image = await readImageFile(requireShared(...IMAGE));

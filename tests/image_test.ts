@@ -15,7 +15,7 @@ import { readImageSize, sniffImageFormat } from "../lib/image/diagnose.ts";
 import type { RgbImage } from "../lib/types.ts";
 import { assert, assertEquals, assertRejects } from "./support/assert.ts";
 import { handMadeCmykJpeg, pngClaiming } from "./support/hand_made_images.ts";
-import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
+import { DEV_ANNOTATIONS, ignoreWithoutShared, requireShared } from "./support/shared.ts";
 
 function encodePngChannels(
   data: Uint8Array,
@@ -50,7 +50,6 @@ function assertNear(actual: number[], expected: number[], tolerance: number, mes
 }
 
 const COCO_IMAGES = ["coco", "val2017"];
-const DEV_ANNOTATIONS = ["coco", "annotations", "person_keypoints_val2017_dev.json"];
 
 Deno.test({
   name: "COCO JPEGs decode to the sizes their annotations give",

@@ -101,6 +101,33 @@ function serveFiles(files: Record<string, Uint8Array>) {
   };
 }
 
+/**
+ * Runs `body` with `model` served at /files/tiny.onnx and, in a temporary `root`, a manifest
+ * for it (its sha256 and that URL); stops the server after.
+ */
+async function withServedTinyModel(
+  model: Uint8Array,
+  body: (
+    root: string,
+    manifestPath: string,
+    server: ReturnType<typeof serveFiles>,
+  ) => Promise<void>,
+): Promise<void> {
+  const server = serveFiles({ "/files/tiny.onnx": model });
+  try {
+    await withTempDir(async (root) => {
+      const manifestPath = await writeManifest(join(root, "m", "tiny.json"), {
+        file: "tiny.onnx",
+        sha256: await sha256Hex(model),
+        url: server.url("/files/tiny.onnx"),
+      });
+      await body(root, manifestPath, server);
+    });
+  } finally {
+    await server.close();
+  }
+}
+
 Deno.test("model files are looked up in --models, then POSEKIT_MODELS, then the cache", async () => {
   await withTempDir(async (root) => {
     const model = fakeModel(1000, 1);
@@ -227,75 +254,55 @@ Deno.test("a local file with one of the manifest's acceptedSha256 is used as it 
 
 Deno.test("a missing model is downloaded into the cache once, with progress", async () => {
   const model = fakeModel(300_000, 4);
-  const server = serveFiles({ "/files/tiny.onnx": model });
-  try {
-    await withTempDir(async (root) => {
-      const manifestPath = await writeManifest(join(root, "m", "tiny.json"), {
-        file: "tiny.onnx",
-        sha256: await sha256Hex(model),
-        url: server.url("/files/tiny.onnx"),
-      });
-      const cacheDir = join(root, "cache");
-      const progress: [number, number | undefined][] = [];
-      const options: ResolveOptions = {
-        env: { POSEKIT_CACHE: cacheDir },
-        onProgress: (received, total) => progress.push([received, total]),
-      };
+  await withServedTinyModel(model, async (root, manifestPath, server) => {
+    const cacheDir = join(root, "cache");
+    const progress: [number, number | undefined][] = [];
+    const options: ResolveOptions = {
+      env: { POSEKIT_CACHE: cacheDir },
+      onProgress: (received, total) => progress.push([received, total]),
+    };
 
-      const first = await resolveModel(manifestPath, options);
-      assertEquals(first.path, join(cacheDir, "tiny.onnx"));
-      assertEquals(first.downloaded, true);
-      assertEquals(await Deno.readFile(first.path), model);
-      assertEquals(await listDir(cacheDir), ["tiny.onnx"], "no temporary files are left");
-      assertEquals(server.requests, ["/files/tiny.onnx"]);
-      assert(progress.length >= 2, "progress is reported as bytes arrive");
-      assertEquals(progress.at(-1), [model.length, model.length]);
-      for (let i = 1; i < progress.length; i++) {
-        assert(progress[i][0] >= progress[i - 1][0], "received bytes never go down");
-      }
+    const first = await resolveModel(manifestPath, options);
+    assertEquals(first.path, join(cacheDir, "tiny.onnx"));
+    assertEquals(first.downloaded, true);
+    assertEquals(await Deno.readFile(first.path), model);
+    assertEquals(await listDir(cacheDir), ["tiny.onnx"], "no temporary files are left");
+    assertEquals(server.requests, ["/files/tiny.onnx"]);
+    assert(progress.length >= 2, "progress is reported as bytes arrive");
+    assertEquals(progress.at(-1), [model.length, model.length]);
+    for (let i = 1; i < progress.length; i++) {
+      assert(progress[i][0] >= progress[i - 1][0], "received bytes never go down");
+    }
 
-      const second = await resolveModel(manifestPath, options);
-      assertEquals([second.path, second.downloaded], [first.path, false]);
-      assertEquals(server.requests.length, 1, "the second resolve uses the cache");
-    });
-  } finally {
-    await server.close();
-  }
+    const second = await resolveModel(manifestPath, options);
+    assertEquals([second.path, second.downloaded], [first.path, false]);
+    assertEquals(server.requests.length, 1, "the second resolve uses the cache");
+  });
 });
 
 Deno.test("a killed download's temporary files are swept by the next; a running one's are not", async () => {
   const model = fakeModel(50_000, 4);
-  const server = serveFiles({ "/files/tiny.onnx": model });
-  try {
-    await withTempDir(async (root) => {
-      const manifestPath = await writeManifest(join(root, "m", "tiny.json"), {
-        file: "tiny.onnx",
-        sha256: await sha256Hex(model),
-        url: server.url("/files/tiny.onnx"),
-      });
-      const cacheDir = join(root, "cache");
-      await Deno.mkdir(cacheDir, { recursive: true });
-      // A killed download's file: posekit's name for tiny.onnx, unlocked, two minutes old.
-      const killed = temporaryPathFor(join(cacheDir, "tiny.onnx"));
-      await Deno.writeFile(killed, new Uint8Array(1000));
-      const old = new Date(Date.now() - 120_000);
-      await Deno.utime(killed, old, old);
-      // A running download's file: as old, but its writer holds its lock.
-      const running = await createTemporaryFile(join(cacheDir, "tiny.onnx"));
-      await Deno.utime(running.path, old, old);
-      try {
-        const resolved = await resolveModel(manifestPath, { env: { POSEKIT_CACHE: cacheDir } });
-        assertEquals(resolved.downloaded, true);
-        const left = await listDir(cacheDir);
-        assert(!left.includes(basename(killed)), `the killed download's file is gone: ${left}`);
-        assert(left.includes(basename(running.path)), "the running download's file stays");
-      } finally {
-        running.file.close();
-      }
-    });
-  } finally {
-    await server.close();
-  }
+  await withServedTinyModel(model, async (root, manifestPath) => {
+    const cacheDir = join(root, "cache");
+    await Deno.mkdir(cacheDir, { recursive: true });
+    // A killed download's file: posekit's name for tiny.onnx, unlocked, two minutes old.
+    const killed = temporaryPathFor(join(cacheDir, "tiny.onnx"));
+    await Deno.writeFile(killed, new Uint8Array(1000));
+    const old = new Date(Date.now() - 120_000);
+    await Deno.utime(killed, old, old);
+    // A running download's file: as old, but its writer holds its lock.
+    const running = await createTemporaryFile(join(cacheDir, "tiny.onnx"));
+    await Deno.utime(running.path, old, old);
+    try {
+      const resolved = await resolveModel(manifestPath, { env: { POSEKIT_CACHE: cacheDir } });
+      assertEquals(resolved.downloaded, true);
+      const left = await listDir(cacheDir);
+      assert(!left.includes(basename(killed)), `the killed download's file is gone: ${left}`);
+      assert(left.includes(basename(running.path)), "the running download's file stays");
+    } finally {
+      running.file.close();
+    }
+  });
 });
 
 Deno.test("a download with the wrong sha256 leaves nothing in the cache", async () => {

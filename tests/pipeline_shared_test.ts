@@ -7,7 +7,7 @@
  */
 
 import { assert, assertAlmostEquals } from "./support/assert.ts";
-import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
+import { DEV_ANNOTATIONS, ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import { groundTruthBoxes } from "../lib/coco/boxes.ts";
 import { toCocoResults } from "../lib/coco/results.ts";
 import { parseGroundTruth, parseResults } from "../lib/eval/coco_json.ts";
@@ -16,8 +16,7 @@ import { readImageFile } from "../lib/deno/image_file.ts";
 import { PosePipeline } from "../lib/deno/pipeline.ts";
 import type { Pose } from "../lib/types.ts";
 
-const ANNOTATIONS = ["coco", "annotations", "person_keypoints_val2017_dev.json"];
-const ignore = ignoreWithoutShared(...ANNOTATIONS) || ignoreWithoutShared("models");
+const ignore = ignoreWithoutShared(...DEV_ANNOTATIONS) || ignoreWithoutShared("models");
 
 interface DevImage {
   id: number;
@@ -25,7 +24,7 @@ interface DevImage {
 }
 
 async function loadDevSet() {
-  const path = requireShared(...ANNOTATIONS);
+  const path = requireShared(...DEV_ANNOTATIONS);
   const json = JSON.parse(await Deno.readTextFile(path));
   return { json, gt: parseGroundTruth(json, path), images: json.images as DevImage[] };
 }

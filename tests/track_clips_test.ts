@@ -13,10 +13,9 @@ import {
   renderFrame,
   toFrame,
 } from "./support/track_clips.ts";
-import { ignoreWithoutShared } from "./support/shared.ts";
+import { DEV_ANNOTATIONS, ignoreWithoutShared } from "./support/shared.ts";
 import { assert, assertAlmostEquals, assertEquals } from "./support/assert.ts";
 
-const ANNOTATIONS = ["coco", "annotations", "person_keypoints_val2017_dev.json"];
 const clip = (name: string) => CLIPS.find((c) => c.name === name)!;
 
 Deno.test("camera: keyframes are hit exactly and interpolated linearly", () => {
@@ -63,7 +62,7 @@ Deno.test("renderFrame: at scale 1 and whole-pixel offsets, frames are the photo
 Deno.test({
   name:
     "ground truth: the umpire leaves the pan and comes back; the batter's box shrinks when covered",
-  ignore: ignoreWithoutShared(...ANNOTATIONS),
+  ignore: ignoreWithoutShared(...DEV_ANNOTATIONS),
   async fn() {
     const pan = await clipGroundTruth(clip("pan_196141"));
     const umpire = (t: number) =>

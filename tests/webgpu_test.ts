@@ -25,7 +25,7 @@
  */
 
 import { assert, assertEquals, assertRejects } from "./support/assert.ts";
-import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
+import { DEV_ANNOTATIONS, ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import {
   boxToCropRegion,
   imageToCropTransform,
@@ -53,7 +53,6 @@ const HEATMAP_TOLERANCE = 1e-5;
 const RTMDET = "rtmdet_nano_person.onnx";
 const YOLOX = "yolox_nano.onnx";
 const SIMPLEPOSE = "simplepose_nano_256x192.onnx";
-const ANNOTATIONS = "person_keypoints_val2017_dev.json";
 /** One person (785), four people (196141), a crowd (350679). */
 const IMAGES = { single: 785, four: 196141, crowd: 350679 } as const;
 
@@ -83,7 +82,7 @@ function requireAdapter(): void {
   }
 }
 
-function ignoreUnlessReady(...sharedFiles: string[][]): boolean {
+function ignoreUnlessReady(...sharedFiles: (readonly string[])[]): boolean {
   return ignoreWithoutGpu || sharedFiles.some((parts) => ignoreWithoutShared(...parts));
 }
 
@@ -381,7 +380,7 @@ Deno.test({
   name: "SimplePose gives the same heatmaps and keypoints on WebGPU as on WASM, batched",
   ignore: ignoreUnlessReady(
     ["models", SIMPLEPOSE],
-    ["coco", "annotations", ANNOTATIONS],
+    DEV_ANNOTATIONS,
     imagePath(IMAGES.four),
     imagePath(IMAGES.crowd),
   ),
@@ -392,7 +391,7 @@ Deno.test({
       createHeatmapAdapter,
     ) as KeypointAdapter;
     const annotations = (JSON.parse(
-      await Deno.readTextFile(requireShared("coco", "annotations", ANNOTATIONS)),
+      await Deno.readTextFile(requireShared(...DEV_ANNOTATIONS)),
     ).annotations as Annotation[]).filter((a) => a.num_keypoints > 0);
     const W = adapter.input.width, H = adapter.input.height, size = 3 * W * H;
     // A large and a small person from one image, a person from the crowd: 3 crops and their

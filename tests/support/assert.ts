@@ -34,6 +34,25 @@ export function assertAlmostEquals(
   }
 }
 
+/** `error` when it is an `errorClass` whose message includes `includes`; else an AssertionError. */
+function expectedError(
+  error: unknown,
+  errorClass: new (...args: never[]) => Error,
+  includes: string | undefined,
+): Error {
+  if (!(error instanceof errorClass)) {
+    throw new AssertionError(
+      `expected ${errorClass.name}, got ${(error as Error)?.constructor?.name}: ${error}`,
+    );
+  }
+  if (includes && !(error as Error).message.includes(includes)) {
+    throw new AssertionError(
+      `expected the message to include "${includes}", got "${(error as Error).message}"`,
+    );
+  }
+  return error as Error;
+}
+
 export function assertThrows(
   fn: () => unknown,
   errorClass: new (...args: never[]) => Error = Error,
@@ -42,17 +61,7 @@ export function assertThrows(
   try {
     fn();
   } catch (error) {
-    if (!(error instanceof errorClass)) {
-      throw new AssertionError(
-        `expected ${errorClass.name}, got ${(error as Error)?.constructor?.name}: ${error}`,
-      );
-    }
-    if (includes && !(error as Error).message.includes(includes)) {
-      throw new AssertionError(
-        `expected the message to include "${includes}", got "${(error as Error).message}"`,
-      );
-    }
-    return error as Error;
+    return expectedError(error, errorClass, includes);
   }
   throw new AssertionError("expected the function to throw");
 }
@@ -65,17 +74,7 @@ export async function assertRejects(
   try {
     await fn();
   } catch (error) {
-    if (!(error instanceof errorClass)) {
-      throw new AssertionError(
-        `expected ${errorClass.name}, got ${(error as Error)?.constructor?.name}: ${error}`,
-      );
-    }
-    if (includes && !(error as Error).message.includes(includes)) {
-      throw new AssertionError(
-        `expected the message to include "${includes}", got "${(error as Error).message}"`,
-      );
-    }
-    return error as Error;
+    return expectedError(error, errorClass, includes);
   }
   throw new AssertionError("expected the promise to reject");
 }

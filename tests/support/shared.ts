@@ -22,6 +22,13 @@ function exists(path: string): boolean {
   }
 }
 
+/** The COCO val2017 dev keypoint annotations under shared/, as path parts for the helpers below. */
+export const DEV_ANNOTATIONS: readonly string[] = [
+  "coco",
+  "annotations",
+  "person_keypoints_val2017_dev.json",
+];
+
 /** Path of a file under shared/. */
 export function sharedPath(...parts: string[]): string {
   return join(SHARED_DIR, ...parts);

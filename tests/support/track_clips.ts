@@ -30,7 +30,7 @@ import { pairFrames, parseTrackGroundTruth, type TrackResults } from "../../lib/
 import type { FrameSize, PoseTracker, TrackedPose } from "../../lib/track/tracker.ts";
 import { DEFAULT_WEAK_BOX_SCORE, weakBoxesNear } from "../../lib/video_poses.ts";
 import type { Box, Pose, RgbImage } from "../../lib/types.ts";
-import { requireShared } from "./shared.ts";
+import { DEV_ANNOTATIONS, requireShared } from "./shared.ts";
 
 /** Where the camera looks at one frame: window centre and width, in source image pixels. */
 export interface CameraKey {
@@ -298,7 +298,7 @@ interface CocoAnnotation {
 
 /** The COCO annotations of `imageId` from the shared dev annotation file. */
 export async function cocoAnnotations(imageId: number): Promise<CocoAnnotation[]> {
-  const path = requireShared("coco", "annotations", "person_keypoints_val2017_dev.json");
+  const path = requireShared(...DEV_ANNOTATIONS);
   const json = JSON.parse(await Deno.readTextFile(path)) as { annotations: CocoAnnotation[] };
   return json.annotations.filter((a) => a.image_id === imageId);
 }
