@@ -112,8 +112,8 @@ export async function* framePoses(
       smooth: options.smooth,
     })
     : undefined;
-  const detectEvery = Math.max(1, Math.floor(options.detectEvery ?? 1));
-  if (!Number.isFinite(detectEvery)) {
+  const detectEvery = options.detectEvery ?? 1;
+  if (!(Number.isInteger(detectEvery) && detectEvery >= 1)) {
     throw new RangeError(`detectEvery must be a whole number ≥ 1, got ${options.detectEvery}`);
   }
   const weakBoxScore = options.weakBoxScore ?? DEFAULT_WEAK_BOX_SCORE;

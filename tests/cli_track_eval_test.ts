@@ -101,3 +101,34 @@ Deno.test("track-eval: mistakes are one line and exit 1 or 2", async () => {
     assertEquals(JSON.parse(chosen.stdout).idsw, 1);
   });
 });
+
+Deno.test("track-eval: a bad entry is named by file, frame and entry, in a short line", async () => {
+  await withTempDir(async (dir) => {
+    const gt = join(dir, "gt.json"), json = join(dir, "run.json"), jsonl = join(dir, "run.jsonl");
+    await Deno.writeTextFile(gt, JSON.stringify(GT));
+    const failure = async (results: string, expected: RegExp, gtPath = gt) => {
+      const out = await run(["--gt", gtPath, "--results", results]);
+      assertEquals(out.code, 1, describeRun(out));
+      assert(expected.test(out.stderr), describeRun(out));
+      assert(out.stderr.length < 400, describeRun(out));
+    };
+    // An id twice in frame 5 (entries 6 and 7): the file and the frame, not a position.
+    const entries = RECORDS.flatMap((r) => r.people.map((p) => ({ image_id: r.frame, ...p })));
+    entries.splice(7, 0, { ...entries[6] });
+    await Deno.writeTextFile(json, JSON.stringify(entries));
+    await failure(json, /run\.json: \[7\]: track_id 2 appears twice in frame 5/);
+    // JSONL with frame 4 written twice.
+    const twice = [...RECORDS, RECORDS[4]];
+    await Deno.writeTextFile(jsonl, twice.map((r) => JSON.stringify(r) + "\n").join(""));
+    await failure(jsonl, /run\.jsonl: frame 4 people\[0\]: track_id 2 appears twice in frame 4/);
+    // A box of negative width in the ground truth; a bbox of 100 000 numbers, shown cut short.
+    const negative = structuredClone(GT);
+    negative.annotations[2].bbox = [10, 10, -100, 200];
+    const bad = join(dir, "bad_gt.json");
+    await Deno.writeTextFile(bad, JSON.stringify(negative));
+    await failure(jsonl, /bad_gt\.json: annotations\[2\]\.bbox must have a finite width/, bad);
+    negative.annotations[2].bbox = Array.from({ length: 100_000 }, () => 1);
+    await Deno.writeTextFile(bad, JSON.stringify(negative));
+    await failure(jsonl, /bad_gt\.json: annotations\[2\]\.bbox must be \[x, y, width/, bad);
+  });
+});

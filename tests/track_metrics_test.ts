@@ -4,7 +4,8 @@
  * (1 switch, IDF1 = 2/3), two people swapping ids, a half-missed person, a false track, a
  * localisation error that only some HOTA thresholds accept, ignore regions, and where each
  * person's frames went (their id, another id, no box). IDF1 is also checked against its
- * definition on random sequences, every mapping of ids tried.
+ * definition on random sequences, every mapping of ids tried. Ids beyond 32 bits stay
+ * distinct, and 70 000 ids fit (no id × id matrix).
  */
 
 import {
@@ -205,6 +206,38 @@ Deno.test("bad frames are refused; maximumAssignment handles any shape", () => {
   );
   const tall = maximumAssignment(Float64Array.of(1, 5, 3), 3, 1);
   assertEquals([Array.from(tall.rows), Array.from(tall.cols)], [[1], [0]]);
+});
+
+Deno.test("ids beyond 32 bits stay distinct people and tracks", () => {
+  // Person 1 on frames 0–1 and person 2³² + 1 on frames 2–3, each tracked perfectly; as
+  // 32-bit integers both would be id 1 and the tracker's change of id a switch.
+  const big = 2 ** 32 + 1;
+  const m = trackingMetrics([
+    frame([[1, 0]], [[7, 0]]),
+    frame([[1, 0]], [[7, 0]]),
+    frame([[big, 0]], [[big + 6, 0]]),
+    frame([[big, 0]], [[big + 6, 0]]),
+  ]);
+  assertEquals([m.gtIds, m.trackerIds, m.clear.idsw], [2, 2, 0]);
+  close(m.identity.idf1, 1, "IDF1");
+  close(m.hota.hota, 1, "HOTA");
+  close(m.clear.mota, 1, "MOTA");
+  assertEquals(m.identity.byPerson.map((p) => [p.id, p.trackId]), [[1, 7], [big, big + 6]]);
+});
+
+Deno.test("a long video of many people: memory grows with the people, not their square", () => {
+  // 70 000 people, ten a frame, each on one frame only and found there: a dense id × id
+  // matrix (the identity matching's, HOTA's) would take 39 GB, more than a machine here has.
+  const perFrame = 10, people = 70_000;
+  const frames = Array.from({ length: people / perFrame }, (_, t): EvalFrame => {
+    const ids = Array.from({ length: perFrame }, (_, k) => t * perFrame + k);
+    const boxes = ids.flatMap((_, k) => box(200 * k));
+    return { gt: { ids, boxes }, results: { ids: ids.map((id) => id + 1), boxes } };
+  });
+  const m = trackingMetrics(frames);
+  assertEquals([m.gtIds, m.trackerIds, m.clear.tp, m.clear.idsw], [people, people, people, 0]);
+  close(m.identity.idf1, 1, "IDF1");
+  close(m.hota.hota, 1, "HOTA");
 });
 
 /**

@@ -598,6 +598,44 @@ Deno.test("a person too small for a pose starts no track, unless at the frame's 
   }
 });
 
+Deno.test("a pose with a NaN, infinite or empty box gets no id and moves no one else's", () => {
+  // Three people while the camera pans 60 px a frame; from frame 2 on, one malformed pose a
+  // frame besides them (which, taken into the camera's motion, had cost them their ids).
+  const broken = (f: number): Pose => {
+    const pose = person(900, 360);
+    const boxes = [
+      { x1: NaN, y1: NaN, x2: NaN, y2: NaN },
+      { x1: 0, y1: 0, x2: Infinity, y2: 300 },
+      { x1: 800, y1: 300, x2: 800, y2: 500 },
+    ];
+    if (f % 4 === 3) pose.keypoints[0] = NaN; // a confident nose at NaN, a fine box
+    else pose.box = { ...boxes[f % 4 === 0 ? 0 : f % 4 - 1], score: 0.95 };
+    return pose;
+  };
+  const tracker = new PoseTracker();
+  for (let f = 0; f < 12; f++) {
+    const people = [200, 380, 560].map((x) => person(x - 60 * f, 360));
+    const out = tracker.update(f >= 2 ? [...people, broken(f)] : people);
+    assertEquals(ids(out), [1, 2, 3], `frame ${f}`);
+  }
+});
+
+Deno.test("the tracker keeps no reference to its input: a reused keypoint buffer is safe", () => {
+  // A caller that writes each frame's keypoints into one buffer, as a pool would, and then
+  // reuses it. Next, only the person's head is found: a part continues a track only where its
+  // keypoints agree with the track's, which must be the person's, not the buffer's new ones.
+  const tracker = new PoseTracker({ minHits: 1 });
+  const buffer = new Float32Array(17 * 3);
+  for (let f = 0; f < 3; f++) {
+    const pose = person(300 + 5 * f, 360);
+    buffer.set(pose.keypoints);
+    const out = tracker.update([{ ...pose, keypoints: buffer }]);
+    assertEquals(ids(out), [1], `frame ${f}`);
+    buffer.fill(0); // the caller reuses the buffer
+  }
+  assertEquals(ids(tracker.update([head(315, 360)])), [1], "the head continues the track");
+});
+
 Deno.test("bad tracker options are refused", () => {
   assertThrows(() => new PoseTracker({ minSimilarity: 0 }), RangeError);
   assertThrows(() => new PoseTracker({ maxMissed: -1 }), RangeError);

@@ -4,7 +4,8 @@
  * where the still-image pipeline puts them on the same frames' exact pixels. And, on a
  * stand-in pipeline, ByteTrack's low-score stage of `framePoses`: weak boxes get the keypoint
  * stage alone and only near a tracked person, keep that person's id, never reach the
- * pipeline's own run, and never include boxes the tracker would take as confident.
+ * pipeline's own run, and never include boxes the tracker would take as confident; and
+ * `detectEvery`, the detector on every k-th frame and the tracks' boxes between.
  */
 
 import { join } from "node:path";
@@ -239,4 +240,30 @@ Deno.test("framePoses: with a detector threshold above the tracker's, boxes unde
   assertEquals(calls.run, [[100], [104], [108], [112], [], [], [], []]);
   assertEquals(calls.keypointsFor, [[116], [120], [124], [128]]);
   assertEquals(ids, [[1], [1], [1], [1], [1], [1], [1], [1]]);
+});
+
+Deno.test("framePoses: detectEvery runs the detector on every k-th frame and crops tracks between", async () => {
+  const { pipeline, calls } = walkingPipeline(0.3, () => 0.8);
+  const detected: boolean[] = [], ids: (number | undefined)[][] = [];
+  for await (const out of framePoses(pipeline, blankFrames(8), "walk", { detectEvery: 3 })) {
+    detected.push(out.detected);
+    ids.push(out.poses.map((p) => p.trackId));
+  }
+  assertEquals(detected, [true, false, false, true, false, false, true, false]);
+  assertEquals(calls.detect.length, 3, "the detector runs on frames 0, 3 and 6 only");
+  assertEquals(ids, [[1], [1], [1], [1], [1], [1], [1], [1]]);
+  // Between detector frames the keypoint stage is given the track's box (its keypoints' box,
+  // 1.25 times as large), not the detector's.
+  assertEquals(calls.run.length, 8);
+  assert(calls.run[1].length === 1 && calls.run[1][0] !== 104, `frame 1 ran on ${calls.run[1]}`);
+  // Anything but a whole number ≥ 1 is refused, not rounded into one.
+  for (const detectEvery of [0, -5, 1.5, NaN]) {
+    let refused = "";
+    try {
+      await framePoses(pipeline, blankFrames(1), "walk", { detectEvery }).next();
+    } catch (error) {
+      refused = (error as Error).message;
+    }
+    assertEquals(refused, `detectEvery must be a whole number ≥ 1, got ${detectEvery}`);
+  }
 });

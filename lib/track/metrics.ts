@@ -40,10 +40,10 @@ export interface EvalFrame {
 
 /** A frame reduced to what the metrics need: ids and their pairwise similarity. */
 export interface SimilarityFrame {
-  /** Ground-truth ids, one per row of `similarity`. */
-  gtIds: Int32Array;
-  /** Tracker ids, one per column of `similarity`. */
-  trackerIds: Int32Array;
+  /** Ground-truth ids, one per row of `similarity` (a Float64Array for ids beyond 32 bits). */
+  gtIds: Int32Array | Float64Array;
+  /** Tracker ids, one per column of `similarity` (likewise). */
+  trackerIds: Int32Array | Float64Array;
   /** `gtIds.length × trackerIds.length` similarities in [0, 1], row-major. */
   similarity: Float64Array;
 }
@@ -270,9 +270,10 @@ export function boxSimilarityFrames(
     for (let i = 0; i < g; i++) {
       for (let k = 0; k < keep.length; k++) similarity[i * keep.length + k] = full[i * n + keep[k]];
     }
+    // Float64Array: ids are any safe integers, beyond 32 bits too.
     return {
-      gtIds: Int32Array.from(gt.ids),
-      trackerIds: Int32Array.from(keep, (j) => results.ids[j]),
+      gtIds: Float64Array.from(gt.ids),
+      trackerIds: Float64Array.from(keep, (j) => results.ids[j]),
       similarity,
     };
   });
@@ -319,6 +320,9 @@ export function clearMetrics(frames: readonly SimilarityFrame[], threshold = 0.5
   const numGt = gt.original.length;
   const prevTracker = new Float64Array(numGt).fill(NaN);
   const prevStepTracker = new Float64Array(numGt).fill(NaN);
+  // The people prevStepTracker holds a match of: reset by frame, not scanned whole (a long
+  // video of many people would otherwise cost people × frames).
+  let lastMatched: number[] = [];
   const gtCount = new Float64Array(numGt), matchedCount = new Float64Array(numGt);
   const idswByGt = new Map<number, number>();
   let tp = 0, fn = 0, fp = 0, idsw = 0, frag = 0, motpSum = 0;
@@ -346,8 +350,12 @@ export function clearMetrics(frames: readonly SimilarityFrame[], threshold = 0.5
       }
     }
     const pairs = maximumAssignment(score, g, n, EPS);
-    const notPreviouslyTracked = prevStepTracker.map((v) => Number.isNaN(v) ? 1 : 0);
-    prevStepTracker.fill(NaN);
+    const previouslyTracked = Array.from(
+      pairs.rows,
+      (row) => !Number.isNaN(prevStepTracker[gIds[row]]),
+    );
+    for (const gi of lastMatched) prevStepTracker[gi] = NaN;
+    lastMatched = [];
     for (let k = 0; k < pairs.rows.length; k++) {
       const gi = gIds[pairs.rows[k]], tj = tIds[pairs.cols[k]];
       if (!Number.isNaN(prevTracker[gi]) && prevTracker[gi] !== tj) {
@@ -357,8 +365,9 @@ export function clearMetrics(frames: readonly SimilarityFrame[], threshold = 0.5
       }
       prevTracker[gi] = tj;
       prevStepTracker[gi] = tj;
+      lastMatched.push(gi);
       matchedCount[gi]++;
-      if (notPreviouslyTracked[gi]) frag++;
+      if (!previouslyTracked[k]) frag++;
       motpSum += frame.similarity[pairs.rows[k] * n + pairs.cols[k]];
     }
     for (const id of gIds) gtCount[id]++;
@@ -423,7 +432,8 @@ export function identityMetrics(
 ): IdentityMetrics {
   const gt = denseIds(frames, "gtIds"), tr = denseIds(frames, "trackerIds");
   const numGt = gt.original.length, numTr = tr.original.length;
-  const together = new Float64Array(numGt * numTr);
+  // Frames each (ground-truth, tracker) pair of ids matches on, for the pairs that ever do.
+  const together = new Map<number, number>();
   let gtDetections = 0, trackerDetections = 0;
   frames.forEach((frame, t) => {
     const gIds = gt.dense[t], tIds = tr.dense[t], n = tIds.length;
@@ -432,17 +442,18 @@ export function identityMetrics(
     for (let i = 0; i < gIds.length; i++) {
       for (let j = 0; j < n; j++) {
         // No tolerance here, unlike CLEAR's and HOTA's comparisons: TrackEval's Identity has none.
-        if (frame.similarity[i * n + j] >= threshold) together[gIds[i] * numTr + tIds[j]]++;
+        if (frame.similarity[i * n + j] >= threshold) {
+          const key = gIds[i] * numTr + tIds[j];
+          together.set(key, (together.get(key) ?? 0) + 1);
+        }
       }
     }
   });
-  const pairs = maximumAssignment(together, numGt, numTr, 0);
+  const trackOf = sparseMaximumAssignment(together, numGt, numTr);
   let idtp = 0;
-  const trackOf = new Int32Array(numGt).fill(-1);
-  for (let k = 0; k < pairs.rows.length; k++) {
-    idtp += together[pairs.rows[k] * numTr + pairs.cols[k]];
-    trackOf[pairs.rows[k]] = pairs.cols[k];
-  }
+  trackOf.forEach((j, i) => {
+    if (j >= 0) idtp += together.get(i * numTr + j)!;
+  });
   const idfn = gtDetections - idtp, idfp = trackerDetections - idtp;
   return {
     idf1: idtp / Math.max(1, idtp + 0.5 * idfp + 0.5 * idfn),
@@ -453,6 +464,54 @@ export function identityMetrics(
     idfp,
     byPerson: personIdentities(frames, gt, tr, trackOf, threshold),
   };
+}
+
+/**
+ * The assignment of rows to columns maximising the summed score, of a `rows × cols` score
+ * matrix given by its positive entries (`score`, keyed row · cols + col): the column of each
+ * row, −1 for none. Rows and columns that share no positive entry, directly or through others,
+ * never compete, so each connected group is solved alone: the dense matrix TrackEval builds
+ * (every id against every id) would grow with the square of a long video's ids.
+ */
+function sparseMaximumAssignment(
+  score: ReadonlyMap<number, number>,
+  rows: number,
+  cols: number,
+): Int32Array {
+  // Union-find over rows (0 … rows − 1) and columns (rows … rows + cols − 1).
+  const parent = Int32Array.from({ length: rows + cols }, (_, k) => k);
+  const root = (k: number): number => {
+    while (parent[k] !== k) k = parent[k] = parent[parent[k]];
+    return k;
+  };
+  for (const key of score.keys()) {
+    const a = root(Math.floor(key / cols)), b = root(rows + key % cols);
+    if (a !== b) parent[a] = b;
+  }
+  const groups = new Map<number, { rows: Set<number>; cols: Set<number> }>();
+  for (const key of score.keys()) {
+    const i = Math.floor(key / cols), r = root(i);
+    let group = groups.get(r);
+    if (!group) groups.set(r, group = { rows: new Set(), cols: new Set() });
+    group.rows.add(i);
+    group.cols.add(key % cols);
+  }
+  const columnOf = new Int32Array(rows).fill(-1);
+  for (const group of groups.values()) {
+    // In index order: the result must not depend on the order the pairs were first seen.
+    const groupRows = [...group.rows].sort((a, b) => a - b);
+    const groupCols = [...group.cols].sort((a, b) => a - b);
+    const r = groupRows.length, c = groupCols.length;
+    const dense = new Float64Array(r * c);
+    groupRows.forEach((i, a) =>
+      groupCols.forEach((j, b) => dense[a * c + b] = score.get(i * cols + j) ?? 0)
+    );
+    const pairs = maximumAssignment(dense, r, c, 0);
+    for (let k = 0; k < pairs.rows.length; k++) {
+      columnOf[groupRows[pairs.rows[k]]] = groupCols[pairs.cols[k]];
+    }
+  }
+  return columnOf;
 }
 
 /** Each person's frames split by who matched them (see `PersonIdentity`), worst first. */
@@ -538,7 +597,9 @@ function personIdentities(
 export function hotaMetrics(frames: readonly SimilarityFrame[]): HotaMetrics {
   const gt = denseIds(frames, "gtIds"), tr = denseIds(frames, "trackerIds");
   const numGt = gt.original.length, numTr = tr.original.length;
-  const potential = new Float64Array(numGt * numTr);
+  // Per pair of ids (keyed gt · numTr + tracker), only for pairs that ever overlap: a dense
+  // matrix would grow with the square of a long video's ids.
+  const potential = new Map<number, number>();
   const gtCount = new Float64Array(numGt), trCount = new Float64Array(numTr);
   frames.forEach((frame, t) => {
     const gIds = gt.dense[t], tIds = tr.dense[t], g = gIds.length, n = tIds.length;
@@ -553,23 +614,25 @@ export function hotaMetrics(frames: readonly SimilarityFrame[]): HotaMetrics {
       for (let j = 0; j < n; j++) {
         const s = frame.similarity[i * n + j];
         const denominator = rowSum[i] + colSum[j] - s;
-        if (denominator > EPS) potential[gIds[i] * numTr + tIds[j]] += s / denominator;
+        if (s > 0 && denominator > EPS) {
+          const key = gIds[i] * numTr + tIds[j];
+          potential.set(key, (potential.get(key) ?? 0) + s / denominator);
+        }
       }
     }
     for (const id of gIds) gtCount[id]++;
     for (const id of tIds) trCount[id]++;
   });
-  const alignment = new Float64Array(numGt * numTr);
-  for (let i = 0; i < numGt; i++) {
-    for (let j = 0; j < numTr; j++) {
-      const p = potential[i * numTr + j];
-      alignment[i * numTr + j] = p / (gtCount[i] + trCount[j] - p);
-    }
+  const alignment = new Map<number, number>();
+  for (const [key, p] of potential) {
+    const i = Math.floor(key / numTr), j = key % numTr;
+    alignment.set(key, p / (gtCount[i] + trCount[j] - p));
   }
   const A = HOTA_ALPHAS.length;
   const tp = new Float64Array(A), fn = new Float64Array(A), fp = new Float64Array(A);
   const loc = new Float64Array(A);
-  const matches = Array.from({ length: A }, () => new Float64Array(numGt * numTr));
+  // Matches of each pair of ids at each α, for the pairs ever matched.
+  const matches = new Map<number, Float64Array>();
   frames.forEach((frame, t) => {
     const gIds = gt.dense[t], tIds = tr.dense[t], g = gIds.length, n = tIds.length;
     if (g === 0 || n === 0) {
@@ -582,7 +645,8 @@ export function hotaMetrics(frames: readonly SimilarityFrame[]): HotaMetrics {
     const score = new Float64Array(g * n);
     for (let i = 0; i < g; i++) {
       for (let j = 0; j < n; j++) {
-        score[i * n + j] = alignment[gIds[i] * numTr + tIds[j]] * frame.similarity[i * n + j];
+        score[i * n + j] = (alignment.get(gIds[i] * numTr + tIds[j]) ?? 0) *
+          frame.similarity[i * n + j];
       }
     }
     const pairs = maximumAssignment(score, g, n);
@@ -593,25 +657,29 @@ export function hotaMetrics(frames: readonly SimilarityFrame[]): HotaMetrics {
         if (!(s >= HOTA_ALPHAS[a] - EPS)) continue;
         count++;
         loc[a] += s;
-        matches[a][gIds[pairs.rows[k]] * numTr + tIds[pairs.cols[k]]]++;
+        const key = gIds[pairs.rows[k]] * numTr + tIds[pairs.cols[k]];
+        let counts = matches.get(key);
+        if (!counts) matches.set(key, counts = new Float64Array(A));
+        counts[a]++;
       }
       tp[a] += count;
       fn[a] += g - count;
       fp[a] += n - count;
     }
   });
+  // In index order, as the sums run over a dense matrix.
+  const matched = [...matches.keys()].sort((a, b) => a - b);
   const hotaByAlpha = new Float64Array(A);
   const sums = { detA: 0, assA: 0, detRe: 0, detPr: 0, assRe: 0, assPr: 0, locA: 0 };
   for (let a = 0; a < A; a++) {
     let assA = 0, assRe = 0, assPr = 0;
-    for (let i = 0; i < numGt; i++) {
-      for (let j = 0; j < numTr; j++) {
-        const m = matches[a][i * numTr + j];
-        if (m === 0) continue;
-        assA += m * m / Math.max(1, gtCount[i] + trCount[j] - m);
-        assRe += m * m / Math.max(1, gtCount[i]);
-        assPr += m * m / Math.max(1, trCount[j]);
-      }
+    for (const key of matched) {
+      const m = matches.get(key)![a];
+      if (m === 0) continue;
+      const i = Math.floor(key / numTr), j = key % numTr;
+      assA += m * m / Math.max(1, gtCount[i] + trCount[j] - m);
+      assRe += m * m / Math.max(1, gtCount[i]);
+      assPr += m * m / Math.max(1, trCount[j]);
     }
     const detA = tp[a] / Math.max(1, tp[a] + fn[a] + fp[a]);
     assA /= Math.max(1, tp[a]);
@@ -665,8 +733,8 @@ export function trackingMetrics(frames: readonly EvalFrame[]): TrackingMetrics {
   const gtIds = new Set<number>(), trackerIds = new Set<number>();
   let gtDetections = 0, trackerDetections = 0;
   for (const frame of similarity) {
-    frame.gtIds.forEach((id) => gtIds.add(id));
-    frame.trackerIds.forEach((id) => trackerIds.add(id));
+    for (const id of frame.gtIds) gtIds.add(id);
+    for (const id of frame.trackerIds) trackerIds.add(id);
     gtDetections += frame.gtIds.length;
     trackerDetections += frame.trackerIds.length;
   }

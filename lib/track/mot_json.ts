@@ -33,21 +33,60 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/** A bad value as an error message shows it: its start, not megabytes of it. */
+function shown(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 60)}… (${text.length} characters)` : text;
+}
+
 function integer(value: unknown, where: string): number {
   if (!Number.isSafeInteger(value)) {
-    throw new Error(`${where} must be an integer, got ${JSON.stringify(value)}`);
+    throw new Error(`${where} must be an integer, got ${shown(value)}`);
   }
   return value as number;
 }
 
-function xywh(value: unknown, where: string): [number, number, number, number] {
+/** A box as x1, y1, x2, y2, from COCO's [x, y, width, height] with finite, non-negative size. */
+function corners(value: unknown, where: string): [number, number, number, number] {
   if (
     !Array.isArray(value) || value.length !== 4 ||
     !value.every((v) => typeof v === "number" && Number.isFinite(v))
   ) {
-    throw new Error(`${where} must be [x, y, width, height], got ${JSON.stringify(value)}`);
+    throw new Error(`${where} must be [x, y, width, height], got ${shown(value)}`);
   }
-  return value as [number, number, number, number];
+  const [x, y, w, h] = value as number[];
+  // The area too must be finite, or IoU would be Infinity / Infinity.
+  if (
+    !(w >= 0 && h >= 0 && Number.isFinite(x + w) && Number.isFinite(y + h) &&
+      Number.isFinite(w * h))
+  ) {
+    throw new Error(`${where} must have a finite width and height ≥ 0, got ${shown(value)}`);
+  }
+  return [x, y, x + w, y + h];
+}
+
+/**
+ * Frames of people by frame index, each id at most once a frame: `add` throws `duplicate()`'s
+ * message for a second person of an id in one frame.
+ */
+function peopleByFrame<F extends IdBoxes>(frames: Map<number, F>, makeFrame: () => F) {
+  const seen = new Map<number, Set<number>>();
+  return {
+    frame(index: number): F {
+      let frame = frames.get(index);
+      if (!frame) frames.set(index, frame = makeFrame());
+      return frame;
+    },
+    add(index: number, id: number, box: number[], duplicate: () => string): void {
+      const frame = this.frame(index);
+      let ids = seen.get(index);
+      if (!ids) seen.set(index, ids = new Set());
+      if (ids.has(id)) throw new Error(duplicate());
+      ids.add(id);
+      (frame.ids as number[]).push(id);
+      (frame.boxes as number[]).push(...box);
+    },
+  };
 }
 
 /**
@@ -63,33 +102,25 @@ export function parseTrackGroundTruth(json: unknown, source: string): TrackGroun
     );
   }
   const byFrame = new Map<number, GroundTruthFrame>();
-  const frameOf = (index: number) => {
-    let frame = byFrame.get(index);
-    if (!frame) byFrame.set(index, frame = { ids: [], boxes: [], ignore: [] });
-    return frame;
-  };
+  const people = peopleByFrame(byFrame, () => ({ ids: [], boxes: [], ignore: [] }));
   if (json.images !== undefined) {
     if (!Array.isArray(json.images)) throw new Error(`${source}: "images" must be an array`);
     json.images.forEach((image, i) => {
       if (!isObject(image)) throw new Error(`${source}: images[${i}] must be an object`);
-      frameOf(integer(image.id, `${source}: images[${i}].id`));
+      people.frame(integer(image.id, `${source}: images[${i}].id`));
     });
   }
   json.annotations.forEach((ann, i) => {
     const where = `${source}: annotations[${i}]`;
     if (!isObject(ann)) throw new Error(`${where} must be an object`);
-    const frame = frameOf(integer(ann.image_id, `${where}.image_id`));
-    const [x, y, w, h] = xywh(ann.bbox, `${where}.bbox`);
+    const index = integer(ann.image_id, `${where}.image_id`);
+    const box = corners(ann.bbox, `${where}.bbox`);
     if (ann.iscrowd === 1 || ann.iscrowd === true || ann.ignore === 1 || ann.ignore === true) {
-      frame.ignore.push(x, y, x + w, y + h);
+      people.frame(index).ignore.push(...box);
       return;
     }
     const id = integer(ann.track_id, `${where}.track_id`);
-    if ((frame.ids as number[]).includes(id)) {
-      throw new Error(`${where}: track_id ${id} appears twice in frame ${ann.image_id}`);
-    }
-    (frame.ids as number[]).push(id);
-    (frame.boxes as number[]).push(x, y, x + w, y + h);
+    people.add(index, id, box, () => `${where}: track_id ${id} appears twice in frame ${index}`);
   });
   return { frames: [...byFrame.keys()].sort((a, b) => a - b), byFrame };
 }
@@ -103,19 +134,24 @@ export function trackResultsFromRecords(
   source: string,
 ): TrackResults {
   const results: TrackResults = new Map();
+  const people = peopleByFrame(results, () => ({ ids: [], boxes: [] }));
   for (const record of records) {
     const index = record.frame ?? record.image_id;
-    const frame = results.get(index) ?? { ids: [] as number[], boxes: [] as number[] };
-    results.set(index, frame);
+    people.frame(index);
     record.people.forEach((person, i) => {
-      if (person.track_id === undefined) {
-        throw new Error(
-          `${source}: frame ${index} people[${i}] has no track_id (was it made with --no-track?)`,
-        );
+      const where = `${source}: frame ${index} people[${i}]`;
+      const id = person.track_id;
+      if (id === undefined) {
+        throw new Error(`${where} has no track_id (was it made with --no-track?)`);
       }
-      const [x, y, w, h] = person.bbox;
-      (frame.ids as number[]).push(person.track_id);
-      (frame.boxes as number[]).push(x, y, x + w, y + h);
+      people.add(
+        index,
+        id,
+        corners(person.bbox, `${where}.bbox`),
+        () =>
+          `${where}: track_id ${id} appears twice in frame ${index} ` +
+          `(a frame written twice, or results of two videos: choose one with --video)`,
+      );
     });
   }
   return results;
@@ -128,16 +164,14 @@ export function trackResultsFromRecords(
 export function trackResultsFromCoco(json: unknown, source: string): TrackResults {
   if (!Array.isArray(json)) throw new Error(`${source}: expected a JSON array of results`);
   const results: TrackResults = new Map();
+  const people = peopleByFrame(results, () => ({ ids: [], boxes: [] }));
   json.forEach((entry, i) => {
     const where = `${source}: [${i}]`;
     if (!isObject(entry)) throw new Error(`${where} must be an object`);
     const index = integer(entry.frame ?? entry.image_id, `${where}.frame`);
     const id = integer(entry.track_id, `${where}.track_id`);
-    const [x, y, w, h] = xywh(entry.bbox, `${where}.bbox`);
-    const frame = results.get(index) ?? { ids: [] as number[], boxes: [] as number[] };
-    results.set(index, frame);
-    (frame.ids as number[]).push(id);
-    (frame.boxes as number[]).push(x, y, x + w, y + h);
+    const box = corners(entry.bbox, `${where}.bbox`);
+    people.add(index, id, box, () => `${where}: track_id ${id} appears twice in frame ${index}`);
   });
   return results;
 }

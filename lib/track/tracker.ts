@@ -273,6 +273,30 @@ function packedBoxes(poses: readonly Pose[]): Float64Array {
   return boxes;
 }
 
+/**
+ * Whether a pose has a finite box of positive size and finite confident keypoints: one that
+ * has not (a model's NaN, a caller's mistake) is nobody to track, and its box would spoil the
+ * camera motion that all the boxes of a frame estimate together.
+ */
+function isWellFormed(pose: Pose, keypointThreshold: number): boolean {
+  const { x1, y1, x2, y2 } = pose.box, w = x2 - x1, h = y2 - y1;
+  const finite = Number.isFinite(x1) && Number.isFinite(y1) && Number.isFinite(w) &&
+    Number.isFinite(h);
+  if (!(finite && w > 0 && h > 0)) return false;
+  const k = pose.keypoints;
+  for (let j = 0; j + 2 < k.length; j += 3) {
+    if (k[j + 2] > keypointThreshold && !(Number.isFinite(k[j]) && Number.isFinite(k[j + 1]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** A copy of a pose to keep from frame to frame: a caller may reuse its arrays. */
+function snapshot(pose: Pose): Pose {
+  return { ...pose, box: { ...pose.box }, keypoints: pose.keypoints.slice() };
+}
+
 function boxArea(box: Box): number {
   return Math.max(0, box.x2 - box.x1) * Math.max(0, box.y2 - box.y1);
 }
@@ -433,8 +457,10 @@ export class PoseTracker {
    * tentative (a new person not yet found on `minHits` frames), duplicates of another person's,
    * weak detections that continue no track, boxes around several people (another detection inside,
    * the pose spanning little of the box), new people smaller than `minBoxArea` away from the
-   * frame's edges, or poses of fewer than `minKeypoints` confident keypoints (but for a sliver on
-   * the frame's edge that continues a track).
+   * frame's edges, poses of fewer than `minKeypoints` confident keypoints (but for a sliver on
+   * the frame's edge that continues a track), and poses whose box is not a finite box of positive
+   * size or whose confident keypoints are not finite. The tracker keeps copies of what it needs
+   * from `input`, none of its arrays.
    *
    * @param time the frame's time in seconds; default frame number / `fps`
    * @param frame the frame's size, when known (people leaving and coming back)
@@ -597,12 +623,12 @@ export class PoseTracker {
         continue;
       }
       started.push(i);
-      const box = poses[i].box;
+      const pose = snapshot(poses[i]), box = pose.box;
       tracks.push({
         id: 0,
         state: kalmanInit(box.x1, box.y1, box.x2, box.y2),
-        pose: poses[i],
-        keypoints: poses[i].keypoints,
+        pose,
+        keypoints: pose.keypoints,
         keypointBox: Float64Array.of(box.x1, box.y1, box.x2, box.y2),
         seenBox: Float64Array.of(box.x1, box.y1, box.x2, box.y2),
         missed: 0,
@@ -653,8 +679,8 @@ export class PoseTracker {
       // Frames with nothing to correct the motion count towards its coasting to a stop.
       track.unsure = whole ? 0 : track.unsure + 1;
       if (whole && frame) rememberWholeSize(track, poses[i].box, frame);
-      track.pose = poses[i];
-      track.keypoints = poses[i].keypoints;
+      track.pose = snapshot(poses[i]);
+      track.keypoints = track.pose.keypoints;
       track.keypointBox = new Float64Array(4);
       kalmanBox(track.state, track.keypointBox);
       const seen = poses[i].box;
@@ -717,9 +743,10 @@ export class PoseTracker {
    * weak ones, then slivers; within each by pose score). `sliver` marks the slivers kept.
    */
   #trackable(
-    poses: readonly Pose[],
+    input: readonly Pose[],
     frame?: FrameSize,
   ): { poses: Pose[]; sliver: Uint8Array } {
+    const poses = input.filter((pose) => isWellFormed(pose, this.keypointThreshold));
     const few = new Set(
       poses.filter((pose) =>
         confidentKeypointCount(pose.keypoints, this.keypointThreshold) < this.minKeypoints
