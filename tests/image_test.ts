@@ -11,7 +11,12 @@ import pngJs from "imagescript/png/node.js";
 import { decodeImage, readImageFile } from "../lib/deno/image_file.ts";
 import { DEFAULT_MAX_PIXELS, ImageDecodeError } from "../lib/image/decode.ts";
 import { encodeJpeg, encodePng } from "../lib/image/encode.ts";
-import { readImageSize, sniffImageFormat } from "../lib/image/diagnose.ts";
+import {
+  jpegScanCount,
+  MAX_JPEG_SCANS,
+  readImageSize,
+  sniffImageFormat,
+} from "../lib/image/diagnose.ts";
 import type { RgbImage } from "../lib/types.ts";
 import { assert, assertEquals, assertRejects } from "./support/assert.ts";
 import { handMadeCmykJpeg, pngClaiming } from "./support/hand_made_images.ts";
@@ -335,6 +340,54 @@ Deno.test("an image above the pixel limit is refused from its header, before dec
     ImageDecodeError,
     "huge.jpg: 65535×65535 = 4294836225 pixels is above the limit",
   );
+});
+
+Deno.test("a stray byte before a marker does not hide a JPEG's size from the pixel limit", async () => {
+  // libjpeg skips bytes that are not a marker ("Corrupt JPEG data: 1 extraneous bytes") and
+  // decodes on, so a size reader that stopped there would let 144 megapixels through.
+  const jpeg = encodeJpeg(blockImage([[[1, 2, 3]]]), 90);
+  const sof = jpeg.findIndex((b, i) => b === 0xff && jpeg[i + 1] === 0xc0);
+  const stray = (bytes: Uint8Array) => {
+    const out = new Uint8Array(bytes.length + 1);
+    out.set(bytes.subarray(0, sof));
+    out.set(bytes.subarray(sof), sof + 1); // a 0x00 just before the frame header
+    return out;
+  };
+  const big = jpeg.slice();
+  big.set([0x2e, 0xe0, 0x2e, 0xe0], sof + 5); // 12000 × 12000
+  await assertRejects(
+    () => decodeImage(stray(big), "stray.jpg"),
+    ImageDecodeError,
+    "stray.jpg: 12000×12000 = 144000000 pixels is above the limit",
+  );
+  // The same stray byte in a small JPEG: read and decoded, as libjpeg does.
+  assertEquals(readImageSize(stray(jpeg)), readImageSize(jpeg));
+  const decoded = await decodeImage(stray(jpeg), "small.jpg");
+  assertEquals([decoded.width, decoded.height], [8, 8]);
+});
+
+Deno.test("a JPEG of more scans than libjpeg-turbo advises is refused before decoding", async () => {
+  // Each scan is a pass over the whole image: a few bytes repeated make minutes of decoding.
+  const jpeg = encodeJpeg(blockImage([[[1, 2, 3]]]), 90);
+  const sos = jpeg.findIndex((b, i) => b === 0xff && jpeg[i + 1] === 0xda);
+  const scans = (count: number) => {
+    const scan = jpeg.subarray(sos, jpeg.length - 2); // SOS and its data, without EOI
+    const out = new Uint8Array(sos + count * scan.length + 2);
+    out.set(jpeg.subarray(0, sos));
+    for (let k = 0; k < count; k++) out.set(scan, sos + k * scan.length);
+    out.set([0xff, 0xd9], out.length - 2);
+    return out;
+  };
+  assertEquals(jpegScanCount(jpeg), 1);
+  assertEquals(jpegScanCount(scans(501)), 501);
+  await assertRejects(
+    () => decodeImage(scans(501), "scans.jpg"),
+    ImageDecodeError,
+    `scans.jpg: JPEG of 501 scans, above the limit of ${MAX_JPEG_SCANS}`,
+  );
+  // At the limit the file reaches the decoder (which takes the first scan and warns).
+  const decoded = await decodeImage(scans(MAX_JPEG_SCANS), "many.jpg");
+  assertEquals([decoded.width, decoded.height], [8, 8]);
 });
 
 Deno.test("the pixel limit is an option: 32 × 32 = 1024 pixels pass at 1024, not at 1023", async () => {

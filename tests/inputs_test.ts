@@ -1,6 +1,6 @@
 /**
  * Input expansion: files, directories (recursive, sorted), globs, and errors for inputs that
- * yield nothing, on a small folder tree made here.
+ * yield nothing, on a small folder tree made here; reading one input within its size limit.
  */
 
 import { join } from "node:path";
@@ -10,9 +10,12 @@ import {
   globSegmentToRegExp,
   isImageFileName,
 } from "../lib/deno/inputs.ts";
-import { InputReadError, readInput } from "../lib/deno/read_input.ts";
+import { DEFAULT_MAX_FILE_BYTES, InputReadError, readInput } from "../lib/deno/read_input.ts";
+import { readImageFile } from "../lib/deno/image_file.ts";
+import { ImageDecodeError } from "../lib/image/decode.ts";
 import { ByteAccumulator } from "../lib/bytes/accumulator.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "./support/assert.ts";
+import { withTempDir } from "./support/cli.ts";
 
 /**
  * root/
@@ -191,6 +194,19 @@ Deno.test("a symlink loop does not make directory expansion run forever", async 
   });
 });
 
+Deno.test("a broken symlink named like an image is a counted error, not skipped in silence", async () => {
+  await withTree(async (root) => {
+    const gone = join(root, "sub", "gone.jpg");
+    await Deno.symlink(join(root, "nowhere.jpg"), gone);
+    const { files, errors } = await expandInputs([root]);
+    assertEquals(files.length, 5);
+    assertEquals(errors, [{
+      path: gone,
+      reason: "a symbolic link whose target cannot be read: no such file or directory",
+    }]);
+  });
+});
+
 Deno.test("globSegmentToRegExp: wildcards, sets and literal characters", () => {
   const cases: [string, string[], string[]][] = [
     ["*.jpg", ["a.jpg", "x.y.jpg"], [".a.jpg", "a.jpeg"]],
@@ -271,7 +287,35 @@ Deno.test("readInput reads stdin up to its limit", async () => {
   );
 });
 
+Deno.test("a file larger than the limit is refused from its size, never read", async () => {
+  await withTempDir(async (dir) => {
+    // A sparse file of 3 GiB named .jpg: reading it would take 3 GiB of memory.
+    const huge = join(dir, "huge.jpg");
+    const file = await Deno.open(huge, { write: true, create: true });
+    await file.write(Uint8Array.of(0xff, 0xd8));
+    await file.truncate(3 * 1024 ** 3);
+    file.close();
+    await assertRejects(
+      () => readInput(huge),
+      InputReadError,
+      `${huge}: the file (${3 * 1024 ** 3} bytes) is larger than the limit of ` +
+        `${DEFAULT_MAX_FILE_BYTES} bytes (1024 MiB)`,
+    );
+    await assertRejects(() => readImageFile(huge), ImageDecodeError, `${huge}: the file (`);
+    // The limit is an option; at it, the file is read.
+    const small = join(dir, "small.jpg");
+    await Deno.writeFile(small, new Uint8Array(10));
+    assertEquals((await readInput(small, { maxFileBytes: 10 })).length, 10);
+    await assertRejects(
+      () => readInput(small, { maxFileBytes: 9 }),
+      InputReadError,
+      `${small}: the file (10 bytes) is larger than the limit of 9 bytes`,
+    );
+  });
+});
+
 /**
+ * Serves `handler` on 127.0.0.1/**
  * Serves `handler` on 127.0.0.1 (a free port) while `body` runs with the server's base URL.
  * `abort` stops responses that never end.
  */

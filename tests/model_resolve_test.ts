@@ -452,6 +452,55 @@ Deno.test("a download from a server that never answers, or stops sending, times 
   }
 });
 
+Deno.test("a download that trickles (a byte now and then) stops when its average is too slow", async () => {
+  // One byte every 50 ms: never a pause long enough for the idle timeout (300 ms), so only the
+  // least average speed (1000 bytes/s, from 300 ms on) stops it; 2000 bytes would take 100 s.
+  const model = fakeModel(2000, 5);
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    let sent = 0, timer: ReturnType<typeof setTimeout> | undefined;
+    const body = new ReadableStream<Uint8Array>({
+      pull: (controller) =>
+        new Promise<void>((resolve) => {
+          timer = setTimeout(() => {
+            if (sent === model.length) controller.close();
+            else controller.enqueue(model.subarray(sent, ++sent));
+            resolve();
+          }, 50);
+        }),
+      cancel: () => clearTimeout(timer),
+    });
+    return new Response(body);
+  });
+  try {
+    await withTempDir(async (root) => {
+      const cacheDir = join(root, "cache");
+      const url = `http://127.0.0.1:${server.addr.port}/trickle.onnx`;
+      const manifestPath = await writeManifest(join(root, "m", "tiny.json"), {
+        file: "tiny.onnx",
+        url,
+      });
+      const started = performance.now();
+      const error = await assertRejects(
+        () =>
+          resolveModel(manifestPath, {
+            cacheDir,
+            env: {},
+            downloadIdleTimeoutMs: 300,
+            minDownloadBytesPerSecond: 1000,
+          }),
+        Error,
+        `download of ${url} failed after`,
+      );
+      assert(error.message.includes("slower than 1000 bytes/s on average"), error.message);
+      const seconds = (performance.now() - started) / 1000;
+      assert(seconds < 5, `gave up after ${seconds.toFixed(1)} s`);
+      assertEquals(await listDir(cacheDir), []);
+    });
+  } finally {
+    await server.shutdown();
+  }
+});
+
 Deno.test("a download larger than the limit stops with an error naming the URL", async () => {
   const model = fakeModel(2000, 3);
   const server = Deno.serve(

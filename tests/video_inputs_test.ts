@@ -1,8 +1,8 @@
 /**
  * Hostile video inputs (issue 17): local files whose names ffmpeg would take for a URL, an
  * option or a protocol; a local "video" that is a playlist naming another file; a URL that
- * never answers; a small file of huge frames. Everything is made here, in a temp dir, with
- * ffmpeg; servers listen on 127.0.0.1 only.
+ * never answers; a small file of huge frames, and one whose frames grow after the first.
+ * Everything is made here, in a temp dir, with ffmpeg; servers listen on 127.0.0.1 only.
  */
 
 import { join } from "node:path";
@@ -15,6 +15,7 @@ import {
 } from "../lib/deno/video/probe.ts";
 import { readVideoFrames, type VideoFrame } from "../lib/deno/video/read.ts";
 import { VideoWriter } from "../lib/deno/video/write.ts";
+import { encodeJpeg } from "../lib/image/encode.ts";
 import { assert, assertEquals, assertRejects } from "./support/assert.ts";
 import { withTempDir } from "./support/cli.ts";
 import { ffmpeg, ignoreWithoutFfmpeg, makeTestVideo, streamSize } from "./support/video.ts";
@@ -229,5 +230,38 @@ Deno.test({
         VideoError,
         "above the limit of 1000",
       );
+    }),
+});
+
+Deno.test({
+  name: "a video whose later frames are larger than its first is refused at the first of them",
+  ignore,
+  fn: () =>
+    withTempDir(async (dir) => {
+      // Three 64×48 JPEG frames, then three 128×96 ones, in one Matroska file: its header (and
+      // so the check before decoding) says 64×48; only the decoder sees the larger frames.
+      const frame = (width: number, height: number) =>
+        encodeJpeg({ width, height, data: new Uint8Array(width * height * 3).fill(128) }, 80);
+      const frames = [...Array(3).fill(frame(64, 48)), ...Array(3).fill(frame(128, 96))];
+      const raw = join(dir, "frames.mjpeg"), video = join(dir, "growing.mkv");
+      await Deno.writeFile(raw, new Uint8Array(await new Blob(frames).arrayBuffer()));
+      await ffmpeg("-f", "mjpeg", "-framerate", "5", "-i", raw, "-c:v", "copy", video);
+      const info = await probeVideo(video);
+      assertEquals([info.width, info.height], [64, 48]);
+      // 64 × 48 = 3072 pixels pass a limit of 5000; 128 × 96 = 12288 do not.
+      const seen: VideoFrame[] = [];
+      const error = await assertRejects(async () => {
+        for await (const f of readVideoFrames(video, { maxPixels: 5000 })) seen.push(f);
+      }, VideoError);
+      assertEquals(seen.length, 3, error.message);
+      assert(
+        error.message.includes(
+          "decoding failed after 3 frame(s): a frame is larger than the limit of 5000 pixels " +
+            "(--max-pixels), though the first is 64×48",
+        ),
+        error.message,
+      );
+      // Under the default limit all six decode (scaled to the first frame's size).
+      assertEquals((await collect(readVideoFrames(video))).length, 6);
     }),
 });

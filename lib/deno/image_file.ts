@@ -11,6 +11,7 @@ import {
   ImageDecoder,
 } from "../image/decode.ts";
 import type { RgbImage } from "../types.ts";
+import { DEFAULT_MAX_FILE_BYTES } from "./read_input.ts";
 // Puts imagescript in the npm graph, so import.meta.resolve of its .wasm gives a file: URL.
 import "npm:imagescript@1.3.1/png/node.js";
 
@@ -81,8 +82,17 @@ export async function readImageFile(
 ): Promise<RgbImage> {
   let bytes: Uint8Array;
   try {
+    const { size } = await Deno.stat(path);
+    if (size > DEFAULT_MAX_FILE_BYTES) {
+      throw new ImageDecodeError(
+        path,
+        `the file (${size} bytes) is larger than the limit of ${DEFAULT_MAX_FILE_BYTES} bytes ` +
+          `(1 GiB), more than any image within the pixel limit`,
+      );
+    }
     bytes = await Deno.readFile(path);
   } catch (error) {
+    if (error instanceof ImageDecodeError) throw error;
     throw new ImageDecodeError(path, describeReadError(error));
   }
   return await decodeImage(bytes, path, options);

@@ -185,7 +185,7 @@ async function imagesBelow(dir: string, errors: InputError[]): Promise<string[]>
       if (kind === "directory") await walk(path);
       else if (!isMediaFileName(entry.name)) continue;
       else if (kind === "file") found.push(path);
-      else if (typeof kind === "object") errors.push({ path, reason: notRegularFile(kind) });
+      else errors.push({ path, reason: kind.reason });
     }
   };
   await walk(dir);
@@ -203,20 +203,23 @@ async function readDirectory(dir: string, errors?: InputError[]): Promise<Deno.D
 }
 
 /**
- * File or directory, following a symlink; the stat of anything else (a pipe, socket or
- * device); undefined for broken links.
+ * File or directory, following a symlink; for anything else (a pipe, socket or device, a
+ * broken link), why it is no image.
  */
 async function entryKind(
   path: string,
   entry: Deno.DirEntry,
-): Promise<"file" | "directory" | Deno.FileInfo | undefined> {
+): Promise<"file" | "directory" | { reason: string }> {
   if (entry.isFile) return "file";
   if (entry.isDirectory) return "directory";
   try {
     const target = await Deno.stat(path);
-    return target.isDirectory ? "directory" : target.isFile ? "file" : target;
-  } catch {
-    return undefined;
+    return target.isDirectory ? "directory" : target.isFile ? "file" : {
+      reason: notRegularFile(target),
+    };
+  } catch (error) {
+    const what = entry.isSymlink ? "a symbolic link whose target cannot be read" : "cannot read it";
+    return { reason: `${what}: ${describeStatError(error)}` };
   }
 }
 

@@ -9,6 +9,13 @@ import { describeStatError, isUrlInput, notRegularFile, STDIN_INPUT } from "./in
 /** The most bytes read from stdin or a URL by default: 256 MiB (a 100-megapixel PNG fits). */
 export const DEFAULT_MAX_INPUT_BYTES = 256 * 1024 * 1024;
 
+/**
+ * The largest file read by default: 1 GiB, above any image within the default pixel limit
+ * (100 megapixels of 16-bit RGBA, uncompressed, is 800 MB), so that a huge or sparse file
+ * named `.jpg` is refused from its size rather than read into memory.
+ */
+export const DEFAULT_MAX_FILE_BYTES = 1024 * 1024 * 1024;
+
 /** How long a URL may take, headers and body, by default: 30 seconds. */
 export const DEFAULT_URL_TIMEOUT_MS = 30_000;
 
@@ -49,6 +56,8 @@ export class InputReadError extends Error {
 export interface ReadInputOptions {
   /** The most bytes read from stdin or a URL (default `DEFAULT_MAX_INPUT_BYTES`). */
   maxBytes?: number;
+  /** The largest file read (default `DEFAULT_MAX_FILE_BYTES`). */
+  maxFileBytes?: number;
   /** Milliseconds a URL may take, headers and body (default `DEFAULT_URL_TIMEOUT_MS`). */
   timeoutMs?: number;
   /** Where `-` reads from (default: the process's stdin). */
@@ -56,9 +65,9 @@ export interface ReadInputOptions {
 }
 
 /**
- * The bytes of one input from `expandInputs`: a file, `-` (all of stdin, up to `maxBytes`) or
- * a URL (fetched, redirects followed, up to `maxBytes` and within `timeoutMs`). A file must
- * (still) be a regular file.
+ * The bytes of one input from `expandInputs`: a file (up to `maxFileBytes`), `-` (all of
+ * stdin, up to `maxBytes`) or a URL (fetched, redirects followed, up to `maxBytes` and within
+ * `timeoutMs`). A file must (still) be a regular file.
  * @throws InputReadError naming the input and the reason
  *
  * @example stdin with a size limit
@@ -84,7 +93,19 @@ export async function readInput(
   try {
     const info = await Deno.stat(input);
     if (!info.isFile) throw new InputReadError(input, notRegularFile(info));
-    return await Deno.readFile(input);
+    const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+    if (info.size > maxFileBytes) {
+      throw new InputReadError(
+        input,
+        tooLarge(`the file (${info.size} bytes) is larger`, maxFileBytes),
+      );
+    }
+    const bytes = await Deno.readFile(input);
+    // A file that grew after stat is refused too.
+    if (bytes.length > maxFileBytes) {
+      throw new InputReadError(input, tooLarge("the file is larger", maxFileBytes));
+    }
+    return bytes;
   } catch (error) {
     if (error instanceof InputReadError) throw error;
     throw new InputReadError(input, describeStatError(error));

@@ -16,7 +16,9 @@ import {
   describeBadJpeg,
   describeBadPng,
   describeNonImage,
+  jpegScanCount,
   jpegTruncation,
+  MAX_JPEG_SCANS,
   readImageSize,
   sniffImageFormat,
 } from "./diagnose.ts";
@@ -200,6 +202,14 @@ export class ImageDecoder {
       // libjpeg decodes a truncated file with a warning and grey fill: refuse it first.
       const truncation = jpegTruncation(bytes);
       if (truncation) throw new ImageDecodeError(source, truncation);
+      const scans = jpegScanCount(bytes);
+      if (scans > MAX_JPEG_SCANS) {
+        throw new ImageDecodeError(
+          source,
+          `JPEG of ${scans} scans, above the limit of ${MAX_JPEG_SCANS} (a photo has about ` +
+            `ten; each is a pass over the whole image): refused rather than decoded for minutes`,
+        );
+      }
       const image = options.jpegDecoder?.decode(bytes) ?? await this.#decodeJpeg(bytes, source);
       return applyOrientation(image, readJpegOrientation(bytes));
     }

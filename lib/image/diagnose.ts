@@ -63,7 +63,12 @@ export function readImageSize(bytes: Uint8Array): { width: number; height: numbe
   if (format !== "jpeg") return undefined;
   let offset = 2;
   while (offset + 4 <= bytes.length) {
-    if (bytes[offset] !== 0xff) return undefined;
+    if (bytes[offset] !== 0xff) {
+      // Stray bytes before a marker: libjpeg skips them with a warning and decodes on, so
+      // the size must be read past them too, or the pixel limit is never checked.
+      offset++;
+      continue;
+    }
     const marker = bytes[offset + 1];
     if (marker === 0xff) {
       offset++;
@@ -82,6 +87,30 @@ export function readImageSize(bytes: Uint8Array): { width: number; height: numbe
     offset += 2 + length;
   }
   return undefined;
+}
+
+/**
+ * libjpeg-turbo's recommended cap on a JPEG's scans (`TJPARAM_SCANLIMIT`): a progressive
+ * JPEG has about ten; each scan is a pass over the whole image, so a small file repeating
+ * one tiny scan thousands of times takes minutes to decode.
+ */
+export const MAX_JPEG_SCANS = 500;
+
+/**
+ * The number of start-of-scan markers (FF DA) in a JPEG's bytes: its scans, and any of an
+ * embedded thumbnail's (compressed data never holds FF DA: an FF there is followed by 00 or
+ * a restart marker). Counted without decoding, to refuse a decode that would never end.
+ */
+export function jpegScanCount(bytes: Uint8Array): number {
+  let scans = 0;
+  for (
+    let i = bytes.indexOf(0xff);
+    i >= 0 && i + 1 < bytes.length;
+    i = bytes.indexOf(0xff, i + 1)
+  ) {
+    if (bytes[i + 1] === 0xda) scans++;
+  }
+  return scans;
 }
 
 /** The reason a JPEG is truncated (its structure ends early), or undefined. */

@@ -24,6 +24,13 @@ export type DownloadProgress = (received: number, total: number | undefined) => 
 export const DEFAULT_DOWNLOAD_IDLE_MS = 30_000;
 
 /**
+ * The slowest a download may be on average by default, once the idle timeout has passed:
+ * 8 KiB/s. A server that sends a byte now and then never trips the idle timeout, and would
+ * otherwise hold the download for days.
+ */
+export const DEFAULT_MIN_DOWNLOAD_BYTES_PER_SECOND = 8 * 1024;
+
+/**
  * The most bytes a download (and a model taken out of an archive) may have by default:
  * 2 GiB, the most a protobuf, and so an .onnx model, can be.
  */
@@ -39,6 +46,11 @@ export interface DownloadOptions {
    * accepts and never answers would otherwise hang the download until the process is killed.
    */
   idleTimeoutMs?: number;
+  /**
+   * The least average speed, in bytes per second, from the end of the first idle timeout on;
+   * default `DEFAULT_MIN_DOWNLOAD_BYTES_PER_SECOND`.
+   */
+  minBytesPerSecond?: number;
   /** The most bytes the download, and the model inside an archive, may have; default
    * `DEFAULT_MAX_DOWNLOAD_BYTES`. */
   maxBytes?: number;
@@ -71,8 +83,8 @@ export function sha256Bytes(bytes: Uint8Array): string {
 
 /**
  * Downloads `url` into `path` while hashing it; returns the sha256 and the byte count.
- * HTTP errors, network failures, a server silent for `idleTimeoutMs` and an answer over
- * `maxBytes` throw an Error naming the URL.
+ * HTTP errors, network failures, a server silent for `idleTimeoutMs`, one slower than
+ * `minBytesPerSecond` on average and an answer over `maxBytes` throw an Error naming the URL.
  */
 export async function downloadFile(
   url: string,
@@ -93,14 +105,12 @@ export async function downloadFile(
         `cannot download ${url}: it announces ${total} bytes, more than ${limitText(maxBytes)}`,
       );
     }
-    const received = await saveBody(
-      url,
-      response.body!,
-      path,
+    const received = await saveBody(url, response.body!, path, {
       idle,
       maxBytes,
-      (received) => options.onProgress?.(received, total),
-    );
+      minBytesPerSecond: options.minBytesPerSecond ?? DEFAULT_MIN_DOWNLOAD_BYTES_PER_SECOND,
+      onProgress: (received) => options.onProgress?.(received, total),
+    });
     if (total !== undefined && received.bytes !== total) {
       throw new Error(`download of ${url} is incomplete: got ${received.bytes} of ${total} bytes`);
     }
@@ -134,19 +144,27 @@ async function openDownload(
   return response;
 }
 
+/** What `saveBody` refuses, and whom it tells of progress. */
+interface SaveLimits {
+  idle: IdleTimeout;
+  maxBytes: number;
+  minBytesPerSecond: number;
+  onProgress: (received: number) => void;
+}
+
 /**
- * Writes `body` into `path` while hashing it, refusing more than `maxBytes` and a pause
- * longer than the idle timeout; returns the sha256 and the byte count.
+ * Writes `body` into `path` while hashing it, refusing more than `maxBytes`, a pause longer
+ * than the idle timeout and, once that long has passed, an average under `minBytesPerSecond`;
+ * returns the sha256 and the byte count.
  */
 async function saveBody(
   url: string,
   body: ReadableStream<Uint8Array>,
   path: string,
-  idle: IdleTimeout,
-  maxBytes: number,
-  onProgress: (received: number) => void,
+  { idle, maxBytes, minBytesPerSecond, onProgress }: SaveLimits,
 ): Promise<{ sha256: string; bytes: number }> {
   const hash = createHash("sha256");
+  const started = performance.now();
   let received = 0;
   const reader = body.getReader();
   const file = await Deno.open(path, { write: true, create: true, truncate: true });
@@ -159,6 +177,13 @@ async function saveBody(
       received += value.length;
       if (received > maxBytes) {
         throw new Error(`it is larger than ${limitText(maxBytes)}`);
+      }
+      const seconds = (performance.now() - started) / 1000;
+      if (seconds * 1000 > idle.ms && received < minBytesPerSecond * seconds) {
+        throw new Error(
+          `slower than ${minBytesPerSecond} bytes/s on average (${received} bytes in ` +
+            `${seconds.toFixed(1)} s): the server is throttled or stalling; try again later`,
+        );
       }
       hash.update(value);
       await writeAll(file, value);

@@ -37,6 +37,9 @@ export interface ResolveOptions {
   fetch?: typeof fetch;
   /** Milliseconds a download may go without progress (default `DEFAULT_DOWNLOAD_IDLE_MS`). */
   downloadIdleTimeoutMs?: number;
+  /** The least average download speed in bytes per second (default
+   * `DEFAULT_MIN_DOWNLOAD_BYTES_PER_SECOND`). */
+  minDownloadBytesPerSecond?: number;
   /** The most bytes a download, or a model inflated from an archive, may have (default
    * `DEFAULT_MAX_DOWNLOAD_BYTES`). */
   maxDownloadBytes?: number;
@@ -270,6 +273,7 @@ async function locateModel(
       fetch: options.fetch,
       onProgress: options.onProgress,
       idleTimeoutMs: options.downloadIdleTimeoutMs,
+      minBytesPerSecond: options.minDownloadBytesPerSecond,
       maxBytes: options.maxDownloadBytes,
     });
     return { manifest, path, downloaded: true };

@@ -12,7 +12,7 @@
 
 import { join } from "node:path";
 import type { VideoFrame } from "../../video/frame.ts";
-import { pixelLimitReason } from "../../image/decode.ts";
+import { DEFAULT_MAX_PIXELS, pixelLimitReason } from "../../image/decode.ts";
 import {
   DEFAULT_VIDEO_TIMEOUT_MS,
   EXACT_SWS_FLAGS,
@@ -98,7 +98,11 @@ export async function* readLiveFrames(
         "1000000",
         "-probesize",
         "1000000",
-        ...ffmpegInputArgs(source, options.timeoutMs ?? DEFAULT_VIDEO_TIMEOUT_MS),
+        ...ffmpegInputArgs(
+          source,
+          options.timeoutMs ?? DEFAULT_VIDEO_TIMEOUT_MS,
+          options.maxPixels ?? DEFAULT_MAX_PIXELS,
+        ),
         "-an",
         "-sws_flags",
         EXACT_SWS_FLAGS,

@@ -158,19 +158,27 @@ export function ffmpegTarget(source: string): string {
  *   ffmpeg forever: `-rw_timeout` (microseconds) for http(s) and rtmp(s), reaching their TCP
  *   connection; `-timeout` for rtsp(s), whose demuxer opens its own (for rtmp, `-timeout`
  *   would mean listening instead);
- * - a camera device is opened as it is (ffmpeg's v4l2 input knows it by its `/dev/video` name).
+ * - a camera device is opened as it is (ffmpeg's v4l2 input knows it by its `/dev/video` name);
+ * - with `maxPixels`, the decoder refuses frames larger than that (`-max_pixels`): the first
+ *   frame's size, checked before decoding, says nothing of the frames after it.
  */
 export function ffmpegInputArgs(
   source: string,
   timeoutMs: number = DEFAULT_VIDEO_TIMEOUT_MS,
+  maxPixels?: number,
 ): string[] {
   const target = ffmpegTarget(source);
-  if (isCameraDevice(source)) return ["-i", target];
+  // ffmpeg's option is a C int.
+  const limit = maxPixels === undefined
+    ? []
+    : ["-max_pixels", String(Math.min(Math.floor(maxPixels), 2 ** 31 - 1))];
+  if (isCameraDevice(source)) return [...limit, "-i", target];
   if (isStreamUrl(source)) {
     const option = /^rtsps?:/i.test(source) ? "-timeout" : "-rw_timeout";
-    return [option, String(Math.round(timeoutMs * 1000)), "-i", target];
+    return [...limit, option, String(Math.round(timeoutMs * 1000)), "-i", target];
   }
   return [
+    ...limit,
     "-protocol_whitelist",
     "file",
     "-format_whitelist",
@@ -178,6 +186,11 @@ export function ffmpegInputArgs(
     "-i",
     target,
   ];
+}
+
+/** Whether ffmpeg's stderr says a frame was above `-max_pixels`. */
+export function saysTooManyPixels(stderr: string): boolean {
+  return /exceeds specified max pixel count|image parameters invalid/i.test(stderr);
 }
 
 /** Why a URL failed when it timed out, in the words of image URLs. */

@@ -9,6 +9,7 @@
  * size change cannot misalign the byte stream.
  */
 
+import { DEFAULT_MAX_PIXELS } from "../../image/decode.ts";
 import type { RgbImage } from "../../types.ts";
 import {
   checkFramePixels,
@@ -20,6 +21,7 @@ import {
   missingToolReason,
   probeVideo,
   saysTimedOut,
+  saysTooManyPixels,
   stderrReason,
   timeoutReason,
   VideoError,
@@ -73,6 +75,7 @@ function decodeArgs(
   info: VideoInfo,
   every: number,
   timeoutMs: number,
+  maxPixels: number,
 ): string[] {
   // Exact conversion to RGB: the same pixels on every CPU (see EXACT_SWS_FLAGS).
   const filters = [`scale=${info.width}:${info.height}:flags=${EXACT_SWS_FLAGS}`];
@@ -82,7 +85,7 @@ function decodeArgs(
     "-nostdin",
     "-v",
     "error",
-    ...ffmpegInputArgs(source, timeoutMs),
+    ...ffmpegInputArgs(source, timeoutMs, maxPixels),
     "-map",
     "0:v:0",
     "-vf",
@@ -141,7 +144,7 @@ export async function* readVideoFrames(
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command("ffmpeg", {
-      args: decodeArgs(source, info, every, timeoutMs),
+      args: decodeArgs(source, info, every, timeoutMs, maxPixels ?? DEFAULT_MAX_PIXELS),
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -196,6 +199,15 @@ export async function* readVideoFrames(
     signal?.throwIfAborted();
     const errors = await stderr;
     const reason = stderrReason(errors, ffmpegTarget(source));
+    // ffmpeg may stop there or go on without those frames: refused either way.
+    if (saysTooManyPixels(errors)) {
+      throw new VideoError(
+        source,
+        `decoding failed after ${yielded} frame(s): a frame is larger than the limit of ` +
+          `${maxPixels ?? DEFAULT_MAX_PIXELS} pixels (--max-pixels), though the first is ` +
+          `${info.width}×${info.height}`,
+      );
+    }
     if (!success) {
       const why = isStreamUrl(source) && saysTimedOut(errors)
         ? timeoutReason(timeoutMs)
