@@ -135,6 +135,9 @@ export async function writeFileAtomic(path: string, contents: string | Uint8Arra
   try {
     const bytes = typeof contents === "string" ? new TextEncoder().encode(contents) : contents;
     await writeAll(file, bytes);
+    // On disk before the rename: after a crash, the old file or the whole new one, never an
+    // empty one (a file system may commit the rename before the data).
+    await file.syncData();
     await Deno.rename(temporary, path);
   } catch (error) {
     await Deno.remove(temporary).catch(() => {});
@@ -161,6 +164,7 @@ export async function writeFilesAtomic(
       try {
         const bytes = typeof contents === "string" ? new TextEncoder().encode(contents) : contents;
         await writeAll(file, bytes);
+        await file.syncData(); // see writeFileAtomic
       } finally {
         file.close();
       }

@@ -471,7 +471,10 @@ export async function writeMergedResults(
     }, options);
     pending.push(first ? formatResultsJson([]) : "\n]\n");
     await flush();
-    if (out !== undefined) await Deno.rename(target.path, out);
+    if (out !== undefined) {
+      await target.file.syncData(); // see writeFileAtomic
+      await Deno.rename(target.path, out);
+    }
     close();
     if (out === undefined) await copyToStdout(target.path);
     done = true;

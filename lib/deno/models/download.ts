@@ -320,8 +320,10 @@ export async function downloadModel(
     } else {
       checkDownloadHash(manifest, downloaded.sha256, url);
     }
-    // Same folder, so the rename is atomic: readers see no file or the whole, checked file.
-    // The locks go first (Windows renames no open file).
+    // Same folder, so the rename is atomic: readers see no file or the whole, checked file,
+    // once its data is on disk (see writeFileAtomic). The locks go first (Windows renames no
+    // open file).
+    await (manifest.archive ? extract : download).file.syncData();
     release();
     await Deno.rename(readyPath, target);
     return target;

@@ -219,6 +219,8 @@ export class VideoWriter {
         const reason = stderrReason(await this.stderr, fileTarget(this.tempPath));
         throw new VideoError(this.path, `ffmpeg failed: ${reason || `exit code ${code}`}`);
       }
+      // On disk before the rename (see writeFileAtomic); through the lock's handle, where held.
+      await this.tempLock?.syncData();
       await Deno.rename(this.tempPath, this.path);
     } finally {
       this.releaseTemp();
