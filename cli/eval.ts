@@ -145,6 +145,7 @@ export async function evaluate(args: string[]): Promise<number> {
 
   const gtJson = await readJsonFile(gtPath);
   const gt = parseGroundTruth(gtJson, gtPath);
+  for (const w of gt.warnings) printErr(`posekit: warning: ${w}\n`);
   // Read before any model runs, so that a bad file fails at once.
   const compare = comparePath === undefined
     ? undefined

@@ -5,7 +5,7 @@
  */
 
 import { join } from "node:path";
-import { assert, assertEquals } from "./support/assert.ts";
+import { assert, assertAlmostEquals, assertEquals } from "./support/assert.ts";
 import {
   type CliRun,
   describeRun,
@@ -293,7 +293,7 @@ Deno.test({
       const { run } = await evaluateText(dir, "r.json", text, ["--json", "--only-gt-images"]);
       assertCleanFailure(run, 0);
       // The ground truth's own people are found exactly: AP 1, as without the extra results.
-      assertEquals(parseStats(run).AP, 1);
+      assertAlmostEquals(JSON.parse(run.stdout).AP, 1, 1e-12);
       const warning = nonEmptyLines(run.stderr).find((l) => l.includes("warning"));
       assert(
         warning?.includes(`dropped 2 of ${results.length} results, on 1 image ids`) &&
@@ -409,3 +409,34 @@ Deno.test({
     }
   },
 });
+
+Deno.test("eval: the ground truth's warnings reach stderr, naming the file", () =>
+  withTempDir(async (dir) => {
+    // An image listed twice, and an annotation on an image the file does not list: pycocotools
+    // evaluates around both without a word; posekit says so.
+    const keypoints = Array.from({ length: 51 }, (_, i) => (i % 3 === 2 ? 2 : 100 + 5 * i));
+    const person = { category_id: 1, keypoints, num_keypoints: 17, area: 5000, iscrowd: 0 };
+    const gt = {
+      images: [{ id: 1 }, { id: 1 }],
+      categories: [{ id: 1, name: "person" }],
+      annotations: [
+        { ...person, id: 1, image_id: 1, bbox: [100, 100, 50, 100] },
+        { ...person, id: 2, image_id: 7, bbox: [100, 100, 50, 100] },
+      ],
+    };
+    const gtPath = join(dir, "gt.json"), resultsPath = join(dir, "results.json");
+    await Deno.writeTextFile(gtPath, JSON.stringify(gt));
+    await Deno.writeTextFile(
+      resultsPath,
+      JSON.stringify([{ image_id: 1, category_id: 1, keypoints, score: 0.9 }]),
+    );
+    const run = await runCli(["eval", "--gt", gtPath, "--results", resultsPath, "--json"]);
+    assertCleanFailure(run, 0);
+    assertAlmostEquals(JSON.parse(run.stdout).AP, 1, 1e-12);
+    const warnings = nonEmptyLines(run.stderr).filter((line) => line.includes("warning"));
+    assertEquals(warnings, [
+      `posekit: warning: ${gtPath}: 1 image id(s) are listed twice`,
+      `posekit: warning: ${gtPath}: 1 annotation(s) are not evaluated, as in pycocotools ` +
+      `(unlisted image ids 7)`,
+    ]);
+  }));

@@ -25,6 +25,7 @@ import {
   type GroundTruthAnnotation,
   IOU_THRESHOLDS,
   type KeypointResult,
+  MAX_EVALUATION_CELLS,
   objectKeypointSimilarity,
   pairwiseSum,
   RECALL_THRESHOLDS,
@@ -424,6 +425,34 @@ Deno.test("ground-truth errors name the file and the entry", () => {
   );
   assertEquals(stray.annotations.length, 1);
   assert(stray.warnings[0].includes("unlisted image ids 99"));
+  // Ids beyond 2^53: JSON.parse reads 9007199254740993 and …992 as one number, where Python
+  // (pycocotools) keeps two images; refused rather than merged.
+  const huge = JSON.parse(
+    JSON.stringify(tinyGroundTruth).replace('"id":2,', '"id":9007199254740993,'),
+  );
+  assertThrows(
+    () => parseGroundTruth(huge, "gt.json"),
+    Error,
+    "gt.json: images[0].id is 9007199254740992, beyond 2^53",
+  );
+  // iscrowd 0.5: pycocotools ignores it as a crowd (truthy) but matches it as none (int 0).
+  assertThrows(
+    () => parseGroundTruth({ ...tinyGroundTruth, annotations: [{ ...ann, iscrowd: 0.5 }] }, "g"),
+    Error,
+    "g: annotations[0].iscrowd must be a whole number (0 or 1) or true/false, got 0.5",
+  );
+  // More (category, image) pairs than evaluated: the counts, not a failed allocation.
+  const grid = {
+    images: Array.from({ length: 10_000 }, (_, i) => ({ id: i + 1 })),
+    categories: Array.from({ length: 4_000 }, (_, i) => ({ id: i + 1 })),
+    annotations: [],
+  };
+  assertThrows(
+    () => parseGroundTruth(grid, "gt.json"),
+    Error,
+    `gt.json: 4000 categories × 10000 images are 40000000 (category, image) pairs to evaluate, ` +
+      `more than the ${MAX_EVALUATION_CELLS} posekit evaluates`,
+  );
 });
 
 Deno.test("result errors name the file, the entry and the offending ids", () => {

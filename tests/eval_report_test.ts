@@ -375,3 +375,34 @@ Deno.test("any keypoint set: mirrors from left_/right_ names, its own sigmas and
   assertEquals(report.apFixed.cumulative.jitter, 1);
   assert(report.apFixed.original < 1);
 });
+
+Deno.test("a NaN OKS (an ignored annotation of area −ε) is matched as pycocotools matches it", () => {
+  // Two annotations of one person on one image; the first, ignored (its area is under 0), has
+  // area −2^−52, so its OKS is 0 / 0 = NaN (area + ε = 0). pycocotools matches the result to
+  // the countable one (OKS 1), as the report must: a NaN in the row must not hide that match.
+  const keypoints = Array.from({ length: 51 }, (_, i) => (i % 3 === 2 ? 2 : 100 + 7 * i));
+  const annotation = {
+    image_id: 1,
+    category_id: 1,
+    keypoints,
+    num_keypoints: 17,
+    bbox: [100, 100, 100, 200],
+    iscrowd: 0,
+  };
+  const gt = parseGroundTruth({
+    images: [{ id: 1 }],
+    categories: [{ id: 1 }],
+    annotations: [
+      { ...annotation, id: 1, area: -(2 ** -52) },
+      { ...annotation, id: 2, area: 5000 },
+    ],
+  }, "gt.json");
+  const { results } = parseResults(
+    [{ image_id: 1, category_id: 1, keypoints, score: 0.9 }],
+    "results.json",
+    gt,
+  );
+  const report = buildEvalReport(gt, results, { bootstrap: false });
+  assertAlmostEquals(report.evaluation.stats.AP, 1, 1e-12);
+  assertAlmostEquals(report.apFixed.original, 1, 1e-12);
+});

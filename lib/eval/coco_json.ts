@@ -8,6 +8,7 @@
  */
 
 import {
+  checkEvaluationSize,
   type GroundTruthAnnotation,
   type GroundTruthSet,
   keypointExtentArea,
@@ -75,6 +76,21 @@ function finite(value: unknown, where: string): number {
     throw new Error(`${where} must be a finite number, got ${describe(value)}`);
   }
   return value;
+}
+
+/**
+ * An id: a finite number within ±2^53. Beyond, JSON parsers in JavaScript round the digits
+ * (9007199254740993 reads as …992), so two images could become one; Python reads them exactly.
+ */
+function identifier(value: unknown, where: string): number {
+  const id = finite(value, where);
+  if (Math.abs(id) > Number.MAX_SAFE_INTEGER) {
+    throw new Error(
+      `${where} is ${value}, beyond 2^53, where JSON numbers lose digits in JavaScript (two ` +
+        `ids could read as one): renumber the ids`,
+    );
+  }
+  return id;
 }
 
 /** An array of exactly `length` finite numbers as a Float64Array. */
@@ -154,7 +170,7 @@ export function parseGroundTruth(json: unknown, source: string): CocoGroundTruth
   images.forEach((image, i) => {
     const where = `${source}: images[${i}]`;
     if (!isObject(image)) throw new Error(`${where} must be an object, got ${describe(image)}`);
-    const id = finite(image.id, `${where}.id`);
+    const id = identifier(image.id, `${where}.id`);
     if (imageIds.has(id)) return;
     imageIds.add(id);
     const entry: CocoImage = { id };
@@ -174,7 +190,7 @@ export function parseGroundTruth(json: unknown, source: string): CocoGroundTruth
   const categoryIds = new Set<number>();
   categories.forEach((category, i) => {
     if (!isObject(category)) throw new Error(`${source}: categories[${i}] must be an object`);
-    categoryIds.add(finite(category.id, `${source}: categories[${i}].id`));
+    categoryIds.add(identifier(category.id, `${source}: categories[${i}].id`));
   });
 
   const parsed: GroundTruthAnnotation[] = [];
@@ -185,19 +201,24 @@ export function parseGroundTruth(json: unknown, source: string): CocoGroundTruth
   annotations.forEach((ann, i) => {
     const where = `${source}: annotations[${i}]`;
     if (!isObject(ann)) throw new Error(`${where} must be an object, got ${describe(ann)}`);
-    const id = finite(ann.id, `${where}.id`);
+    const id = identifier(ann.id, `${where}.id`);
     const earlier = seenIds.get(id);
     if (earlier !== undefined) {
       throw new Error(`${where}.id ${id} is already the id of annotations[${earlier}]`);
     }
     seenIds.set(id, i);
     const iscrowd = ann.iscrowd ?? 0;
-    if (typeof iscrowd !== "boolean") finite(iscrowd, `${where}.iscrowd`);
+    if (typeof iscrowd !== "boolean" && !Number.isInteger(finite(iscrowd, `${where}.iscrowd`))) {
+      // pycocotools would take 0.5 as a crowd to ignore (truthy) but not to match (int() is 0).
+      throw new Error(
+        `${where}.iscrowd must be a whole number (0 or 1) or true/false, got ${iscrowd}`,
+      );
+    }
     const bbox = numbers(ann.bbox, 4, `${where}.bbox`, "x, y, width, height");
     const annotation: GroundTruthAnnotation = {
       id,
-      imageId: finite(ann.image_id, `${where}.image_id`),
-      categoryId: finite(ann.category_id, `${where}.category_id`),
+      imageId: identifier(ann.image_id, `${where}.image_id`),
+      categoryId: identifier(ann.category_id, `${where}.category_id`),
       keypoints: numbers(
         ann.keypoints,
         KEYPOINT_VALUES,
@@ -225,6 +246,7 @@ export function parseGroundTruth(json: unknown, source: string): CocoGroundTruth
       `${source}: ${strayCount} annotation(s) are not evaluated, as in pycocotools (${reasons})`,
     );
   }
+  checkEvaluationSize(categoryIds.size, imageIds.size, source);
   return {
     source,
     images: imageList,
@@ -292,7 +314,7 @@ export function parseResults(json: unknown, source: string, gt: CocoGroundTruth)
   const results: KeypointResult[] = json.map((entry, i): KeypointResult => {
     const where = `${source}: results[${i}]`;
     if (!isObject(entry)) throw new Error(`${where} must be an object, got ${describe(entry)}`);
-    const imageId = finite(entry.image_id, `${where}.image_id`);
+    const imageId = identifier(entry.image_id, `${where}.image_id`);
     if (!knownImages.has(imageId)) unknownImages.add(imageId);
     const keypoints = numbers(
       entry.keypoints,
@@ -315,7 +337,7 @@ export function parseResults(json: unknown, source: string, gt: CocoGroundTruth)
     }
     return {
       imageId,
-      categoryId: finite(entry.category_id, `${where}.category_id`),
+      categoryId: identifier(entry.category_id, `${where}.category_id`),
       keypoints,
       score: finite(entry.score, `${where}.score`),
       area,

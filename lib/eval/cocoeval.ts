@@ -342,6 +342,26 @@ export function keypointExtentArea(keypoints: ArrayLike<number>): number {
   return (x1 - x0) * (y1 - y0);
 }
 
+/**
+ * The most (category, image) pairs evaluated: each pair is a cell of the evaluation, as in
+ * pycocotools, and 2^25 of them (100 categories × 335 000 images) take a few hundred MB.
+ */
+export const MAX_EVALUATION_CELLS = 2 ** 25;
+
+/**
+ * Refuses a ground truth of more (category, image) pairs than `MAX_EVALUATION_CELLS`, with
+ * the counts (`source` names the file, when there is one), rather than failing to allocate.
+ */
+export function checkEvaluationSize(categories: number, images: number, source?: string): void {
+  if (categories * images <= MAX_EVALUATION_CELLS) return;
+  throw new Error(
+    `${source ? `${source}: ` : ""}${categories} categories × ${images} images are ` +
+      `${categories * images} (category, image) pairs to evaluate, more than the ` +
+      `${MAX_EVALUATION_CELLS} posekit evaluates: keep only the categories to evaluate ` +
+      `(person keypoints: one)`,
+  );
+}
+
 function sortedUnique(ids: readonly number[]): number[] {
   return [...new Set(ids)].sort((a, b) => a - b);
 }
@@ -461,6 +481,7 @@ export function evaluateKeypoints(
   const imageIds = sortedUnique(gt.imageIds);
   const categoryIds = sortedUnique(gt.categoryIds);
   const numImages = imageIds.length, numCats = categoryIds.length;
+  checkEvaluationSize(numCats, numImages);
   const numThr = IOU_THRESHOLDS.length, numRec = RECALL_THRESHOLDS.length;
   const numAreas = AREA_RANGES.length;
   const imageIndex = new Map(imageIds.map((id, i) => [id, i]));

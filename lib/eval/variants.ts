@@ -413,7 +413,9 @@ export function matchResults(
         const r = order.byCell[d0 + d];
         let m = -1;
         let best = thr[t];
-        if (rowMax[d] >= best) { // else nothing reaches the threshold
+        // Skipped only when nothing reaches the threshold: a NaN OKS (0/0 for an annotation of
+        // area −ε) makes the row's maximum NaN, and pycocotools' comparisons take NaN cells.
+        if (!(rowMax[d] < best)) {
           const base = d * maxGt;
           for (let s = 0; s < numGt; s++) {
             if (taken[s] && !slotCrowd[s]) continue;
