@@ -18,6 +18,7 @@ import type {
   VideoSettings,
 } from "./batch_context.ts";
 import { processImages } from "./batch_images.ts";
+import { planDrawings } from "./drawings.ts";
 import { processVideo } from "./batch_video.ts";
 import { printErr, ProgressBar } from "./progress.ts";
 
@@ -72,7 +73,10 @@ export async function processInputs(
     bar.clear();
     printErr(`posekit: ${path}: ${withoutPathPrefix(reason, path)}\n`);
   };
-  const context: BatchContext = { options, result, bar, report, drawnNames: new Set(), pipeline };
+  const drawingNames = options.drawDir === undefined
+    ? new Map<string, string>()
+    : await planDrawings(items.map((item) => item.path), options.drawDir);
+  const context: BatchContext = { options, result, bar, report, drawingNames, pipeline };
 
   // Consecutive still images form one run (one pool stream); each video runs alone.
   let run: BatchItem[] = [];

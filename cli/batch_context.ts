@@ -116,7 +116,8 @@ export interface BatchContext {
   result: BatchResult;
   bar: ProgressBar;
   report: (list: { path: string; reason: string }[], path: string, error: unknown) => void;
-  drawnNames: Set<string>;
+  /** Each input's drawing file name under `--draw` (see `planDrawings`); empty without it. */
+  drawingNames: Map<string, string>;
   pipeline: () => Promise<PosePipeline>;
   warnedBoxes?: boolean;
   /** The `--explain` writer, opened with the first explained image. */

@@ -9,7 +9,7 @@ import { VideoWriter } from "../lib/deno/video/write.ts";
 import { drawPoses } from "../lib/image/draw.ts";
 import { type JsonlRecord, jsonlRecordForFrame, recordKey } from "../lib/output/jsonl.ts";
 import type { BatchContext, BatchItem, RecordSink } from "./batch_context.ts";
-import { drawingStem, drawOptions, uniqueName } from "./drawings.ts";
+import { drawOptions } from "./drawings.ts";
 
 /** An output that could not be written: the run stops (see `writeRecord`). */
 class SinkError extends Error {}
@@ -43,7 +43,7 @@ export async function processVideo(
       try {
         const every = Math.max(1, settings.every ?? 1);
         writer = await VideoWriter.open(
-          join(options.drawDir, uniqueName(drawingStem(item.path), context.drawnNames, "mp4")),
+          join(options.drawDir, context.drawingNames.get(item.path)!),
           {
             width: info.width,
             height: info.height,
@@ -93,6 +93,14 @@ export async function processVideo(
       context.bar.tick();
     }
     if (writer && drawError === undefined) await writer.close();
+    if (settings.live && liveCounts.delivered === 0) {
+      // ffmpeg's low-delay input reads no frame of an MP4 file: a run of no results is a
+      // failure, not a success.
+      throw new Error(
+        "--live got no frame from it: --live is for cameras and live streams (a video file is " +
+          "read whole without it)",
+      );
+    }
   } catch (error) {
     if (error instanceof SinkError) throw error.cause;
     context.report(result.failures, item.path, error);

@@ -1,9 +1,10 @@
 /** Drawn results of a batch: options from the drawing flags, and collision-free file names. */
 
 import { basename, join } from "node:path";
+import { UsageError } from "./args.ts";
 import type { PosePipeline } from "../lib/deno/pipeline.ts";
 import { writeFileAtomic } from "../lib/deno/files.ts";
-import { STDIN_INPUT } from "../lib/deno/inputs.ts";
+import { isVideoInput, STDIN_INPUT } from "../lib/deno/inputs.ts";
 import { type DrawOptions, drawPoses, encodeJpeg } from "../lib/image/draw.ts";
 import type { Pose, RgbImage } from "../lib/types.ts";
 import type { VideoPose } from "../lib/video_poses.ts";
@@ -40,10 +41,7 @@ export async function drawImage(
   const pipeline = context.options.pool ? undefined : await context.pipeline();
   const style = drawOptions(context, pipeline);
   const drawn = drawPoses(image, poses, style);
-  const target = join(
-    context.options.drawDir!,
-    uniqueName(drawingStem(input), context.drawnNames, "jpg"),
-  );
+  const target = join(context.options.drawDir!, context.drawingNames.get(input)!);
   try {
     await writeFileAtomic(target, await encodeJpeg(drawn, 90));
   } catch (error) {
@@ -63,6 +61,37 @@ export function drawingStem(input: string): string {
     }
   }
   return name.replace(/\.[^.]*$/, "") || name;
+}
+
+/**
+ * The drawing's file name of each input (`<name>.jpg` for an image, `.mp4` for a video), given
+ * in input order up front, skipped (`--resume`) and failing inputs too, so that a name never
+ * depends on what ran: a resumed run draws each image under the name the first run gave it.
+ * Refuses a folder where a drawing would replace one of the inputs.
+ */
+export async function planDrawings(
+  inputs: readonly string[],
+  drawDir: string,
+): Promise<Map<string, string>> {
+  const taken = new Set<string>();
+  const names = new Map<string, string>();
+  for (const input of inputs) {
+    if (names.has(input)) continue;
+    names.set(input, uniqueName(drawingStem(input), taken, isVideoInput(input) ? "mp4" : "jpg"));
+  }
+  const folder = await Deno.realPath(drawDir);
+  for (const input of inputs) {
+    if (input === STDIN_INPUT) continue;
+    // A URL or a camera is no file here: no real path, nothing to replace.
+    const real = await Deno.realPath(input).catch(() => undefined);
+    if (real === join(folder, names.get(input)!)) {
+      throw new UsageError(
+        `--draw ${drawDir} holds the input ${input}, which its drawing would replace: ` +
+          `choose another folder for the drawings`,
+      );
+    }
+  }
+  return names;
 }
 
 /**

@@ -69,6 +69,9 @@ ${optionHelp(["help", "version"])}
 With --images, also:
 ${pipelineHelp(["boxes"]).replace(/^Models and pipeline:\n/, "")}
 ${optionHelp(["workers"])}
+
+Exit codes: 0 evaluated; 1 failed (an unreadable or invalid file; with --images, an image
+that could not be run); 2 usage error.
 `;
 
 /** The ground-truth images' ids that results name but the annotations lack. */

@@ -35,7 +35,10 @@ Options:
   --tmp DIR             where to sort what does not fit in memory (default: TMPDIR); it
                         takes about as much room as the inputs, and only when they are big
   --quiet               no summary line
-  -h, --help            this help`;
+  -h, --help            this help
+
+Exit codes: 0 merged; 1 failed (an unreadable or corrupt input, a conflict, cannot write);
+2 usage error.`;
 
 /** Runs merge on its arguments; returns the exit code. */
 export function merge(args: string[]): Promise<number> {

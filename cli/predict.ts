@@ -91,6 +91,9 @@ ${optionHelp(Object.keys(VIDEO_OPTIONS))}
 
 ${PIPELINE_HELP}
 ${optionHelp(["workers"])}
+
+Exit codes: 0 every input done; 1 some input failed (the others' results are written);
+2 usage error; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
 `;
 
 /** Runs predict; returns the exit code. */
@@ -152,6 +155,12 @@ export async function predict(args: string[]): Promise<number> {
     throw error;
   }
   // Before any work: a run that cannot write its output would be lost at the end.
+  if (
+    out !== undefined && values.boxes !== undefined &&
+    resolve(out) === resolve(values.boxes as string)
+  ) {
+    throw new UsageError(`--out ${out} is the --boxes file: choose another --out`);
+  }
   if (out !== undefined) await prepareOutputFile(out, "--out");
   if (drawDir !== undefined) await prepareOutputFolder(drawDir, "--draw");
   const explain = await explainSettings(values);
@@ -253,7 +262,9 @@ export async function predict(args: string[]): Promise<number> {
     };
     // Ctrl-C: say what is kept and how to carry on, rather than vanish silently.
     const onInterrupt = () => {
-      printErr(`\n${interruptedMessage(args, out, jsonl, written)}\n`);
+      // What the file holds: a resumed run's earlier records too.
+      const held = (output?.progress.records ?? 0) + written;
+      printErr(`\n${interruptedMessage(args, out, jsonl, held)}\n`);
       Deno.exit(130);
     };
     Deno.addSignalListener("SIGINT", onInterrupt);

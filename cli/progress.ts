@@ -50,9 +50,10 @@ export class ProgressBar {
   line(now = performance.now()): string {
     const seconds = (now - this.start) / 1000;
     const rate = seconds > 0 ? this.done / seconds : 0;
-    const left = rate > 0 ? (this.total - this.done) / rate : NaN;
+    // The total is an estimate (a video's frame count from its header): it can be passed.
+    const left = rate > 0 && this.done <= this.total ? (this.total - this.done) / rate : NaN;
     const width = 28;
-    const filled = Math.round((this.done / this.total) * width);
+    const filled = Math.min(width, Math.max(0, Math.round((this.done / this.total) * width)));
     const bar = "█".repeat(filled) + "░".repeat(width - filled);
     return `${bar} ${this.done}/${this.total} ${this.unit}  ${rate.toFixed(1)}/s  ` +
       `${formatDuration(seconds)} elapsed, ${formatDuration(left)} left`;

@@ -36,7 +36,9 @@ or by no box (with how near the closest box came: a detector's miss or an off bo
                    .json: COCO results with frame (or image_id) and track_id
   --video NAME     with a .jsonl holding several videos: the one whose "file" is NAME
   --json           print one JSON object instead of the table
-  -h, --help       this help`;
+  -h, --help       this help
+
+Exit codes: 0 scored; 1 failed (an unreadable or invalid input); 2 usage error.`;
 
 /** Runs track-eval on its arguments; returns the exit code. */
 export function trackEval(args: string[]): Promise<number> {

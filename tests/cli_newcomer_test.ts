@@ -9,6 +9,8 @@ import { describeRun, REPO_DIR, runCli, withTempDir } from "./support/cli.ts";
 import { DEV_ANNOTATIONS, ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import { PRESETS, resolvePreset } from "../lib/models/presets.ts";
 import { formatResultsCsv } from "../lib/output/csv.ts";
+import type { MergedResult } from "../lib/output/merge.ts";
+import { ProgressBar } from "../cli/progress.ts";
 import { PosePipeline } from "../lib/deno/pipeline.ts";
 import { readImageFile } from "../lib/deno/image_file.ts";
 
@@ -172,6 +174,31 @@ Deno.test("CSV fields with commas, quotes or line breaks are quoted (RFC 4180)",
   assertEquals(csv.slice(csv.indexOf("\n") + 1), '7,"a ""b"", c\nd.jpg",3,2,0.5,1,2,3,4,5,6,0.7\n');
 });
 
+Deno.test("CSV of a long video's 200 000 people: written, not a stack overflow", () => {
+  const person: MergedResult = {
+    image_id: 1,
+    category_id: 1,
+    file_name: "clip.mp4",
+    score: 0.5,
+    bbox: [1, 2, 3, 4],
+    keypoints: new Array<number>(51).fill(1),
+  };
+  const csv = formatResultsCsv(
+    Array.from({ length: 200_000 }, (_, frame) => ({ ...person, frame })),
+  );
+  assertEquals(csv.split("\n").length, 200_002); // header, rows, and the final line break
+  assert(csv.startsWith("image_id,file_name,frame,track_id,score,bbox_x"));
+  assert(csv.split("\n")[0].endsWith("right_ankle_x,right_ankle_y,right_ankle_score"));
+});
+
+Deno.test("the progress bar past an estimated total (a video's frame count) stays a bar", () => {
+  const bar = new ProgressBar(10, "frames", false);
+  for (let i = 0; i < 13; i++) bar.tick();
+  const line = bar.line();
+  assert(line.startsWith("█".repeat(28) + " 13/10 frames"), line);
+  assert(line.endsWith("left"), line);
+});
+
 Deno.test("a fresh checkout's first command prints its own output, no install warning", async () => {
   // The files git tracks, without node_modules: the first `deno task` installs the npm packages
   // (from Deno's cache) and, unless deno.json says which build scripts stay off, draws a boxed
@@ -252,31 +279,37 @@ Deno.test({
       const images = requireShared("coco", "val2017");
       const out = join(dir, "run.jsonl");
       const args = ["predict", images, "--models", requireShared("models"), "--out", out];
-      const child = new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", join(REPO_DIR, "cli", "main.ts"), ...args],
-        stdout: "null",
-        stderr: "piped",
-      }).spawn();
       const lines = async () =>
         (await Deno.readTextFile(out).catch(() => "")).split("\n").filter((l) =>
           l.includes('"file"')
         );
-      const deadline = Date.now() + 120_000;
-      while ((await lines()).length < 3 && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-      child.kill("SIGINT");
-      const { code, stderr } = await child.output();
-      const text = new TextDecoder().decode(stderr);
-      assertEquals(code, 130, text);
-      const kept = (await lines()).length;
-      const said = text.match(
-        /interrupted: (\d+) images?\/frames are in (\S+); carry on with: (.*)$/m,
-      );
-      assert(said, text);
-      assertEquals(Number(said[1]), kept);
-      assertEquals(said[2], out);
-      assert(said[3].endsWith(`--out ${out} --resume`), said[3]);
+      /** Runs predict with `extra`, interrupts it once the file holds `records`; its stderr. */
+      const interruptAt = async (records: number, extra: string[]) => {
+        const child = new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", join(REPO_DIR, "cli", "main.ts"), ...args, ...extra],
+          stdout: "null",
+          stderr: "piped",
+        }).spawn();
+        const deadline = Date.now() + 120_000;
+        while ((await lines()).length < records && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+        child.kill("SIGINT");
+        const { code, stderr } = await child.output();
+        const text = new TextDecoder().decode(stderr);
+        assertEquals(code, 130, text);
+        const said = text.match(
+          /interrupted: (\d+) images?\/frames are in (\S+); carry on with: (.*)$/m,
+        );
+        assert(said, text);
+        assertEquals(said[2], out);
+        assert(said[3].endsWith(`--out ${out} --resume`), said[3]);
+        return Number(said[1]);
+      };
+      assertEquals(await interruptAt(3, []), (await lines()).length);
+      // Resumed and interrupted again: the count is what the file holds, both runs' images.
+      const before = (await lines()).length;
+      assertEquals(await interruptAt(before + 2, ["--resume"]), (await lines()).length);
     });
   },
 });

@@ -553,6 +553,53 @@ Deno.test({
 });
 
 Deno.test({
+  name: "predict: --draw into the inputs' folder is refused before any work; the images stay",
+  ignore,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const image = join(dir, "skier.jpg");
+      await Deno.copyFile(requireShared(...IMAGE_785), image);
+      const before = await Deno.readFile(image);
+      const out = join(dir, "out", "run.jsonl");
+      const run = await predict([image, "--draw", dir, "--out", out]);
+      assertCleanFailure(run, 2);
+      assert(
+        run.stderr.includes(
+          `--draw ${dir} holds the input ${image}, which its drawing would replace`,
+        ),
+        describeRun(run),
+      );
+      assertEquals(await Deno.readFile(image), before, "the input is untouched");
+      assertEquals(await Deno.stat(out).then(() => true, () => false), false, "no results file");
+    }),
+});
+
+Deno.test({
+  name: "predict: a resumed run draws each image under the name the first run gave it",
+  ignore,
+  fn: () =>
+    withTempDir(async (dir) => {
+      // monday/skier.jpg is drawn as skier.jpg, tuesday's as skier-2.jpg; a run resumed after
+      // monday's must still draw tuesday's as skier-2.jpg, never over monday's drawing.
+      const inputs = ["monday", "tuesday"].map((folder) => join(dir, folder, "skier.jpg"));
+      for (const input of inputs) {
+        await Deno.mkdir(join(input, ".."));
+        await Deno.copyFile(requireShared(...IMAGE_785), input);
+      }
+      const drawDir = join(dir, "drawn"), out = join(dir, "run.jsonl");
+      assertCleanFailure(await predict([...inputs, "--out", out, "--draw", drawDir]), 0);
+      const lines = (await Deno.readTextFile(out)).split("\n").filter(Boolean);
+      await Deno.writeTextFile(out, lines.slice(0, 2).join("\n") + "\n"); // header, monday
+      await Deno.writeFile(join(drawDir, "skier.jpg"), Uint8Array.of(1, 2, 3)); // monday's, marked
+      const resumed = await predict([...inputs, "--out", out, "--draw", drawDir, "--resume"]);
+      assertCleanFailure(resumed, 0);
+      assertEquals([...await Deno.readFile(join(drawDir, "skier.jpg"))], [1, 2, 3]);
+      const redrawn = await Deno.readFile(join(drawDir, "skier-2.jpg"));
+      assertEquals([redrawn[0], redrawn[1]], [0xff, 0xd8]);
+    }),
+});
+
+Deno.test({
   name: "predict: --boxes takes people from a detection file instead of the detector",
   ignore: ignore || ignoreWithoutShared(...DETECTIONS),
   fn: () =>

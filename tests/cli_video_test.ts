@@ -225,7 +225,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "video: files named -report.mp4, cam1:12.mp4 and http:/… are read and drawn (--draw .)",
+  name: "video: files named -report.mp4, cam1:12.mp4 and http:/… are read and drawn",
   ignore,
   async fn() {
     await withTempDir(async (dir) => {
@@ -258,7 +258,7 @@ Deno.test({
             "--out",
             "r.jsonl",
             "--draw",
-            ".",
+            "drawn",
           ],
           { cwd: dir },
         );
@@ -273,7 +273,7 @@ Deno.test({
           `${urlLike}#1`,
         ]);
         for (const drawn of ["-report.mp4", "cam1:12.mp4", "clip.mp4"]) {
-          assertEquals(await frameCount(join(dir, drawn)), 2, drawn);
+          assertEquals(await frameCount(join(dir, "drawn", drawn)), 2, drawn);
         }
         assertEquals(requests, 0, "requests to the server a file name spells");
       } finally {

@@ -390,6 +390,23 @@ Deno.test("resume never cuts a file that holds no posekit line (no final newline
   });
 });
 
+Deno.test("--overwrite never empties a .jsonl that holds no posekit line", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "notes.jsonl");
+    for (const contents of ["my notes\nline2\n", "my notes, no newline", '{"a": 1}\n']) {
+      await Deno.writeTextFile(path, contents);
+      for (const overwrite of [true, false]) {
+        await assertRejects(
+          () => JsonlOutput.open(path, { resume: false, overwrite, header: header(dir) }),
+          JsonlForeignError,
+          "holds no posekit results",
+        );
+        assertEquals(await readText(path), contents, "the file is left as it was");
+      }
+    }
+  });
+});
+
 Deno.test("an output that writes nothing leaves no file behind, and an existing one as it was", async () => {
   await withTempDir(async (dir) => {
     const path = join(dir, "out.jsonl");

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { assert, assertEquals } from "./support/assert.ts";
 import { describeRun, runCli, withTempDir } from "./support/cli.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
+import { makeTestVideo } from "./support/video.ts";
 import { droppedFrames, parsePpm, readLiveFrames } from "../lib/deno/video/live.ts";
 import { readVideoFrames } from "../lib/deno/video/read.ts";
 import type { VideoFrame } from "../lib/video/frame.ts";
@@ -168,4 +169,26 @@ Deno.test({
     assertEquals(refused.code, 2, describeRun(refused));
     assert(refused.stderr.includes("--live has no fixed frame rate"), refused.stderr);
   },
+});
+
+Deno.test({
+  name: "predict --live on a video file that gives no frame: a failure (exit 1), not a success",
+  ignore: ignoreWithoutShared("models", "rtmdet_nano_person.onnx"),
+  fn: () =>
+    withTempDir(async (dir) => {
+      // ffmpeg's low-delay input (-fflags nobuffer) decodes no frame of an MP4 file.
+      const video = join(dir, "clip.mp4"), out = join(dir, "live.jsonl");
+      await makeTestVideo(video, 160, 120, 10);
+      const args = ["--out", out, "--models", requireShared("models"), "--backend", "wasm"];
+      const run = await runCli(["predict", video, "--live", ...args]);
+      const said = /clip\.mp4: --live got no frame from it: --live is for cameras and live streams/;
+      if (run.code === 0) {
+        // Should an ffmpeg read it after all, the frames must be there.
+        const records = (await Deno.readTextFile(out)).trim().split("\n").slice(1);
+        assert(records.length > 0, describeRun(run));
+      } else {
+        assertEquals(run.code, 1, describeRun(run));
+        assert(said.test(run.stderr), describeRun(run));
+      }
+    }),
 });

@@ -689,9 +689,20 @@ export class JsonlOutput {
       if (options.resume && options.overwrite) {
         throw new Error("resume and overwrite exclude each other");
       }
-      if (!options.resume && !options.overwrite) {
+      if (!options.resume) {
         const { size } = await file.stat();
-        if (size > 0) throw new JsonlExistsError(path, size);
+        if (size > 0) {
+          // Not a results file (notes named .jsonl): neither started again nor cut, ever.
+          await progressOf(file, path, { base: options.header.cwd }, () => Promise.resolve())
+            .catch((error) => {
+              if (error instanceof JsonlForeignError) throw error;
+              // A first line that is not posekit's: a results file starts with its header.
+              if (error instanceof JsonlCorruptError && error.line === 1) {
+                throw new JsonlForeignError(path);
+              }
+            });
+          if (!options.overwrite) throw new JsonlExistsError(path, size);
+        }
       }
       const progress = options.resume
         ? await progressOf(

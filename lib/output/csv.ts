@@ -33,7 +33,8 @@ export function csvField(value: string | number | undefined): string {
  * ```
  */
 export function formatResultsCsv(results: readonly MergedResult[]): string {
-  const count = Math.max(0, ...results.map((r) => r.keypoints.length / 3));
+  // A loop, not Math.max(...spread): a long video's results overflow the call stack.
+  const count = results.reduce((most, r) => Math.max(most, r.keypoints.length / 3), 0);
   const names = count === COCO_KEYPOINT_NAMES.length
     ? COCO_KEYPOINT_NAMES
     : Array.from({ length: count }, (_, i) => `kp${i}`);
