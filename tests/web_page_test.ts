@@ -4,6 +4,8 @@
  * - 5 shared images through `#images` give the CLI's COCO results for the same files (the same
  *   people, keypoints within 0.01 px) on WASM with 2 threads, cross-origin isolated;
  * - a file that is not an image is one error on the page, and the next image still runs;
+ * - files chosen while a run goes stop that run (the results never mix), two files of one
+ *   name get two image ids, and the gallery holds thumbnails, not full-size canvases;
  * - a model file that is not ONNX is a clear error on the page;
  * - Chromium's fake camera (a y4m made with ffmpeg from a shared image) gives frames with
  *   people, the main person keeping one track id;
@@ -17,6 +19,7 @@ import { assert, assertEquals } from "./support/assert.ts";
 import { chromiumAvailable, withChromium } from "./support/chromium.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import { withTempDir } from "./support/cli.ts";
+import { encodeJpeg } from "../lib/image/encode.ts";
 import { startPageServer } from "../lib/deno/page_server.ts";
 import type { WebServer } from "../lib/deno/web_server.ts";
 import { PosePipeline } from "../lib/deno/pipeline.ts";
@@ -150,6 +153,50 @@ Deno.test({
             );
             const shown = await page.evaluate(() => document.querySelector("#errors")!.textContent);
             assert(shown!.includes("notes.jpg"), "the error is shown on the page");
+          }),
+      );
+    });
+  },
+});
+
+Deno.test({
+  name: "page: a new choice of files stops the run before it; same-named files get two ids; " +
+    "the gallery holds thumbnails",
+  ignore,
+  async fn() {
+    await withTempDir(async (dir) => {
+      // The 785 photo from two folders (one name, two images), and a 2400 × 1600 photo of no
+      // one, whose gallery canvas must be a thumbnail (960 px on its longer side).
+      const twins = ["monday", "tuesday"].map((folder) => join(dir, folder, IMAGES[0]));
+      for (const twin of twins) {
+        await Deno.mkdir(join(twin, ".."));
+        await Deno.copyFile(requireShared("coco", "val2017", IMAGES[0]), twin);
+      }
+      const wide = join(dir, "wide.jpg");
+      const pixels = new Uint8Array(2400 * 1600 * 3).fill(90);
+      await Deno.writeFile(wide, encodeJpeg({ width: 2400, height: 1600, data: pixels }, 80));
+      const first = IMAGES.map((name) => requireShared("coco", "val2017", name));
+      await withServer(
+        [requireShared("models")],
+        (server) =>
+          withPage(server, "/?backend=wasm", async (page) => {
+            const input = await page.$("#images") as ElementHandle<HTMLInputElement>;
+            await input.uploadFile(...first);
+            await waitForStatus(page, ["running"]);
+            await input.uploadFile(...twins, wide); // while the first run is going
+            assertEquals(await waitForStatus(page, ["done", "error"]), "done");
+            await new Promise((resolve) => setTimeout(resolve, 3000)); // the first run's time
+            const { results, errors } = await posekit(page);
+            assertEquals(errors, []);
+            const ids = [...new Set(results.map((r: CocoKeypointResult) => r.image_id))];
+            assertEquals(ids.length, 2, `the twins' ids, none of the first run's: ${ids}`);
+            assert(ids.includes(785), `${ids}`);
+            const canvases = await page.evaluate(() =>
+              [...document.querySelectorAll("#gallery canvas")].map((
+                c,
+              ) => [(c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height])
+            );
+            assertEquals(canvases, [[640, 425], [640, 425], [960, 640]]);
           }),
       );
     });

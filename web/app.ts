@@ -163,6 +163,26 @@ function paint(canvas: HTMLCanvasElement, image: RgbImage): void {
   canvas.getContext("2d")!.putImageData(toImageData(image), 0, 0);
 }
 
+/** The gallery's longest side: a full-size canvas a photo (125 MB for 12 MP) crashed the tab. */
+const THUMBNAIL_SIDE = 960;
+
+/** `image` painted into `canvas` at most `THUMBNAIL_SIDE` pixels on its longer side. */
+async function paintThumbnail(canvas: HTMLCanvasElement, image: RgbImage): Promise<void> {
+  const scale = Math.min(1, THUMBNAIL_SIDE / Math.max(image.width, image.height));
+  if (scale === 1) return paint(canvas, image);
+  const width = Math.max(1, Math.round(image.width * scale));
+  const height = Math.max(1, Math.round(image.height * scale));
+  const bitmap = await createImageBitmap(toImageData(image), {
+    resizeWidth: width,
+    resizeHeight: height,
+    resizeQuality: "high",
+  });
+  canvas.width = width;
+  canvas.height = height;
+  canvas.getContext("2d")!.drawImage(bitmap, 0, 0);
+  bitmap.close();
+}
+
 function stageLine(pipeline: PosePipeline, before: PosePipeline["timings"], ms: number): string {
   const t = pipeline.timings;
   const stage = (k: keyof typeof t) => `${k} ${(t[k] - before[k]).toFixed(0)}`;
@@ -173,21 +193,31 @@ function stageLine(pipeline: PosePipeline, before: PosePipeline["timings"], ms: 
 
 let jsonLines: JsonlRecord[] = [];
 
+/** Counts runs of images: a run stops once a newer one starts (the two never mix). */
+let imageRuns = 0;
+
 /** Runs chosen or dropped files, reading each when its turn comes. */
 function runFiles(files: File[]): void {
-  runImages(files.map((f) => ({
+  runImages(files.map((f, i) => ({
     name: f.name,
+    // Two files of one name (two folders dropped together) are two images with two ids.
+    path: f.webkitRelativePath || `${i}/${f.name}`,
     bytes: async () => new Uint8Array(await f.arrayBuffer()),
   })));
 }
 
 /** Runs images, in order; a bad file is one error and the next still runs. */
-async function runImages(files: { name: string; bytes: () => Promise<Uint8Array> }[]) {
+async function runImages(
+  files: { name: string; path?: string; bytes: () => Promise<Uint8Array> }[],
+) {
+  const run = ++imageRuns;
+  const current = () => run === imageRuns;
   setStatus("running");
   const gallery = $("#gallery");
   gallery.replaceChildren();
   const results: CocoKeypointResult[] = [];
-  jsonLines = [];
+  const lines: JsonlRecord[] = [];
+  jsonLines = lines;
   let pipeline: PosePipeline;
   try {
     pipeline = await currentPipeline();
@@ -200,18 +230,21 @@ async function runImages(files: { name: string; bytes: () => Promise<Uint8Array>
   const started = performance.now();
   let done = 0;
   for (const file of files) {
-    const imageId = ids.idFor(file.name);
+    if (!current()) return;
+    const imageId = ids.idFor(file.path ?? file.name);
     try {
       const t0 = performance.now();
       const before = { ...pipeline.timings };
       const image = await decoder.decode(await file.bytes(), file.name);
       const poses = await pipeline.run(image);
+      if (!current()) return;
       const ms = performance.now() - t0;
       results.push(...toCocoResults(imageId, poses, file.name));
-      jsonLines.push(jsonlRecordForImage(file.name, imageId, poses));
+      lines.push(jsonlRecordForImage(file.name, imageId, poses));
       const figure = document.createElement("figure");
       const canvas = document.createElement("canvas");
-      paint(canvas, drawPoses(image, poses, { keypointThreshold: keypointThreshold() }));
+      const drawn = drawPoses(image, poses, { keypointThreshold: keypointThreshold() });
+      await paintThumbnail(canvas, drawn);
       const caption = document.createElement("figcaption");
       caption.textContent = `${file.name}: ${poses.length} ${
         poses.length === 1 ? "person" : "people"
@@ -220,9 +253,11 @@ async function runImages(files: { name: string; bytes: () => Promise<Uint8Array>
       gallery.append(figure);
       done++;
     } catch (error) {
+      if (!current()) return;
       showError(`${file.name}: ${(error as Error).message.replace(`${file.name}: `, "")}`);
     }
   }
+  if (!current()) return;
   const seconds = (performance.now() - started) / 1000;
   api.lastRun = { images: done, seconds };
   $("#speed").textContent = `${done} image${done === 1 ? "" : "s"} in ${seconds.toFixed(2)} s ` +
@@ -398,11 +433,14 @@ async function toggleCamera(): Promise<void> {
 async function playVideoFile(file: File): Promise<void> {
   await stopRunningStream();
   const video = $("#file-video") as HTMLVideoElement;
+  // The last file's URL holds its whole blob in memory until revoked.
+  if (video.src.startsWith("blob:")) URL.revokeObjectURL(video.src);
   video.src = URL.createObjectURL(file);
   video.muted = true;
   try {
     await video.play();
   } catch (error) {
+    URL.revokeObjectURL(video.src);
     showError(`${file.name}: not a video the browser can play (${(error as Error).message})`);
     return;
   }
