@@ -7,7 +7,7 @@ import { writeFileAtomic, writeResults } from "../lib/deno/files.ts";
 import { formatResultsCsv } from "../lib/output/csv.ts";
 import { expandInputs, isVideoInput } from "../lib/deno/inputs.ts";
 import { JsonlExistsError, JsonlOutput, JsonlSettingsError } from "../lib/deno/jsonl_file.ts";
-import type { JsonlHeader } from "../lib/output/jsonl.ts";
+import { type JsonlHeader, recordKey } from "../lib/output/jsonl.ts";
 import { DEFAULT_DETECTOR, DEFAULT_POSE } from "../lib/pipeline.ts";
 import { ONE_EURO_DEFAULTS, type OneEuroOptions } from "../lib/track/one_euro.ts";
 import { DEFAULT_WEAK_BOX_SCORE } from "../lib/video_poses.ts";
@@ -209,7 +209,16 @@ export async function predict(args: string[]): Promise<number> {
     for (const e of errors) printErr(`posekit: ${e.path}: ${e.reason}\n`);
     // Ids are assigned over the sorted list (same-named files in two folders get the same ids
     // however the inputs were ordered), so shards never clash and merge like one run.
-    const idOf = new Map(assignImageIds([...files].sort(comparePaths)).map((i) => [i.path, i]));
+    // A resumed file's images keep the ids they were written with, and the new ones get others
+    // (a second x.jpg, from another folder, added to the inputs).
+    const reserved = new Map<string, number>();
+    for (const path of output ? files : []) {
+      const id = output!.progress.imageIds.get(recordKey({ file: path }, Deno.cwd()));
+      if (id !== undefined) reserved.set(path, id);
+    }
+    const idOf = new Map(
+      assignImageIds([...files].sort(comparePaths), reserved).map((i) => [i.path, i]),
+    );
     let items: BatchItem[] = files.map((path) => idOf.get(path)!);
     if (shard) items = selectShard(items, shard.index, shard.count, (item) => item.path);
     const videos = items.filter((item) => isVideoInput(item.path)).length;

@@ -600,6 +600,32 @@ Deno.test({
 });
 
 Deno.test({
+  name: "predict: a resumed run keeps its images' ids and gives an added same-named image another",
+  ignore,
+  fn: () =>
+    withTempDir(async (dir) => {
+      // tuesday/skier.jpg alone first; then monday/skier.jpg, which sorts first, is added and
+      // the run resumed: tuesday's record keeps its id, monday's gets another, merge takes both.
+      const [monday, tuesday] = ["monday", "tuesday"].map((d) => join(dir, d, "skier.jpg"));
+      for (const input of [monday, tuesday]) {
+        await Deno.mkdir(join(input, ".."));
+        await Deno.copyFile(requireShared(...IMAGE_785), input);
+      }
+      const out = join(dir, "run.jsonl");
+      assertCleanFailure(await predict([tuesday, "--out", out]), 0);
+      assertCleanFailure(await predict([monday, tuesday, "--out", out, "--resume"]), 0);
+      const records = (await Deno.readTextFile(out)).trim().split("\n").map((l) => JSON.parse(l))
+        .filter((r) => r.file !== undefined);
+      const idOf = (path: string) => records.find((r) => r.file === path)?.image_id;
+      assertEquals(records.length, 2);
+      assert(idOf(monday) !== undefined && idOf(tuesday) !== undefined, JSON.stringify(records));
+      assert(idOf(monday) !== idOf(tuesday), `two ids: ${idOf(monday)}, ${idOf(tuesday)}`);
+      const merged = await runCli(["merge", out, "--out", join(dir, "all.json")]);
+      assertCleanFailure(merged, 0);
+    }),
+});
+
+Deno.test({
   name: "predict: --boxes takes people from a detection file instead of the detector",
   ignore: ignore || ignoreWithoutShared(...DETECTIONS),
   fn: () =>

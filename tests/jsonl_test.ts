@@ -111,6 +111,7 @@ Deno.test("records written and read back are the same, one line each", async () 
     const progress = await readJsonlProgress(path);
     assertEquals(progress, {
       done: keys("photos/a.jpg", "photos/b.jpg", "photos/c.jpg"),
+      imageIds: new Map([A, B, C].map((r) => [recordKey(r, Deno.cwd()), r.image_id])),
       records: 3,
       tornBytes: 0,
     });
@@ -192,7 +193,12 @@ Deno.test("appending to a file whose last line is torn is refused", async () => 
 Deno.test("resume from a file that does not exist yet: nothing is done", async () => {
   await withTempDir(async (dir) => {
     const progress = await readJsonlProgress(join(dir, "none.jsonl"));
-    assertEquals(progress, { done: new Set<string>(), records: 0, tornBytes: 0 });
+    assertEquals(progress, {
+      done: new Set<string>(),
+      imageIds: new Map(),
+      records: 0,
+      tornBytes: 0,
+    });
   });
 });
 

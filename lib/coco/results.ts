@@ -174,6 +174,20 @@ export class ImageIdRegistry {
   private readonly idByPath = new Map<string, number>();
   private selfEvident = true;
 
+  /**
+   * Gives `path` the id `id` (an earlier run's, kept by a resumed one) before other paths are
+   * asked for: they then get other ids. An id already handed out is refused.
+   */
+  reserve(path: string, id: number): void {
+    const holder = this.pathById.get(id);
+    if (holder !== undefined && holder !== path) {
+      throw new Error(`image id ${id} is reserved for ${holder} and ${path}`);
+    }
+    if (id !== imageIdFromFileName(path)) this.selfEvident = false;
+    this.pathById.set(id, path);
+    this.idByPath.set(path, id);
+  }
+
   /** The id of `path` (the same id when asked again for the same path). */
   idFor(path: string): number {
     const known = this.idByPath.get(path);
@@ -234,8 +248,18 @@ export interface ImageIdAssignment {
   imageId: number;
 }
 
-/** Ids for the images of one run, in order (see `ImageIdRegistry` for the rules). */
-export function assignImageIds(paths: readonly string[]): ImageIdAssignment[] {
+/**
+ * Ids for the images of one run, in order (see `ImageIdRegistry` for the rules); `reserved`
+ * ids (path → id: an earlier run's, resumed) are kept, and no other path gets one of them.
+ */
+export function assignImageIds(
+  paths: readonly string[],
+  reserved: ReadonlyMap<string, number> = new Map(),
+): ImageIdAssignment[] {
   const registry = new ImageIdRegistry();
+  for (const path of paths) {
+    const id = reserved.get(path);
+    if (id !== undefined) registry.reserve(path, id);
+  }
   return paths.map((path) => ({ path, imageId: registry.idFor(path) }));
 }

@@ -429,6 +429,11 @@ export interface JsonlProgress {
    * (default: this process's folder); look inputs up with `recordKey(input, Deno.cwd())`.
    */
   done: Set<string>;
+  /**
+   * The image id of each still image's record, by its key in `done` (video frames, whose id
+   * is the frame, are left out): a resumed run gives its new images other ids.
+   */
+  imageIds: Map<string, number>;
   /** Complete records in the file (a key recorded twice counts twice). */
   records: number;
   /** Bytes of the torn last line that were cut off (0 when the file ended cleanly). */
@@ -537,7 +542,7 @@ export async function readJsonlProgress(
     file = await Deno.open(path, { read: true });
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
-      return { done: new Set(), records: 0, tornBytes: 0 };
+      return { done: new Set(), imageIds: new Map(), records: 0, tornBytes: 0 };
     }
     throw new Error(`cannot read ${path}: ${describeOpenError(error)}`);
   }
@@ -556,12 +561,17 @@ async function progressOf(
   cut: (bytes: number) => Promise<void>,
 ): Promise<JsonlProgress> {
   const done = new Set<string>();
+  const imageIds = new Map<string, number>();
   const base = options.base ?? Deno.cwd();
   const headers: { header: JsonlHeader; line: number }[] = [];
   const scan = await scanOpenFile(
     file,
     path,
-    (record, _line, header) => done.add(recordKey(record, header?.cwd ?? base)),
+    (record, _line, header) => {
+      const key = recordKey(record, header?.cwd ?? base);
+      done.add(key);
+      if (record.frame === undefined) imageIds.set(key, record.image_id);
+    },
     (header, line) => headers.push({ header, line }),
   );
   if (scan.tornBytes > 0 && scan.records === 0 && scan.headers === 0) {
@@ -581,7 +591,13 @@ async function progressOf(
     }
   }
   const header = headers.at(-1)?.header;
-  return { done, records: scan.records, tornBytes: scan.tornBytes, ...(header ? { header } : {}) };
+  return {
+    done,
+    imageIds,
+    records: scan.records,
+    tornBytes: scan.tornBytes,
+    ...(header ? { header } : {}),
+  };
 }
 
 /** Options of `JsonlOutput.open`. */
@@ -711,7 +727,12 @@ export class JsonlOutput {
           { base: options.header.cwd, expect: options.header },
           (bytes) => file.truncate(bytes),
         )
-        : { done: new Set<string>(), records: 0, tornBytes: 0 };
+        : {
+          done: new Set<string>(),
+          imageIds: new Map<string, number>(),
+          records: 0,
+          tornBytes: 0,
+        };
       return new JsonlOutput(path, file, progress, options.header, options.resume, created);
     } catch (error) {
       if (created) await Deno.remove(path).catch(() => {});
