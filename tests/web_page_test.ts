@@ -6,6 +6,7 @@
  * - a file that is not an image is one error on the page, and the next image still runs;
  * - files chosen while a run goes stop that run (the results never mix), two files of one
  *   name get two image ids, and the gallery holds thumbnails, not full-size canvases;
+ * - a video file's records carry the video's frame times, each presented frame once;
  * - a model file that is not ONNX is a clear error on the page;
  * - Chromium's fake camera (a y4m made with ffmpeg from a shared image) gives frames with
  *   people, the main person keeping one track id;
@@ -20,6 +21,7 @@ import { chromiumAvailable, withChromium } from "./support/chromium.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
 import { withTempDir } from "./support/cli.ts";
 import { encodeJpeg } from "../lib/image/encode.ts";
+import { ffmpeg } from "./support/video.ts";
 import { startPageServer } from "../lib/deno/page_server.ts";
 import type { WebServer } from "../lib/deno/web_server.ts";
 import { PosePipeline } from "../lib/deno/pipeline.ts";
@@ -197,6 +199,48 @@ Deno.test({
               ) => [(c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height])
             );
             assertEquals(canvases, [[640, 425], [640, 425], [960, 640]]);
+          }),
+      );
+    });
+  },
+});
+
+Deno.test({
+  name: "page: a video file's records carry the video's own frame times, each frame once",
+  ignore,
+  async fn() {
+    await withTempDir(async (dir) => {
+      // 2 s at 10 frames/s: every record's time must be a frame's, k / 10 s (wall-clock times,
+      // or one picture taken twice, are what the page must not write).
+      const video = join(dir, "clip.webm");
+      await ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=320x240:rate=10",
+        "-t",
+        "2",
+        "-c:v",
+        "libvpx",
+        "-b:v",
+        "1M",
+        video,
+      );
+      await withServer(
+        [requireShared("models")],
+        (server) =>
+          withPage(server, "/?backend=wasm", async (page) => {
+            await (await page.$("#video") as ElementHandle<HTMLInputElement>).uploadFile(video);
+            await waitForStatus(page, ["running"]);
+            assertEquals(await waitForStatus(page, ["done", "error"]), "done");
+            const { jsonl, errors } = await posekit(page);
+            assertEquals(errors, []);
+            const times = (jsonl as { time: number }[]).map((r) => r.time);
+            assert(times.length >= 3, `records at ${times}`);
+            for (const [i, time] of times.entries()) {
+              assert(Math.abs(time * 10 - Math.round(time * 10)) < 1e-3, `a frame's time: ${time}`);
+              assert(time <= 2 && (i === 0 || time > times[i - 1]), `in order, once: ${times}`);
+            }
           }),
       );
     });

@@ -6,7 +6,7 @@
  *
  * Automation contract (see the README, "In the browser"): `#images` takes files, `#camera` toggles the
  * camera, `document.body.dataset.status` is loading | ready | running | done | error, and
- * `window.posekit` holds `results`, `frames`, `lastFrame` and `runtime`.
+ * `window.posekit` holds `results`, `jsonl`, `frames`, `lastFrame` and `runtime`.
  */
 
 import {
@@ -52,6 +52,8 @@ interface PageApi {
   results: CocoKeypointResult[];
   /** Camera or video frames processed so far. */
   frames: number;
+  /** The JSON Lines records of the last run (what "results.jsonl" downloads). */
+  jsonl: JsonlRecord[];
   /** The last frame's people. */
   lastFrame?: {
     frame: number;
@@ -69,7 +71,7 @@ declare global {
   var posekit: PageApi;
 }
 
-const api: PageApi = { results: [], frames: 0, errors: [] };
+const api: PageApi = { results: [], frames: 0, jsonl: [], errors: [] };
 globalThis.posekit = api;
 
 const $ = <T extends HTMLElement>(selector: string) => document.querySelector(selector) as T;
@@ -191,8 +193,6 @@ function stageLine(pipeline: PosePipeline, before: PosePipeline["timings"], ms: 
   } ms)`;
 }
 
-let jsonLines: JsonlRecord[] = [];
-
 /** Counts runs of images: a run stops once a newer one starts (the two never mix). */
 let imageRuns = 0;
 
@@ -217,7 +217,7 @@ async function runImages(
   gallery.replaceChildren();
   const results: CocoKeypointResult[] = [];
   const lines: JsonlRecord[] = [];
-  jsonLines = lines;
+  api.jsonl = lines;
   let pipeline: PosePipeline;
   try {
     pipeline = await currentPipeline();
@@ -266,17 +266,54 @@ async function runImages(
   setStatus("done");
 }
 
-/** Frames of a playing <video> (a file or the camera), as RGB images, until `stop()`. */
+/**
+ * The media time of the next frame the browser presents (`requestVideoFrameCallback`), or
+ * undefined at the next animation frame where that is missing, when the video ends first, or
+ * after 250 ms without a frame (a paused video, a stopped camera: the caller looks again
+ * whether it is to go on).
+ */
+function nextPresentedFrame(video: HTMLVideoElement): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => done(undefined), 250);
+    const done = (time?: number) => {
+      clearTimeout(timer);
+      video.removeEventListener("ended", stopped);
+      resolve(time);
+    };
+    const stopped = () => done(undefined);
+    video.addEventListener("ended", stopped);
+    if ("requestVideoFrameCallback" in video) {
+      video.requestVideoFrameCallback((_now, metadata) => done(metadata.mediaTime));
+    } else requestAnimationFrame(() => done(undefined));
+  });
+}
+
+/**
+ * Frames of a playing <video> (a file or the camera), as RGB images, until `stop()`: each
+ * presented frame at most once, with the video's own time (`mediaTime`). The browser plays in
+ * real time, so the frames a slower model cannot take are skipped; `index` counts the frames
+ * taken.
+ */
 async function* videoFrames(video: HTMLVideoElement, running: () => boolean) {
   const canvas = document.createElement("canvas");
   const context = canvas.getContext("2d", { willReadFrequently: true })!;
   const start = performance.now();
+  let lastTime: number | undefined;
   for (let index = 0; running() && !video.ended; index++) {
-    await new Promise((resolve) => requestAnimationFrame(resolve));
-    if (video.readyState < 2 || video.videoWidth === 0) {
+    const mediaTime = await nextPresentedFrame(video);
+    if (video.readyState < 2 || video.videoWidth === 0 || !running() || video.ended) {
       index--;
       continue;
     }
+    const time = mediaTime ??
+      ("requestVideoFrameCallback" in video
+        ? video.currentTime
+        : (performance.now() - start) / 1000);
+    if (time === lastTime) { // the same picture again: nothing new to find
+      index--;
+      continue;
+    }
+    lastTime = time;
     canvas.width = video.videoWidth;
     canvas.height = video.videoHeight;
     context.drawImage(video, 0, 0);
@@ -289,7 +326,7 @@ async function* videoFrames(video: HTMLVideoElement, running: () => boolean) {
     }
     const frame: VideoFrame = {
       index,
-      time: (performance.now() - start) / 1000,
+      time,
       image: { width: canvas.width, height: canvas.height, data },
     };
     yield frame;
@@ -340,7 +377,7 @@ async function runStream(video: HTMLVideoElement, source: string, mirror: boolea
   api.frames = 0;
   // This stream's records: an earlier stream's last frames never land among them.
   const lines: JsonlRecord[] = [];
-  jsonLines = lines;
+  api.jsonl = lines;
   const view = $("#view") as HTMLCanvasElement;
   view.hidden = false;
   try {
@@ -522,7 +559,7 @@ async function start(): Promise<void> {
     download("results.json", formatResultsJson(api.results), "application/json");
   });
   $("#download-jsonl").addEventListener("click", () => {
-    download("results.jsonl", jsonLines.map(formatJsonlLine).join(""), "application/jsonl");
+    download("results.jsonl", api.jsonl.map(formatJsonlLine).join(""), "application/jsonl");
   });
   try {
     await currentPipeline();
