@@ -245,6 +245,7 @@ async function runImages(
       const canvas = document.createElement("canvas");
       const drawn = drawPoses(image, poses, { keypointThreshold: keypointThreshold() });
       await paintThumbnail(canvas, drawn);
+      if (!current()) return; // a newer run has the gallery now
       const caption = document.createElement("figcaption");
       caption.textContent = `${file.name}: ${poses.length} ${
         poses.length === 1 ? "person" : "people"
