@@ -212,8 +212,8 @@ export async function predict(args: string[]): Promise<number> {
     // A resumed file's images keep the ids they were written with, and the new ones get others
     // (a second x.jpg, from another folder, added to the inputs).
     const reserved = new Map<string, number>();
-    for (const path of output ? files : []) {
-      const id = output!.progress.imageIds.get(recordKey({ file: path }, Deno.cwd()));
+    for (const path of files) {
+      const id = output?.progress.imageIds.get(recordKey({ file: path }, Deno.cwd()));
       if (id !== undefined) reserved.set(path, id);
     }
     const idOf = new Map(

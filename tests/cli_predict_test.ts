@@ -625,6 +625,17 @@ Deno.test({
     }),
 });
 
+Deno.test("predict: --out naming the --boxes file is refused; the boxes stay", () =>
+  withTempDir(async (dir) => {
+    const boxes = join(dir, "boxes.json");
+    const contents = '[{"image_id": 785, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 1}]';
+    await Deno.writeTextFile(boxes, contents);
+    const run = await runCli(["predict", join(dir, "a.jpg"), "--boxes", boxes, "--out", boxes]);
+    assertCleanFailure(run, 2);
+    assert(run.stderr.includes(`--out ${boxes} is the --boxes file`), describeRun(run));
+    assertEquals(await Deno.readTextFile(boxes), contents);
+  }));
+
 Deno.test({
   name: "predict: --boxes takes people from a detection file instead of the detector",
   ignore: ignore || ignoreWithoutShared(...DETECTIONS),

@@ -600,6 +600,25 @@ async function progressOf(
   };
 }
 
+/**
+ * Whether the file's first line is a posekit header or record, as a results file's is: read
+ * up to that line only (a file to overwrite may be large).
+ */
+async function startsAsResults(file: Deno.FsFile, path: string): Promise<boolean> {
+  const found = new Error("a posekit line");
+  const stop = () => {
+    throw found;
+  };
+  try {
+    await scanOpenFile(file, path, stop, stop);
+    return false; // empty, or one torn line
+  } catch (error) {
+    if (error === found) return true;
+    if (error instanceof JsonlCorruptError && error.line === 1) return false;
+    throw error;
+  }
+}
+
 /** Options of `JsonlOutput.open`. */
 export interface JsonlOutputOptions {
   /**
@@ -709,14 +728,7 @@ export class JsonlOutput {
         const { size } = await file.stat();
         if (size > 0) {
           // Not a results file (notes named .jsonl): neither started again nor cut, ever.
-          await progressOf(file, path, { base: options.header.cwd }, () => Promise.resolve())
-            .catch((error) => {
-              if (error instanceof JsonlForeignError) throw error;
-              // A first line that is not posekit's: a results file starts with its header.
-              if (error instanceof JsonlCorruptError && error.line === 1) {
-                throw new JsonlForeignError(path);
-              }
-            });
+          if (!await startsAsResults(file, path)) throw new JsonlForeignError(path);
           if (!options.overwrite) throw new JsonlExistsError(path, size);
         }
       }
