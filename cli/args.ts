@@ -106,7 +106,8 @@ const OPTION_HELP: Record<string, string> = {
   "no-flip": `  --no-flip             no flip test (faster, slightly less accurate)`,
   dark: `  --dark                DARK sub-pixel refinement for heatmap models`,
   threads: `  --threads N           CPU threads per worker (default: cores / workers, counting the
-                        cores SLURM or a container's CPU limit grants, not the node's)`,
+                        cores SLURM or a container's CPU limit grants, not the node's; more
+                        than those cores are cut to them)`,
   workers: `  --workers N           N worker processes, each with its own models and threads; images
                         are handed out as workers free up (default on the CPU: one per
                         granted core, at most 8 and at most one per image; on WebGPU: 1)`,

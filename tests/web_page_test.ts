@@ -7,6 +7,8 @@
  * - files chosen while a run goes stop that run (the results never mix), two files of one
  *   name get two image ids, and the gallery holds thumbnails, not full-size canvases;
  * - a video file's records carry the video's frame times, each presented frame once;
+ * - a truncated video is an error (Chromium plays a cut WebM to its end silently, and stops a
+ *   cut MP4 with a decode error that never ends the video), its earlier frames kept;
  * - a model file that is not ONNX is a clear error on the page;
  * - Chromium's fake camera (a y4m made with ffmpeg from a shared image) gives frames with
  *   people, the main person keeping one track id;
@@ -240,6 +242,70 @@ Deno.test({
             for (const [i, time] of times.entries()) {
               assert(Math.abs(time * 10 - Math.round(time * 10)) < 1e-3, `a frame's time: ${time}`);
               assert(time <= 2 && (i === 0 || time > times[i - 1]), `in order, once: ${times}`);
+            }
+          }),
+      );
+    });
+  },
+});
+
+Deno.test({
+  name: "page: a truncated video is an error, not done, and the frames before it are kept",
+  ignore,
+  async fn() {
+    await withTempDir(async (dir) => {
+      // 4 s at 10 frames/s, cut to half their bytes. Chromium plays the WebM's last picture to
+      // its stated 4 s without an error (the page called it done); the MP4 stops with a decode
+      // error and never ends (the page stayed "running" for good).
+      const cut: string[] = [];
+      for (
+        const [name, codec] of [
+          ["cut.webm", ["-c:v", "libvpx", "-b:v", "1M"]],
+          ["cut.mp4", ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart"]],
+        ] as const
+      ) {
+        const whole = join(dir, `whole_${name}`);
+        await ffmpeg(
+          "-f",
+          "lavfi",
+          "-i",
+          "testsrc=size=320x240:rate=10",
+          "-t",
+          "4",
+          ...codec,
+          whole,
+        );
+        const bytes = await Deno.readFile(whole);
+        await Deno.writeFile(join(dir, name), bytes.subarray(0, bytes.length >> 1));
+        cut.push(join(dir, name));
+      }
+      await withServer(
+        [requireShared("models")],
+        (server) =>
+          withPage(server, "/?backend=wasm", async (page) => {
+            const input = await page.$("#video") as ElementHandle<HTMLInputElement>;
+            for (const [i, video] of cut.entries()) {
+              await input.uploadFile(video);
+              // deno-lint-ignore no-explicit-any
+              const errors = () => (globalThis as any).posekit.errors.length;
+              await page.waitForFunction(
+                (count: number) =>
+                  // deno-lint-ignore no-explicit-any
+                  (globalThis as any).posekit.errors.length > count ||
+                  document.body.dataset.status === "done",
+                { timeout: 60_000 },
+                await page.evaluate(errors),
+              );
+              const { jsonl, errors: messages } = await posekit(page);
+              assertEquals(await page.evaluate(() => document.body.dataset.status), "error");
+              const times = (jsonl as { time: number }[]).map((r) => r.time);
+              assert(times.length >= 1 && times.at(-1)! < 2.5, `records at ${times}`);
+              const message: string = messages[i];
+              assert(message.startsWith(i === 0 ? "cut.webm: " : "cut.mp4: "), message);
+              assert(
+                message.includes(i === 0 ? "(a truncated file?)" : "cannot decode it past"),
+                message,
+              );
             }
           }),
       );

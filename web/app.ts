@@ -30,6 +30,7 @@ import {
 } from "../core.ts";
 import { formatResultsJson, ImageIdRegistry } from "../lib/coco/results.ts";
 import { formatJsonlLine, type JsonlRecord, jsonlRecordForFrame } from "../lib/output/jsonl.ts";
+import { RecentRecords } from "../lib/output/recent_records.ts";
 import { browserCodecWasm, browserPlatform, fetchBytes, loadOrt, ortBuildFor } from "./platform.ts";
 
 /** One catalog model the server has, as `/api/models.json` lists it. */
@@ -279,10 +280,12 @@ function nextPresentedFrame(video: HTMLVideoElement): Promise<number | undefined
     const done = (time?: number) => {
       clearTimeout(timer);
       video.removeEventListener("ended", stopped);
+      video.removeEventListener("error", stopped);
       resolve(time);
     };
     const stopped = () => done(undefined);
     video.addEventListener("ended", stopped);
+    video.addEventListener("error", stopped);
     if ("requestVideoFrameCallback" in video) {
       video.requestVideoFrameCallback((_now, metadata) => done(metadata.mediaTime));
     } else requestAnimationFrame(() => done(undefined));
@@ -290,27 +293,84 @@ function nextPresentedFrame(video: HTMLVideoElement): Promise<number | undefined
 }
 
 /**
+ * Every frame a video presents, not only those the pipeline takes: the last one's time and the
+ * largest gap between two (none where `requestVideoFrameCallback` is missing). `stop` ends the
+ * watch.
+ */
+function watchPresentedFrames(video: HTMLVideoElement) {
+  const seen = { last: undefined as number | undefined, largestGap: 0, stop: () => {} };
+  if (!("requestVideoFrameCallback" in video)) return seen;
+  const presented = (_now: number, metadata: { mediaTime: number }) => {
+    if (seen.last !== undefined) {
+      seen.largestGap = Math.max(seen.largestGap, metadata.mediaTime - seen.last);
+    }
+    seen.last = metadata.mediaTime;
+    handle = video.requestVideoFrameCallback(presented);
+  };
+  let handle = video.requestVideoFrameCallback(presented);
+  seen.stop = () => video.cancelVideoFrameCallback(handle);
+  return seen;
+}
+
+/**
  * Frames of a playing <video> (a file or the camera), as RGB images, until `stop()`: each
  * presented frame at most once, with the video's own time (`mediaTime`). The browser plays in
  * real time, so the frames a slower model cannot take are skipped; `index` counts the frames
- * taken.
+ * taken. Throws when the browser cannot decode the video further, and at the end of a file
+ * whose pictures stop well before its stated duration: Chromium plays a truncated WebM to that
+ * duration without an error, showing its last picture.
  */
 async function* videoFrames(video: HTMLVideoElement, running: () => boolean) {
   const canvas = document.createElement("canvas");
   const context = canvas.getContext("2d", { willReadFrequently: true })!;
   const start = performance.now();
+  const presented = watchPresentedFrames(video);
+  try {
+    yield* framesUntilEnd(video, running, canvas, context, start);
+    const { duration } = video;
+    const last = presented.last;
+    // The last picture is shown for one frame's time; a gap of a second, or of twice the
+    // largest seen while playing (a busy page presents fewer frames), is the data running out.
+    if (video.ended && Number.isFinite(duration) && last !== undefined) {
+      if (duration - last > Math.max(1, 2 * presented.largestGap)) {
+        throw new Error(
+          `its pictures end at ${last.toFixed(2)} s of its ${duration.toFixed(2)} s ` +
+            `(a truncated file?); the frames before are in the results`,
+        );
+      }
+    }
+  } finally {
+    presented.stop();
+  }
+}
+
+async function* framesUntilEnd(
+  video: HTMLVideoElement,
+  running: () => boolean,
+  canvas: HTMLCanvasElement,
+  context: CanvasRenderingContext2D,
+  start: number,
+) {
   let lastTime: number | undefined;
   for (let index = 0; running() && !video.ended; index++) {
     const mediaTime = await nextPresentedFrame(video);
+    if (video.error) {
+      throw new Error(
+        `the browser cannot decode it past ${video.currentTime.toFixed(2)} s ` +
+          `(${video.error.message || `media error ${video.error.code}`}); ` +
+          `the frames before are in the results`,
+      );
+    }
     if (video.readyState < 2 || video.videoWidth === 0 || !running() || video.ended) {
       index--;
       continue;
     }
-    const time = mediaTime ??
-      ("requestVideoFrameCallback" in video
-        ? video.currentTime
-        : (performance.now() - start) / 1000);
-    if (time === lastTime) { // the same picture again: nothing new to find
+    // No new picture within the wait (a paused video): nothing new to find. Without
+    // requestVideoFrameCallback, the picture of the moment, timed by the clock.
+    const time = "requestVideoFrameCallback" in video
+      ? mediaTime
+      : (performance.now() - start) / 1000;
+    if (time === undefined || time === lastTime) {
       index--;
       continue;
     }
@@ -376,9 +436,10 @@ async function runStream(video: HTMLVideoElement, source: string, mirror: boolea
   stream = mine;
   setStatus("running");
   api.frames = 0;
-  // This stream's records: an earlier stream's last frames never land among them.
-  const lines: JsonlRecord[] = [];
-  api.jsonl = lines;
+  // This stream's records: an earlier stream's last frames never land among them. A camera
+  // has no end: past the budget the oldest frames go (the speed line says how many).
+  const lines = new RecentRecords();
+  api.jsonl = lines.records;
   const view = $("#view") as HTMLCanvasElement;
   view.hidden = false;
   try {
@@ -392,7 +453,10 @@ async function runStream(video: HTMLVideoElement, source: string, mirror: boolea
       const now = performance.now();
       fps = fps === 0 ? 1000 / (now - last) : 0.9 * fps + 100 / (now - last);
       last = now;
-      $("#speed").textContent = `${api.frames} frames, ${fps.toFixed(1)} frames/s`;
+      $("#speed").textContent = `${api.frames} frames, ${fps.toFixed(1)} frames/s` +
+        (lines.dropped > 0
+          ? `; results.jsonl holds the last ${lines.records.length} (memory kept bounded)`
+          : "");
       // As the CLI writes a video's frames: the frame number is the image id.
       lines.push(
         jsonlRecordForFrame(

@@ -47,7 +47,7 @@ export interface RuntimeOptions {
    * Deno's `Runtime.start` (`lib/deno/runtime.ts`) and by the page.
    */
   platform?: RuntimePlatform;
-  /** CPU threads (WASM, native); default: the number of CPU cores. */
+  /** CPU threads (WASM, native): at most the CPU cores (more are cut, with a note); default: all. */
   threads?: number;
   /**
    * "auto" (default): WebGPU on a hardware GPU adapter, else WASM; "wasm", "webgpu", or
@@ -152,7 +152,29 @@ async function deviceAdapterName(
   return adapterName(described) + (softwareAdapterReason(described) ? ", software adapter" : "");
 }
 
-/** A loaded ONNX model. */
+/**
+ * The CPU threads to run with: `asked` (default: all `cores`), at most `cores`, with a note for
+ * the user when it was cut. More threads than cores only make them wait for each other, and
+ * each of onnxruntime-web's WASM threads is a worker of its own: a page asked for `?threads=1000`
+ * would start a thousand.
+ */
+function threadCount(
+  asked: number | undefined,
+  cores: number,
+): { threads: number; note?: string } {
+  const available = Math.max(1, Math.floor(cores) || 1);
+  if (asked === undefined) return { threads: available };
+  if (!(Number.isInteger(asked) && asked >= 1)) {
+    throw new RangeError(`threads must be a whole number ≥ 1, got ${asked}`);
+  }
+  if (asked <= available) return { threads: asked };
+  return {
+    threads: available,
+    note: `${asked} threads asked for, ${available} CPU core${available === 1 ? "" : "s"} ` +
+      `here: using ${available}`,
+  };
+}
+
 /** Per-session options of `ModelSession.load`. */
 export interface SessionOptions {
   /** Where onnxruntime-web comes from (Deno's `ModelSession` fills it in). */
@@ -237,11 +259,19 @@ export class Runtime {
       );
     }
     const choice = options.backend ?? "auto";
-    const threads = Math.max(1, Math.floor(options.threads ?? platform.cores));
+    const { threads, note: threadsNote } = threadCount(options.threads, platform.cores);
     // Native onnxruntime is imported with the first model, whose load names any fix needed.
     if (choice === "native") {
       if (!platform.loadNative) throw new Error(`${platform.name} has no native onnxruntime`);
-      return new Runtime({ backend: "native", threads }, choice, platform, undefined, undefined);
+      const runtime = new Runtime(
+        { backend: "native", threads },
+        choice,
+        platform,
+        undefined,
+        undefined,
+      );
+      if (threadsNote) runtime.notes.push(threadsNote);
+      return runtime;
     }
     const wasm = async (note?: string) => {
       const set = await platform.wasm(threads);
@@ -253,6 +283,7 @@ export class Runtime {
         undefined,
       );
       if (note) runtime.notes.push(note);
+      if (threadsNote) runtime.notes.push(threadsNote);
       if (runtime.info.threads !== threads && options.threads !== undefined) {
         runtime.notes.push(
           `onnxruntime-web's WASM threads were already set to ${runtime.info.threads} ` +
