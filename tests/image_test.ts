@@ -436,3 +436,26 @@ Deno.test("a CMYK JPEG decodes, and libjpeg's own messages never reach stderr", 
   assertEquals(JSON.parse(new TextDecoder().decode(run.stdout)), [8, 8, 64]);
   assertEquals(stderr, "", "nothing on stderr");
 });
+
+Deno.test("a PNG with a side of 2^24 pixels or more is refused as beyond the decoder, not as corrupt", async () => {
+  // A column of pixels, valid PNGs both: one pixel short of 2^24 decodes, exactly; 2^24 is
+  // past what the WebAssembly PNG decoder takes (it failed as "cannot be decompressed").
+  const column = (height: number): RgbImage => {
+    const data = new Uint8Array(3 * height);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7) & 255;
+    return { width: 1, height, data };
+  };
+  const fits = column(2 ** 24 - 1);
+  const decoded = await decodeImage(encodePng(fits), "column.png");
+  assertEquals([decoded.width, decoded.height], [1, 2 ** 24 - 1]);
+  assert(decoded.data.every((v, i) => v === fits.data[i]), "the pixels come back as written");
+  for (const [width, height] of [[1, 2 ** 24], [2 ** 24, 1]]) {
+    const png = encodePng(width === 1 ? column(height) : { ...column(width), width, height });
+    await assertRejects(
+      () => decodeImage(png, "long.png"),
+      ImageDecodeError,
+      `long.png: PNG of ${width}×${height}: a side of 16777216 pixels or more is beyond the ` +
+        `PNG decoder`,
+    );
+  }
+});

@@ -66,6 +66,12 @@ export class ImageDecodeError extends Error {
 export const DEFAULT_MAX_PIXELS = 100_000_000;
 
 /**
+ * The side, in pixels, from which the WebAssembly PNG decoder fails: a valid PNG of 1×2^24 is
+ * to it as corrupt as a damaged one (measured: 2^24 − 1 decodes), so it is refused as such.
+ */
+const MAX_PNG_SIDE = 2 ** 24;
+
+/**
  * Why a `width × height` picture is refused under `maxPixels` (default `DEFAULT_MAX_PIXELS`),
  * or undefined when it fits: one wording for images and video frames alike.
  */
@@ -213,7 +219,16 @@ export class ImageDecoder {
       const image = options.jpegDecoder?.decode(bytes) ?? await this.#decodeJpeg(bytes, source);
       return applyOrientation(image, readJpegOrientation(bytes));
     }
-    if (format === "png") return await this.#decodePng(bytes, source);
+    if (format === "png") {
+      if (size && Math.max(size.width, size.height) >= MAX_PNG_SIDE) {
+        throw new ImageDecodeError(
+          source,
+          `PNG of ${size.width}×${size.height}: a side of ${MAX_PNG_SIDE} pixels or more is ` +
+            `beyond the PNG decoder`,
+        );
+      }
+      return await this.#decodePng(bytes, source);
+    }
     throw new ImageDecodeError(source, describeNonImage(bytes));
   }
 
