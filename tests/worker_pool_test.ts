@@ -8,13 +8,24 @@
  */
 
 import { poseBits } from "./support/poses.ts";
-import { assert, assertEquals } from "./support/assert.ts";
+import { assert, assertEquals, assertRejects } from "./support/assert.ts";
 import { ignoreWithoutShared, requireShared } from "./support/shared.ts";
-import { join } from "node:path";
+import {
+  DIE_AFTER_HAND_OFF,
+  DIE_ON_JOB,
+  DIE_ON_PART,
+  readDeaths,
+} from "./support/worker_deaths.ts";
+import { basename, join } from "node:path";
 import { decodeImage } from "../lib/deno/image_file.ts";
 import { type PipelineOptions, PosePipeline } from "../lib/deno/pipeline.ts";
 import type { Box, Pose } from "../lib/types.ts";
-import { type PoolItem, type PoolResult, PosePool } from "../lib/deno/workers/pool.ts";
+import {
+  type PoolItem,
+  type PoolOptions,
+  type PoolResult,
+  PosePool,
+} from "../lib/deno/workers/pool.ts";
 
 const ignore = ignoreWithoutShared("models") || ignoreWithoutShared("coco", "val2017");
 
@@ -45,11 +56,15 @@ async function inProcessPoses(items: PoolItem[]): Promise<Pose[][]> {
 }
 
 /** Runs `body` with a pool of 2 single-thread WASM workers, closed afterwards. */
-async function withTwoWorkers<T>(body: (pool: PosePool) => Promise<T>): Promise<T> {
+async function withTwoWorkers<T>(
+  body: (pool: PosePool) => Promise<T>,
+  options: Partial<PoolOptions> = {},
+): Promise<T> {
   const pool = await PosePool.create({
     workers: 2,
     threadsPerWorker: 1,
     pipeline: pipelineOptions(),
+    ...options,
   });
   try {
     return await body(pool);
@@ -278,4 +293,212 @@ try {
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+/**
+ * Workers that stop on purpose (an uncaught error, as a bug or a WebAssembly abort would) on
+ * images marked by name: the pool's `workerModule` test hook with
+ * tests/support/dying_pose_worker.ts. A marked image is given as bytes under a name of its own
+ * in a temporary folder, where the dying worker records what it held (`readDeaths`). Deno
+ * prints each such worker's uncaught error on stderr: expected.
+ */
+const DYING: Partial<PoolOptions> = {
+  workerModule: new URL("./support/dying_pose_worker.ts", import.meta.url),
+};
+
+/** `file`'s bytes under a name starting with `marker`, in `dir`. */
+async function markedItem(dir: string, marker: string, file: string, boxes?: Box[]) {
+  const path = join(dir, `${marker}-${basename(file)}`);
+  return { path, bytes: await Deno.readFile(file), ...(boxes ? { boxes } : {}) };
+}
+
+/** `count` boxes over the people of the first shared image: a crowded image to share. */
+function crowd(count: number): Box[] {
+  return Array.from({ length: count }, (_, i) => ({
+    x1: 10 + 30 * i,
+    y1: 20 + 5 * (i % 4),
+    x2: 150 + 30 * i,
+    y2: 400 - 6 * (i % 3),
+    score: 0.95 - 0.01 * i,
+  }));
+}
+
+/** Asserts that `result` is the error result of an image whose worker stopped. */
+function assertStopped(result: PoolResult, worker: string, reason: string): void {
+  const { error, item } = result;
+  assert(error !== undefined, `${item.path} has an error result`);
+  assert(error.startsWith(`${item.path}: `), `names the image: ${error}`);
+  assert(error.includes(`${worker} stopped`), `says that its worker stopped: ${error}`);
+  assert(error.includes(reason), `and why: ${error}`);
+  assertEquals(result.poses, undefined);
+}
+
+async function withTempDir<T>(body: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix: "posekit_pool_" });
+  try {
+    return await body(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test({
+  name: "a worker that stops mid-run costs only the images it held: an error result each, " +
+    "naming the image and the stop; the others get a plain run's poses, and the pool goes on",
+  ignore,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const files = sharedImages(10);
+      const plainItems: PoolItem[] = files.map((path) => ({ path }));
+      // The reference: the same images in a run where no worker stops.
+      const plain = await withTwoWorkers((pool) => collect(pool, plainItems));
+      assert(plain.every((r) => r.error === undefined && r.poses), "the plain run has poses");
+
+      const marked = 5;
+      const items = [...plainItems];
+      items[marked] = await markedItem(dir, DIE_ON_JOB, files[marked]);
+      await withTwoWorkers(async (pool) => {
+        const results = await collect(pool, items);
+        assertEquals(results.map((r) => r.item), items, "one result per item, in input order");
+        const deaths = readDeaths(dir);
+        assertEquals(deaths.length, 1, "one worker stopped");
+        const [death] = deaths;
+        assert(death.held.includes(items[marked].path), JSON.stringify(death));
+        const reason = `${DIE_ON_JOB}: stopping on purpose at ${items[marked].path}`;
+        const failed = results.filter((r) => r.error !== undefined);
+        const failedPaths = failed.map((r) => r.item.path);
+        // Every image it held fails, and no more than a worker holds (one running, one
+        // waiting). The pool counts one still on its way to the worker as held, and one the
+        // worker had answered as it stopped (the answer and the stop come by two channels, in
+        // either order): such an image fails too, never one the pool had not sent it.
+        for (const path of death.held) assert(failedPaths.includes(path), `${path} failed`);
+        assert(failed.length <= 2, `at most the 2 images a worker holds: ${failedPaths}`);
+        for (const result of failed) assertStopped(result, death.worker, reason);
+        results.forEach((result, i) => {
+          if (result.error !== undefined) return;
+          assertEquals(poseBits(result.poses!), poseBits(plain[i].poses!), `poses of ${files[i]}`);
+        });
+        // Images lost with the worker are not counted as anybody's.
+        const stats = pool.stats();
+        assertEquals(stats.length, 2, "two workers still");
+        assertEquals(stats[0].images + stats[1].images, items.length - failed.length);
+
+        // The pool goes on: the same images again, now all as in the plain run.
+        const again = await collect(pool, plainItems);
+        again.forEach((result, i) => {
+          assertEquals(result.error, undefined, `no error for ${files[i]}`);
+          assertEquals(poseBits(result.poses!), poseBits(plain[i].poses!), `poses of ${files[i]}`);
+        });
+      }, DYING);
+    }),
+});
+
+Deno.test({
+  name: "people handed off to a worker that stops are run by their image's own worker: " +
+    "the image's poses are complete, a plain run's bit for bit",
+  ignore,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const [file] = sharedImages(1);
+      const boxes = crowd(16);
+      const [plain] = await withTwoWorkers((pool) => collect(pool, [{ path: file, boxes }]));
+      assert(plain.poses && plain.poses.length > 1, "several poses in the plain run");
+
+      const item = await markedItem(dir, DIE_ON_PART, file, boxes);
+      await withTwoWorkers(async (pool) => {
+        const [result] = await collect(pool, [item]);
+        const deaths = readDeaths(dir);
+        // The idle worker asked for people and stopped on receiving them; a replacement
+        // loaded in time may ask, and stop, again.
+        assert(deaths.length >= 1, "the worker sent the people stopped");
+        for (const death of deaths) {
+          assertEquals(death.marker, DIE_ON_PART);
+          assert(death.held.includes(item.path), JSON.stringify(death));
+        }
+        assertEquals(result.error, undefined);
+        assertEquals(poseBits(result.poses!), poseBits(plain.poses!));
+        const stats = pool.stats();
+        const helper = stats.find((s) => s.images === 0);
+        assert(helper, JSON.stringify(stats));
+        assertEquals(helper.timings.keypoints, 0, "no worker but the image's ran its people");
+
+        const [again] = await collect(pool, [{ path: file, boxes }]);
+        assertEquals(poseBits(again.poses!), poseBits(plain.poses!), "the pool goes on");
+      }, DYING);
+    }),
+});
+
+Deno.test({
+  name: "an image whose worker stops after handing some of its people off gets an error " +
+    "result, never a partial one; the next image and the next run are a plain run's",
+  ignore,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const [file, other] = sharedImages(2);
+      const boxes = crowd(16);
+      const plainItems: PoolItem[] = [
+        { path: file, boxes },
+        { path: other, boxes: crowd(2) },
+      ];
+      const plain = await withTwoWorkers((pool) => collect(pool, plainItems));
+      assert(plain.every((r) => r.poses), "the plain run has poses");
+
+      const items = [await markedItem(dir, DIE_AFTER_HAND_OFF, file, boxes), plainItems[1]];
+      await withTwoWorkers(async (pool) => {
+        const results = await collect(pool, items);
+        const deaths = readDeaths(dir);
+        assertEquals(deaths.map((d) => d.marker), [DIE_AFTER_HAND_OFF], "its worker stopped");
+        assertStopped(
+          results[0],
+          deaths[0].worker,
+          `${DIE_AFTER_HAND_OFF}: stopping on purpose at ${items[0].path}`,
+        );
+        assertEquals(results[1].error, undefined);
+        assertEquals(poseBits(results[1].poses!), poseBits(plain[1].poses!));
+
+        // The people it gave away came back to nobody; nothing of them is left in the pool.
+        const again = await collect(pool, plainItems);
+        again.forEach((result, i) => {
+          assertEquals(result.error, undefined);
+          assertEquals(poseBits(result.poses!), poseBits(plain[i].poses!));
+        });
+      }, DYING);
+    }),
+});
+
+Deno.test({
+  name: "images that stop every worker: as many replacements as workers, then the pool " +
+    "fails, saying so, after yielding the images' error results; it still closes cleanly",
+  ignore,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const [file] = sharedImages(1);
+      const bytes = await Deno.readFile(file);
+      const items: PoolItem[] = Array.from(
+        { length: 6 },
+        (_, i) => ({ path: join(dir, `${DIE_ON_JOB}-${i}.jpg`), bytes }),
+      );
+      // One image per worker at a time: 2 workers and their 2 replacements take one each.
+      await withTwoWorkers(async (pool) => {
+        const results: PoolResult[] = [];
+        const error = await assertRejects(async () => {
+          for await (const result of pool.process(items)) results.push(result);
+        });
+        const deaths = readDeaths(dir);
+        assertEquals(deaths.length, 4, "2 workers, then 2 replacements, stopped");
+        assertEquals(results.map((r) => r.item), items.slice(0, 4), "the 4 images sent");
+        results.forEach((result, i) => {
+          const death = deaths.find((d) => d.image === result.item.path);
+          assert(death, `${result.item.path} stopped a worker`);
+          assertStopped(result, death.worker, `stopping on purpose at ${items[i].path}`);
+        });
+        assert(error.message.includes("the pose pool has no worker left"), error.message);
+        assert(error.message.includes("4 stopped"), error.message);
+        assert(error.message.includes("2 replacements started (at most 2)"), error.message);
+        assert(error.message.includes("stopping on purpose"), error.message);
+        // Failed for good: a later call says why at once.
+        await assertRejects(() => collect(pool, items), Error, "no worker left");
+        assertEquals(pool.stats().length, 2);
+      }, { ...DYING, queueDepth: 1 });
+    }),
 });

@@ -15,6 +15,19 @@
  * An image that cannot be read, decoded or run gives an error result for that image only; the
  * worker goes on with the next one.
  *
+ * A worker that stops (an uncaught error, a WebAssembly abort: its `onerror`) costs only what
+ * it held. Each image it held (sent to it and not answered: running, waiting, or on its way)
+ * gets an error result naming the image and why the worker stopped, in input order like any
+ * other; the other images come out as they would have. An image split by a hand-off never comes
+ * out partial: people the dead worker was running for another worker's image go back to that
+ * worker, which runs them itself (its result is then complete, bit for bit); an image of the
+ * dead worker whose people run elsewhere gets its error result, and those people's poses are
+ * dropped when they come. The run goes on with the others, and a fresh worker, loading its
+ * pipeline as they did, takes the dead one's place: at most `workers` replacements over the
+ * pool's life, so that an input that kills every worker cannot loop for ever. When no worker is
+ * left and none can be started, the pool has failed: `process` yields the results it has, then
+ * throws, naming what happened, and so does every later call.
+ *
  * With `workers: 1` images still go through one worker, so that the output is the same code
  * path as with more workers, bit for bit. (Callers wanting no worker at all use `PosePipeline`
  * directly: same options, same output, since each worker runs exactly that.)
@@ -43,6 +56,12 @@ export interface PoolOptions {
   queueDepth?: 1 | 2;
   /** How workers decode images (the pixel limit). */
   decode?: DecodeOptions;
+  /**
+   * The module each worker runs; default `pose_worker.ts` beside this file. A test hook only:
+   * tests point it at a module that imports the real worker and makes it stop on purpose
+   * (tests/support/dying_pose_worker.ts).
+   */
+  workerModule?: string | URL;
 }
 
 /** One image to process. */
@@ -61,7 +80,10 @@ export interface PoolResult {
   item: PoolItem;
   /** The poses found; absent when `error` is set. */
   poses?: Pose[];
-  /** Why this image failed (unreadable, not an image, model failure), naming the file. */
+  /**
+   * Why this image failed (unreadable, not an image, model failure, its worker stopped), naming
+   * the file.
+   */
   error?: string;
   /** Milliseconds spent decoding this image in its worker (reading excluded). */
   decodeMs: number;
@@ -73,7 +95,7 @@ export interface PoolResult {
 
 /** What one worker has done so far, for benchmarks. */
 export interface WorkerStats {
-  /** Images this worker finished (errors included). */
+  /** Images this worker finished (errors included; not those lost when a worker stopped). */
   images: number;
   /** Milliseconds spent decoding, summed. */
   decodeMs: number;
@@ -93,6 +115,10 @@ export interface WorkerStats {
 
 interface WorkerSlot {
   worker: Worker;
+  /** Its place in the pool, which names it; a replacement takes the place of the dead one. */
+  index: number;
+  /** Set when the worker stopped: it holds nothing any more, and what it still says is ignored. */
+  dead: boolean;
   /** Ids of the images sent to this worker and not yet answered. */
   inFlight: Set<number>;
   /** Images (or people) being taken from other workers for this one (see `#stealForIdle`). */
@@ -104,6 +130,25 @@ interface WorkerSlot {
   stats: WorkerStats;
   /** Resolved when the worker answers "close" (or dies): see `PosePool.close`. */
   closed: PromiseWithResolvers<void>;
+}
+
+function newSlot(started: StartedWorker, index: number, stats: WorkerStats): WorkerSlot {
+  return {
+    worker: started.worker,
+    index,
+    dead: false,
+    inFlight: new Set<number>(),
+    incoming: 0,
+    parts: new Set<number>(),
+    handOffFlag: started.handOffFlag,
+    stats,
+    closed: Promise.withResolvers<void>(),
+  };
+}
+
+/** The flag a worker reads to know that its people are wanted (see `ToWorker`'s "init"). */
+function newHandOffFlag(): Int32Array {
+  return new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
 }
 
 /** People of image `imageId` that `donor` handed off as its `part`-th, running elsewhere. */
@@ -140,6 +185,11 @@ export interface PoolCloseOptions {
 interface Run {
   items: Map<number, PoolItem>;
   done: Map<number, PoolResult>;
+  /**
+   * Images waiting for a worker with room: each new image, until handed out, and one given
+   * back for a worker that stopped before it came (see `#onCancelled`).
+   */
+  waiting: number[];
   /** Wakes the generator when a result (or a failure) arrives. */
   wake: () => void;
 }
@@ -158,9 +208,25 @@ function validCount(value: number, name: string): number {
   return value;
 }
 
-function newPoseWorker(index: number): Worker {
-  const url = new URL("./pose_worker.ts", import.meta.url).href;
+/** Zero for each stage of `like`. */
+function zeroTimings(like: StageTimings): StageTimings {
+  const zero = { ...like };
+  for (const key of Object.keys(zero) as (keyof StageTimings)[]) zero[key] = 0;
+  return zero;
+}
+
+function newPoseWorker(index: number, module: string | URL | undefined): Worker {
+  const url = module === undefined
+    ? new URL("./pose_worker.ts", import.meta.url).href
+    : new URL(module).href;
   return new WebWorker(url, { type: "module", name: `pose worker ${index}` });
+}
+
+/** What a worker is started with (`startWorker`), kept to start a replacement alike. */
+interface WorkerStart {
+  pipeline: WorkerPipelineOptions;
+  decode: DecodeOptions | undefined;
+  module: string | URL | undefined;
 }
 
 /** A worker whose pipeline is loaded, with what it said when ready. */
@@ -174,6 +240,8 @@ interface StartedWorker {
   runtime: RuntimeInfo;
   models: string[];
   skeleton?: [number, number][];
+  /** Why the worker stopped, when it did once ready but before the pool took it over. */
+  stopped?: string;
 }
 
 /**
@@ -186,9 +254,11 @@ function startWorker(
   onDownloadProgress: PipelineOptions["onDownloadProgress"],
   decode: DecodeOptions | undefined,
   handOffFlag: Int32Array,
+  module: string | URL | undefined,
 ): Promise<StartedWorker> {
   return new Promise((resolve, reject) => {
-    const worker = newPoseWorker(index);
+    const worker = newPoseWorker(index, module);
+    let started: StartedWorker | undefined;
     const fail = (message: string) => {
       worker.terminate();
       reject(new Error(`pose worker ${index} could not load the pipeline: ${message}`));
@@ -197,7 +267,7 @@ function startWorker(
       const message = event.data;
       if (message.type === "ready") {
         const { needsBoxes, timings, memory, notes, runtime, models, skeleton } = message;
-        resolve({
+        started = {
           worker,
           handOffFlag,
           needsBoxes,
@@ -207,7 +277,8 @@ function startWorker(
           runtime,
           models,
           skeleton,
-        });
+        };
+        resolve(started);
       } else if (message.type === "loadError") {
         fail(message.message);
       } else if (message.type === "download") {
@@ -216,7 +287,9 @@ function startWorker(
     };
     worker.onerror = (event: ErrorEvent) => {
       event.preventDefault();
-      fail(event.message);
+      // Once ready (say while the other workers load), the pool takes the stop over.
+      if (started) started.stopped ??= event.message;
+      else fail(event.message);
     };
     const init: ToWorker = {
       type: "init",
@@ -249,6 +322,7 @@ function startWorker(
  * ```
  */
 export class PosePool {
+  /** The workers by place; a dead one stays in its place until its replacement is loaded. */
   readonly #slots: WorkerSlot[];
   readonly #queueDepth: number;
   /** Images being taken back from a busy worker, by id, with the idle worker they go to. */
@@ -261,17 +335,28 @@ export class PosePool {
   readonly #partTimings = new Map<number, StageTimings>();
   #nextPartKey = 0;
   readonly #threadsPerWorker: number;
+  /** How a replacement worker is started: as the first ones were. */
+  readonly #start: WorkerStart;
+  /** Workers that may still be started in place of dead ones, over the pool's life. */
+  #replacementsLeft: number;
+  /** Replacements loading their pipeline; each settles once in place (or failed to load). */
+  readonly #replacing = new Set<Promise<void>>();
+  /** Why each worker stopped (or a replacement failed to load), in order. */
+  readonly #stopped: string[] = [];
   #nextId = 0;
   #run: Run | undefined;
-  /** Set when a worker died: the pool cannot go on. */
+  /** Set when no worker is left and none can be started: the pool cannot go on. */
   #failure: Error | undefined;
   #closed = false;
+  /** Set once `close` has told the workers to close: a replacement loaded later is ended. */
+  #closeSent = false;
   #closing: Promise<void> | undefined;
 
   private constructor(
     slots: WorkerSlot[],
     queueDepth: number,
     threadsPerWorker: number,
+    start: WorkerStart,
     /** True when the keypoint model needs person boxes (top-down), false for end-to-end. */
     readonly needsBoxes: boolean,
     /** What the first worker said when its pipeline was ready (all workers load alike). */
@@ -285,14 +370,9 @@ export class PosePool {
     this.#slots = slots;
     this.#queueDepth = queueDepth;
     this.#threadsPerWorker = threadsPerWorker;
-    slots.forEach((slot, index) => {
-      slot.worker.onmessage = (event: MessageEvent<FromWorker>) => this.#receive(slot, event.data);
-      slot.worker.onerror = (event: ErrorEvent) => {
-        event.preventDefault();
-        slot.closed.resolve(); // a dead worker has nothing left to release
-        this.#fail(new Error(`pose worker ${index} stopped: ${event.message}`));
-      };
-    });
+    this.#start = start;
+    this.#replacementsLeft = slots.length;
+    for (const slot of slots) this.#listen(slot);
   }
 
   /**
@@ -312,13 +392,20 @@ export class PosePool {
     }
     const { onDownloadProgress, ...rest } = options.pipeline ?? {};
     const pipeline: WorkerPipelineOptions = { ...rest, threads };
-    const flag = () => new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
-    const first = await startWorker(0, pipeline, onDownloadProgress, options.decode, flag());
+    const { decode, workerModule: module } = options;
+    const first = await startWorker(
+      0,
+      pipeline,
+      onDownloadProgress,
+      decode,
+      newHandOffFlag(),
+      module,
+    );
     const started = [first];
     const others = await Promise.allSettled(
       Array.from(
         { length: workers - 1 },
-        (_, i) => startWorker(i + 1, pipeline, undefined, options.decode, flag()),
+        (_, i) => startWorker(i + 1, pipeline, undefined, decode, newHandOffFlag(), module),
       ),
     );
     const failed = others.find((o): o is PromiseRejectedResult => o.status === "rejected");
@@ -327,27 +414,32 @@ export class PosePool {
       for (const s of started) s.worker.terminate();
       throw failed.reason;
     }
-    const slots = started.map(({ worker, handOffFlag, timings, memory }) => ({
-      worker,
-      inFlight: new Set<number>(),
-      incoming: 0,
-      parts: new Set<number>(),
-      handOffFlag,
-      stats: {
+    const slots = started.map((s, index) =>
+      newSlot(s, index, {
         images: 0,
         decodeMs: 0,
-        timings,
-        peakRss: memory.rss,
-        peakHeapAndExternal: memory.heapAndExternal,
+        timings: s.timings,
+        peakRss: s.memory.rss,
+        peakHeapAndExternal: s.memory.heapAndExternal,
+      })
+    );
+    const pool = new PosePool(
+      slots,
+      queueDepth,
+      threads,
+      { pipeline, decode, module },
+      first.needsBoxes,
+      {
+        notes: first.notes,
+        runtime: first.runtime,
+        models: first.models,
+        skeleton: first.skeleton,
       },
-      closed: Promise.withResolvers<void>(),
-    }));
-    return new PosePool(slots, queueDepth, threads, first.needsBoxes, {
-      notes: first.notes,
-      runtime: first.runtime,
-      models: first.models,
-      skeleton: first.skeleton,
+    );
+    started.forEach((s, index) => {
+      if (s.stopped !== undefined) pool.#onStopped(slots[index], s.stopped);
     });
+    return pool;
   }
 
   /** onnxruntime threads in each worker. */
@@ -355,7 +447,7 @@ export class PosePool {
     return this.#threadsPerWorker;
   }
 
-  /** Number of workers. */
+  /** Number of workers (places: a replacement takes a dead worker's place). */
   get size(): number {
     return this.#slots.length;
   }
@@ -365,7 +457,8 @@ export class PosePool {
    * Items are pulled from `items` only as workers have room, so `items` may be a lazy or
    * endless stream. One call at a time per pool.
    *
-   * @throws Error when the pool is closed, busy with another `process`, or a worker died
+   * @throws Error when the pool is closed, busy with another `process`, or has failed (no
+   *   worker left: see the module comment); in that last case after yielding what it has
    */
   async *process(items: AsyncIterable<PoolItem> | Iterable<PoolItem>): AsyncGenerator<PoolResult> {
     if (this.#closed) throw new Error("this pose pool is closed");
@@ -375,26 +468,33 @@ export class PosePool {
       ? items[Symbol.asyncIterator]()
       : (items as Iterable<PoolItem>)[Symbol.iterator]();
     let signal = Promise.withResolvers<void>();
-    const run: Run = { items: new Map(), done: new Map(), wake: () => signal.resolve() };
+    const run: Run = {
+      items: new Map(),
+      done: new Map(),
+      waiting: [],
+      wake: () => signal.resolve(),
+    };
     this.#run = run;
     const limit = this.#slots.length * REORDER_WINDOW_PER_WORKER;
     let firstId = this.#nextId; // the next result to yield
     let inputDone = false;
     try {
       while (true) {
-        if (this.#failure) throw this.#failure;
         if (this.#closed) throw new Error("this pose pool was closed while processing");
-        // Hand out items while a worker has room and the reorder buffer is not full.
-        while (!inputDone && run.done.size < limit) {
-          const slot = this.#freeSlot();
-          if (!slot) break;
+        // Hand out items while a worker has room and the reorder buffer is not full; images
+        // already waiting for a worker go first.
+        this.#handOut(run);
+        while (!inputDone && !run.waiting.length && run.done.size < limit && this.#freeSlot()) {
           const next = await iterator.next();
           if (next.done) {
             inputDone = true;
             break;
           }
-          if (this.#failure) throw this.#failure;
-          this.#send(slot, run, next.value);
+          // Its worker may have stopped while the input was read: it waits for another then.
+          const id = this.#nextId++;
+          run.items.set(id, next.value);
+          run.waiting.push(id);
+          this.#handOut(run);
         }
         if (inputDone) this.#stealForIdle();
         // Yield what is ready, in order.
@@ -407,6 +507,7 @@ export class PosePool {
           yield result;
         }
         if (yielded) continue;
+        if (this.#failure) throw this.#failure;
         if (inputDone && run.items.size === 0) return;
         await signal.promise;
         signal = Promise.withResolvers<void>();
@@ -423,17 +524,29 @@ export class PosePool {
     }
   }
 
+  /** Sends the run's waiting images, oldest first, to workers with room. */
+  #handOut(run: Run): void {
+    run.waiting.sort((a, b) => a - b);
+    while (run.waiting.length) {
+      const slot = this.#freeSlot();
+      if (!slot) return;
+      const id = run.waiting.shift()!;
+      const item = run.items.get(id);
+      if (item) this.#post(slot, id, item);
+    }
+  }
+
   /** What a worker has to do, or has coming. */
   #load(slot: WorkerSlot): number {
     return slot.inFlight.size + slot.incoming + slot.parts.size;
   }
 
-  /** The least busy worker with room for one more image, if any. */
+  /** The least busy live worker with room for one more image, if any. */
   #freeSlot(): WorkerSlot | undefined {
     let best: WorkerSlot | undefined;
     const load = (slot: WorkerSlot) => this.#load(slot);
     for (const slot of this.#slots) {
-      if (load(slot) >= this.#queueDepth) continue;
+      if (slot.dead || load(slot) >= this.#queueDepth) continue;
       if (!best || load(slot) < load(best)) best = slot;
     }
     return best;
@@ -448,11 +561,11 @@ export class PosePool {
    */
   #stealForIdle(): void {
     for (const thief of this.#slots) {
-      if (this.#load(thief) > 0) continue;
+      if (thief.dead || this.#load(thief) > 0) continue;
       // A worker runs its images in the order sent: all but its oldest are still waiting.
       const waiting = (slot: WorkerSlot) =>
         [...slot.inFlight].filter((id) => !this.#steals.has(id)).sort((a, b) => a - b).slice(1);
-      const donor = this.#slots.find((slot) => waiting(slot).length > 0);
+      const donor = this.#slots.find((slot) => !slot.dead && waiting(slot).length > 0);
       if (!donor) {
         this.#askHandOff(thief);
         continue;
@@ -471,7 +584,7 @@ export class PosePool {
    */
   #askHandOff(thief: WorkerSlot): void {
     const donor = this.#slots.find((slot) =>
-      slot !== thief && slot.inFlight.size > 0 && !this.#handOffRequests.has(slot)
+      slot !== thief && !slot.dead && slot.inFlight.size > 0 && !this.#handOffRequests.has(slot)
     );
     if (!donor) return;
     const id = Math.min(...donor.inFlight); // its running image: it runs them in order
@@ -494,7 +607,8 @@ export class PosePool {
   #onHandOff(donor: WorkerSlot, message: Extract<FromWorker, { type: "handOff" }>): void {
     const thief = this.#endHandOffRequest(donor, message.id);
     if (!thief) {
-      // Unasked (a worker only gives after a request): the donor runs them itself.
+      // Unasked (a worker only gives after a request), or the worker that asked has stopped
+      // since: the donor runs them itself.
       const back: ToWorker = { type: "partDone", part: message.part, error: "nobody asked" };
       return donor.worker.postMessage(back);
     }
@@ -515,6 +629,7 @@ export class PosePool {
   #onPartResult(thief: WorkerSlot, message: Extract<FromWorker, { type: "partResult" }>): void {
     thief.parts.delete(message.key);
     this.#noteWork(thief.stats, message.timings, message.memory);
+    // Gone when the image's worker stopped since: its image has its error result already.
     const part = this.#parts.get(message.key);
     this.#parts.delete(message.key);
     if (part) {
@@ -540,13 +655,20 @@ export class PosePool {
     stats.peakHeapAndExternal = Math.max(stats.peakHeapAndExternal, memory.heapAndExternal);
   }
 
-  /** A donor gave image `id` back unstarted: send it to the worker that asked for it. */
+  /**
+   * A donor gave image `id` back unstarted: send it to the worker that asked for it or, where
+   * that one has stopped since, to the next worker with room.
+   */
   #onCancelled(donor: WorkerSlot, id: number): void {
     donor.inFlight.delete(id);
     const thief = this.#endSteal(id);
-    const item = this.#run?.items.get(id);
-    if (thief && item) this.#post(thief, id, item);
-    this.#run?.wake();
+    const run = this.#run;
+    const item = run?.items.get(id);
+    if (run && item) {
+      if (thief) this.#post(thief, id, item);
+      else run.waiting.push(id);
+    }
+    run?.wake();
   }
 
   /** Forgets a steal of image `id` (given back or answered after all); returns its thief. */
@@ -556,12 +678,6 @@ export class PosePool {
     this.#steals.delete(id);
     thief.incoming--;
     return thief;
-  }
-
-  #send(slot: WorkerSlot, run: Run, item: PoolItem): void {
-    const id = this.#nextId++;
-    run.items.set(id, item);
-    this.#post(slot, id, item);
   }
 
   #post(slot: WorkerSlot, id: number, item: PoolItem): void {
@@ -575,6 +691,17 @@ export class PosePool {
       bytes: item.bytes,
     };
     slot.worker.postMessage(job);
+  }
+
+  /** Takes `slot`'s messages, and its death. */
+  #listen(slot: WorkerSlot): void {
+    slot.worker.onmessage = (event: MessageEvent<FromWorker>) => {
+      if (!slot.dead) this.#receive(slot, event.data);
+    };
+    slot.worker.onerror = (event: ErrorEvent) => {
+      event.preventDefault();
+      this.#onStopped(slot, event.message);
+    };
   }
 
   #receive(slot: WorkerSlot, message: FromWorker): void {
@@ -610,12 +737,108 @@ export class PosePool {
     run.wake();
   }
 
-  #fail(error: Error): void {
-    this.#failure ??= error;
+  /**
+   * A worker stopped (its `onerror`): what it held ends, or goes elsewhere, as the module
+   * comment says, and a replacement is started while any is left.
+   */
+  #onStopped(slot: WorkerSlot, why: string): void {
+    if (slot.dead) return;
+    slot.dead = true;
+    // It has stopped already; this only makes sure that nothing of it is left running.
+    slot.worker.terminate();
+    slot.closed.resolve(); // a dead worker has nothing left to release
+    const stopped = `pose worker ${slot.index} stopped: ${why}`;
+    this.#stopped.push(stopped);
+    const run = this.#run;
+    // Its images, running or waiting: an error result each (one being taken back from it too).
+    for (const id of slot.inFlight) {
+      this.#endSteal(id);
+      this.#partTimings.delete(id);
+      const item = run?.items.get(id);
+      if (!run || !item) continue;
+      run.done.set(id, {
+        item,
+        error: `${item.path}: ${stopped} (the image was in that worker; it was not finished)`,
+        decodeMs: 0,
+        timings: zeroTimings(slot.stats.timings),
+        skippedBoxes: 0,
+      });
+    }
+    slot.inFlight.clear();
+    // A request for its running image's people: the worker that asked is free to ask again.
+    const asked = this.#handOffRequests.get(slot);
+    if (asked) {
+      this.#handOffRequests.delete(slot);
+      asked.thief.incoming--;
+    }
+    // Its own requests for people: withdrawn (one already answered is run by its donor).
+    for (const [donor, request] of this.#handOffRequests) {
+      if (request.thief !== slot) continue;
+      this.#handOffRequests.delete(donor);
+      Atomics.compareExchange(donor.handOffFlag, 0, request.id + 1, 0);
+    }
+    // Images being given back to it go to the next worker with room (`#onCancelled`).
+    for (const [id, thief] of this.#steals) if (thief === slot) this.#steals.delete(id);
+    // People of other workers' images it had taken: their own worker runs them itself.
+    for (const key of slot.parts) {
+      const part = this.#parts.get(key);
+      this.#parts.delete(key);
+      if (!part) continue;
+      const back: ToWorker = { type: "partDone", part: part.part, error: stopped };
+      part.donor.worker.postMessage(back);
+    }
+    slot.parts.clear();
+    slot.incoming = 0;
+    // People its images had given away: their poses are dropped when they come.
+    for (const [key, part] of this.#parts) if (part.donor === slot) this.#parts.delete(key);
+    if (!this.#closed && this.#replacementsLeft > 0) {
+      this.#replacementsLeft--;
+      this.#replace(slot);
+    }
+    this.#failIfNoWorker();
+    run?.wake();
+  }
+
+  /** Starts a fresh worker in `dead`'s place; it goes on with `dead`'s stats. */
+  #replace(dead: WorkerSlot): void {
+    const { pipeline, decode, module } = this.#start;
+    const loading = startWorker(dead.index, pipeline, undefined, decode, newHandOffFlag(), module)
+      .then(
+        (started) => {
+          if (this.#closeSent) return started.worker.terminate(); // too late: the pool is closed
+          this.#noteWork(dead.stats, started.timings, started.memory);
+          const slot = newSlot(started, dead.index, dead.stats);
+          this.#slots[dead.index] = slot;
+          this.#listen(slot);
+          if (started.stopped !== undefined) this.#onStopped(slot, started.stopped);
+        },
+        (error: Error) => void this.#stopped.push(error.message),
+      )
+      .finally(() => {
+        this.#replacing.delete(loading);
+        this.#failIfNoWorker();
+        this.#run?.wake();
+      });
+    this.#replacing.add(loading);
+  }
+
+  /** Fails the pool when no worker is left and none is loading. */
+  #failIfNoWorker(): void {
+    if (this.#failure || this.#closed || this.#replacing.size) return;
+    if (this.#slots.some((slot) => !slot.dead)) return;
+    const started = this.#slots.length - this.#replacementsLeft;
+    this.#failure = new Error(
+      `the pose pool has no worker left: ${this.#stopped.length} stopped or failed to load, ` +
+        `${started} replacement${started === 1 ? "" : "s"} started (at most ` +
+        `${this.#slots.length}); the last: ${this.#stopped.at(-1)}`,
+    );
     this.#run?.wake();
   }
 
-  /** Per-worker counts, summed timings and peak memory, in worker order. */
+  /**
+   * Per-worker counts, summed timings and peak memory, in worker order; a replacement goes on
+   * with the figures of the worker whose place it took.
+   */
   stats(): WorkerStats[] {
     return this.#slots.map(({ stats }) => ({
       ...stats,
@@ -624,11 +847,12 @@ export class PosePool {
   }
 
   /**
-   * Shuts the workers down in order: each drops the images still queued, finishes the one
-   * running, releases its onnxruntime sessions and native JPEG decoder on its own thread and
-   * answers (up to 10 s in all); then the workers are terminated, unless `terminate: false`
-   * (see `PoolCloseOptions`). Images in flight are dropped. Safe to call twice: the second
-   * call returns the first one's promise.
+   * Shuts the workers down in order: a replacement still loading its pipeline is waited for;
+   * each worker drops the images still queued, finishes the one running, releases its
+   * onnxruntime sessions and native JPEG decoder on its own thread and answers (up to 10 s in
+   * all); then the workers are terminated, unless `terminate: false` (see `PoolCloseOptions`).
+   * Images in flight are dropped. Safe to call twice: the second call returns the first one's
+   * promise.
    */
   close(options: PoolCloseOptions = {}): Promise<void> {
     this.#closing ??= this.#shutDown(options.terminate ?? true);
@@ -638,11 +862,14 @@ export class PosePool {
   async #shutDown(terminate: boolean): Promise<void> {
     this.#closed = true;
     this.#run?.wake();
-    for (const slot of this.#slots) slot.worker.postMessage({ type: "close" } satisfies ToWorker);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<void>((resolve) => timer = setTimeout(resolve, CLOSE_TIMEOUT_MS));
-    await Promise.race([Promise.all(this.#slots.map((slot) => slot.closed.promise)), timeout]);
+    await Promise.race([Promise.all(this.#replacing), timeout]);
+    this.#closeSent = true;
+    const live = this.#slots.filter((slot) => !slot.dead);
+    for (const slot of live) slot.worker.postMessage({ type: "close" } satisfies ToWorker);
+    await Promise.race([Promise.all(live.map((slot) => slot.closed.promise)), timeout]);
     clearTimeout(timer);
-    if (terminate) { for (const slot of this.#slots) slot.worker.terminate(); }
+    if (terminate) { for (const slot of live) slot.worker.terminate(); }
   }
 }
