@@ -55,7 +55,7 @@ export type { CodecWasm, WasmSource } from "./lib/image/decode.ts";
 /** Poses for a stream of frames (a camera, a video element), with track ids. */
 export { framePoses } from "./lib/video_poses.ts";
 /** Options of `framePoses`. */
-export type { FramePoseOptions } from "./lib/video_poses.ts";
+export type { FramePipeline, FramePoseOptions } from "./lib/video_poses.ts";
 /** A decoded video frame, and what is known of a video stream. */
 export type { VideoFrame, VideoInfo } from "./lib/video/frame.ts";
 /** The format of image bytes, sniffed from their first bytes. */

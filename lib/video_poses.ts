@@ -13,6 +13,15 @@ import { iouAt } from "./track/pose_match.ts";
 import type { Box, Pose } from "./types.ts";
 import type { VideoFrame } from "./video/frame.ts";
 
+/**
+ * What `framePoses` asks of a pipeline: a `PosePipeline`, or a stand-in that runs one
+ * elsewhere (the page runs its pipeline in a worker, off the thread that draws).
+ */
+export type FramePipeline = Pick<
+  PosePipeline,
+  "scoreThreshold" | "needsBoxes" | "detect" | "run" | "keypointsFor"
+>;
+
 /** A pose in a video frame; `trackId` is set unless tracking is off. */
 export interface VideoPose extends Pose {
   /** The person's track id, from 1. */
@@ -97,7 +106,7 @@ export function weakBoxesNear(
  * ```
  */
 export async function* framePoses(
-  pipeline: PosePipeline,
+  pipeline: FramePipeline,
   frames: AsyncIterable<VideoFrame>,
   source: string,
   options: FramePoseOptions = {},

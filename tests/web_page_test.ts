@@ -3,6 +3,7 @@
  * The posekit page (`deno task serve`) in headless Chromium, through its automation contract:
  * - 5 shared images through `#images` give the CLI's COCO results for the same files (the same
  *   people, keypoints within 0.01 px) on WASM with 2 threads, cross-origin isolated;
+ * - a 48-megapixel photo is decoded, run and drawn off the page's thread (no long task there);
  * - a file that is not an image is one error on the page, and the next image still runs;
  * - files chosen while a run goes stop that run (the results never mix), two files of one
  *   name get two image ids, and the gallery holds thumbnails, not full-size canvases;
@@ -129,6 +130,58 @@ Deno.test({
           if (screenshot) await page.screenshot({ path: screenshot, fullPage: false });
         }),
     );
+  },
+});
+
+Deno.test({
+  name: "page: a 48-megapixel photo runs off the page's thread: no task there over 200 ms",
+  ignore,
+  async fn() {
+    await withTempDir(async (dir) => {
+      // 8000 × 6000, noisy (so that decoding has work to do): on the page's own thread its
+      // decoding, drawing and scaling held the page for seconds at a time.
+      const width = 8000, height = 6000;
+      const pixels = new Uint8Array(width * height * 3);
+      for (let i = 0, v = 12345; i < pixels.length; i++) {
+        v = (v * 1103515245 + 12345) >>> 0;
+        pixels[i] = (v >>> 16) & 255;
+      }
+      const photo = join(dir, "large.jpg");
+      await Deno.writeFile(photo, encodeJpeg({ width, height, data: pixels }, 80));
+      await withServer(
+        [requireShared("models")],
+        (server) =>
+          withPage(server, "/?backend=wasm", async (page) => {
+            await page.evaluate(() => {
+              // deno-lint-ignore no-explicit-any
+              const longTasks: number[] = (globalThis as any).longTasks = [];
+              new PerformanceObserver((list) => {
+                for (const entry of list.getEntries()) longTasks.push(entry.duration);
+              }).observe({ type: "longtask" });
+            });
+            const started = Date.now();
+            await (await page.$("#images") as ElementHandle<HTMLInputElement>).uploadFile(photo);
+            assertEquals(await waitForStatus(page, ["done", "error"]), "done");
+            const seconds = (Date.now() - started) / 1000;
+            const { errors, lastRun } = await posekit(page);
+            assertEquals(errors, []);
+            assertEquals(lastRun.images, 1);
+            // deno-lint-ignore no-explicit-any
+            const longTasks: number[] = await page.evaluate(() => (globalThis as any).longTasks);
+            const longest = Math.max(0, ...longTasks);
+            assert(
+              longest < 200,
+              `the page's thread was held ${longest.toFixed(0)} ms at a time ` +
+                `(${longTasks.length} long tasks in a ${seconds.toFixed(1)} s run)`,
+            );
+            const shown = await page.evaluate(() => {
+              const canvas = document.querySelector("#gallery canvas") as HTMLCanvasElement;
+              return [canvas.width, canvas.height];
+            });
+            assertEquals(shown, [960, 720], "the gallery's thumbnail");
+          }),
+      );
+    });
   },
 });
 

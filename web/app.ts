@@ -13,33 +13,22 @@ import {
   type BackendChoice,
   type CocoKeypointResult,
   drawPoses,
+  type FramePipeline,
   type FramePoses,
   framePoses,
-  ImageDecoder,
   jsonlRecordForImage,
-  type LoadedModel,
-  loadModelFrom,
-  type ModelManifest,
   type Pose,
-  PosePipeline,
   type RgbImage,
-  Runtime,
-  type RuntimePlatform,
+  type StageTimings,
   toCocoResults,
   type VideoFrame,
 } from "../core.ts";
 import { formatResultsJson, ImageIdRegistry } from "../lib/coco/results.ts";
 import { formatJsonlLine, type JsonlRecord, jsonlRecordForFrame } from "../lib/output/jsonl.ts";
 import { RecentRecords } from "../lib/output/recent_records.ts";
-import { browserCodecWasm, browserPlatform, fetchBytes, loadOrt, ortBuildFor } from "./platform.ts";
-
-/** One catalog model the server has, as `/api/models.json` lists it. */
-interface ServedModel {
-  name: string;
-  task: ModelManifest["task"];
-  url: string;
-  manifest: ModelManifest;
-}
+import { fetchBytes } from "./platform.ts";
+import { PipelineWorker, remotePipeline } from "./pipeline_client.ts";
+import type { ServedModel } from "./pipeline_protocol.ts";
 
 /** What the server offers: models and sample images. */
 interface Catalog {
@@ -77,9 +66,11 @@ globalThis.posekit = api;
 
 const $ = <T extends HTMLElement>(selector: string) => document.querySelector(selector) as T;
 const query = new URLSearchParams(location.search);
-/** Set once at start: one onnxruntime-web build serves the page (see platform.ts). */
-let platform: RuntimePlatform;
-const decoder = new ImageDecoder(browserCodecWasm());
+/**
+ * Decoding and the models run in a worker, so that a large photo or a slow model never
+ * freezes the page; it holds one onnxruntime-web build for the page's life (see platform.ts).
+ */
+const worker = new PipelineWorker(new URL("./pipeline_worker.js", import.meta.url));
 
 function setStatus(status: "loading" | "ready" | "running" | "done" | "error"): void {
   document.body.dataset.status = status;
@@ -93,10 +84,8 @@ function showError(message: string): void {
   $("#errors").append(item);
 }
 
-/** The runtime, started once per backend and thread count (onnxruntime-web is per page). */
-const runtimes = new Map<string, Promise<Runtime>>();
-/** Models loaded per runtime and name. */
-const models = new Map<string, Promise<LoadedModel>>();
+/** The worker's runtime, started once (a change of backend or threads reloads the page). */
+let runtimeStarted: Promise<void> | undefined;
 
 let catalog: Catalog = { models: [], samples: [] };
 
@@ -104,44 +93,41 @@ function selected(id: string): string {
   return ($(`#${id}`) as HTMLSelectElement | HTMLInputElement).value;
 }
 
-async function currentRuntime(): Promise<Runtime> {
-  const backend = selected("backend") as BackendChoice;
-  const threads = Number(selected("threads")) || undefined;
-  const key = `${backend}/${threads}`;
-  if (!runtimes.has(key)) runtimes.set(key, Runtime.start({ platform, backend, threads }));
-  const runtime = await runtimes.get(key)!;
-  api.runtime = { ...runtime.info, notes: [...runtime.notes] };
-  $("#runtime").textContent = `${runtime.info.backend}` +
-    (runtime.info.adapter ? ` on ${runtime.info.adapter}` : "") +
-    `, ${runtime.info.threads} thread${runtime.info.threads === 1 ? "" : "s"}` +
-    (runtime.notes.length ? ` — ${runtime.notes.join("; ")}` : "");
-  return runtime;
+/** Starts the worker's runtime once, and shows what runs. */
+function startRuntime(): Promise<void> {
+  runtimeStarted ??= (async () => {
+    const backend = (query.get("backend") ?? "auto") as BackendChoice;
+    const threads = Number(selected("threads")) || undefined;
+    const runtime = await worker.ask({ type: "start", backend, threads }).catch((error) => {
+      throw new Error(`cannot start onnxruntime-web: ${(error as Error).message}`);
+    });
+    api.runtime = runtime;
+    $("#runtime").textContent = `${runtime.backend}` +
+      (runtime.adapter ? ` on ${runtime.adapter}` : "") +
+      `, ${runtime.threads} thread${runtime.threads === 1 ? "" : "s"}` +
+      (runtime.notes.length ? ` — ${runtime.notes.join("; ")}` : "");
+  })();
+  return runtimeStarted;
 }
 
-async function model(runtime: Runtime, name: string): Promise<LoadedModel> {
-  const served = catalog.models.find((m) => m.name === name);
-  if (!served) throw new Error(`model "${name}" is not served (see deno task serve --models)`);
-  const key = `${runtime.info.backend}/${name}`;
-  if (!models.has(key)) {
-    const loading = fetchBytes(served.url).then((bytes) =>
-      loadModelFrom({ bytes, path: served.url, manifest: served.manifest }, runtime)
-    );
-    loading.catch(() => models.delete(key));
-    models.set(key, loading);
-  }
-  return await models.get(key)!;
+function served(name: string): ServedModel {
+  const model = catalog.models.find((m) => m.name === name);
+  if (!model) throw new Error(`model "${name}" is not served (see deno task serve --models)`);
+  return model;
 }
 
-/** A pipeline for the chosen models and settings (models stay loaded between runs). */
-async function currentPipeline(): Promise<PosePipeline> {
-  const runtime = await currentRuntime();
-  const pose = await model(runtime, selected("pose"));
-  const detector = pose.manifest.task === "keypoints"
-    ? await model(runtime, selected("detector"))
-    : undefined;
-  return PosePipeline.fromModels({ runtime, pose, detector }, {
+/** The worker's pipeline for the chosen models and settings (models stay loaded there). */
+async function currentPipeline(): Promise<FramePipeline> {
+  await startRuntime();
+  const pose = served(selected("pose"));
+  const detector = pose.manifest.task === "keypoints" ? served(selected("detector")) : undefined;
+  const settings = await worker.ask({
+    type: "pipeline",
+    pose,
+    detector,
     scoreThreshold: Number(selected("score")),
   });
+  return remotePipeline(worker, settings);
 }
 
 function keypointThreshold(): number {
@@ -169,26 +155,8 @@ function paint(canvas: HTMLCanvasElement, image: RgbImage): void {
 /** The gallery's longest side: a full-size canvas a photo (125 MB for 12 MP) crashed the tab. */
 const THUMBNAIL_SIDE = 960;
 
-/** `image` painted into `canvas` at most `THUMBNAIL_SIDE` pixels on its longer side. */
-async function paintThumbnail(canvas: HTMLCanvasElement, image: RgbImage): Promise<void> {
-  const scale = Math.min(1, THUMBNAIL_SIDE / Math.max(image.width, image.height));
-  if (scale === 1) return paint(canvas, image);
-  const width = Math.max(1, Math.round(image.width * scale));
-  const height = Math.max(1, Math.round(image.height * scale));
-  const bitmap = await createImageBitmap(toImageData(image), {
-    resizeWidth: width,
-    resizeHeight: height,
-    resizeQuality: "high",
-  });
-  canvas.width = width;
-  canvas.height = height;
-  canvas.getContext("2d")!.drawImage(bitmap, 0, 0);
-  bitmap.close();
-}
-
-function stageLine(pipeline: PosePipeline, before: PosePipeline["timings"], ms: number): string {
-  const t = pipeline.timings;
-  const stage = (k: keyof typeof t) => `${k} ${(t[k] - before[k]).toFixed(0)}`;
+function stageLine(stages: StageTimings, ms: number): string {
+  const stage = (k: keyof StageTimings) => `${k} ${stages[k].toFixed(0)}`;
   return `${ms.toFixed(0)} ms (${
     (["detect", "crop", "keypoints", "post"] as const).map(stage).join(", ")
   } ms)`;
@@ -219,9 +187,8 @@ async function runImages(
   const results: CocoKeypointResult[] = [];
   const lines: JsonlRecord[] = [];
   api.jsonl = lines;
-  let pipeline: PosePipeline;
   try {
-    pipeline = await currentPipeline();
+    await currentPipeline();
   } catch (error) {
     showError((error as Error).message);
     setStatus("error");
@@ -235,22 +202,32 @@ async function runImages(
     const imageId = ids.idFor(file.path ?? file.name);
     try {
       const t0 = performance.now();
-      const before = { ...pipeline.timings };
-      const image = await decoder.decode(await file.bytes(), file.name);
-      const poses = await pipeline.run(image);
-      if (!current()) return;
+      const bytes = await file.bytes();
+      // Decoded, run, drawn and scaled in the worker: the page gets the poses and a thumbnail.
+      const { poses, drawn, stages } = await worker.ask({
+        type: "image",
+        bytes,
+        name: file.name,
+        keypointThreshold: keypointThreshold(),
+        side: THUMBNAIL_SIDE,
+      }, [bytes.buffer]);
+      if (!current()) {
+        drawn.close();
+        return; // a newer run has the gallery now
+      }
       const ms = performance.now() - t0;
       results.push(...toCocoResults(imageId, poses, file.name));
       lines.push(jsonlRecordForImage(file.name, imageId, poses));
       const figure = document.createElement("figure");
       const canvas = document.createElement("canvas");
-      const drawn = drawPoses(image, poses, { keypointThreshold: keypointThreshold() });
-      await paintThumbnail(canvas, drawn);
-      if (!current()) return; // a newer run has the gallery now
+      canvas.width = drawn.width;
+      canvas.height = drawn.height;
+      canvas.getContext("2d")!.drawImage(drawn, 0, 0);
+      drawn.close();
       const caption = document.createElement("figcaption");
       caption.textContent = `${file.name}: ${poses.length} ${
         poses.length === 1 ? "person" : "people"
-      }, ${stageLine(pipeline, before, ms)}`;
+      }, ${stageLine(stages, ms)}`;
       figure.append(canvas, caption);
       gallery.append(figure);
       done++;
@@ -574,15 +551,6 @@ function reloadWith(name: string, value: string): void {
 
 async function start(): Promise<void> {
   setStatus("loading");
-  try {
-    const choice = (query.get("backend") ?? "auto") as BackendChoice;
-    const build = await ortBuildFor(choice);
-    platform = browserPlatform(await loadOrt(build), build === "webgpu");
-  } catch (error) {
-    showError(`cannot load onnxruntime-web: ${(error as Error).message}`);
-    setStatus("error");
-    return;
-  }
   try {
     catalog = await (await fetch("/api/models.json")).json() as Catalog;
   } catch (error) {

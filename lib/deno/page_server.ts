@@ -38,6 +38,8 @@ const ROOT = fromFileUrl(new URL("../../", import.meta.url));
 /** The page's folder and its bundle, which `web/dist/` holds (ignored by git). */
 export const WEB_DIR: string = join(ROOT, "web");
 const BUNDLE = join(WEB_DIR, "dist", "app.js");
+/** The page's pipeline worker (decoding and models, off the page's thread), bundled beside it. */
+const WORKER_BUNDLE = join(WEB_DIR, "dist", "pipeline_worker.js");
 
 /** Bundles the page when its bundle is missing or older than a source file. */
 export async function buildPage(log: (line: string) => void = () => {}): Promise<string> {
@@ -47,9 +49,15 @@ export async function buildPage(log: (line: string) => void = () => {}): Promise
     (await Deno.stat(join(ROOT, file)).then((s) => s.mtime, () => null) ?? 0) >
       ((await Deno.stat(BUNDLE).then((s) => s.mtime, () => null)) ?? Infinity);
   const changed = await bundleIsStale([WEB_DIR, join(ROOT, "lib")], BUNDLE) ||
-    await newer("core.ts") || await newer("deno.json") || await newer("deno.lock");
+    await newer("core.ts") || await newer("deno.json") || await newer("deno.lock") ||
+    !await Deno.stat(WORKER_BUNDLE).then(() => true, () => false);
   if (changed) {
-    log(`bundling ${join("web", "app.ts")} → ${join("web", "dist", "app.js")}`);
+    log(
+      `bundling ${join("web", "app.ts")} and ${join("web", "pipeline_worker.ts")} → ` +
+        join("web", "dist"),
+    );
+    // The worker first: a page bundle newer than a missing or stale worker would not rebuild.
+    await bundleWeb({ entry: join(WEB_DIR, "pipeline_worker.ts"), outFile: WORKER_BUNDLE });
     await bundleWeb({ entry: join(WEB_DIR, "app.ts"), outFile: BUNDLE });
   }
   return BUNDLE;

@@ -1,0 +1,147 @@
+/// <reference lib="webworker" />
+/**
+ * The page's pipeline worker: onnxruntime-web, the models, the image decoder and the pose
+ * pipeline live here, so that decoding a large photo or running a slow model never freezes the
+ * page (a 100-megapixel image held the page's thread for seconds). The page sends requests
+ * (`pipeline_protocol.ts`) and draws what comes back.
+ */
+
+import {
+  drawPoses,
+  ImageDecoder,
+  type LoadedModel,
+  loadModelFrom,
+  PosePipeline,
+  type RgbImage,
+  Runtime,
+  type StageTimings,
+} from "../core.ts";
+import { browserCodecWasm, browserPlatform, fetchBytes, loadOrt, ortBuildFor } from "./platform.ts";
+import type {
+  FromPipelineWorker,
+  PipelineAnswers,
+  PipelineRequest,
+  ServedModel,
+  ToPipelineWorker,
+} from "./pipeline_protocol.ts";
+
+const decoder = new ImageDecoder(browserCodecWasm());
+/** The runtime, started by the first request (one onnxruntime-web build per worker). */
+let runtime: Promise<Runtime> | undefined;
+/** Models loaded, by name: they stay loaded when the page changes its choice and back. */
+const models = new Map<string, Promise<LoadedModel>>();
+let pipeline: PosePipeline | undefined;
+
+function started(): Promise<Runtime> {
+  if (!runtime) throw new Error("the pipeline worker was not started");
+  return runtime;
+}
+
+function model(loaded: Runtime, served: ServedModel): Promise<LoadedModel> {
+  let loading = models.get(served.name);
+  if (!loading) {
+    loading = fetchBytes(served.url).then((bytes) =>
+      loadModelFrom({ bytes, path: served.url, manifest: served.manifest }, loaded)
+    );
+    // A model that failed to load is tried again on the next ask.
+    loading.catch(() => models.delete(served.name));
+    models.set(served.name, loading);
+  }
+  return loading;
+}
+
+function currentPipeline(): PosePipeline {
+  if (!pipeline) throw new Error("no models chosen yet");
+  return pipeline;
+}
+
+/** An RGB image as RGBA canvas pixels. */
+function toImageData(image: RgbImage): ImageData {
+  const rgba = new Uint8ClampedArray(image.width * image.height * 4);
+  for (let i = 0, o = 0; i < image.data.length; i += 3, o += 4) {
+    rgba[o] = image.data[i];
+    rgba[o + 1] = image.data[i + 1];
+    rgba[o + 2] = image.data[i + 2];
+    rgba[o + 3] = 255;
+  }
+  return new ImageData(rgba, image.width, image.height);
+}
+
+function stagesSince(before: StageTimings, after: StageTimings): StageTimings {
+  const stages = { ...after };
+  for (const key of Object.keys(stages) as (keyof StageTimings)[]) {
+    stages[key] = after[key] - before[key];
+  }
+  return stages;
+}
+
+async function answer(
+  request: PipelineRequest,
+): Promise<PipelineAnswers[PipelineRequest["type"]]> {
+  switch (request.type) {
+    case "start": {
+      runtime ??= (async () => {
+        const build = await ortBuildFor(request.backend);
+        const platform = browserPlatform(await loadOrt(build), build === "webgpu");
+        return await Runtime.start({
+          platform,
+          backend: request.backend,
+          threads: request.threads,
+        });
+      })();
+      const loaded = await runtime;
+      return { ...loaded.info, notes: [...loaded.notes] };
+    }
+    case "pipeline": {
+      const loaded = await started();
+      const pose = await model(loaded, request.pose);
+      const detector = pose.manifest.task === "keypoints" && request.detector
+        ? await model(loaded, request.detector)
+        : undefined;
+      pipeline = PosePipeline.fromModels({ runtime: loaded, pose, detector }, {
+        scoreThreshold: request.scoreThreshold,
+      });
+      return { scoreThreshold: pipeline.scoreThreshold, needsBoxes: pipeline.needsBoxes };
+    }
+    case "image": {
+      const running = currentPipeline();
+      const image = await decoder.decode(request.bytes, request.name);
+      const before = { ...running.timings };
+      const poses = await running.run(image);
+      const stages = stagesSince(before, running.timings);
+      const drawn = drawPoses(image, poses, { keypointThreshold: request.keypointThreshold });
+      const scale = Math.min(1, request.side / Math.max(image.width, image.height));
+      const bitmap = await createImageBitmap(toImageData(drawn), {
+        resizeWidth: Math.max(1, Math.round(image.width * scale)),
+        resizeHeight: Math.max(1, Math.round(image.height * scale)),
+        resizeQuality: "high",
+      });
+      return { poses, drawn: bitmap, width: image.width, height: image.height, stages };
+    }
+    case "detect":
+      return await currentPipeline().detect(request.image, request.scoreThreshold);
+    case "run":
+      return await currentPipeline().run(request.image, request.boxes);
+    case "keypointsFor":
+      return await currentPipeline().keypointsFor(request.image, request.boxes);
+  }
+}
+
+/** Requests are answered one at a time, in order: onnxruntime-web runs one model at a time. */
+let queue: Promise<unknown> = Promise.resolve();
+
+self.onmessage = (event: MessageEvent<ToPipelineWorker>) => {
+  const { id, ...request } = event.data;
+  queue = queue.then(async () => {
+    let message: FromPipelineWorker;
+    const transfer: Transferable[] = [];
+    try {
+      const value = await answer(request);
+      if (request.type === "image") transfer.push((value as PipelineAnswers["image"]).drawn);
+      message = { id, ok: true, value };
+    } catch (error) {
+      message = { id, ok: false, error: (error as Error).message ?? String(error) };
+    }
+    self.postMessage(message, transfer);
+  });
+};
