@@ -303,7 +303,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "page: a truncated video is an error, not done, and the frames before it are kept",
+  name: "page: a truncated video is an error, not done, and the frames before it are kept; " +
+    "a video with longer sound is not",
   ignore,
   async fn() {
     await withTempDir(async (dir) => {
@@ -332,13 +333,25 @@ Deno.test({
         await Deno.writeFile(join(dir, name), bytes.subarray(0, bytes.length >> 1));
         cut.push(join(dir, name));
       }
+      // Not cut: 2 s of video with 5 s of sound (the container's duration is the longer).
+      const longerSound = join(dir, "longer_sound.webm");
+      await ffmpeg(
+        ...["-f", "lavfi", "-t", "2", "-i", "testsrc=size=320x240:rate=10"],
+        ...["-f", "lavfi", "-t", "5", "-i", "sine=frequency=440"],
+        ...["-c:v", "libvpx", "-b:v", "1M", "-c:a", "libopus", longerSound],
+      );
       await withServer(
         [requireShared("models")],
         (server) =>
           withPage(server, "/?backend=wasm", async (page) => {
             const input = await page.$("#video") as ElementHandle<HTMLInputElement>;
+            await input.uploadFile(longerSound);
+            await waitForStatus(page, ["running"]);
+            assertEquals(await waitForStatus(page, ["done", "error"], 60_000), "done");
+            assertEquals((await posekit(page)).errors, []);
             for (const [i, video] of cut.entries()) {
               await input.uploadFile(video);
+              await waitForStatus(page, ["running"]);
               // deno-lint-ignore no-explicit-any
               const errors = () => (globalThis as any).posekit.errors.length;
               await page.waitForFunction(
@@ -393,7 +406,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "page: the fake camera gives frames with people; the main person keeps one id in ≥ 90%",
+  name: "page: the fake camera gives frames with people; the main person keeps one id in ≥ 90%; " +
+    "photos run meanwhile with other models leave the camera's alone",
   ignore,
   async fn() {
     await withTempDir(async (dir) => {
@@ -440,6 +454,24 @@ Deno.test({
                 setTimeout(resolve, 50)
               );
             }
+            // Photos run with an end-to-end model meanwhile: the camera keeps its own models
+            // (one pipeline shared by both runs took the camera's detector away).
+            await page.select("#pose", "yolo11n_pose_int8");
+            const photo = requireShared("coco", "val2017", IMAGES[1]);
+            await (await page.$("#images") as ElementHandle<HTMLInputElement>).uploadFile(photo);
+            await page.waitForFunction(
+              // deno-lint-ignore no-explicit-any
+              () => (globalThis as any).posekit.results.length > 0,
+              { timeout: 60_000 },
+            );
+            const after = (await posekit(page)).lastFrame.frame;
+            await page.waitForFunction(
+              // deno-lint-ignore no-explicit-any
+              (frame: number) => (globalThis as any).posekit.lastFrame.frame > frame + 3,
+              { timeout: 60_000 },
+              after,
+            );
+            assertEquals((await posekit(page)).errors, []);
             await page.click("#camera");
             assert(seen.length >= 20, `only ${seen.length} frames in 2 minutes`);
             const withPeople = seen.filter((id) => id !== undefined);

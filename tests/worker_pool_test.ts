@@ -17,6 +17,7 @@ import {
   readDeaths,
 } from "./support/worker_deaths.ts";
 import { basename, join } from "node:path";
+import { allocatedCores } from "../lib/deno/cpu_allocation.ts";
 import { decodeImage } from "../lib/deno/image_file.ts";
 import { type PipelineOptions, PosePipeline } from "../lib/deno/pipeline.ts";
 import type { Box, Pose } from "../lib/types.ts";
@@ -501,4 +502,30 @@ Deno.test({
         assertEquals(pool.stats().length, 2);
       }, { ...DYING, queueDepth: 1 });
     }),
+});
+
+Deno.test({
+  name: "threads beyond the cores are cut in each worker, and the pool reports the count in force",
+  ignore,
+  async fn() {
+    const cores = allocatedCores().cores;
+    const pool = await PosePool.create({
+      workers: 1,
+      threadsPerWorker: cores + 3,
+      pipeline: pipelineOptions(),
+    });
+    try {
+      assertEquals(pool.threadsPerWorker, cores);
+      assertEquals(pool.loaded.runtime.threads, cores);
+      assert(
+        pool.loaded.notes.includes(
+          `${cores + 3} threads asked for, ${cores} CPU core${cores === 1 ? "" : "s"} here: ` +
+            `using ${cores}`,
+        ),
+        pool.loaded.notes.join("; "),
+      );
+    } finally {
+      await pool.close();
+    }
+  },
 });

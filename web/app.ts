@@ -13,7 +13,6 @@ import {
   type BackendChoice,
   type CocoKeypointResult,
   drawPoses,
-  type FramePipeline,
   type FramePoses,
   framePoses,
   jsonlRecordForImage,
@@ -28,7 +27,7 @@ import { formatJsonlLine, type JsonlRecord, jsonlRecordForFrame } from "../lib/o
 import { RecentRecords } from "../lib/output/recent_records.ts";
 import { fetchBytes } from "./platform.ts";
 import { PipelineWorker, remotePipeline } from "./pipeline_client.ts";
-import type { ServedModel } from "./pipeline_protocol.ts";
+import type { PipelineAnswers, ServedModel } from "./pipeline_protocol.ts";
 
 /** What the server offers: models and sample images. */
 interface Catalog {
@@ -116,18 +115,20 @@ function served(name: string): ServedModel {
   return model;
 }
 
-/** The worker's pipeline for the chosen models and settings (models stay loaded there). */
-async function currentPipeline(): Promise<FramePipeline> {
+/**
+ * The worker's pipeline for the chosen models and settings (models stay loaded there): its key,
+ * which a run sends with each request, so that it keeps its models while another run starts.
+ */
+async function currentPipeline(): Promise<PipelineAnswers["pipeline"]> {
   await startRuntime();
   const pose = served(selected("pose"));
   const detector = pose.manifest.task === "keypoints" ? served(selected("detector")) : undefined;
-  const settings = await worker.ask({
+  return await worker.ask({
     type: "pipeline",
     pose,
     detector,
     scoreThreshold: Number(selected("score")),
   });
-  return remotePipeline(worker, settings);
 }
 
 function keypointThreshold(): number {
@@ -187,8 +188,9 @@ async function runImages(
   const results: CocoKeypointResult[] = [];
   const lines: JsonlRecord[] = [];
   api.jsonl = lines;
+  let pipeline: string;
   try {
-    await currentPipeline();
+    pipeline = (await currentPipeline()).key;
   } catch (error) {
     showError((error as Error).message);
     setStatus("error");
@@ -206,6 +208,7 @@ async function runImages(
       // Decoded, run, drawn and scaled in the worker: the page gets the poses and a thumbnail.
       const { poses, drawn, stages } = await worker.ask({
         type: "image",
+        pipeline,
         bytes,
         name: file.name,
         keypointThreshold: keypointThreshold(),
@@ -220,10 +223,13 @@ async function runImages(
       lines.push(jsonlRecordForImage(file.name, imageId, poses));
       const figure = document.createElement("figure");
       const canvas = document.createElement("canvas");
-      canvas.width = drawn.width;
-      canvas.height = drawn.height;
-      canvas.getContext("2d")!.drawImage(drawn, 0, 0);
-      drawn.close();
+      try {
+        canvas.width = drawn.width;
+        canvas.height = drawn.height;
+        canvas.getContext("2d")!.drawImage(drawn, 0, 0);
+      } finally {
+        drawn.close();
+      }
       const caption = document.createElement("figcaption");
       caption.textContent = `${file.name}: ${poses.length} ${
         poses.length === 1 ? "person" : "people"
@@ -270,22 +276,34 @@ function nextPresentedFrame(video: HTMLVideoElement): Promise<number | undefined
 }
 
 /**
- * Every frame a video presents, not only those the pipeline takes: the last one's time and the
- * largest gap between two (none where `requestVideoFrameCallback` is missing). `stop` ends the
- * watch.
+ * Every frame a video presents, not only those the pipeline takes: the last one's media time
+ * and clock time, the largest gap between two, and the clock time the video ended (nothing
+ * where `requestVideoFrameCallback` is missing). `stop` ends the watch.
  */
 function watchPresentedFrames(video: HTMLVideoElement) {
-  const seen = { last: undefined as number | undefined, largestGap: 0, stop: () => {} };
+  const seen = {
+    last: undefined as number | undefined,
+    lastAt: 0,
+    largestGap: 0,
+    endedAt: undefined as number | undefined,
+    stop: () => {},
+  };
   if (!("requestVideoFrameCallback" in video)) return seen;
   const presented = (_now: number, metadata: { mediaTime: number }) => {
     if (seen.last !== undefined) {
       seen.largestGap = Math.max(seen.largestGap, metadata.mediaTime - seen.last);
     }
     seen.last = metadata.mediaTime;
+    seen.lastAt = performance.now();
     handle = video.requestVideoFrameCallback(presented);
   };
+  const ended = () => seen.endedAt = performance.now();
   let handle = video.requestVideoFrameCallback(presented);
-  seen.stop = () => video.cancelVideoFrameCallback(handle);
+  video.addEventListener("ended", ended);
+  seen.stop = () => {
+    video.cancelVideoFrameCallback(handle);
+    video.removeEventListener("ended", ended);
+  };
   return seen;
 }
 
@@ -306,10 +324,15 @@ async function* videoFrames(video: HTMLVideoElement, running: () => boolean) {
     yield* framesUntilEnd(video, running, canvas, context, start);
     const { duration } = video;
     const last = presented.last;
-    // The last picture is shown for one frame's time; a gap of a second, or of twice the
-    // largest seen while playing (a busy page presents fewer frames), is the data running out.
+    // The last picture is shown for one frame's time. Media time left after it beyond a second
+    // (and twice the largest gap seen while playing) is either more of another track (audio
+    // longer than the video: played in real time) or the data running out (Chromium jumps to
+    // the stated end at once): the clock between the last picture and the end tells them apart.
     if (video.ended && Number.isFinite(duration) && last !== undefined) {
-      if (duration - last > Math.max(1, 2 * presented.largestGap)) {
+      const left = duration - last;
+      const played = ((presented.endedAt ?? performance.now()) - presented.lastAt) / 1000 *
+        video.playbackRate;
+      if (left > Math.max(1, 2 * presented.largestGap) && played < left / 2) {
         throw new Error(
           `its pictures end at ${last.toFixed(2)} s of its ${duration.toFixed(2)} s ` +
             `(a truncated file?); the frames before are in the results`,
@@ -420,7 +443,7 @@ async function runStream(video: HTMLVideoElement, source: string, mirror: boolea
   const view = $("#view") as HTMLCanvasElement;
   view.hidden = false;
   try {
-    const pipeline = await currentPipeline();
+    const pipeline = remotePipeline(worker, await currentPipeline());
     const frames = videoFrames(video, () => running);
     const smooth = ($("#smooth") as HTMLInputElement).checked;
     let last = performance.now();

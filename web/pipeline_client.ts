@@ -26,12 +26,28 @@ export class PipelineWorker {
       if (message.ok) pending.resolve(message.value);
       else pending.reject(new Error(message.error));
     };
-    this.#worker.onerror = (event: ErrorEvent) => {
+    // A worker script that cannot load gives a plain Event (no message); an error it did not
+    // catch, an ErrorEvent. Either way its answers may never come: the page reloads to recover.
+    this.#worker.onerror = (event: Event) => {
       event.preventDefault();
-      this.#failure = new Error(`the page's pipeline worker stopped: ${event.message}`);
-      for (const pending of this.#pending.values()) pending.reject(this.#failure);
-      this.#pending.clear();
+      const message = (event as ErrorEvent).message;
+      this.#fail(
+        new Error(
+          message
+            ? `the page's pipeline worker stopped: ${message}`
+            : "the page's pipeline worker could not start (see the browser's console)",
+        ),
+      );
     };
+    this.#worker.onmessageerror = () => {
+      this.#fail(new Error("the page's pipeline worker sent an answer that cannot be read"));
+    };
+  }
+
+  #fail(error: Error): void {
+    this.#failure ??= error;
+    for (const pending of this.#pending.values()) pending.reject(this.#failure);
+    this.#pending.clear();
   }
 
   /** Sends `request` (handing over `transfer`) and resolves to its answer. */
@@ -43,7 +59,12 @@ export class PipelineWorker {
     const id = this.#next++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      this.#worker.postMessage({ ...request, id }, transfer);
+      try {
+        this.#worker.postMessage({ ...request, id }, transfer);
+      } catch (error) {
+        this.#pending.delete(id);
+        reject(error);
+      }
     });
   }
 }
@@ -51,17 +72,17 @@ export class PipelineWorker {
 /** A pipeline of the worker's, as `framePoses` uses one (each frame is copied to the worker). */
 export function remotePipeline(
   worker: PipelineWorker,
-  settings: { scoreThreshold: number; needsBoxes: boolean },
+  settings: PipelineAnswers["pipeline"],
 ): FramePipeline {
-  const { scoreThreshold, needsBoxes } = settings;
+  const { key: pipeline, scoreThreshold, needsBoxes } = settings;
   return {
     scoreThreshold,
     needsBoxes,
     detect: (image: RgbImage, threshold = scoreThreshold): Promise<Box[]> =>
-      worker.ask({ type: "detect", image, scoreThreshold: threshold }),
+      worker.ask({ type: "detect", pipeline, image, scoreThreshold: threshold }),
     run: (image: RgbImage, boxes: BoxSource = "detector"): Promise<Pose[]> =>
-      worker.ask({ type: "run", image, boxes }),
+      worker.ask({ type: "run", pipeline, image, boxes }),
     keypointsFor: (image: RgbImage, boxes: readonly Box[]): Promise<Pose[]> =>
-      worker.ask({ type: "keypointsFor", image, boxes: [...boxes] }),
+      worker.ask({ type: "keypointsFor", pipeline, image, boxes: [...boxes] }),
   };
 }

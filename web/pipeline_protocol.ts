@@ -34,19 +34,30 @@ export interface WorkerRuntime {
 export type PipelineRequest =
   /** onnxruntime-web's build and the runtime: once, first (both are fixed for the page's life). */
   | { type: "start"; backend: BackendChoice; threads?: number }
-  /** The pipeline of these models and score threshold (models stay loaded between asks). */
+  /**
+   * The pipeline of these models and score threshold: its key names it in the requests below,
+   * so that a run keeps its own models while another run starts with others (models stay
+   * loaded between asks).
+   */
   | { type: "pipeline"; pose: ServedModel; detector?: ServedModel; scoreThreshold: number }
   /** An image file: decoded, run, drawn and scaled to at most `side` pixels a side. */
-  | { type: "image"; bytes: Uint8Array; name: string; keypointThreshold: number; side: number }
+  | {
+    type: "image";
+    pipeline: string;
+    bytes: Uint8Array;
+    name: string;
+    keypointThreshold: number;
+    side: number;
+  }
   /** The pipeline's steps on a frame the page took (video and camera). */
-  | { type: "detect"; image: RgbImage; scoreThreshold: number }
-  | { type: "run"; image: RgbImage; boxes: BoxSource }
-  | { type: "keypointsFor"; image: RgbImage; boxes: Box[] };
+  | { type: "detect"; pipeline: string; image: RgbImage; scoreThreshold: number }
+  | { type: "run"; pipeline: string; image: RgbImage; boxes: BoxSource }
+  | { type: "keypointsFor"; pipeline: string; image: RgbImage; boxes: Box[] };
 
 /** The answers, by request type. */
 export interface PipelineAnswers {
   start: WorkerRuntime;
-  pipeline: { scoreThreshold: number; needsBoxes: boolean };
+  pipeline: { key: string; scoreThreshold: number; needsBoxes: boolean };
   image: {
     poses: Pose[];
     /** The image with its poses drawn, at most `side` pixels a side. */

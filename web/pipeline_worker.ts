@@ -30,7 +30,8 @@ const decoder = new ImageDecoder(browserCodecWasm());
 let runtime: Promise<Runtime> | undefined;
 /** Models loaded, by name: they stay loaded when the page changes its choice and back. */
 const models = new Map<string, Promise<LoadedModel>>();
-let pipeline: PosePipeline | undefined;
+/** Pipelines by key (models and threshold): a run names its own, whatever another run chose. */
+const pipelines = new Map<string, PosePipeline>();
 
 function started(): Promise<Runtime> {
   if (!runtime) throw new Error("the pipeline worker was not started");
@@ -50,8 +51,9 @@ function model(loaded: Runtime, served: ServedModel): Promise<LoadedModel> {
   return loading;
 }
 
-function currentPipeline(): PosePipeline {
-  if (!pipeline) throw new Error("no models chosen yet");
+function pipelineFor(key: string): PosePipeline {
+  const pipeline = pipelines.get(key);
+  if (!pipeline) throw new Error(`no pipeline "${key}" in the worker`);
   return pipeline;
 }
 
@@ -98,13 +100,22 @@ async function answer(
       const detector = pose.manifest.task === "keypoints" && request.detector
         ? await model(loaded, request.detector)
         : undefined;
-      pipeline = PosePipeline.fromModels({ runtime: loaded, pose, detector }, {
-        scoreThreshold: request.scoreThreshold,
-      });
-      return { scoreThreshold: pipeline.scoreThreshold, needsBoxes: pipeline.needsBoxes };
+      const key = JSON.stringify([
+        pose.manifest.name,
+        detector?.manifest.name,
+        request.scoreThreshold,
+      ]);
+      let pipeline = pipelines.get(key);
+      if (!pipeline) {
+        pipeline = PosePipeline.fromModels({ runtime: loaded, pose, detector }, {
+          scoreThreshold: request.scoreThreshold,
+        });
+        pipelines.set(key, pipeline);
+      }
+      return { key, scoreThreshold: pipeline.scoreThreshold, needsBoxes: pipeline.needsBoxes };
     }
     case "image": {
-      const running = currentPipeline();
+      const running = pipelineFor(request.pipeline);
       const image = await decoder.decode(request.bytes, request.name);
       const before = { ...running.timings };
       const poses = await running.run(image);
@@ -119,29 +130,30 @@ async function answer(
       return { poses, drawn: bitmap, width: image.width, height: image.height, stages };
     }
     case "detect":
-      return await currentPipeline().detect(request.image, request.scoreThreshold);
+      return await pipelineFor(request.pipeline).detect(request.image, request.scoreThreshold);
     case "run":
-      return await currentPipeline().run(request.image, request.boxes);
+      return await pipelineFor(request.pipeline).run(request.image, request.boxes);
     case "keypointsFor":
-      return await currentPipeline().keypointsFor(request.image, request.boxes);
+      return await pipelineFor(request.pipeline).keypointsFor(request.image, request.boxes);
   }
 }
 
 /** Requests are answered one at a time, in order: onnxruntime-web runs one model at a time. */
-let queue: Promise<unknown> = Promise.resolve();
+let queue: Promise<void> = Promise.resolve();
+
+/** Answers one request; whatever goes wrong, the page gets an answer (never a hang). */
+async function reply(id: number, request: PipelineRequest): Promise<void> {
+  try {
+    const value = await answer(request);
+    const transfer = request.type === "image" ? [(value as PipelineAnswers["image"]).drawn] : [];
+    self.postMessage({ id, ok: true, value } satisfies FromPipelineWorker, transfer);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    self.postMessage({ id, ok: false, error: message } satisfies FromPipelineWorker);
+  }
+}
 
 self.onmessage = (event: MessageEvent<ToPipelineWorker>) => {
   const { id, ...request } = event.data;
-  queue = queue.then(async () => {
-    let message: FromPipelineWorker;
-    const transfer: Transferable[] = [];
-    try {
-      const value = await answer(request);
-      if (request.type === "image") transfer.push((value as PipelineAnswers["image"]).drawn);
-      message = { id, ok: true, value };
-    } catch (error) {
-      message = { id, ok: false, error: (error as Error).message ?? String(error) };
-    }
-    self.postMessage(message, transfer);
-  });
+  queue = queue.then(() => reply(id, request)).catch(() => {});
 };

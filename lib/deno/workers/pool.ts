@@ -426,7 +426,8 @@ export class PosePool {
     const pool = new PosePool(
       slots,
       queueDepth,
-      threads,
+      // The threads in force: a worker's runtime cuts a count beyond the cores (with a note).
+      first.runtime.backend === "webgpu" ? threads : first.runtime.threads,
       { pipeline, decode, module },
       first.needsBoxes,
       {
@@ -442,7 +443,7 @@ export class PosePool {
     return pool;
   }
 
-  /** onnxruntime threads in each worker. */
+  /** onnxruntime threads in each worker, as in force (asked for, at most the cores). */
   get threadsPerWorker(): number {
     return this.#threadsPerWorker;
   }
