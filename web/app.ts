@@ -26,6 +26,7 @@ import { formatResultsJson, ImageIdRegistry } from "../lib/coco/results.ts";
 import { formatJsonlLine, type JsonlRecord, jsonlRecordForFrame } from "../lib/output/jsonl.ts";
 import { RecentRecords } from "../lib/output/recent_records.ts";
 import { fetchBytes } from "./platform.ts";
+import { toImageData } from "./image_data.ts";
 import { PipelineWorker, remotePipeline } from "./pipeline_client.ts";
 import type { PipelineAnswers, ServedModel } from "./pipeline_protocol.ts";
 
@@ -133,18 +134,6 @@ async function currentPipeline(): Promise<PipelineAnswers["pipeline"]> {
 
 function keypointThreshold(): number {
   return Number(selected("keypoint"));
-}
-
-/** An RGB image as canvas pixels. */
-function toImageData(image: RgbImage): ImageData {
-  const rgba = new Uint8ClampedArray(image.width * image.height * 4);
-  for (let i = 0, o = 0; i < image.data.length; i += 3, o += 4) {
-    rgba[o] = image.data[i];
-    rgba[o + 1] = image.data[i + 1];
-    rgba[o + 2] = image.data[i + 2];
-    rgba[o + 3] = 255;
-  }
-  return new ImageData(rgba, image.width, image.height);
 }
 
 function paint(canvas: HTMLCanvasElement, image: RgbImage): void {

@@ -12,11 +12,11 @@ import {
   type LoadedModel,
   loadModelFrom,
   PosePipeline,
-  type RgbImage,
   Runtime,
   type StageTimings,
 } from "../core.ts";
 import { browserCodecWasm, browserPlatform, fetchBytes, loadOrt, ortBuildFor } from "./platform.ts";
+import { toImageData } from "./image_data.ts";
 import type {
   FromPipelineWorker,
   PipelineAnswers,
@@ -55,18 +55,6 @@ function pipelineFor(key: string): PosePipeline {
   const pipeline = pipelines.get(key);
   if (!pipeline) throw new Error(`no pipeline "${key}" in the worker`);
   return pipeline;
-}
-
-/** An RGB image as RGBA canvas pixels. */
-function toImageData(image: RgbImage): ImageData {
-  const rgba = new Uint8ClampedArray(image.width * image.height * 4);
-  for (let i = 0, o = 0; i < image.data.length; i += 3, o += 4) {
-    rgba[o] = image.data[i];
-    rgba[o + 1] = image.data[i + 1];
-    rgba[o + 2] = image.data[i + 2];
-    rgba[o + 3] = 255;
-  }
-  return new ImageData(rgba, image.width, image.height);
 }
 
 function stagesSince(before: StageTimings, after: StageTimings): StageTimings {
