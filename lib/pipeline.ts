@@ -67,6 +67,13 @@ export interface StageTimings {
   model: number;
 }
 
+/** What each stage took between two readings of `PosePipeline.timings`: `after − before`. */
+export function stageTimingsSince(before: StageTimings, after: StageTimings): StageTimings {
+  const since = { ...after };
+  for (const key of Object.keys(since) as (keyof StageTimings)[]) since[key] -= before[key] ?? 0;
+  return since;
+}
+
 /** What went wrong with parts of an image that did not cost it its results. */
 export interface ImageWarnings {
   /** Boxes skipped because they cannot be cropped (no area, non-finite values). */

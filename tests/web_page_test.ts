@@ -59,6 +59,28 @@ async function waitForStatus(page: Page, wanted: string[], timeout = 180_000): P
   return await page.evaluate(() => document.body.dataset.status ?? "");
 }
 
+/** VP8 in WebM, as ffmpeg's arguments. */
+const VP8 = ["-c:v", "libvpx", "-b:v", "1M"] as const;
+
+/** `seconds` of ffmpeg's test pattern, 320×240 at 10 frames/s, encoded by `codec` into `path`. */
+async function testPattern(
+  path: string,
+  seconds: number,
+  codec: readonly string[],
+): Promise<string> {
+  await ffmpeg(
+    "-f",
+    "lavfi",
+    "-i",
+    "testsrc=size=320x240:rate=10",
+    "-t",
+    `${seconds}`,
+    ...codec,
+    path,
+  );
+  return path;
+}
+
 // deno-lint-ignore no-explicit-any
 const posekit = (page: Page) => page.evaluate(() => (globalThis as any).posekit);
 
@@ -267,20 +289,7 @@ Deno.test({
     await withTempDir(async (dir) => {
       // 2 s at 10 frames/s: every record's time must be a frame's, k / 10 s (wall-clock times,
       // or one picture taken twice, are what the page must not write).
-      const video = join(dir, "clip.webm");
-      await ffmpeg(
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc=size=320x240:rate=10",
-        "-t",
-        "2",
-        "-c:v",
-        "libvpx",
-        "-b:v",
-        "1M",
-        video,
-      );
+      const video = await testPattern(join(dir, "clip.webm"), 2, VP8);
       await withServer(
         [requireShared("models")],
         (server) =>
@@ -314,22 +323,11 @@ Deno.test({
       const cut: string[] = [];
       for (
         const [name, codec] of [
-          ["cut.webm", ["-c:v", "libvpx", "-b:v", "1M"]],
+          ["cut.webm", VP8],
           ["cut.mp4", ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart"]],
         ] as const
       ) {
-        const whole = join(dir, `whole_${name}`);
-        await ffmpeg(
-          "-f",
-          "lavfi",
-          "-i",
-          "testsrc=size=320x240:rate=10",
-          "-t",
-          "4",
-          ...codec,
-          whole,
-        );
-        const bytes = await Deno.readFile(whole);
+        const bytes = await Deno.readFile(await testPattern(join(dir, `whole_${name}`), 4, codec));
         await Deno.writeFile(join(dir, name), bytes.subarray(0, bytes.length >> 1));
         cut.push(join(dir, name));
       }
@@ -338,7 +336,7 @@ Deno.test({
       await ffmpeg(
         ...["-f", "lavfi", "-t", "2", "-i", "testsrc=size=320x240:rate=10"],
         ...["-f", "lavfi", "-t", "5", "-i", "sine=frequency=440"],
-        ...["-c:v", "libvpx", "-b:v", "1M", "-c:a", "libopus", longerSound],
+        ...[...VP8, "-c:a", "libopus", longerSound],
       );
       await withServer(
         [requireShared("models")],

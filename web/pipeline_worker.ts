@@ -13,10 +13,10 @@ import {
   loadModelFrom,
   PosePipeline,
   Runtime,
-  type StageTimings,
 } from "../core.ts";
 import { browserCodecWasm, browserPlatform, fetchBytes, loadOrt, ortBuildFor } from "./platform.ts";
 import { toImageData } from "./image_data.ts";
+import { stageTimingsSince } from "../lib/pipeline.ts";
 import type {
   FromPipelineWorker,
   PipelineAnswers,
@@ -55,14 +55,6 @@ function pipelineFor(key: string): PosePipeline {
   const pipeline = pipelines.get(key);
   if (!pipeline) throw new Error(`no pipeline "${key}" in the worker`);
   return pipeline;
-}
-
-function stagesSince(before: StageTimings, after: StageTimings): StageTimings {
-  const stages = { ...after };
-  for (const key of Object.keys(stages) as (keyof StageTimings)[]) {
-    stages[key] = after[key] - before[key];
-  }
-  return stages;
 }
 
 async function answer(
@@ -107,7 +99,7 @@ async function answer(
       const image = await decoder.decode(request.bytes, request.name);
       const before = { ...running.timings };
       const poses = await running.run(image);
-      const stages = stagesSince(before, running.timings);
+      const stages = stageTimingsSince(before, running.timings);
       const drawn = drawPoses(image, poses, { keypointThreshold: request.keypointThreshold });
       const scale = Math.min(1, request.side / Math.max(image.width, image.height));
       const bitmap = await createImageBitmap(toImageData(drawn), {

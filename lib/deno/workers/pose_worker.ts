@@ -19,7 +19,7 @@ import { decodeImage } from "../image_file.ts";
 import type { DecodeOptions } from "../../image/decode.ts";
 import { readInput } from "../read_input.ts";
 import { type PipelineOptions, PosePipeline } from "../pipeline.ts";
-import type { StageTimings } from "../../pipeline.ts";
+import { type StageTimings, stageTimingsSince } from "../../pipeline.ts";
 import type { RuntimeInfo } from "../../runtime/runtime.ts";
 import type { KeypointHandOff } from "../../pipeline.ts";
 import { decodeOptionsFor, TurboJpegDecoder } from "../turbojpeg.ts";
@@ -147,15 +147,6 @@ interface PendingPart {
   source: string;
 }
 
-/** Per-stage differences; generic over the stage names, which belong to the pipeline. */
-function stageDelta(after: StageTimings, before: StageTimings): StageTimings {
-  const delta = { ...after };
-  for (const key of Object.keys(delta) as (keyof StageTimings)[]) {
-    delta[key] -= before[key] ?? 0;
-  }
-  return delta;
-}
-
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -257,7 +248,7 @@ function serve(scope: WorkerScope): void {
         id: job.id,
         poses,
         decodeMs,
-        timings: stageDelta(pipe.timings, before),
+        timings: stageTimingsSince(before, pipe.timings),
         skippedBoxes: pipe.warnings.skippedBoxes - skippedBefore,
         memory: memoryNow(),
       }, transfer);
@@ -267,7 +258,7 @@ function serve(scope: WorkerScope): void {
         id: job.id,
         error: errorMessage(error),
         decodeMs,
-        timings: stageDelta(pipe.timings, before),
+        timings: stageTimingsSince(before, pipe.timings),
         skippedBoxes: pipe.warnings.skippedBoxes - skippedBefore,
         memory: memoryNow(),
       });
@@ -308,7 +299,7 @@ function serve(scope: WorkerScope): void {
         type: "partResult",
         key: part.key,
         poses,
-        timings: stageDelta(pipe.timings, before),
+        timings: stageTimingsSince(before, pipe.timings),
         memory: memoryNow(),
       }, transfer);
     } catch (error) {
@@ -316,7 +307,7 @@ function serve(scope: WorkerScope): void {
         type: "partResult",
         key: part.key,
         error: `${part.source}: ${errorMessage(error)}`,
-        timings: stageDelta(pipe.timings, before),
+        timings: stageTimingsSince(before, pipe.timings),
         memory: memoryNow(),
       });
     }
